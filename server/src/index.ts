@@ -1,0 +1,1 @@
+export { loadConfig, ConfigError, OPTIONS, configTable, type RelayConfig } from './config.js';

@@ -1,0 +1,22 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const src = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+
+// Tests run against the TypeScript sources of the workspace packages, so `npm test` needs no build step.
+export default defineConfig({
+  resolve: {
+    alias: {
+      '@oppie/protocol': src('./protocol/src/index.ts'),
+      '@oppie/relay': src('./server/src/index.ts'),
+      '@oppie/test-kit': src('./test/src/index.ts'),
+    },
+  },
+  test: {
+    include: ['{protocol,server,client-sdk,sidecar-sdk,test,bench}/test/**/*.test.ts'],
+    pool: 'forks',
+    testTimeout: 20_000,
+    hookTimeout: 30_000,
+    reporters: ['default'],
+  },
+});
