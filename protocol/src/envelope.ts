@@ -92,7 +92,19 @@ export const HelloPayload = Type.Object(
   },
   { additionalProperties: false },
 );
-export const DeviceAckPayload = Type.Object({ ids: IdList }, { additionalProperties: false });
+export const DeviceAckPayload = Type.Object(
+  {
+    ids: IdList,
+    from: Type.Optional(
+      Type.String({
+        pattern: DeviceId.pattern,
+        description:
+          'Sender of the acknowledged envelopes. Ids are unique per sender; with `from` the relay matches exactly, without it every in-flight envelope with that id is acknowledged.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
 export const PingPayload = Type.Object(
   { t: Type.Optional(Type.Number({ description: 'Echoed back in pong.' })) },
   { additionalProperties: false },

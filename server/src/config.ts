@@ -60,7 +60,8 @@ export const OPTIONS = {
     kind: 'enum',
     values: ['open', 'enrollment'],
     default: (env) => (isProduction(env) ? 'enrollment' : 'open'),
-    description: 'open: any sidecar may create an account (rate-limited); enrollment: needs an operator token. Default: enrollment when NODE_ENV=production, else open.',
+    description:
+      'open: any sidecar may create an account (rate-limited); enrollment: needs an operator token. Default: enrollment when NODE_ENV=production, else open.',
   },
   registrationsPerIpPerHour: {
     env: 'REGISTRATIONS_PER_IP_PER_HOUR',
@@ -73,7 +74,8 @@ export const OPTIONS = {
     env: 'JWT_SIGNING_KEY_FILE',
     kind: 'path',
     default: undefined,
-    description: 'RSA private key (PEM, PKCS#8) that signs tokens. Required when NODE_ENV=production; otherwise a key is generated and kept in DATA_DIR.',
+    description:
+      'RSA private key (PEM, PKCS#8) that signs tokens. Required when NODE_ENV=production; otherwise a key is generated and kept in DATA_DIR.',
   },
   jwtVerifyKeyFiles: {
     env: 'JWT_VERIFY_KEY_FILES',
@@ -338,7 +340,10 @@ export function loadConfig(
   }
   const production = env.NODE_ENV === 'production';
   if ((out.tlsCertFile === undefined) !== (out.tlsKeyFile === undefined)) {
-    throw new ConfigError(out.tlsCertFile === undefined ? 'TLS_CERT_FILE' : 'TLS_KEY_FILE', 'TLS needs both a certificate and a key');
+    throw new ConfigError(
+      out.tlsCertFile === undefined ? 'TLS_CERT_FILE' : 'TLS_KEY_FILE',
+      'TLS needs both a certificate and a key',
+    );
   }
   if (production && out.jwtSigningKeyFile === undefined) {
     throw new ConfigError('JWT_SIGNING_KEY_FILE', 'is required when NODE_ENV=production');

@@ -2,7 +2,7 @@
  * Prometheus metrics, all named `oppie_relay_*`. Labels are bounded enums (type, direction, reason, role, path):
  * never a device, account or user id, so cardinality stays fixed however many devices connect.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export function createMetrics() {
   const registry = new Registry();

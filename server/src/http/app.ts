@@ -2,10 +2,11 @@
  * The HTTP side of the relay: fastify with TypeBox schemas, one error shape (`{ code, message }` with a registry code)
  * for every failure, and the OpenAPI document generated from the route schemas.
  */
+
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { ErrorBody, RelayError, isRelayError } from '@oppie/protocol';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { ErrorBody, isRelayError, RelayError } from '@oppie/protocol';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 
@@ -67,14 +68,12 @@ export async function createApp(opts: AppOptions): Promise<App> {
     return reply.code(500).send(new RelayError('RELAY_ERR_INTERNAL').toJSON());
   });
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send(new RelayError('RELAY_ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`).toJSON());
+    reply
+      .code(404)
+      .send(new RelayError('RELAY_ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`).toJSON());
   });
 
-  app.get(
-    '/api/openapi.json',
-    { schema: { hide: true } },
-    async () => app.swagger(),
-  );
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }
 

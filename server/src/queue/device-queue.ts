@@ -1,0 +1,157 @@
+/**
+ * The queue of one recipient device: pending envelopes in three priority FIFOs, plus the in-flight set (sent, not yet
+ * acknowledged). Bounded by count and bytes over both; overflow evicts the oldest pending envelope of the lowest
+ * priority class present, which may be the one just added. Nothing leaves without being returned to the caller, who
+ * reports it (dropped, expired, delivered).
+ */
+import { PRIORITY_RANK } from '@oppie/protocol';
+import { Deque } from './deque.js';
+import { entryKey, type QueuedEnvelope } from './queued-envelope.js';
+
+export interface QueueBounds {
+  readonly maxCount: number;
+  readonly maxBytes: number;
+}
+
+interface InFlight {
+  readonly entry: QueuedEnvelope;
+  readonly sentAt: number;
+}
+
+export class DeviceQueue {
+  /** Index = PRIORITY_RANK: 0 high, 1 normal, 2 low. */
+  private readonly pending: [Deque<QueuedEnvelope>, Deque<QueuedEnvelope>, Deque<QueuedEnvelope>] = [
+    new Deque(),
+    new Deque(),
+    new Deque(),
+  ];
+  private readonly inflight = new Map<string, InFlight>();
+  count = 0;
+  bytes = 0;
+
+  get pendingCount(): number {
+    return this.count - this.inflight.size;
+  }
+
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  /** Adds an entry; returns what overflow evicted (possibly `entry` itself). */
+  push(entry: QueuedEnvelope, bounds: QueueBounds): QueuedEnvelope[] {
+    this.pending[PRIORITY_RANK[entry.priority]].push(entry);
+    this.count++;
+    this.bytes += entry.bytes;
+    const evicted: QueuedEnvelope[] = [];
+    while (this.count > bounds.maxCount || this.bytes > bounds.maxBytes) {
+      const victim = this.evictOne();
+      if (victim === undefined) break; // only in-flight left: they are bounded by the in-flight window
+      evicted.push(victim);
+    }
+    return evicted;
+  }
+
+  private evictOne(): QueuedEnvelope | undefined {
+    for (let rank = 2; rank >= 0; rank--) {
+      const victim = this.pending[rank]?.shift();
+      if (victim !== undefined) {
+        this.count--;
+        this.bytes -= victim.bytes;
+        return victim;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Moves up to `max` pending entries, highest priority first, into flight. Expired entries met on the way are
+   * removed and returned separately.
+   */
+  take(max: number, now: number): { entries: QueuedEnvelope[]; expired: QueuedEnvelope[] } {
+    const entries: QueuedEnvelope[] = [];
+    const expired: QueuedEnvelope[] = [];
+    for (let rank = 0; rank < 3 && entries.length < max; rank++) {
+      const fifo = this.pending[rank] as Deque<QueuedEnvelope>;
+      while (entries.length < max) {
+        const entry = fifo.shift();
+        if (entry === undefined) break;
+        if (entry.expiresAt <= now) {
+          this.count--;
+          this.bytes -= entry.bytes;
+          expired.push(entry);
+          continue;
+        }
+        this.inflight.set(entryKey(entry.from, entry.id), { entry, sentAt: now });
+        entries.push(entry);
+      }
+    }
+    return { entries, expired };
+  }
+
+  /** Acknowledges in-flight entries. Without `from`, every in-flight entry with a listed id matches. */
+  ack(ids: readonly string[], from: string | undefined): QueuedEnvelope[] {
+    const acked: QueuedEnvelope[] = [];
+    const take = (key: string) => {
+      const f = this.inflight.get(key);
+      if (f === undefined) return;
+      this.inflight.delete(key);
+      this.count--;
+      this.bytes -= f.entry.bytes;
+      acked.push(f.entry);
+    };
+    if (from !== undefined) {
+      for (const id of ids) take(entryKey(from, id));
+    } else {
+      const wanted = new Set(ids);
+      for (const [key, f] of this.inflight) if (wanted.has(f.entry.id)) take(key);
+    }
+    return acked;
+  }
+
+  /** Returns in-flight entries to the front of their classes, in their original order (redelivery after reconnect). */
+  release(): void {
+    const back = [...this.inflight.values()].reverse();
+    this.inflight.clear();
+    for (const { entry } of back) this.pending[PRIORITY_RANK[entry.priority]].unshift(entry);
+  }
+
+  /** Send time of the oldest in-flight entry, for slow-consumer detection. */
+  oldestInflightAt(): number | undefined {
+    for (const f of this.inflight.values()) return f.sentAt;
+    return undefined;
+  }
+
+  /** Removes expired pending entries (in-flight ones are checked when released and taken again). */
+  sweep(now: number): QueuedEnvelope[] {
+    const expired: QueuedEnvelope[] = [];
+    for (const fifo of this.pending) {
+      for (const e of fifo.removeWhere((x) => x.expiresAt <= now)) {
+        this.count--;
+        this.bytes -= e.bytes;
+        expired.push(e);
+      }
+    }
+    return expired;
+  }
+
+  /** Empties the queue (device revoked) and returns everything it held. */
+  purge(): QueuedEnvelope[] {
+    const all = [...[...this.inflight.values()].map((f) => f.entry)];
+    this.inflight.clear();
+    for (const fifo of this.pending) {
+      let e = fifo.shift();
+      while (e !== undefined) {
+        all.push(e);
+        e = fifo.shift();
+      }
+    }
+    this.count = 0;
+    this.bytes = 0;
+    return all;
+  }
+
+  /** Pending entries in drain order (tests and diagnostics). */
+  *drainOrder(): IterableIterator<QueuedEnvelope> {
+    for (const fifo of this.pending) yield* fifo;
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * Composition of the relay: store, auth, HTTP routes, WebSocket gateway, timers, and an orderly shutdown.
+ */
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { type Audit, createAudit } from './audit.js';
+import { createAuth, registerAuthRoutes } from './auth/index.js';
+import type { AuthService } from './auth/types.js';
+import type { RelayConfig } from './config.js';
+import { type App, createApp } from './http/app.js';
+import { registerHealthRoute } from './http/routes/health.js';
+import { registerMetricsRoute } from './http/routes/metrics.js';
+import { registerSchemaRoute } from './http/routes/schema.js';
+import { registerSessionsRoute } from './http/routes/sessions.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { MemoryDedupeStore } from './queue/dedupe.js';
+import { MemoryQueueStore, type QueueStore } from './queue/queue-store.js';
+import { openDatabase } from './store/sqlite/database.js';
+import { VERSION } from './version.js';
+import { Delivery } from './ws/delivery.js';
+import { Gateway } from './ws/gateway.js';
+import { Hub } from './ws/hub.js';
+import { Router } from './ws/router.js';
+
+export interface RelayOptions {
+  readonly config: RelayConfig;
+  /** Service logger; default: pino to stdout at config.logLevel. */
+  readonly logger?: Logger;
+  /** Audit log; default: config.auditLog or DATA_DIR/audit.jsonl. */
+  readonly audit?: Audit;
+}
+
+export interface Relay {
+  /** Listens on config.host:config.port; resolves with the base URL (http or https). */
+  start(): Promise<{ url: string; port: number }>;
+  /** Graceful shutdown: refuse new work, close sockets with 4000 (reconnect), flush, release the store. */
+  close(): Promise<void>;
+  readonly app: App;
+  readonly auth: AuthService;
+  readonly metrics: Metrics;
+  readonly queues: QueueStore;
+  readonly hub: Hub;
+}
+
+const NOTICE_TTL_MS = 24 * 3600 * 1000;
+const SWEEP_MS = 1000;
+
+/**
+ * Creates a relay from a validated configuration.
+ *
+ * @example
+ * const relay = await createRelay({ config: loadConfig(process.env) });
+ * const { url } = await relay.start();
+ * process.on('SIGTERM', () => relay.close());
+ */
+export async function createRelay(options: RelayOptions): Promise<Relay> {
+  const { config } = options;
+  const logger =
+    options.logger ??
+    pino({
+      level: config.logLevel,
+      redact: { paths: ['req.headers.authorization', 'req.headers["sec-websocket-protocol"]'], censor: '[redacted]' },
+    });
+  const audit = options.audit ?? createAudit(config.auditLog ?? join(config.dataDir, 'audit.jsonl'));
+  const metrics = createMetrics();
+  const db = openDatabase(config.dataDir);
+  const auth = await createAuth({ config, db, audit, metrics, logger });
+
+  const hub = new Hub();
+  const queues: QueueStore = new MemoryQueueStore({ maxCount: config.queueMaxCount, maxBytes: config.queueMaxBytes });
+  const dedupe = new MemoryDedupeStore(config.dedupeWindow);
+  const delivery = new Delivery(
+    hub,
+    queues,
+    metrics,
+    {
+      inflightMaxCount: config.inflightMaxCount,
+      sendBufferMaxBytes: config.sendBufferMaxBytes,
+      noticeTtlMs: Math.min(NOTICE_TTL_MS, config.maxTtlSeconds * 1000),
+    },
+    (err, deviceId) => logger.error({ err, deviceId }, 'delivery failed'),
+  );
+  const router = new Router(hub, queues, dedupe, delivery, auth, metrics, audit, {
+    maxFrameBytes: config.maxFrameBytes,
+    maxJsonDepth: config.maxJsonDepth,
+    maxTtlMs: config.maxTtlSeconds * 1000,
+    clockSkewMs: config.clockSkewSeconds * 1000,
+    stepUpMaxAgeMs: config.stepUpMaxAgeSeconds * 1000,
+  });
+  const gateway = new Gateway(config, hub, router, delivery, queues, auth, metrics, logger);
+
+  auth.events.on('deviceRevoked', ({ deviceId, accountId }) => {
+    gateway.kick(deviceId);
+    hub.broadcastPresence(accountId, deviceId, false);
+    hub.removeFromDirectory(accountId, deviceId);
+    queues
+      .purge(deviceId)
+      .then((entries) => delivery.dropped(entries, 'recipient_revoked'))
+      .catch((err) => logger.error({ err }, 'purge after revoke failed'));
+  });
+  auth.events.on('deviceAdded', (d) => {
+    hub.addToDirectory(d.accountId, d.id, { role: d.role, name: d.name });
+    hub.broadcastPresence(d.accountId, d.id, false);
+  });
+
+  const https =
+    config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined
+      ? { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) }
+      : undefined;
+  const app = await createApp({
+    logger,
+    trustProxy: config.trustProxy,
+    https,
+    publicUrl: config.issuer,
+    version: VERSION,
+  });
+  const startedAt = Date.now();
+  const updateGauges = () => {
+    const t = queues.totals();
+    metrics.queueDepth.set(t.depth);
+    metrics.queueBytes.set(t.bytes);
+    const paths = { relay: 0, turn: 0, direct: 0 };
+    for (const c of hub.connections()) paths[c.path]++;
+    for (const [path, n] of Object.entries(paths)) metrics.transportPaths.set({ path }, n);
+  };
+  registerAuthRoutes(app, { auth, config, isOnline: (id) => hub.get(id) !== undefined });
+  registerSessionsRoute(app, { auth, hub, queues });
+  registerHealthRoute(app, {
+    startedAt,
+    draining: () => gateway.isDraining,
+    connections: () => hub.size,
+    checks: { store: () => auth.checkHealth() },
+  });
+  registerMetricsRoute(app, metrics.registry, updateGauges);
+  registerSchemaRoute(app);
+  app.server.on('upgrade', (req, socket, head) => gateway.handleUpgrade(req, socket, head));
+
+  const timers: NodeJS.Timeout[] = [];
+  let closing: Promise<void> | undefined;
+
+  return {
+    app,
+    auth,
+    metrics,
+    queues,
+    hub,
+    async start() {
+      await app.listen({ host: config.host, port: config.port });
+      const port = (app.server.address() as AddressInfo).port;
+      timers.push(
+        setInterval(() => {
+          gateway.heartbeat(Date.now()).catch((err) => logger.error({ err }, 'heartbeat sweep failed'));
+        }, config.heartbeatSeconds * 1000),
+        setInterval(() => {
+          queues
+            .sweep(Date.now())
+            .then((expired) => (expired.length > 0 ? delivery.expired(expired, 'sweep') : undefined))
+            .catch((err) => logger.error({ err }, 'expiry sweep failed'));
+          updateGauges();
+        }, SWEEP_MS),
+      );
+      for (const t of timers) t.unref();
+      const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+      const url = `${https ? 'https' : 'http'}://${host}:${port}`;
+      logger.info({ url, registration: config.registration, dataDir: config.dataDir }, 'relay listening');
+      return { url, port };
+    },
+    close() {
+      closing ??= (async () => {
+        for (const t of timers) clearInterval(t);
+        await gateway.drain(config.shutdownGraceSeconds * 1000);
+        await app.close();
+        await queues.close();
+        await auth.close();
+        db.close();
+        await audit.flush();
+        logger.info('relay stopped');
+      })();
+      return closing;
+    },
+  };
+}

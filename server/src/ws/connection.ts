@@ -1,0 +1,77 @@
+import type { PathName, RelayFrame, RoleName } from '@oppie/protocol';
+import { ERROR_CODES, type ErrorCode } from '@oppie/protocol';
+import type { WebSocket } from 'ws';
+import type { DeviceClaims } from '../auth/types.js';
+import { TokenBucket } from './token-bucket.js';
+
+let frameCounter = 0;
+/** Ids of relay-originated frames: unique per process, cheap, never confused with client ids (prefix "r"). */
+export function relayFrameId(): string {
+  frameCounter = (frameCounter + 1) % Number.MAX_SAFE_INTEGER;
+  return `r${frameCounter.toString(36)}`;
+}
+
+/**
+ * One live, authenticated WebSocket of a device. Kept small: the relay holds tens of thousands of these, so no
+ * per-connection timers or closures beyond the socket's own listeners (the hub runs one heartbeat sweep for all).
+ */
+export class Connection {
+  readonly connectedAt: number;
+  readonly bucket: TokenBucket;
+  /** Cleared by each heartbeat sweep, set by any pong or frame. */
+  alive = true;
+  /** Last path reported by the device (transport report); the relay is the path until told otherwise. */
+  path: PathName = 'relay';
+  stepUpAt: number | undefined;
+  /** Serialises frame handling so envelopes are processed in arrival order across async store calls. */
+  tail: Promise<void> = Promise.resolve();
+  /** The close code the relay sent, once it decided to end the connection; undefined while open. */
+  closedWith: number | undefined;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly id: string,
+    readonly deviceId: string,
+    readonly accountId: string,
+    readonly role: RoleName,
+    readonly ip: string,
+    claims: DeviceClaims,
+    rate: { perSecond: number; burst: number },
+    now: number,
+  ) {
+    this.connectedAt = now;
+    this.stepUpAt = claims.stepUpAt;
+    this.bucket = new TokenBucket(rate.perSecond, rate.burst, now);
+  }
+
+  /** Sends a relay control frame. */
+  get closing(): boolean {
+    return this.closedWith !== undefined;
+  }
+
+  sendFrame<T extends RelayFrame['type']>(type: T, payload: RelayFrame<T>['payload'], re?: string): void {
+    if (this.closing) return;
+    const frame: RelayFrame<T> = { type, id: relayFrameId(), timestamp: Date.now(), payload };
+    if (re !== undefined) frame.re = re;
+    this.ws.send(JSON.stringify(frame));
+  }
+
+  sendError(code: ErrorCode, message: string | undefined, re?: string, type?: string): void {
+    const payload: RelayFrame<'error'>['payload'] = { code, message: message ?? ERROR_CODES[code].message };
+    if (type !== undefined) payload.type = type;
+    this.sendFrame('error', payload, re);
+  }
+
+  /** Closes with a registry close code; the hub's close handler does the bookkeeping. */
+  close(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closedWith = code;
+    this.ws.close(code, reason.slice(0, 120));
+  }
+
+  /** Drops the socket without a closing handshake (dead peer); `code` is what metrics record. */
+  terminate(code: number): void {
+    if (this.closedWith === undefined) this.closedWith = code;
+    this.ws.terminate();
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * Delivery from the queues to live sockets, and the notices that tell a sender what became of its envelopes.
+ *
+ * Every routed envelope goes through the recipient's queue, online or not, so there is one path with one set of
+ * guarantees: at-least-once to the device (in flight until it acks), an in-flight window per device, TTL checked at
+ * every step, and every drop or expiry reported to the sender as a queued `dropped`/`expired` notice.
+ */
+import type { DropReason, RelayFrame } from '@oppie/protocol';
+import type { Metrics } from '../metrics.js';
+import type { QueueStore } from '../queue/queue-store.js';
+import type { QueuedEnvelope } from '../queue/queued-envelope.js';
+import { relayFrameId } from './connection.js';
+import type { Hub } from './hub.js';
+
+/** Sender id of relay notices in the queues. */
+export const RELAY_SENDER = 'relay';
+const MAX_IDS_PER_NOTICE = 512;
+
+export interface DeliveryOptions {
+  readonly inflightMaxCount: number;
+  readonly sendBufferMaxBytes: number;
+  readonly noticeTtlMs: number;
+}
+
+export class Delivery {
+  private readonly pumping = new Set<string>();
+  private readonly again = new Set<string>();
+
+  constructor(
+    private readonly hub: Hub,
+    private readonly queues: QueueStore,
+    private readonly metrics: Metrics,
+    private readonly opts: DeliveryOptions,
+    private readonly onError: (err: unknown, deviceId: string) => void,
+  ) {}
+
+  /** Sends what is queued for a device while it has room in its window. Serialised per device. */
+  pump(deviceId: string): void {
+    if (this.pumping.has(deviceId)) {
+      this.again.add(deviceId);
+      return;
+    }
+    this.pumping.add(deviceId);
+    this.drain(deviceId)
+      .catch((err: unknown) => this.onError(err, deviceId))
+      .finally(() => this.pumping.delete(deviceId));
+  }
+
+  private async drain(deviceId: string): Promise<void> {
+    do {
+      this.again.delete(deviceId);
+      const conn = this.hub.get(deviceId);
+      if (conn === undefined || conn.closing) return;
+      const { entries, expired } = await this.queues.take(deviceId, this.opts.inflightMaxCount, Date.now());
+      if (expired.length > 0) await this.expired(expired, 'dequeue');
+      if (entries.length === 0) continue;
+      if (this.hub.get(deviceId) !== conn || conn.closing) {
+        // Replaced or closing while we took: hand the entries back for the next connection.
+        await this.queues.release(deviceId);
+        this.again.add(deviceId);
+        continue;
+      }
+      for (const e of entries) {
+        conn.ws.send(e.text);
+        this.metrics.envelopes.inc({ type: e.type, direction: 'out' });
+        this.metrics.bytes.inc({ type: e.type, direction: 'out' }, e.bytes);
+      }
+      if (conn.ws.bufferedAmount > this.opts.sendBufferMaxBytes) {
+        conn.close(4001, 'slow consumer');
+        return;
+      }
+      this.again.add(deviceId); // the window may still have room
+    } while (this.again.has(deviceId));
+  }
+
+  /** The device acknowledged envelopes: record latency, free the window, send more. */
+  async acked(deviceId: string, ids: readonly string[], from: string | undefined): Promise<void> {
+    const done = await this.queues.ack(deviceId, ids, from);
+    const now = Date.now();
+    for (const e of done) this.metrics.deliveryLatency.observe({ priority: e.priority }, (now - e.acceptedAt) / 1000);
+    if (done.length > 0) this.pump(deviceId);
+  }
+
+  /** Reports dropped envelopes to their senders. */
+  async dropped(entries: readonly QueuedEnvelope[], reason: DropReason): Promise<void> {
+    for (const e of entries) this.metrics.queueDrops.inc({ reason: e.from === RELAY_SENDER ? 'notice_lost' : reason });
+    await this.notify(entries, (ids, to) => ({ type: 'dropped', payload: { ids, to, reason } }));
+  }
+
+  /** Reports expired envelopes to their senders. */
+  async expired(entries: readonly QueuedEnvelope[], stage: 'enqueue' | 'dequeue' | 'sweep'): Promise<void> {
+    this.metrics.queueExpired.inc({ stage }, entries.length);
+    await this.notify(entries, (ids, to) => ({ type: 'expired', payload: { ids, to } }));
+  }
+
+  /**
+   * Queues one notice per (sender, recipient) group, so a notice survives the sender being offline. Notices about
+   * notices are not sent (counted only), which keeps a full queue from feeding itself.
+   */
+  private async notify(
+    entries: readonly QueuedEnvelope[],
+    build: (
+      ids: string[],
+      to: string,
+    ) => Pick<RelayFrame<'dropped'>, 'type' | 'payload'> | Pick<RelayFrame<'expired'>, 'type' | 'payload'>,
+  ): Promise<void> {
+    const groups = new Map<string, { from: string; to: string; ids: string[] }>();
+    for (const e of entries) {
+      if (e.from === RELAY_SENDER) continue;
+      const key = `${e.from}\n${e.to}`;
+      const g = groups.get(key) ?? { from: e.from, to: e.to, ids: [] };
+      g.ids.push(e.id);
+      groups.set(key, g);
+    }
+    const now = Date.now();
+    for (const g of groups.values()) {
+      for (let i = 0; i < g.ids.length; i += MAX_IDS_PER_NOTICE) {
+        const { type, payload } = build(g.ids.slice(i, i + MAX_IDS_PER_NOTICE), g.to);
+        const id = relayFrameId();
+        const text = JSON.stringify({ type, id, timestamp: now, payload });
+        const evicted = await this.queues.enqueue({
+          id,
+          from: RELAY_SENDER,
+          to: g.from,
+          type,
+          priority: 'high',
+          text,
+          bytes: Buffer.byteLength(text),
+          acceptedAt: now,
+          expiresAt: now + this.opts.noticeTtlMs,
+        });
+        if (evicted.length > 0) await this.dropped(evicted, 'queue_full');
+      }
+      this.pump(g.from);
+    }
+  }
+}

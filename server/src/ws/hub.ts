@@ -1,0 +1,118 @@
+/**
+ * The connection manager: which device is connected where, the device directory of each account with live
+ * connections (so routing checks a recipient without a store call), per-account and per-address counts, presence,
+ * and one heartbeat sweep for all sockets.
+ */
+import type { PresenceEntry, RoleName } from '@oppie/protocol';
+import type { Connection } from './connection.js';
+
+export interface DirectoryEntry {
+  readonly role: RoleName;
+  readonly name: string;
+}
+
+export class Hub {
+  private readonly byDevice = new Map<string, Connection>();
+  private readonly byAccount = new Map<string, Set<Connection>>();
+  private readonly perIp = new Map<string, number>();
+  /** Device directory per account, kept while the account has a live connection. */
+  private readonly directories = new Map<string, Map<string, DirectoryEntry>>();
+
+  get size(): number {
+    return this.byDevice.size;
+  }
+
+  get(deviceId: string): Connection | undefined {
+    return this.byDevice.get(deviceId);
+  }
+
+  connections(): IterableIterator<Connection> {
+    return this.byDevice.values();
+  }
+
+  accountConnections(accountId: string): ReadonlySet<Connection> {
+    return this.byAccount.get(accountId) ?? new Set();
+  }
+
+  ipCount(ip: string): number {
+    return this.perIp.get(ip) ?? 0;
+  }
+
+  directory(accountId: string): ReadonlyMap<string, DirectoryEntry> | undefined {
+    return this.directories.get(accountId);
+  }
+
+  hasDirectory(accountId: string): boolean {
+    return this.directories.has(accountId);
+  }
+
+  setDirectory(accountId: string, devices: Iterable<[string, DirectoryEntry]>): void {
+    this.directories.set(accountId, new Map(devices));
+  }
+
+  /** A device joined an account with live connections (pairing). */
+  addToDirectory(accountId: string, deviceId: string, entry: DirectoryEntry): void {
+    this.directories.get(accountId)?.set(deviceId, entry);
+  }
+
+  removeFromDirectory(accountId: string, deviceId: string): void {
+    this.directories.get(accountId)?.delete(deviceId);
+  }
+
+  /** Registers a connection; returns the connection it replaces (same device), which the caller closes. */
+  add(conn: Connection): Connection | undefined {
+    const old = this.byDevice.get(conn.deviceId);
+    this.byDevice.set(conn.deviceId, conn);
+    let set = this.byAccount.get(conn.accountId);
+    if (set === undefined) {
+      set = new Set();
+      this.byAccount.set(conn.accountId, set);
+    }
+    set.add(conn);
+    this.perIp.set(conn.ip, (this.perIp.get(conn.ip) ?? 0) + 1);
+    // Detach the old one after adding the new, so the account never looks empty and keeps its directory.
+    if (old !== undefined) this.detach(old);
+    return old;
+  }
+
+  /** Unregisters a closed connection; returns whether it was the device's current one. */
+  remove(conn: Connection): boolean {
+    if (this.byDevice.get(conn.deviceId) !== conn) return false;
+    this.byDevice.delete(conn.deviceId);
+    this.detach(conn);
+    return true;
+  }
+
+  private detach(conn: Connection): void {
+    const set = this.byAccount.get(conn.accountId);
+    if (set?.delete(conn) && set.size === 0) {
+      this.byAccount.delete(conn.accountId);
+      this.directories.delete(conn.accountId);
+    }
+    const n = (this.perIp.get(conn.ip) ?? 1) - 1;
+    if (n <= 0) this.perIp.delete(conn.ip);
+    else this.perIp.set(conn.ip, n);
+  }
+
+  /** Presence of every device in the account directory. */
+  presence(accountId: string): PresenceEntry[] {
+    const dir = this.directories.get(accountId);
+    if (dir === undefined) return [];
+    return [...dir].map(([deviceId, d]) => {
+      const conn = this.byDevice.get(deviceId);
+      const entry: PresenceEntry = { deviceId, role: d.role, name: d.name, online: conn !== undefined };
+      if (conn !== undefined) entry.path = conn.path;
+      return entry;
+    });
+  }
+
+  /** Tells the account's other live devices that `deviceId` came or went. */
+  broadcastPresence(accountId: string, deviceId: string, online: boolean): void {
+    const d = this.directories.get(accountId)?.get(deviceId);
+    if (d === undefined) return;
+    const payload: PresenceEntry = { deviceId, role: d.role, name: d.name, online };
+    for (const c of this.accountConnections(accountId)) {
+      if (c.deviceId !== deviceId) c.sendFrame('presence', payload);
+    }
+  }
+}

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, configTable, loadConfig, OPTIONS } from '../src/config.js';
+
+describe('loadConfig', () => {
+  it('applies documented defaults and freezes the result', () => {
+    const c = loadConfig({});
+    expect(c.host).toBe('127.0.0.1');
+    expect(c.port).toBe(8080);
+    expect(c.dataDir).toBe('./data');
+    expect(c.registration).toBe('open');
+    expect(c.maxFrameBytes).toBe(1024 * 1024);
+    expect(c.issuer).toBe('http://127.0.0.1:8080');
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(() => {
+      (c as { port: number }).port = 1;
+    }).toThrow(TypeError);
+  });
+
+  it('reads environment variables, and flags win over them', () => {
+    const c = loadConfig({ PORT: '9000', LOG_LEVEL: 'debug' }, ['--port', '9100', '--host=::1']);
+    expect(c.port).toBe(9100);
+    expect(c.host).toBe('::1');
+    expect(c.logLevel).toBe('debug');
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ PUBLIC_URL: 'ftp://x' }, 'PUBLIC_URL'],
+    [{ TOKEN_TTL_SECONDS: '3600' }, 'TOKEN_TTL_SECONDS'],
+    [{ TRUST_PROXY: 'maybe' }, 'TRUST_PROXY'],
+    [{ TLS_CERT_FILE: '/x.pem' }, 'TLS_KEY_FILE'],
+    [{ NODE_ENV: 'production' }, 'JWT_SIGNING_KEY_FILE'],
+  ])('names the bad variable: %o', (env, variable) => {
+    try {
+      loadConfig(env);
+      expect.unreachable('should have thrown');
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).variable).toBe(variable);
+      expect((err as Error).message).toContain(variable);
+    }
+  });
+
+  it('refuses unknown flags', () => {
+    expect(() => loadConfig({}, ['--nope', '1'])).toThrow(ConfigError);
+    expect(() => loadConfig({}, ['--port'])).toThrow(/needs a value/);
+  });
+
+  it('defaults to enrollment registration in production', () => {
+    const c = loadConfig({ NODE_ENV: 'production', JWT_SIGNING_KEY_FILE: '/k.pem' });
+    expect(c.registration).toBe('enrollment');
+    expect(c.production).toBe(true);
+  });
+
+  it('documents every option in the generated table', () => {
+    const table = configTable();
+    for (const o of Object.values(OPTIONS)) expect(table).toContain(`\`${o.env}\``);
+  });
+});

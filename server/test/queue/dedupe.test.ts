@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryDedupeStore } from '../../src/queue/dedupe.js';
+
+describe('MemoryDedupeStore', () => {
+  it('reports a repeated id per sender, not across senders', async () => {
+    const d = new MemoryDedupeStore(8);
+    expect(await d.seen('a', 'x')).toBe(false);
+    expect(await d.seen('a', 'x')).toBe(true);
+    expect(await d.seen('b', 'x')).toBe(false);
+  });
+
+  it('remembers a bounded window of ids per sender', async () => {
+    const d = new MemoryDedupeStore(3);
+    for (const id of ['1', '2', '3', '4']) await d.seen('a', id);
+    expect(await d.seen('a', '1')).toBe(false); // fell out of the window
+    expect(await d.seen('a', '4')).toBe(true);
+  });
+
+  it('forgets an id on request and bounds the number of senders', async () => {
+    const d = new MemoryDedupeStore(3, 2);
+    await d.seen('a', '1');
+    await d.forget('a', '1');
+    expect(await d.seen('a', '1')).toBe(false);
+    await d.seen('b', '1');
+    await d.seen('c', '1'); // evicts the least recently active sender
+    expect(await d.seen('b', '1')).toBe(true);
+    expect(await d.seen('a', '1')).toBe(false);
+  });
+});
