@@ -116,6 +116,12 @@ export function createMetrics() {
       labelNames: ['outcome'] as const,
       registers: r,
     }),
+    replayCacheEvictions: new Counter({
+      name: 'oppie_relay_replay_cache_evictions_total',
+      help: 'Challenges and proof nonces dropped from the replay cache, by reason (expired, capacity).',
+      labelNames: ['reason'] as const,
+      registers: r,
+    }),
     transportPaths: new Gauge({
       name: 'oppie_relay_sessions_by_path',
       help: 'Connected devices by the transport path they last reported to a peer.',

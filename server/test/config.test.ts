@@ -59,3 +59,11 @@ describe('loadConfig', () => {
     for (const o of Object.values(OPTIONS)) expect(table).toContain(`\`${o.env}\``);
   });
 });
+
+describe('README configuration table', () => {
+  it('is the generated table (regenerate with `node server/dist/main.js config`)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    expect(readme).toContain(configTable());
+  });
+});

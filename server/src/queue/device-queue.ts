@@ -37,9 +37,13 @@ export class DeviceQueue {
     return this.inflight.size;
   }
 
+  private fifo(entry: QueuedEnvelope): Deque<QueuedEnvelope> {
+    return this.pending[PRIORITY_RANK[entry.priority]] as Deque<QueuedEnvelope>;
+  }
+
   /** Adds an entry; returns what overflow evicted (possibly `entry` itself). */
   push(entry: QueuedEnvelope, bounds: QueueBounds): QueuedEnvelope[] {
-    this.pending[PRIORITY_RANK[entry.priority]].push(entry);
+    this.fifo(entry).push(entry);
     this.count++;
     this.bytes += entry.bytes;
     const evicted: QueuedEnvelope[] = [];
@@ -112,7 +116,7 @@ export class DeviceQueue {
   release(): void {
     const back = [...this.inflight.values()].reverse();
     this.inflight.clear();
-    for (const { entry } of back) this.pending[PRIORITY_RANK[entry.priority]].unshift(entry);
+    for (const { entry } of back) this.fifo(entry).unshift(entry);
   }
 
   /** Send time of the oldest in-flight entry, for slow-consumer detection. */

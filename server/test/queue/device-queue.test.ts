@@ -162,7 +162,9 @@ describe('DeviceQueue', () => {
           }
           // Within one class, each take sequence delivers in acceptance order (first delivery of each entry).
           const firstSeen = new Map<string, number>();
-          delivered.forEach((e, i) => firstSeen.has(e.id) || firstSeen.set(e.id, i));
+          delivered.forEach((e, i) => {
+            if (!firstSeen.has(e.id)) firstSeen.set(e.id, i);
+          });
           for (const p of ['high', 'normal', 'low'] as const) {
             const firsts = delivered.filter((e, i) => e.priority === p && firstSeen.get(e.id) === i);
             for (let i = 1; i < firsts.length; i++) {
