@@ -36,6 +36,7 @@ export class Delivery {
 
   /** Sends what is queued for a device while it has room in its window. Serialised per device. */
   pump(deviceId: string): void {
+    if (this.hub.get(deviceId) === undefined) return; // offline: its queue drains when it connects
     if (this.pumping.has(deviceId)) {
       this.again.add(deviceId);
       return;

@@ -44,11 +44,13 @@ export class Router {
   /** Handles one WebSocket message. Never throws: failures become error frames with a code. */
   async handle(conn: Connection, data: Buffer, isBinary: boolean): Promise<void> {
     if (isBinary) return this.refuse(conn, 'RELAY_ERR_BINARY_UNSUPPORTED');
-    const result = parseDeviceFrame(data.toString('utf8'), data.length, this.opts);
+    // An oversize frame is refused on its length alone: do not decode it.
+    const text = data.length > this.opts.maxFrameBytes ? '' : data.toString('utf8');
+    const result = parseDeviceFrame(text, data.length, this.opts);
     if (!result.ok) return this.refuse(conn, result.code, result.message, result.id, result.type);
     const env = result.envelope;
     try {
-      if (isRoutedType(env.type)) await this.routed(conn, env as RoutedEnvelope, data);
+      if (isRoutedType(env.type)) await this.routed(conn, env as RoutedEnvelope, text, data.length);
       else await this.control(conn, env as DeviceControlEnvelope);
     } catch (err) {
       if (err instanceof RelayError) return this.refuse(conn, err.code, err.message, env.id, env.type);
@@ -61,7 +63,7 @@ export class Router {
     conn.sendError(code, message ?? ERROR_CODES[code].message, id, type);
   }
 
-  private async routed(conn: Connection, env: RoutedEnvelope, data: Buffer): Promise<void> {
+  private async routed(conn: Connection, env: RoutedEnvelope, text: string, bytes: number): Promise<void> {
     const now = Date.now();
     if (!conn.bucket.take(now)) {
       this.metrics.rateLimited.inc({ limit: 'envelopes' });
@@ -77,7 +79,7 @@ export class Router {
       return;
     }
     this.metrics.envelopes.inc({ type: env.type, direction: 'in' });
-    this.metrics.bytes.inc({ type: env.type, direction: 'in' }, data.length);
+    this.metrics.bytes.inc({ type: env.type, direction: 'in' }, bytes);
 
     const rule = ROUTE_RULES[env.type];
     const ttl = Math.min(env.ttl ?? rule.defaultTtlMs, rule.maxTtlMs ?? this.opts.maxTtlMs, this.opts.maxTtlMs);
@@ -90,8 +92,8 @@ export class Router {
       to: env.to,
       type: env.type,
       priority: env.metadata.priority ?? rule.priority,
-      text: data.toString('utf8'),
-      bytes: data.length,
+      text,
+      bytes,
       acceptedAt: now,
       expiresAt,
     };

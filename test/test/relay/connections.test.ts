@@ -1,3 +1,4 @@
+import { createHmac, createPublicKey } from 'node:crypto';
 import { connectDevice, pairDevice, TestKitError } from '@oppie/test-kit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Pair, pairOnRelay } from './fixture.js';
@@ -32,6 +33,36 @@ describe('connections', () => {
       code: 'RELAY_ERR_TOKEN_MALFORMED',
     });
     expect(await refusal(connectDevice(p.t.url, p.phone.token, { path: '/elsewhere' }))).toMatchObject({ status: 404 });
+  });
+
+  it('refuses forged tokens at the upgrade with their codes', async () => {
+    p = await pairOnRelay();
+    const [head, body, sig] = p.phone.token.split('.') as [string, string, string];
+    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const none = `${b64({ alg: 'none', typ: 'JWT' })}.${body}.`;
+    expect(await refusal(connectDevice(p.t.url, none))).toEqual({
+      status: 401,
+      code: 'RELAY_ERR_TOKEN_ALG_NOT_ALLOWED',
+    });
+    const jwks = (await (await fetch(`${p.t.url}/.well-known/jwks.json`)).json()) as { keys: JsonWebKey[] };
+    const publicPem = createPublicKey({ key: jwks.keys[0] as JsonWebKey, format: 'jwk' }).export({
+      type: 'spki',
+      format: 'pem',
+    });
+    const hsHead = b64({ alg: 'HS256', typ: 'JWT', kid: JSON.parse(Buffer.from(head, 'base64url').toString()).kid });
+    const hsSig = createHmac('sha256', publicPem).update(`${hsHead}.${body}`).digest('base64url');
+    expect(await refusal(connectDevice(p.t.url, `${hsHead}.${body}.${hsSig}`))).toEqual({
+      status: 401,
+      code: 'RELAY_ERR_TOKEN_ALG_NOT_ALLOWED',
+    });
+    const claims = JSON.parse(Buffer.from(body, 'base64url').toString());
+    const tampered = `${head}.${b64({ ...claims, acc: 'someone-else' })}.${sig}`;
+    expect(await refusal(connectDevice(p.t.url, tampered))).toEqual({
+      status: 401,
+      code: 'RELAY_ERR_TOKEN_SIGNATURE_INVALID',
+    });
+    const metrics = await (await fetch(`${p.t.url}/api/metrics`)).text();
+    expect(metrics).toMatch(/oppie_relay_upgrades_refused_total\{code="RELAY_ERR_TOKEN_ALG_NOT_ALLOWED"\} 2/);
   });
 
   it('accepts the token as ?jwt= too, and never logs it', async () => {
