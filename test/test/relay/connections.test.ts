@@ -1,4 +1,4 @@
-import { createHmac, createPublicKey } from 'node:crypto';
+import { createHmac, createPublicKey, type JsonWebKeyInput } from 'node:crypto';
 import { connectDevice, pairDevice, TestKitError } from '@oppie/test-kit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Pair, pairOnRelay } from './fixture.js';
@@ -44,8 +44,8 @@ describe('connections', () => {
       status: 401,
       code: 'RELAY_ERR_TOKEN_ALG_NOT_ALLOWED',
     });
-    const jwks = (await (await fetch(`${p.t.url}/.well-known/jwks.json`)).json()) as { keys: JsonWebKey[] };
-    const publicPem = createPublicKey({ key: jwks.keys[0] as JsonWebKey, format: 'jwk' }).export({
+    const jwks = (await (await fetch(`${p.t.url}/.well-known/jwks.json`)).json()) as { keys: JsonWebKeyInput['key'][] };
+    const publicPem = createPublicKey({ key: jwks.keys[0] as JsonWebKeyInput['key'], format: 'jwk' }).export({
       type: 'spki',
       format: 'pem',
     });
