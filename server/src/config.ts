@@ -212,9 +212,9 @@ export const OPTIONS = {
   inflightMaxCount: {
     env: 'INFLIGHT_MAX_COUNT',
     kind: 'int',
-    default: 256,
+    default: 512,
     min: 1,
-    description: 'Envelopes sent to a device and not yet acknowledged before the relay waits.',
+    description: 'Envelopes sent to a device and not yet acknowledged before the relay waits; below QUEUE_MAX_COUNT.',
   },
   sendBufferMaxBytes: {
     env: 'SEND_BUFFER_MAX_BYTES',
@@ -339,6 +339,11 @@ export function loadConfig(
     else out[key] = typeof spec.default === 'function' ? spec.default(env) : spec.default;
   }
   const production = env.NODE_ENV === 'production';
+  if ((out.inflightMaxCount as number) >= (out.queueMaxCount as number)) {
+    // In-flight envelopes count against the queue bound; a window as large as the queue would evict new envelopes
+    // for a recipient that is online and acknowledging.
+    throw new ConfigError('INFLIGHT_MAX_COUNT', `must be below QUEUE_MAX_COUNT (${out.queueMaxCount})`);
+  }
   if ((out.tlsCertFile === undefined) !== (out.tlsKeyFile === undefined)) {
     throw new ConfigError(
       out.tlsCertFile === undefined ? 'TLS_CERT_FILE' : 'TLS_KEY_FILE',

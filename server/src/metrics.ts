@@ -2,6 +2,7 @@
  * Prometheus metrics, all named `oppie_relay_*`. Labels are bounded enums (type, direction, reason, role, path):
  * never a device, account or user id, so cardinality stays fixed however many devices connect.
  */
+import type { Priority } from '@oppie/protocol';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export function createMetrics() {
@@ -138,3 +139,37 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Per-envelope counters on the hot path. prom-client hashes the label set on every `inc({...})`; the label values here
+ * are a handful of message types and directions, so their children are looked up once and kept.
+ */
+export class TrafficCounters {
+  private readonly children = new Map<string, { envelopes: Counter.Internal; bytes: Counter.Internal }>();
+  private readonly latency = new Map<Priority, Histogram.Internal<'priority'>>();
+
+  constructor(private readonly metrics: Metrics) {}
+
+  count(type: string, direction: 'in' | 'out', bytes: number): void {
+    const key = `${direction}:${type}`;
+    let c = this.children.get(key);
+    if (c === undefined) {
+      c = {
+        envelopes: this.metrics.envelopes.labels({ type, direction }),
+        bytes: this.metrics.bytes.labels({ type, direction }),
+      };
+      this.children.set(key, c);
+    }
+    c.envelopes.inc();
+    c.bytes.inc(bytes);
+  }
+
+  delivered(priority: Priority, seconds: number): void {
+    let h = this.latency.get(priority);
+    if (h === undefined) {
+      h = this.metrics.deliveryLatency.labels({ priority });
+      this.latency.set(priority, h);
+    }
+    h.observe(seconds);
+  }
+}

@@ -14,7 +14,7 @@ import { registerHealthRoute } from './http/routes/health.js';
 import { registerMetricsRoute } from './http/routes/metrics.js';
 import { registerSchemaRoute } from './http/routes/schema.js';
 import { registerSessionsRoute } from './http/routes/sessions.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { createMetrics, type Metrics, TrafficCounters } from './metrics.js';
 import { MemoryDedupeStore } from './queue/dedupe.js';
 import { MemoryQueueStore, type QueueStore } from './queue/queue-store.js';
 import { openDatabase } from './store/sqlite/database.js';
@@ -65,6 +65,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     });
   const audit = options.audit ?? createAudit(config.auditLog ?? join(config.dataDir, 'audit.jsonl'));
   const metrics = createMetrics();
+  const traffic = new TrafficCounters(metrics);
   const db = openDatabase(config.dataDir);
   const auth = await createAuth({ config, db, audit, metrics, logger });
 
@@ -75,6 +76,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     hub,
     queues,
     metrics,
+    traffic,
     {
       inflightMaxCount: config.inflightMaxCount,
       sendBufferMaxBytes: config.sendBufferMaxBytes,
@@ -82,7 +84,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     },
     (err, deviceId) => logger.error({ err, deviceId }, 'delivery failed'),
   );
-  const router = new Router(hub, queues, dedupe, delivery, auth, metrics, audit, {
+  const router = new Router(hub, queues, dedupe, delivery, auth, metrics, traffic, audit, {
     maxFrameBytes: config.maxFrameBytes,
     maxJsonDepth: config.maxJsonDepth,
     maxTtlMs: config.maxTtlSeconds * 1000,

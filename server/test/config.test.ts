@@ -32,6 +32,7 @@ describe('loadConfig', () => {
     [{ TRUST_PROXY: 'maybe' }, 'TRUST_PROXY'],
     [{ TLS_CERT_FILE: '/x.pem' }, 'TLS_KEY_FILE'],
     [{ NODE_ENV: 'production' }, 'JWT_SIGNING_KEY_FILE'],
+    [{ INFLIGHT_MAX_COUNT: '1000', QUEUE_MAX_COUNT: '1000' }, 'INFLIGHT_MAX_COUNT'],
   ])('names the bad variable: %o', (env, variable) => {
     try {
       loadConfig(env);

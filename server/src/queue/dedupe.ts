@@ -1,7 +1,7 @@
 /**
  * Recently seen envelope ids per sender, so a resent envelope (its relay ack was lost) is acknowledged again but not
- * forwarded twice. Bounded per sender by a ring of `window` ids, and in total by `maxSenders` (least recently active
- * sender forgotten first).
+ * forwarded twice. Bounded per sender by a ring of `window` ids, and in total by `maxSenders` (the sender seen first
+ * is forgotten first; re-ordering on every envelope would cost the hot path a delete and an insert).
  */
 export interface DedupeStore {
   /** Records the id; returns true if it had been seen before. */
@@ -44,10 +44,8 @@ export class MemoryDedupeStore implements DedupeStore {
         this.senders.delete(oldest);
       }
       ring = new Ring(this.window);
-    } else {
-      this.senders.delete(senderId); // re-insert: Map order is the recency order
+      this.senders.set(senderId, ring);
     }
-    this.senders.set(senderId, ring);
     if (ring.ids.has(id)) return true;
     ring.add(id);
     return false;

@@ -1,4 +1,4 @@
-import type { PathName, RelayFrame, RoleName } from '@oppie/protocol';
+import type { AckStatus, PathName, RelayFrame, RoleName } from '@oppie/protocol';
 import { ERROR_CODES, type ErrorCode } from '@oppie/protocol';
 import type { WebSocket } from 'ws';
 import type { DeviceClaims } from '../auth/types.js';
@@ -25,6 +25,8 @@ export class Connection {
   stepUpAt: number | undefined;
   /** Serialises frame handling so envelopes are processed in arrival order across async store calls. */
   tail: Promise<void> = Promise.resolve();
+  /** Pending acks by status; undefined when none are waiting (most of the time, so idle connections carry nothing). */
+  acks: Map<AckStatus, string[]> | undefined;
   /** The close code the relay sent, once it decided to end the connection; undefined while open. */
   closedWith: number | undefined;
 
@@ -62,6 +64,20 @@ export class Connection {
     this.sendFrame('error', payload, re);
   }
 
+  /**
+   * Acknowledges an accepted envelope. Acks are batched per event-loop turn (one frame per status, up to 512 ids):
+   * a burst of envelopes read in one go costs one ack write instead of one each.
+   */
+  ack(id: string, status: AckStatus): void {
+    if (this.acks === undefined) {
+      this.acks = new Map();
+      setImmediate(flushAcks, this);
+    }
+    const ids = this.acks.get(status);
+    if (ids === undefined) this.acks.set(status, [id]);
+    else ids.push(id);
+  }
+
   /** Closes with a registry close code; the hub's close handler does the bookkeeping. */
   close(code: number, reason: string): void {
     if (this.closing) return;
@@ -73,5 +89,19 @@ export class Connection {
   terminate(code: number): void {
     if (this.closedWith === undefined) this.closedWith = code;
     this.ws.terminate();
+  }
+}
+
+const MAX_ACK_IDS = 512;
+
+function flushAcks(conn: Connection): void {
+  const batches = conn.acks;
+  conn.acks = undefined;
+  if (batches === undefined) return;
+  for (const [status, ids] of batches) {
+    for (let i = 0; i < ids.length; i += MAX_ACK_IDS) {
+      const chunk = ids.slice(i, i + MAX_ACK_IDS);
+      conn.sendFrame('ack', { ids: chunk, status }, chunk.length === 1 ? chunk[0] : undefined);
+    }
   }
 }

@@ -6,7 +6,7 @@
  * every step, and every drop or expiry reported to the sender as a queued `dropped`/`expired` notice.
  */
 import type { DropReason, RelayFrame } from '@oppie/protocol';
-import type { Metrics } from '../metrics.js';
+import type { Metrics, TrafficCounters } from '../metrics.js';
 import type { QueueStore } from '../queue/queue-store.js';
 import type { QueuedEnvelope } from '../queue/queued-envelope.js';
 import { relayFrameId } from './connection.js';
@@ -30,6 +30,7 @@ export class Delivery {
     private readonly hub: Hub,
     private readonly queues: QueueStore,
     private readonly metrics: Metrics,
+    private readonly traffic: TrafficCounters,
     private readonly opts: DeliveryOptions,
     private readonly onError: (err: unknown, deviceId: string) => void,
   ) {}
@@ -63,8 +64,7 @@ export class Delivery {
       }
       for (const e of entries) {
         conn.ws.send(e.text);
-        this.metrics.envelopes.inc({ type: e.type, direction: 'out' });
-        this.metrics.bytes.inc({ type: e.type, direction: 'out' }, e.bytes);
+        this.traffic.count(e.type, 'out', e.bytes);
       }
       if (conn.ws.bufferedAmount > this.opts.sendBufferMaxBytes) {
         conn.close(4001, 'slow consumer');
@@ -78,7 +78,7 @@ export class Delivery {
   async acked(deviceId: string, ids: readonly string[], from: string | undefined): Promise<void> {
     const done = await this.queues.ack(deviceId, ids, from);
     const now = Date.now();
-    for (const e of done) this.metrics.deliveryLatency.observe({ priority: e.priority }, (now - e.acceptedAt) / 1000);
+    for (const e of done) this.traffic.delivered(e.priority, (now - e.acceptedAt) / 1000);
     if (done.length > 0) this.pump(deviceId);
   }
 

@@ -15,7 +15,7 @@ import {
 } from '@oppie/protocol';
 import type { Audit } from '../audit.js';
 import type { AuthService } from '../auth/types.js';
-import type { Metrics } from '../metrics.js';
+import type { Metrics, TrafficCounters } from '../metrics.js';
 import type { DedupeStore } from '../queue/dedupe.js';
 import type { QueueStore } from '../queue/queue-store.js';
 import type { QueuedEnvelope } from '../queue/queued-envelope.js';
@@ -37,6 +37,7 @@ export class Router {
     private readonly delivery: Delivery,
     private readonly auth: AuthService,
     private readonly metrics: Metrics,
+    private readonly traffic: TrafficCounters,
     private readonly audit: Audit,
     private readonly opts: RouterOptions,
   ) {}
@@ -75,11 +76,10 @@ export class Router {
     if (env.type === 'approve') await this.checkStepUp(conn, env, now);
     if (await this.dedupe.seen(conn.deviceId, env.id)) {
       this.metrics.duplicates.inc();
-      conn.sendFrame('ack', { ids: [env.id], status: 'duplicate' }, env.id);
+      conn.ack(env.id, 'duplicate');
       return;
     }
-    this.metrics.envelopes.inc({ type: env.type, direction: 'in' });
-    this.metrics.bytes.inc({ type: env.type, direction: 'in' }, bytes);
+    this.traffic.count(env.type, 'in', bytes);
 
     const rule = ROUTE_RULES[env.type];
     const ttl = Math.min(env.ttl ?? rule.defaultTtlMs, rule.maxTtlMs ?? this.opts.maxTtlMs, this.opts.maxTtlMs);
@@ -107,7 +107,7 @@ export class Router {
     if (evicted.includes(entry)) await this.dedupe.forget(conn.deviceId, env.id);
     else {
       const online = this.hub.get(env.to) !== undefined;
-      conn.sendFrame('ack', { ids: [env.id], status: online ? 'forwarded' : 'queued' }, env.id);
+      conn.ack(env.id, online ? 'forwarded' : 'queued');
     }
     if (evicted.length > 0) await this.delivery.dropped(evicted, 'queue_full');
     if (env.type === 'approve') {

@@ -83,7 +83,7 @@ describe('store and forward', () => {
   });
 
   it('drops the lowest-priority-oldest on overflow and tells the sender', async () => {
-    p = await pairOnRelay({ queueMaxCount: 3 });
+    p = await pairOnRelay({ queueMaxCount: 3, inflightMaxCount: 2 });
     const s = await p.connect(p.sidecar);
     const a = s.routed('progress', p.phone.deviceId, 'a'); // low
     const b = s.routed('recover', p.phone.deviceId, 'b'); // high
