@@ -6,7 +6,7 @@
  */
 import { PRIORITY_RANK } from '@oppie/protocol';
 import { Deque } from './deque.js';
-import { entryKey, type QueuedEnvelope } from './queued-envelope.js';
+import type { QueuedEnvelope } from './queued-envelope.js';
 
 export interface QueueBounds {
   readonly maxCount: number;
@@ -16,6 +16,8 @@ export interface QueueBounds {
 interface InFlight {
   readonly entry: QueuedEnvelope;
   readonly sentAt: number;
+  /** Take order: release puts entries back in exactly this order, even where an id collision grouped them. */
+  readonly order: number;
 }
 
 export class DeviceQueue {
@@ -25,16 +27,22 @@ export class DeviceQueue {
     new Deque(),
     new Deque(),
   ];
-  private readonly inflight = new Map<string, InFlight>();
+  /**
+   * In flight, keyed by envelope id (what a device acks). Ids are unique per sender only, so two senders' envelopes
+   * may share an id: that rare case holds an array.
+   */
+  private readonly inflight = new Map<string, InFlight | InFlight[]>();
+  private inflightSize = 0;
+  private takeCounter = 0;
   count = 0;
   bytes = 0;
 
   get pendingCount(): number {
-    return this.count - this.inflight.size;
+    return this.count - this.inflightSize;
   }
 
   get inflightCount(): number {
-    return this.inflight.size;
+    return this.inflightSize;
   }
 
   private fifo(entry: QueuedEnvelope): Deque<QueuedEnvelope> {
@@ -85,43 +93,65 @@ export class DeviceQueue {
           expired.push(entry);
           continue;
         }
-        this.inflight.set(entryKey(entry.from, entry.id), { entry, sentAt: now });
+        this.addInflight({ entry, sentAt: now, order: this.takeCounter++ });
         entries.push(entry);
       }
     }
     return { entries, expired };
   }
 
+  private addInflight(f: InFlight): void {
+    const other = this.inflight.get(f.entry.id);
+    if (other === undefined) this.inflight.set(f.entry.id, f);
+    else if (Array.isArray(other)) other.push(f);
+    else this.inflight.set(f.entry.id, [other, f]);
+    this.inflightSize++;
+  }
+
   /** Acknowledges in-flight entries. Without `from`, every in-flight entry with a listed id matches. */
   ack(ids: readonly string[], from: string | undefined): QueuedEnvelope[] {
     const acked: QueuedEnvelope[] = [];
-    const take = (key: string) => {
-      const f = this.inflight.get(key);
-      if (f === undefined) return;
-      this.inflight.delete(key);
+    const done = (f: InFlight) => {
+      this.inflightSize--;
       this.count--;
       this.bytes -= f.entry.bytes;
       acked.push(f.entry);
     };
-    if (from !== undefined) {
-      for (const id of ids) take(entryKey(from, id));
-    } else {
-      const wanted = new Set(ids);
-      for (const [key, f] of this.inflight) if (wanted.has(f.entry.id)) take(key);
+    for (const id of ids) {
+      const f = this.inflight.get(id);
+      if (f === undefined) continue;
+      if (!Array.isArray(f)) {
+        if (from !== undefined && f.entry.from !== from) continue;
+        this.inflight.delete(id);
+        done(f);
+        continue;
+      }
+      const keep = f.filter((x) => from !== undefined && x.entry.from !== from);
+      for (const x of f) if (!keep.includes(x)) done(x);
+      if (keep.length === 0) this.inflight.delete(id);
+      else this.inflight.set(id, keep.length === 1 ? (keep[0] as InFlight) : keep);
     }
     return acked;
   }
 
+  private *inflightEntries(): IterableIterator<InFlight> {
+    for (const f of this.inflight.values()) {
+      if (Array.isArray(f)) yield* f;
+      else yield f;
+    }
+  }
+
   /** Returns in-flight entries to the front of their classes, in their original order (redelivery after reconnect). */
   release(): void {
-    const back = [...this.inflight.values()].reverse();
+    const back = [...this.inflightEntries()].sort((a, b) => b.order - a.order);
     this.inflight.clear();
+    this.inflightSize = 0;
     for (const { entry } of back) this.fifo(entry).unshift(entry);
   }
 
   /** Send time of the oldest in-flight entry, for slow-consumer detection. */
   oldestInflightAt(): number | undefined {
-    for (const f of this.inflight.values()) return f.sentAt;
+    for (const f of this.inflightEntries()) return f.sentAt;
     return undefined;
   }
 
@@ -140,8 +170,9 @@ export class DeviceQueue {
 
   /** Empties the queue (device revoked) and returns everything it held. */
   purge(): QueuedEnvelope[] {
-    const all = [...[...this.inflight.values()].map((f) => f.entry)];
+    const all = [...this.inflightEntries()].map((f) => f.entry);
     this.inflight.clear();
+    this.inflightSize = 0;
     for (const fifo of this.pending) {
       let e = fifo.shift();
       while (e !== undefined) {

@@ -18,8 +18,3 @@ export interface QueuedEnvelope {
   readonly acceptedAt: number;
   readonly expiresAt: number;
 }
-
-/** In-flight key: ids are unique per sender only. */
-export function entryKey(from: string, id: string): string {
-  return `${from}\n${id}`;
-}

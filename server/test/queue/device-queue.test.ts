@@ -179,3 +179,20 @@ describe('DeviceQueue', () => {
     );
   });
 });
+
+describe('DeviceQueue id collisions across senders', () => {
+  it('releases colliding in-flight entries in take order, per sender', () => {
+    const q = new DeviceQueue();
+    const bounds = { maxCount: 100, maxBytes: 10_000 };
+    const x = { ...entry('normal', 1, Number.MAX_SAFE_INTEGER, 'sender-a'), id: '1' };
+    const w = { ...entry('normal', 1, Number.MAX_SAFE_INTEGER, 'sender-b'), id: '0' };
+    const y = { ...entry('normal', 1, Number.MAX_SAFE_INTEGER, 'sender-b'), id: '1' };
+    for (const e of [x, w, y]) q.push(e, bounds);
+    expect(q.take(10, 0).entries).toEqual([x, w, y]);
+    q.release();
+    expect(q.take(10, 0).entries).toEqual([x, w, y]);
+    expect(q.ack(['1'], 'sender-b')).toEqual([y]);
+    expect(q.ack(['1', '0'], undefined)).toEqual([x, w]);
+    expect(q.inflightCount).toBe(0);
+  });
+});
