@@ -38,12 +38,13 @@ const FORBIDDEN = ['token', 'jwt', 'payload', 'secret', 'otp', 'signature', 'pri
  */
 export function createAudit(destination: string): Audit {
   if (destination === 'silent') return { log() {}, flush: async () => {} };
-  let stream: pino.DestinationStream;
-  if (destination === 'stdout') stream = pino.destination({ fd: 1, sync: false });
-  else {
-    mkdirSync(dirname(destination), { recursive: true });
-    stream = pino.destination({ dest: destination, sync: false, mkdir: true, mode: 0o600 });
-  }
+  if (destination !== 'stdout') mkdirSync(dirname(destination), { recursive: true });
+  // Synchronous writes: audit events are rare (security events, approvals), and an audit line must not sit in a buffer
+  // when the process dies. pino's async destination also acknowledges flush() before an in-progress write lands.
+  const stream =
+    destination === 'stdout'
+      ? pino.destination({ fd: 1, sync: true })
+      : pino.destination({ dest: destination, sync: true, mkdir: true, mode: 0o600 });
   const logger: Logger = pino(
     { base: { log: 'audit' }, timestamp: pino.stdTimeFunctions.isoTime, redact: { paths: FORBIDDEN, remove: true } },
     stream,
@@ -52,9 +53,8 @@ export function createAudit(destination: string): Audit {
     log(event, fields) {
       logger.info({ event, ...fields });
     },
-    flush: () =>
-      new Promise((resolve) => {
-        logger.flush(() => resolve());
-      }),
+    async flush() {
+      stream.flushSync();
+    },
   };
 }
