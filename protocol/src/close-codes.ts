@@ -18,6 +18,8 @@ export const CLOSE_CODES = {
   STORE_UNAVAILABLE: 4003,
   /** The relay hit an internal error on this connection; reconnect. */
   INTERNAL: 4004,
+  /** The connection's token expired without an `auth` refresh; reconnect with a fresh token. */
+  TOKEN_EXPIRED: 4005,
   /** The device was revoked; its tokens are refused from now on. */
   DEVICE_REVOKED: 4500,
   /** A newer connection of the same device replaced this one ("newest wins"). */

@@ -17,7 +17,7 @@ export const ERROR_CODES = {
   // Tokens (REST bearer, WebSocket upgrade, in-band `auth`).
   RELAY_ERR_TOKEN_MISSING: { status: 401, message: 'no bearer token was given' },
   RELAY_ERR_TOKEN_MALFORMED: { status: 401, message: 'the token is not a well-formed JWT' },
-  RELAY_ERR_TOKEN_EXPIRED: { status: 401, message: 'the token has expired' },
+  RELAY_ERR_TOKEN_EXPIRED: { status: 401, close: 4005, message: 'the token has expired' },
   RELAY_ERR_TOKEN_NOT_YET_VALID: { status: 401, message: 'the token is not valid yet (nbf/iat in the future)' },
   RELAY_ERR_TOKEN_ALG_NOT_ALLOWED: { status: 401, message: 'the token algorithm is not RS256' },
   RELAY_ERR_TOKEN_SIGNATURE_INVALID: { status: 401, message: 'the token signature does not verify' },

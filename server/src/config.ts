@@ -87,9 +87,10 @@ export const OPTIONS = {
     env: 'TOKEN_TTL_SECONDS',
     kind: 'int',
     default: 600,
-    min: 30,
+    min: 5,
     max: 900,
-    description: 'Access token lifetime (at most 15 minutes).',
+    description:
+      'Access token lifetime (at most 15 minutes). A connection lives as long as its token: refresh it with an `auth` frame, or it is closed with 4005.',
   },
   clockSkewSeconds: {
     env: 'CLOCK_SKEW_SECONDS',
@@ -151,14 +152,6 @@ export const OPTIONS = {
     default: 400,
     min: 1,
     description: 'Per-device envelope burst (token bucket size).',
-  },
-  maxConnectionsPerDevice: {
-    env: 'MAX_CONNECTIONS_PER_DEVICE',
-    kind: 'int',
-    default: 1,
-    min: 1,
-    max: 1,
-    description: 'Live connections per device. Always 1: newest wins, the older one is closed with 4501.',
   },
   maxConnectionsPerAccount: {
     env: 'MAX_CONNECTIONS_PER_ACCOUNT',

@@ -23,6 +23,8 @@ export class Connection {
   /** Last path reported by the device (transport report); the relay is the path until told otherwise. */
   path: PathName = 'relay';
   stepUpAt: number | undefined;
+  /** Expiry of the token that authenticates this connection (ms); an `auth` frame moves it. */
+  expiresAt: number;
   /** Serialises frame handling so envelopes are processed in arrival order across async store calls. */
   tail: Promise<void> = Promise.resolve();
   /** Pending acks by status; undefined when none are waiting (most of the time, so idle connections carry nothing). */
@@ -43,6 +45,7 @@ export class Connection {
   ) {
     this.connectedAt = now;
     this.stepUpAt = claims.stepUpAt;
+    this.expiresAt = claims.expiresAt;
     this.bucket = new TokenBucket(rate.perSecond, rate.burst, now);
   }
 

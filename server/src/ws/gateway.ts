@@ -176,14 +176,19 @@ export class Gateway {
   }
 
   /**
-   * One sweep for every connection: terminate those that missed a heartbeat, close slow consumers (full window,
-   * no ack for slowConsumerSeconds), and ping the rest.
+   * One sweep for every connection: terminate those that missed a heartbeat, close those whose token expired
+   * without a refresh, close slow consumers (full window, no ack for slowConsumerSeconds), and ping the rest.
    */
   async heartbeat(now: number): Promise<void> {
     const slowMs = this.config.slowConsumerSeconds * 1000;
     for (const conn of [...this.hub.connections()]) {
       if (!conn.alive) {
         conn.terminate(CLOSE_CODES.HEARTBEAT_TIMEOUT);
+        continue;
+      }
+      if (now >= conn.expiresAt) {
+        this.metrics.authFailures.inc({ reason: 'RELAY_ERR_TOKEN_EXPIRED' });
+        conn.close(CLOSE_CODES.TOKEN_EXPIRED, 'token expired: reconnect or send auth with a fresh token');
         continue;
       }
       const stats = await this.queues.stats(conn.deviceId);

@@ -141,6 +141,7 @@ export class Router {
           throw new RelayError('RELAY_ERR_TOKEN_CLAIMS_INVALID', 'the token belongs to another device');
         }
         if (claims.stepUpAt !== undefined) conn.stepUpAt = Math.max(conn.stepUpAt ?? 0, claims.stepUpAt);
+        conn.expiresAt = Math.max(conn.expiresAt, claims.expiresAt);
         conn.sendFrame('ack', { ids: [env.id], status: 'applied' }, env.id);
         return;
       }

@@ -9,6 +9,7 @@ import {
   connectDevice,
   generateDeviceKey,
   pairDevice,
+  refreshToken,
   registerDevice,
   signProof,
   startTestRelay,
@@ -96,6 +97,21 @@ describe('OTP step-up for approve', () => {
     ph.send({ type: 'auth', id: 'auth2', timestamp: Date.now(), payload: { token: p.sidecar.token } });
     expect((await ph.errorFor('auth2')).payload.code).toBe('RELAY_ERR_TOKEN_CLAIMS_INVALID');
   });
+});
+
+describe('token lifetime on a live connection', () => {
+  it('closes a connection with 4005 when its token expires, unless an auth frame refreshed it', async () => {
+    p = await pairOnRelay({ tokenTtlSeconds: 5, heartbeatSeconds: 1 });
+    const stale = await p.connect(p.sidecar);
+    const fresh = await p.connect(p.phone);
+    await new Promise((r) => setTimeout(r, 3000));
+    const renewed = await refreshToken(p.t.url, p.phone);
+    fresh.send({ type: 'auth', id: 'auth-renew', timestamp: Date.now(), payload: { token: renewed.token } });
+    expect((await fresh.ackFor('auth-renew')).payload.status).toBe('applied');
+    expect((await stale.closed).code).toBe(4005);
+    await fresh.expectNone('error', undefined, 1500);
+    expect(fresh.isOpen).toBe(true);
+  }, 15_000);
 });
 
 describe('logs and audit', () => {
