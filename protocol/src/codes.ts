@@ -73,7 +73,6 @@ export const ERROR_CODES = {
     status: 403,
     message: 'the recipient is not a device of your account',
   },
-  RELAY_ERR_RECIPIENT_REVOKED: { status: 410, message: 'the recipient device has been revoked' },
   RELAY_ERR_RATE_LIMITED: { status: 429, message: 'too many requests; slow down' },
   // Connections.
   RELAY_ERR_CONNECTION_LIMIT: { status: 429, message: 'too many connections for this device, account or address' },

@@ -187,10 +187,9 @@ export const ErrorPayload = Type.Object(
   },
   { additionalProperties: false },
 );
-export const DropReason = Type.Union(
-  [Type.Literal('queue_full'), Type.Literal('recipient_revoked'), Type.Literal('signal_undeliverable')],
-  { title: 'DropReason' },
-);
+export const DropReason = Type.Union([Type.Literal('queue_full'), Type.Literal('recipient_revoked')], {
+  title: 'DropReason',
+});
 export const DroppedPayload = Type.Object(
   { ids: IdList, to: DeviceId, reason: DropReason },
   { additionalProperties: false },

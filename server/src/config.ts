@@ -332,6 +332,16 @@ export function loadConfig(
     else out[key] = typeof spec.default === 'function' ? spec.default(env) : spec.default;
   }
   const production = env.NODE_ENV === 'production';
+  const frame = out.maxFrameBytes as number;
+  if (frame > (out.queueMaxBytes as number)) {
+    throw new ConfigError(
+      'MAX_FRAME_BYTES',
+      `must not exceed QUEUE_MAX_BYTES (${out.queueMaxBytes}): such frames could never be queued`,
+    );
+  }
+  if (frame > (out.sendBufferMaxBytes as number)) {
+    throw new ConfigError('MAX_FRAME_BYTES', `must not exceed SEND_BUFFER_MAX_BYTES (${out.sendBufferMaxBytes})`);
+  }
   if ((out.inflightMaxCount as number) >= (out.queueMaxCount as number)) {
     // In-flight envelopes count against the queue bound; a window as large as the queue would evict new envelopes
     // for a recipient that is online and acknowledging.

@@ -117,6 +117,12 @@ export function createMetrics() {
       labelNames: ['outcome'] as const,
       registers: r,
     }),
+    storeErrors: new Counter({
+      name: 'oppie_relay_store_errors_total',
+      help: 'Failed store operations on the delivery path, by operation; the affected connection is closed with 4003.',
+      labelNames: ['op'] as const,
+      registers: r,
+    }),
     replayCacheEvictions: new Counter({
       name: 'oppie_relay_replay_cache_evictions_total',
       help: 'Challenges and proof nonces dropped from the replay cache, by reason (expired, capacity).',
@@ -145,20 +151,23 @@ export type Metrics = ReturnType<typeof createMetrics>;
  * are a handful of message types and directions, so their children are looked up once and kept.
  */
 export class TrafficCounters {
-  private readonly children = new Map<string, { envelopes: Counter.Internal; bytes: Counter.Internal }>();
+  private readonly children = {
+    in: new Map<string, { envelopes: Counter.Internal; bytes: Counter.Internal }>(),
+    out: new Map<string, { envelopes: Counter.Internal; bytes: Counter.Internal }>(),
+  };
   private readonly latency = new Map<Priority, Histogram.Internal<'priority'>>();
 
   constructor(private readonly metrics: Metrics) {}
 
   count(type: string, direction: 'in' | 'out', bytes: number): void {
-    const key = `${direction}:${type}`;
-    let c = this.children.get(key);
+    const byType = this.children[direction];
+    let c = byType.get(type);
     if (c === undefined) {
       c = {
         envelopes: this.metrics.envelopes.labels({ type, direction }),
         bytes: this.metrics.bytes.labels({ type, direction }),
       };
-      this.children.set(key, c);
+      byType.set(type, c);
     }
     c.envelopes.inc();
     c.bytes.inc(bytes);

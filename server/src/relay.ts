@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { CLOSE_CODES } from '@oppie/protocol';
 import pino, { type Logger } from 'pino';
 import { type Audit, createAudit } from './audit.js';
 import { createAuth, registerAuthRoutes } from './auth/index.js';
@@ -75,14 +76,20 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
   const delivery = new Delivery(
     hub,
     queues,
+    dedupe,
     metrics,
     traffic,
     {
       inflightMaxCount: config.inflightMaxCount,
-      sendBufferMaxBytes: config.sendBufferMaxBytes,
+      sendWatermarkBytes: Math.min(1024 * 1024, config.sendBufferMaxBytes / 2),
       noticeTtlMs: Math.min(NOTICE_TTL_MS, config.maxTtlSeconds * 1000),
     },
-    (err, deviceId) => logger.error({ err, deviceId }, 'delivery failed'),
+    (err, deviceId) => {
+      // The store failed mid-delivery: close so the device reconnects, which releases its in-flight entries.
+      metrics.storeErrors.inc({ op: 'deliver' });
+      logger.error({ err, deviceId }, 'delivery failed');
+      hub.get(deviceId)?.close(CLOSE_CODES.STORE_UNAVAILABLE, 'store unavailable');
+    },
   );
   const router = new Router(hub, queues, dedupe, delivery, auth, metrics, traffic, audit, {
     maxFrameBytes: config.maxFrameBytes,
@@ -100,7 +107,10 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     queues
       .purge(deviceId)
       .then((entries) => delivery.dropped(entries, 'recipient_revoked'))
-      .catch((err) => logger.error({ err }, 'purge after revoke failed'));
+      .catch((err) => {
+        metrics.storeErrors.inc({ op: 'purge' });
+        logger.error({ err, deviceId }, 'purge after revoke failed');
+      });
   });
   auth.events.on('deviceAdded', (d) => {
     hub.addToDirectory(d.accountId, d.id, { role: d.role, name: d.name });
@@ -159,7 +169,10 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
           queues
             .sweep(Date.now())
             .then((expired) => (expired.length > 0 ? delivery.expired(expired, 'sweep') : undefined))
-            .catch((err) => logger.error({ err }, 'expiry sweep failed'));
+            .catch((err) => {
+              metrics.storeErrors.inc({ op: 'sweep' });
+              logger.error({ err }, 'expiry sweep failed');
+            });
           updateGauges();
         }, SWEEP_MS),
       );

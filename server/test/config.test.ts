@@ -33,6 +33,7 @@ describe('loadConfig', () => {
     [{ TLS_CERT_FILE: '/x.pem' }, 'TLS_KEY_FILE'],
     [{ NODE_ENV: 'production' }, 'JWT_SIGNING_KEY_FILE'],
     [{ INFLIGHT_MAX_COUNT: '1000', QUEUE_MAX_COUNT: '1000' }, 'INFLIGHT_MAX_COUNT'],
+    [{ MAX_FRAME_BYTES: '2097152', QUEUE_MAX_BYTES: '1048576' }, 'MAX_FRAME_BYTES'],
   ])('names the bad variable: %o', (env, variable) => {
     try {
       loadConfig(env);

@@ -11,20 +11,26 @@ export interface DedupeStore {
 }
 
 class Ring {
-  readonly ids = new Set<string>();
+  /** id -> its slot; a slot overwritten later only removes its id if the id still points at that slot. */
+  readonly ids = new Map<string, number>();
   private readonly order: string[] = [];
   private next = 0;
 
   constructor(private readonly size: number) {}
 
   add(id: string): void {
-    if (this.order.length < this.size) this.order.push(id);
-    else {
-      this.ids.delete(this.order[this.next] as string);
-      this.order[this.next] = id;
+    let slot: number;
+    if (this.order.length < this.size) {
+      slot = this.order.length;
+      this.order.push(id);
+    } else {
+      slot = this.next;
+      const old = this.order[slot] as string;
+      if (this.ids.get(old) === slot) this.ids.delete(old);
+      this.order[slot] = id;
       this.next = (this.next + 1) % this.size;
     }
-    this.ids.add(id);
+    this.ids.set(id, slot);
   }
 }
 

@@ -40,6 +40,9 @@ export class Deque<T> {
 
   /** Removes every item matching `pred`, keeping order; returns the removed ones. O(n). */
   removeWhere(pred: (item: T) => boolean): T[] {
+    let i = this.head;
+    while (i < this.items.length && !pred(this.items[i] as T)) i++;
+    if (i === this.items.length) return []; // nothing matches: no copy
     const removed: T[] = [];
     const kept: T[] = [];
     for (let i = this.head; i < this.items.length; i++) {

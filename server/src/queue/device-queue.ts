@@ -36,6 +36,8 @@ export class DeviceQueue {
   private takeCounter = 0;
   count = 0;
   bytes = 0;
+  /** No pending entry expires before this (a lower bound: the sweep skips the queue until then). */
+  private nextExpiryAt = Number.POSITIVE_INFINITY;
 
   get pendingCount(): number {
     return this.count - this.inflightSize;
@@ -52,6 +54,7 @@ export class DeviceQueue {
   /** Adds an entry; returns what overflow evicted (possibly `entry` itself). */
   push(entry: QueuedEnvelope, bounds: QueueBounds): QueuedEnvelope[] {
     this.fifo(entry).push(entry);
+    if (entry.expiresAt < this.nextExpiryAt) this.nextExpiryAt = entry.expiresAt;
     this.count++;
     this.bytes += entry.bytes;
     const evicted: QueuedEnvelope[] = [];
@@ -76,15 +79,20 @@ export class DeviceQueue {
   }
 
   /**
-   * Moves up to `max` pending entries, highest priority first, into flight. Expired entries met on the way are
-   * removed and returned separately.
+   * Moves up to `max` pending entries (and about `budgetBytes`: at least one entry), highest priority first, into
+   * flight. Expired entries met on the way are removed and returned separately.
    */
-  take(max: number, now: number): { entries: QueuedEnvelope[]; expired: QueuedEnvelope[] } {
+  take(
+    max: number,
+    now: number,
+    budgetBytes = Number.POSITIVE_INFINITY,
+  ): { entries: QueuedEnvelope[]; expired: QueuedEnvelope[] } {
     const entries: QueuedEnvelope[] = [];
     const expired: QueuedEnvelope[] = [];
-    for (let rank = 0; rank < 3 && entries.length < max; rank++) {
+    let budget = budgetBytes;
+    for (let rank = 0; rank < 3 && entries.length < max && budget > 0; rank++) {
       const fifo = this.pending[rank] as Deque<QueuedEnvelope>;
-      while (entries.length < max) {
+      while (entries.length < max && budget > 0) {
         const entry = fifo.shift();
         if (entry === undefined) break;
         if (entry.expiresAt <= now) {
@@ -95,6 +103,7 @@ export class DeviceQueue {
         }
         this.addInflight({ entry, sentAt: now, order: this.takeCounter++ });
         entries.push(entry);
+        budget -= entry.bytes;
       }
     }
     return { entries, expired };
@@ -146,7 +155,10 @@ export class DeviceQueue {
     const back = [...this.inflightEntries()].sort((a, b) => b.order - a.order);
     this.inflight.clear();
     this.inflightSize = 0;
-    for (const { entry } of back) this.fifo(entry).unshift(entry);
+    for (const { entry } of back) {
+      this.fifo(entry).unshift(entry);
+      if (entry.expiresAt < this.nextExpiryAt) this.nextExpiryAt = entry.expiresAt;
+    }
   }
 
   /** Send time of the oldest in-flight entry, for slow-consumer detection. */
@@ -157,14 +169,18 @@ export class DeviceQueue {
 
   /** Removes expired pending entries (in-flight ones are checked when released and taken again). */
   sweep(now: number): QueuedEnvelope[] {
+    if (now < this.nextExpiryAt) return [];
     const expired: QueuedEnvelope[] = [];
+    let next = Number.POSITIVE_INFINITY;
     for (const fifo of this.pending) {
       for (const e of fifo.removeWhere((x) => x.expiresAt <= now)) {
         this.count--;
         this.bytes -= e.bytes;
         expired.push(e);
       }
+      for (const e of fifo) if (e.expiresAt < next) next = e.expiresAt;
     }
+    this.nextExpiryAt = next;
     return expired;
   }
 

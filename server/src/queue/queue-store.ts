@@ -17,13 +17,14 @@ export interface QueueStore {
   /** Adds an envelope; returns what overflow evicted (which may include `entry`). */
   enqueue(entry: QueuedEnvelope): Promise<QueuedEnvelope[]>;
   /**
-   * Moves entries into flight for delivery until `window` are in flight; expired ones met on the way are returned
-   * apart.
+   * Moves entries into flight for delivery until `window` are in flight or about `budgetBytes` were taken (at least
+   * one entry); expired ones met on the way are returned apart.
    */
   take(
     deviceId: string,
     window: number,
     now: number,
+    budgetBytes?: number,
   ): Promise<{ entries: QueuedEnvelope[]; expired: QueuedEnvelope[] }>;
   /** Removes acknowledged in-flight entries and returns them. */
   ack(deviceId: string, ids: readonly string[], from: string | undefined): Promise<QueuedEnvelope[]>;
@@ -76,10 +77,10 @@ export class MemoryQueueStore implements QueueStore {
     return this.track(entry.to, (q) => q.push(entry, this.bounds));
   }
 
-  async take(deviceId: string, window: number, now: number) {
+  async take(deviceId: string, window: number, now: number, budgetBytes?: number) {
     const q = this.queues.get(deviceId);
     if (q === undefined || q.pendingCount === 0 || q.inflightCount >= window) return { entries: [], expired: [] };
-    return this.track(deviceId, (dq) => dq.take(window - dq.inflightCount, now));
+    return this.track(deviceId, (dq) => dq.take(window - dq.inflightCount, now, budgetBytes));
   }
 
   async ack(deviceId: string, ids: readonly string[], from: string | undefined): Promise<QueuedEnvelope[]> {

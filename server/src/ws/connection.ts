@@ -1,5 +1,5 @@
 import type { AckStatus, PathName, RelayFrame, RoleName } from '@oppie/protocol';
-import { ERROR_CODES, type ErrorCode } from '@oppie/protocol';
+import { CLOSE_CODES, ERROR_CODES, type ErrorCode } from '@oppie/protocol';
 import type { WebSocket } from 'ws';
 import type { DeviceClaims } from '../auth/types.js';
 import { TokenBucket } from './token-bucket.js';
@@ -11,6 +11,16 @@ export function relayFrameId(): string {
   return `r${frameCounter.toString(36)}`;
 }
 
+/** Settings shared by every connection (one object, referenced, not copied per connection). */
+export interface ConnectionSettings {
+  readonly envelopesPerSecond: number;
+  readonly envelopeBurst: number;
+  /** Hard bound of the socket's send buffer: above it the connection is closed with 4001. */
+  readonly sendBufferMaxBytes: number;
+  /** Bytes of received frames waiting to be handled before the socket stops reading (backpressure). */
+  readonly inboundMaxBytes: number;
+}
+
 /**
  * One live, authenticated WebSocket of a device. Kept small: the relay holds tens of thousands of these, so no
  * per-connection timers or closures beyond the socket's own listeners (the hub runs one heartbeat sweep for all).
@@ -18,8 +28,10 @@ export function relayFrameId(): string {
 export class Connection {
   readonly connectedAt: number;
   readonly bucket: TokenBucket;
-  /** Cleared by each heartbeat sweep, set by any pong or frame. */
+  /** Cleared by each heartbeat sweep, set by the pong that answers the relay's ping. */
   alive = true;
+  /** Set once the welcome is sent and in-flight envelopes of an older connection were handed back: delivery waits. */
+  ready = false;
   /** Last path reported by the device (transport report); the relay is the path until told otherwise. */
   path: PathName = 'relay';
   stepUpAt: number | undefined;
@@ -27,6 +39,10 @@ export class Connection {
   expiresAt: number;
   /** Serialises frame handling so envelopes are processed in arrival order across async store calls. */
   tail: Promise<void> = Promise.resolve();
+  /** Bytes received and not yet handled; the socket is paused above settings.inboundMaxBytes. */
+  inboundBytes = 0;
+  /** Since when delivery has been held back by a full send buffer (slow-consumer detection). */
+  stalledSince: number | undefined;
   /** Pending acks by status; undefined when none are waiting (most of the time, so idle connections carry nothing). */
   acks: Map<AckStatus, string[]> | undefined;
   /** The close code the relay sent, once it decided to end the connection; undefined while open. */
@@ -40,25 +56,34 @@ export class Connection {
     readonly role: RoleName,
     readonly ip: string,
     claims: DeviceClaims,
-    rate: { perSecond: number; burst: number },
+    readonly settings: ConnectionSettings,
     now: number,
   ) {
     this.connectedAt = now;
     this.stepUpAt = claims.stepUpAt;
     this.expiresAt = claims.expiresAt;
-    this.bucket = new TokenBucket(rate.perSecond, rate.burst, now);
+    this.bucket = new TokenBucket(settings.envelopesPerSecond, settings.envelopeBurst, now);
   }
 
-  /** Sends a relay control frame. */
   get closing(): boolean {
     return this.closedWith !== undefined;
   }
 
+  /** Sends a raw frame; a send buffer over its hard bound closes the connection (4001) instead of growing. */
+  sendText(text: string): void {
+    if (this.closing) return;
+    this.ws.send(text);
+    if (this.ws.bufferedAmount > this.settings.sendBufferMaxBytes) {
+      this.close(CLOSE_CODES.SLOW_CONSUMER, 'slow consumer: send buffer full');
+    }
+  }
+
+  /** Sends a relay control frame. */
   sendFrame<T extends RelayFrame['type']>(type: T, payload: RelayFrame<T>['payload'], re?: string): void {
     if (this.closing) return;
     const frame: RelayFrame<T> = { type, id: relayFrameId(), timestamp: Date.now(), payload };
     if (re !== undefined) frame.re = re;
-    this.ws.send(JSON.stringify(frame));
+    this.sendText(JSON.stringify(frame));
   }
 
   sendError(code: ErrorCode, message: string | undefined, re?: string, type?: string): void {

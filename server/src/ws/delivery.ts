@@ -7,6 +7,7 @@
  */
 import type { DropReason, RelayFrame } from '@oppie/protocol';
 import type { Metrics, TrafficCounters } from '../metrics.js';
+import type { DedupeStore } from '../queue/dedupe.js';
 import type { QueueStore } from '../queue/queue-store.js';
 import type { QueuedEnvelope } from '../queue/queued-envelope.js';
 import { relayFrameId } from './connection.js';
@@ -18,7 +19,8 @@ const MAX_IDS_PER_NOTICE = 512;
 
 export interface DeliveryOptions {
   readonly inflightMaxCount: number;
-  readonly sendBufferMaxBytes: number;
+  /** Delivery stops adding to a socket's send buffer above this many bytes and resumes as it drains. */
+  readonly sendWatermarkBytes: number;
   readonly noticeTtlMs: number;
 }
 
@@ -29,6 +31,7 @@ export class Delivery {
   constructor(
     private readonly hub: Hub,
     private readonly queues: QueueStore,
+    private readonly dedupe: DedupeStore,
     private readonly metrics: Metrics,
     private readonly traffic: TrafficCounters,
     private readonly opts: DeliveryOptions,
@@ -45,32 +48,38 @@ export class Delivery {
     this.pumping.add(deviceId);
     this.drain(deviceId)
       .catch((err: unknown) => this.onError(err, deviceId))
-      .finally(() => this.pumping.delete(deviceId));
+      .finally(() => {
+        this.pumping.delete(deviceId);
+        // A pump() that arrived after drain's last check must not be lost.
+        if (this.again.delete(deviceId)) this.pump(deviceId);
+      });
   }
 
   private async drain(deviceId: string): Promise<void> {
     do {
       this.again.delete(deviceId);
       const conn = this.hub.get(deviceId);
-      if (conn === undefined || conn.closing) return;
-      const { entries, expired } = await this.queues.take(deviceId, this.opts.inflightMaxCount, Date.now());
+      if (conn === undefined || conn.closing || !conn.ready) return;
+      const budget = this.opts.sendWatermarkBytes - conn.ws.bufferedAmount;
+      if (budget <= 0) {
+        // The socket is not draining as fast as we fill it: wait for acks (or the heartbeat sweep) to pump again.
+        conn.stalledSince ??= Date.now();
+        return;
+      }
+      conn.stalledSince = undefined;
+      const { entries, expired } = await this.queues.take(deviceId, this.opts.inflightMaxCount, Date.now(), budget);
       if (expired.length > 0) await this.expired(expired, 'dequeue');
       if (entries.length === 0) continue;
       if (this.hub.get(deviceId) !== conn || conn.closing) {
         // Replaced or closing while we took: hand the entries back for the next connection.
         await this.queues.release(deviceId);
-        this.again.add(deviceId);
-        continue;
-      }
-      for (const e of entries) {
-        conn.ws.send(e.text);
-        this.traffic.count(e.type, 'out', e.bytes);
-      }
-      if (conn.ws.bufferedAmount > this.opts.sendBufferMaxBytes) {
-        conn.close(4001, 'slow consumer');
         return;
       }
-      this.again.add(deviceId); // the window may still have room
+      for (const e of entries) {
+        conn.sendText(e.text);
+        this.traffic.count(e.type, 'out', e.bytes);
+      }
+      this.again.add(deviceId); // the window and the budget may still have room
     } while (this.again.has(deviceId));
   }
 
@@ -85,13 +94,20 @@ export class Delivery {
   /** Reports dropped envelopes to their senders. */
   async dropped(entries: readonly QueuedEnvelope[], reason: DropReason): Promise<void> {
     for (const e of entries) this.metrics.queueDrops.inc({ reason: e.from === RELAY_SENDER ? 'notice_lost' : reason });
+    await this.forget(entries);
     await this.notify(entries, (ids, to) => ({ type: 'dropped', payload: { ids, to, reason } }));
   }
 
   /** Reports expired envelopes to their senders. */
   async expired(entries: readonly QueuedEnvelope[], stage: 'enqueue' | 'dequeue' | 'sweep'): Promise<void> {
     this.metrics.queueExpired.inc({ stage }, entries.length);
+    await this.forget(entries);
     await this.notify(entries, (ids, to) => ({ type: 'expired', payload: { ids, to } }));
+  }
+
+  /** A sender told of a drop or expiry may resend the same id: it must be taken as new, not as a duplicate. */
+  private async forget(entries: readonly QueuedEnvelope[]): Promise<void> {
+    for (const e of entries) if (e.from !== RELAY_SENDER) await this.dedupe.forget(e.from, e.id);
   }
 
   /**

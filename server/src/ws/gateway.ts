@@ -12,7 +12,7 @@ import type { AuthService, DeviceClaims } from '../auth/types.js';
 import type { RelayConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import type { QueueStore } from '../queue/queue-store.js';
-import { Connection } from './connection.js';
+import { Connection, type ConnectionSettings } from './connection.js';
 import type { Delivery } from './delivery.js';
 import type { Hub } from './hub.js';
 import type { Router } from './router.js';
@@ -23,6 +23,7 @@ let connectionCounter = 0;
 export class Gateway {
   readonly wss: WebSocketServer;
   private readonly upgradeLimiter: RateLimiterMemory;
+  private readonly settings: ConnectionSettings;
   private draining = false;
 
   constructor(
@@ -45,6 +46,12 @@ export class Gateway {
       handleProtocols: selectProtocol,
     });
     this.upgradeLimiter = new RateLimiterMemory({ points: config.upgradesPerIpPerSecond, duration: 1 });
+    this.settings = {
+      envelopesPerSecond: config.envelopesPerSecond,
+      envelopeBurst: config.envelopeBurst,
+      sendBufferMaxBytes: config.sendBufferMaxBytes,
+      inboundMaxBytes: Math.max(4 * config.maxFrameBytes, 4 * 1024 * 1024),
+    };
   }
 
   get isDraining(): boolean {
@@ -96,7 +103,6 @@ export class Gateway {
   }
 
   private attach(ws: WebSocket, claims: DeviceClaims, ip: string): void {
-    const now = Date.now();
     const conn = new Connection(
       ws,
       `c${(++connectionCounter).toString(36)}`,
@@ -105,8 +111,8 @@ export class Gateway {
       claims.role,
       ip,
       claims,
-      { perSecond: this.config.envelopesPerSecond, burst: this.config.envelopeBurst },
-      now,
+      this.settings,
+      Date.now(),
     );
     const old = this.hub.add(conn);
     old?.close(CLOSE_CODES.SESSION_REPLACED, 'replaced by a newer connection');
@@ -116,26 +122,48 @@ export class Gateway {
     ws.on('pong', () => {
       conn.alive = true;
     });
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      conn.alive = true;
-      conn.tail = conn.tail.then(() => this.router.handle(conn, data, isBinary)).catch((err) => this.fail(conn, err));
-    });
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.received(conn, data, isBinary));
     ws.on('error', (err) => this.log.debug({ err, connection: conn.id }, 'socket error'));
     ws.on('close', (code) => this.closed(conn, code));
     conn.tail = this.open(conn, old !== undefined).catch((err) => this.fail(conn, err));
   }
 
+  /**
+   * Queues a frame on the connection's chain. Frames from a connection the relay is closing (revoked, replaced,
+   * draining) are ignored: whatever it had not acknowledged is delivered again to its next connection. Frames waiting
+   * to be handled are bounded in bytes: above the bound the socket stops reading until the chain catches up (TCP
+   * backpressure to the client).
+   */
+  private received(conn: Connection, data: Buffer, isBinary: boolean): void {
+    if (conn.closing) return;
+    conn.inboundBytes += data.length;
+    if (conn.inboundBytes > this.settings.inboundMaxBytes && !conn.ws.isPaused) conn.ws.pause();
+    conn.tail = conn.tail
+      .then(() => this.router.handle(conn, data, isBinary))
+      .catch((err) => this.fail(conn, err))
+      .finally(() => {
+        conn.inboundBytes -= data.length;
+        if (conn.ws.isPaused && conn.inboundBytes <= this.settings.inboundMaxBytes / 2) conn.ws.resume();
+      });
+  }
+
   /** Welcome, presence and the first delivery; runs first on the connection's frame chain. */
   private async open(conn: Connection, replaced: boolean): Promise<void> {
+    const current = () => !conn.closing && this.hub.get(conn.deviceId) === conn;
+    // Envelopes in flight to an older connection (replaced, or closed while its own release was pending) go back to
+    // the queue before this connection may receive anything: delivery waits for `ready`.
+    await this.queues.release(conn.deviceId);
+    if (!current()) return;
     if (!this.hub.hasDirectory(conn.accountId)) {
       const devices = await this.auth.listDevices(conn.accountId);
+      if (!current()) return;
       this.hub.setDirectory(
         conn.accountId,
         devices.map((d) => [d.id, { role: d.role, name: d.name }]),
       );
     }
     const stepUpRequired = await this.auth.accountRequiresStepUp(conn.accountId);
-    if (replaced) await this.queues.release(conn.deviceId);
+    if (!current()) return;
     conn.sendFrame('welcome', {
       deviceId: conn.deviceId,
       accountId: conn.accountId,
@@ -154,6 +182,7 @@ export class Gateway {
       },
       devices: this.hub.presence(conn.accountId),
     });
+    conn.ready = true;
     if (!replaced) this.hub.broadcastPresence(conn.accountId, conn.deviceId, true);
     this.auth.touchDevice(conn.deviceId, Date.now());
     this.delivery.pump(conn.deviceId);
@@ -163,11 +192,15 @@ export class Gateway {
     const recorded = conn.closedWith ?? code;
     if (conn.closedWith === undefined) conn.closedWith = code;
     this.metrics.connections.dec({ role: conn.role });
-    this.metrics.closes.inc({ code: String(recorded) });
+    this.metrics.closes.inc({ code: closeLabel(recorded) });
     if (!this.hub.remove(conn)) return; // replaced: the newer connection owns the queue now
     this.auth.touchDevice(conn.deviceId, Date.now());
-    this.hub.broadcastPresence(conn.accountId, conn.deviceId, false);
-    this.queues.release(conn.deviceId).catch((err) => this.log.error({ err }, 'queue release failed'));
+    if (conn.ready) this.hub.broadcastPresence(conn.accountId, conn.deviceId, false);
+    this.queues.release(conn.deviceId).catch((err: unknown) => {
+      // The next connection of this device releases again before anything is delivered to it.
+      this.metrics.storeErrors.inc({ op: 'release' });
+      this.log.error({ err, deviceId: conn.deviceId }, 'queue release failed');
+    });
   }
 
   private fail(conn: Connection, err: unknown): void {
@@ -191,6 +224,10 @@ export class Gateway {
         conn.close(CLOSE_CODES.TOKEN_EXPIRED, 'token expired: reconnect or send auth with a fresh token');
         continue;
       }
+      if (conn.stalledSince !== undefined && now - conn.stalledSince > slowMs) {
+        conn.close(CLOSE_CODES.SLOW_CONSUMER, 'slow consumer: send buffer not draining');
+        continue;
+      }
       const stats = await this.queues.stats(conn.deviceId);
       if (stats.inflight >= this.config.inflightMaxCount) {
         const oldest = await this.queues.oldestInflightAt(conn.deviceId);
@@ -199,14 +236,22 @@ export class Gateway {
           continue;
         }
       }
+      // Safety net: a delivery held back by a full send buffer resumes here if no ack woke it.
+      if (stats.depth > stats.inflight) this.delivery.pump(conn.deviceId);
       conn.alive = false;
       conn.ws.ping();
     }
   }
 
-  /** Closes a revoked device's connection with the do-not-reconnect code. */
+  /**
+   * Closes a revoked device's connection with the do-not-reconnect code. From this moment its frames are ignored
+   * (see received()), and the socket is dropped if the client does not complete the close handshake promptly.
+   */
   kick(deviceId: string): void {
-    this.hub.get(deviceId)?.close(CLOSE_CODES.DEVICE_REVOKED, 'device revoked');
+    const conn = this.hub.get(deviceId);
+    if (conn === undefined) return;
+    conn.close(CLOSE_CODES.DEVICE_REVOKED, 'device revoked');
+    setTimeout(() => conn.ws.terminate(), 2000).unref();
   }
 
   /** Stops accepting, tells every client to reconnect elsewhere, and waits (bounded) for the sockets to close. */
@@ -225,4 +270,13 @@ export class Gateway {
     clearTimeout(timer);
     for (const c of this.hub.connections()) c.terminate(CLOSE_CODES.SHUTTING_DOWN);
   }
+}
+
+/** Close codes the relay or the standard defines; anything else a client sends is counted as "other". */
+const KNOWN_CLOSE_CODES = new Set([
+  1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1011, 4000, 4001, 4002, 4003, 4004, 4005, 4500, 4501,
+]);
+
+function closeLabel(code: number): string {
+  return KNOWN_CLOSE_CODES.has(code) ? String(code) : 'other';
 }

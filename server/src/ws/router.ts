@@ -50,6 +50,11 @@ export class Router {
     const result = parseDeviceFrame(text, data.length, this.opts);
     if (!result.ok) return this.refuse(conn, result.code, result.message, result.id, result.type);
     const env = result.envelope;
+    // Every frame but an ack spends a token: acks only shrink relay state, and a receiver batches them anyway.
+    if (env.type !== 'ack' && !conn.bucket.take(Date.now())) {
+      this.metrics.rateLimited.inc({ limit: 'envelopes' });
+      return this.refuse(conn, 'RELAY_ERR_RATE_LIMITED', 'envelope rate limit exceeded', env.id, env.type);
+    }
     try {
       if (isRoutedType(env.type)) await this.routed(conn, env as RoutedEnvelope, text, data.length);
       else await this.control(conn, env as DeviceControlEnvelope);
@@ -66,10 +71,6 @@ export class Router {
 
   private async routed(conn: Connection, env: RoutedEnvelope, text: string, bytes: number): Promise<void> {
     const now = Date.now();
-    if (!conn.bucket.take(now)) {
-      this.metrics.rateLimited.inc({ limit: 'envelopes' });
-      throw new RelayError('RELAY_ERR_RATE_LIMITED', 'envelope rate limit exceeded');
-    }
     if (env.metadata.deviceId !== conn.deviceId) throw new RelayError('RELAY_ERR_SENDER_MISMATCH');
     // Unknown devices and devices of other accounts get the same answer: existence is not disclosed.
     if (this.hub.directory(conn.accountId)?.has(env.to) !== true) throw new RelayError('RELAY_ERR_RECIPIENT_FORBIDDEN');
@@ -103,16 +104,16 @@ export class Router {
       return;
     }
     const evicted = await this.queues.enqueue(entry);
-    // Not accepted: forget the id so a resend after the sender hears `dropped` is taken as new.
-    if (evicted.includes(entry)) await this.dedupe.forget(conn.deviceId, env.id);
-    else {
+    const accepted = !evicted.includes(entry);
+    if (accepted) {
       const online = this.hub.get(env.to) !== undefined;
       conn.ack(env.id, online ? 'forwarded' : 'queued');
+      if (env.type === 'approve') {
+        this.audit.log('approve.forwarded', { from: conn.deviceId, to: env.to, account: conn.accountId, id: env.id });
+      }
     }
+    // An evicted `entry` itself is reported too, and its id forgotten so a resend is taken as new.
     if (evicted.length > 0) await this.delivery.dropped(evicted, 'queue_full');
-    if (env.type === 'approve') {
-      this.audit.log('approve.forwarded', { from: conn.deviceId, to: env.to, account: conn.accountId, id: env.id });
-    }
     this.delivery.pump(env.to);
   }
 

@@ -16,6 +16,16 @@ describe('MemoryDedupeStore', () => {
     expect(await d.seen('a', '4')).toBe(true);
   });
 
+  it('keeps a re-added id for a full window after it was forgotten', async () => {
+    const d = new MemoryDedupeStore(3);
+    await d.seen('a', 'x'); // slot 0
+    await d.forget('a', 'x');
+    await d.seen('a', 'y'); // slot 1
+    await d.seen('a', 'x'); // slot 2: x is back
+    await d.seen('a', 'z'); // overwrites slot 0, which held the forgotten x: the live x must stay
+    expect(await d.seen('a', 'x')).toBe(true);
+  });
+
   it('forgets an id on request and bounds the number of senders', async () => {
     const d = new MemoryDedupeStore(3, 2);
     await d.seen('a', '1');

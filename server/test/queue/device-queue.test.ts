@@ -196,3 +196,30 @@ describe('DeviceQueue id collisions across senders', () => {
     expect(q.inflightCount).toBe(0);
   });
 });
+
+describe('DeviceQueue sweep', () => {
+  it('skips the scan until the earliest expiry, and sees entries released from flight', () => {
+    const q = new DeviceQueue();
+    const bounds = { maxCount: 100, maxBytes: 10_000 };
+    const a = entry('normal', 1, 100);
+    const b = entry('normal', 1, 50);
+    q.push(a, bounds);
+    q.push(b, bounds);
+    expect(q.sweep(49)).toEqual([]);
+    q.take(10, 0); // both in flight
+    expect(q.sweep(60)).toEqual([]); // in flight entries are not swept
+    q.release();
+    expect(q.sweep(60)).toEqual([b]);
+    expect(q.sweep(99)).toEqual([]);
+    expect(q.sweep(100)).toEqual([a]);
+    expect(q.count).toBe(0);
+  });
+
+  it('takes within a byte budget, at least one entry', () => {
+    const q = new DeviceQueue();
+    const bounds = { maxCount: 100, maxBytes: 10_000 };
+    for (let i = 0; i < 5; i++) q.push(entry('normal', 100), bounds);
+    expect(q.take(10, 0, 250).entries).toHaveLength(3);
+    expect(q.take(10, 0, 1).entries).toHaveLength(1);
+  });
+});

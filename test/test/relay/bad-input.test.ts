@@ -45,6 +45,25 @@ describe('bad input is refused with a code and disturbs nothing else', () => {
     expect(metrics).toMatch(/oppie_relay_envelopes_refused_total\{code="RELAY_ERR_JSON_TOO_DEEP"\} 1/);
   });
 
+  it('counts control frames against the rate too (a ping flood is refused), but not acks', async () => {
+    p = await pairOnRelay({ envelopesPerSecond: 5, envelopeBurst: 5 });
+    const ph = await p.connect(p.phone);
+    for (let i = 0; i < 20; i++) ph.send({ type: 'ping', id: `p${i}`, timestamp: Date.now(), payload: {} });
+    for (let i = 0; i < 20; i++) ph.ack([`never-sent-${i}`]);
+    let pongs = 0;
+    let refused = 0;
+    while (pongs + refused < 20) {
+      const f = await ph.next(undefined, (x) => x.type === 'pong' || x.type === 'error');
+      if (f.type === 'pong') pongs++;
+      else {
+        expect((f.payload as { code: string }).code).toBe('RELAY_ERR_RATE_LIMITED');
+        refused++;
+      }
+    }
+    expect(pongs).toBe(5);
+    await ph.expectNone('error', undefined, 200);
+  });
+
   it('closes with 1009 only for a frame beyond the hard limit', async () => {
     p = await pairOnRelay({ maxFrameBytes: 1024 });
     const ph = await p.connect(p.phone);

@@ -93,6 +93,12 @@ describe('store and forward', () => {
     const dropped = await s.next('dropped');
     expect(dropped.payload).toEqual({ ids: [a.id], to: p.phone.deviceId, reason: 'queue_full' });
     await s.ackFor(d.id);
+    s.ack([dropped.id]);
+    // A dropped id is forgotten: resending it is a new envelope, not a duplicate. The queue is full again, so the
+    // oldest low-priority entry (c, older than the resent a) makes room.
+    s.send(a);
+    expect((await s.ackFor(a.id)).payload.status).toBe('queued');
+    expect((await s.next('dropped')).payload.ids).toEqual([c.id]);
     const ph = await p.connect(p.phone, { autoAck: true });
     const routed = (f: { type: string }) => f.type !== 'presence';
     const got = [
@@ -100,10 +106,10 @@ describe('store and forward', () => {
       await ph.next(undefined, routed),
       await ph.next(undefined, routed),
     ].map((f) => decodePayload(f));
-    expect(got).toEqual(['b', 'd', 'c']);
+    expect(got).toEqual(['b', 'd', 'a']);
     expect(b.id).toBeDefined();
     const metrics = await (await fetch(`${p.t.url}/api/metrics`)).text();
-    expect(metrics).toMatch(/oppie_relay_queue_drops_total\{reason="queue_full"\} 1/);
+    expect(metrics).toMatch(/oppie_relay_queue_drops_total\{reason="queue_full"\} 2/);
   });
 
   it('shows queue depth and connection state in /api/sessions', async () => {

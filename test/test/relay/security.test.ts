@@ -44,7 +44,14 @@ describe('revocation', () => {
       token: p.sidecar.token,
     });
     expect(res.status).toBe(204);
+    // Whatever the revoked connection still sends is ignored, even before its close handshake completes.
+    try {
+      ph2.chat(p.sidecar.deviceId, 'after revoke');
+    } catch {
+      // The client may already be closing: then nothing was sent, which is fine too.
+    }
     expect((await ph2.closed).code).toBe(4500);
+    await s.expectNone('chat', undefined, 300);
     const dropped = await s.next('dropped');
     expect(dropped.payload.reason).toBe('recipient_revoked');
     expect(dropped.payload.ids.sort()).toEqual([pending.id, queued.id].sort());
