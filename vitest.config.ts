@@ -10,6 +10,8 @@ export default defineConfig({
       '@oppie/protocol': src('./protocol/src/index.ts'),
       '@oppie/relay': src('./server/src/index.ts'),
       '@oppie/test-kit': src('./test/src/index.ts'),
+      '@oppie/client-sdk': src('./client-sdk/src/index.ts'),
+      '@oppie/sidecar-sdk': src('./sidecar-sdk/src/index.ts'),
     },
   },
   test: {

@@ -210,6 +210,11 @@ export const RoutedEnvelopes = {
     'WebRTC signaling (SDP, ICE) between paired devices, end-to-end encrypted; never queued long.',
   ),
   receipt: routedEnvelope('receipt', Ciphertext, 'End-to-end acknowledgement between devices (encrypted).'),
+  pair: routedEnvelope(
+    'pair',
+    Ciphertext,
+    'Pairing confirmation between a new PWA and its sidecar: each proves knowledge of the pairing secret (MAC over both public keys).',
+  ),
 };
 
 /** Control envelopes a device sends to the relay. */

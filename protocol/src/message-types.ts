@@ -11,7 +11,7 @@ export const APPLICATION_TYPES = ['runPlan', 'chat', 'progress', 'diff', 'recove
 export type ApplicationType = (typeof APPLICATION_TYPES)[number];
 
 /** Device-to-device types other than application frames. */
-export const ROUTED_CONTROL_TYPES = ['signal', 'receipt'] as const;
+export const ROUTED_CONTROL_TYPES = ['signal', 'receipt', 'pair'] as const;
 export type RoutedControlType = (typeof ROUTED_CONTROL_TYPES)[number];
 
 /** Types a device sends to the relay itself. */
@@ -52,6 +52,7 @@ export const ROUTE_RULES: Readonly<Record<RoutedType, RouteRule>> = {
   diff: { priority: 'low', defaultTtlMs: 24 * HOUR },
   signal: { priority: 'high', defaultTtlMs: 15_000, maxTtlMs: 30_000 },
   receipt: { priority: 'normal', defaultTtlMs: 24 * HOUR },
+  pair: { priority: 'high', defaultTtlMs: 10 * MINUTE, maxTtlMs: 1 * HOUR },
 };
 
 const routed = new Set<string>([...APPLICATION_TYPES, ...ROUTED_CONTROL_TYPES]);

@@ -1,0 +1,76 @@
+/**
+ * Everything the SDK takes from its environment, injected: the core uses Web APIs only and never sniffs the runtime.
+ * Browsers get `globalThis` defaults; sidecar-sdk passes Node implementations (ws, file storage).
+ */
+
+/** Minimal WebSocket surface the SDK uses (the browser's WebSocket and `ws` both fit). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  readonly protocol: string;
+  binaryType: string;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: unknown) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+}
+export type WebSocketFactory = new (url: string, protocols?: string | string[]) => WebSocketLike;
+
+/** Async key-value storage for keys, tokens, pairings and the outbox (IndexedDB, a file, memory). */
+export interface KeyValueStore {
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string): Promise<void>;
+  delete(key: string): Promise<void>;
+  /** Keys starting with `prefix`, in no particular order. */
+  keys(prefix: string): Promise<string[]>;
+}
+
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export interface Platform {
+  readonly WebSocket: WebSocketFactory;
+  readonly fetch: typeof globalThis.fetch;
+  readonly storage: KeyValueStore;
+  readonly timers: Timers;
+  readonly now: () => number;
+}
+
+/** In-memory storage (tests, ephemeral clients). */
+export class MemoryStore implements KeyValueStore {
+  private readonly map = new Map<string, string>();
+  async get(key: string) {
+    return this.map.get(key);
+  }
+  async set(key: string, value: string) {
+    this.map.set(key, value);
+  }
+  async delete(key: string) {
+    this.map.delete(key);
+  }
+  async keys(prefix: string) {
+    return [...this.map.keys()].filter((k) => k.startsWith(prefix));
+  }
+}
+
+/** Defaults from `globalThis` for whatever the caller does not inject. */
+export function defaultPlatform(overrides: Partial<Platform> = {}): Platform {
+  const g = globalThis as unknown as { WebSocket?: WebSocketFactory; fetch?: typeof globalThis.fetch };
+  const WebSocket = overrides.WebSocket ?? g.WebSocket;
+  const fetchFn = overrides.fetch ?? g.fetch?.bind(globalThis);
+  if (WebSocket === undefined) throw new TypeError('no WebSocket implementation: pass platform.WebSocket');
+  if (fetchFn === undefined) throw new TypeError('no fetch implementation: pass platform.fetch');
+  return {
+    WebSocket,
+    fetch: fetchFn,
+    storage: overrides.storage ?? new MemoryStore(),
+    timers: overrides.timers ?? {
+      setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
+      clearTimeout: (h) => globalThis.clearTimeout(h as ReturnType<typeof globalThis.setTimeout>),
+    },
+    now: overrides.now ?? (() => Date.now()),
+  };
+}
