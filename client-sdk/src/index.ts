@@ -1,5 +1,19 @@
 /**
- * @oppie/client-sdk: the browser and Node SDK a PWA embeds. Its implementation arrives with the SDK issue; until
- * then the package only re-exports the wire protocol so consumers can already type their code against it.
+ * @oppie/client-sdk: the isomorphic SDK a PWA (or any client) embeds to talk to its sidecar through Oppie Relay,
+ * end-to-end encrypted, with lossless delivery.
+ *
+ * @example
+ * import { OppieClient } from '@oppie/client-sdk';
+ * const client = await OppieClient.create({ relayUrl: 'https://relay.example', role: 'pwa', name: 'phone' });
+ * await client.pair(link);
+ * client.events.on('progress', (m) => console.log(m.payload));
+ * await client.send('chat', { text: 'hello' });
  */
 export * from '@oppie/protocol';
+export { OppieClient, type OppieClientOptions } from './client.js';
+export * from './crypto/index.js';
+export { OppieError, SDK_ERROR_CODES, type SdkErrorCode } from './errors.js';
+export type { ClientEvents, ConnectionState, IncomingMessage, PeerInfo } from './events.js';
+export * from './pairing/index.js';
+export { defaultPlatform, type KeyValueStore, MemoryStore, type Platform, type WebSocketLike } from './platform.js';
+export { exponentialBackoff, type ReconnectPolicy } from './reconnect.js';

@@ -1,0 +1,284 @@
+/**
+ * OppieClient: the SDK a PWA or a sidecar embeds. It owns the device identity, tokens, paired peers, the end-to-end
+ * sessions, the persisted outbox and inbox, and the relay connection.
+ *
+ * @example
+ * const client = await OppieClient.create({ relayUrl: 'https://relay.example', role: 'pwa', name: 'phone' });
+ * await client.pair(linkFromQrCode);
+ * client.events.on('progress', (m) => console.log(m.payload));
+ * await client.send('runPlan', { plan: 'refactor auth' }); // resolves when the sidecar received it
+ */
+import { type ApplicationType, isApplicationType, type WelcomePayload } from '@oppie/protocol';
+import mittModule from 'mitt';
+import { deviceIdOf, generateIdentity, type Identity, parseIdentity, serializeIdentity } from './crypto/identity.js';
+import { sodiumReady, toB64u } from './crypto/sodium.js';
+import { Inbox } from './delivery/inbox.js';
+import { Outbox } from './delivery/outbox.js';
+import { OppieError } from './errors.js';
+import type { ClientEvents, ConnectionState, PeerInfo } from './events.js';
+import { Messaging } from './messaging.js';
+import { PairingFlow } from './pairing-flow.js';
+import { Peers } from './peers.js';
+import { defaultPlatform, type Platform } from './platform.js';
+import { exponentialBackoff, type ReconnectPolicy } from './reconnect.js';
+import { RelayApi } from './relay-api.js';
+import { RelayConnection, type RelayFrameIn } from './transport/relay-connection.js';
+import type { InboxValue } from './wire.js';
+
+// mitt ships CommonJS typings; under NodeNext its default import is the module object.
+const mitt = mittModule as unknown as typeof import('mitt').default;
+
+export interface OppieClientOptions {
+  /** The relay's base URL, `http(s)://host:port`. */
+  readonly relayUrl: string;
+  readonly role: 'sidecar' | 'pwa';
+  /** Shown to the user's other devices. */
+  readonly name: string;
+  /** Injected environment; defaults from globalThis, in-memory storage. */
+  readonly platform?: Partial<Platform>;
+  readonly reconnect?: ReconnectPolicy;
+  readonly outbox?: { maxEntries?: number; maxBytes?: number };
+  /** How long pair() waits for the sidecar's confirmation. Default 60 s. */
+  readonly pairingTimeoutMs?: number;
+}
+
+interface Registration {
+  readonly accountId: string;
+  readonly role: 'sidecar' | 'pwa';
+}
+
+export class OppieClient {
+  readonly events = mitt<ClientEvents>();
+  readonly api: RelayApi;
+  private readonly connection: RelayConnection;
+  private readonly messaging: Messaging;
+  private readonly pairing: PairingFlow;
+  private cachedToken: { token: string; expiresAt: number } | undefined;
+  private refreshTimer: unknown;
+  private welcome: WelcomePayload | undefined;
+  private readonly openWaiters: Array<{ resolve: () => void; reject: (e: OppieError) => void }> = [];
+
+  private constructor(
+    readonly options: OppieClientOptions,
+    readonly platform: Platform,
+    readonly identity: Identity,
+    /** This device's id, derived from its public key. */
+    readonly deviceId: string,
+    private registration: Registration | undefined,
+    private readonly peerSet: Peers,
+    outbox: Outbox,
+    inbox: Inbox<InboxValue>,
+  ) {
+    this.api = new RelayApi(options.relayUrl.replace(/\/+$/, ''), platform.fetch);
+    this.connection = new RelayConnection(
+      { url: this.api.baseUrl, platform, policy: options.reconnect ?? exponentialBackoff() },
+      {
+        token: () => this.token(),
+        onState: (from, to) => this.stateChanged(from, to),
+        onWelcome: (w) => this.welcomed(w),
+        onFrame: (f) => this.frame(f),
+        onError: (e) => this.events.emit('error', e),
+      },
+    );
+    this.messaging = new Messaging({
+      deviceId,
+      platform,
+      peers: peerSet,
+      outbox,
+      inbox,
+      events: this.events,
+      send: (frame) => this.connection.send(frame),
+    });
+    this.pairing = new PairingFlow({
+      deviceId,
+      identity,
+      role: options.role,
+      relayUrl: this.api.baseUrl,
+      api: this.api,
+      peers: peerSet,
+      events: this.events,
+      platform,
+      token: () => this.token(),
+      send: (frame) => this.connection.send(frame),
+      timeoutMs: options.pairingTimeoutMs ?? 60_000,
+    });
+  }
+
+  /** Loads this device's identity, registration, peers, outbox and inbox from storage (creating the identity once). */
+  static async create(options: OppieClientOptions): Promise<OppieClient> {
+    const platform = defaultPlatform(options.platform);
+    await sodiumReady();
+    const store = platform.storage;
+    const saved = await store.get('identity');
+    const identity = saved === undefined ? await generateIdentity() : parseIdentity(saved);
+    if (saved === undefined) await store.set('identity', serializeIdentity(identity));
+    const deviceId = await deviceIdOf(identity.publicKey);
+    const reg = await store.get('registration');
+    const registration = reg === undefined ? undefined : (JSON.parse(reg) as Registration);
+    const peers = await Peers.open(store, identity, options.role);
+    const outbox = await Outbox.open(store, options.outbox ?? {});
+    const inbox = await Inbox.open<InboxValue>(store);
+    return new OppieClient(options, platform, identity, deviceId, registration, peers, outbox, inbox);
+  }
+
+  get state(): ConnectionState {
+    return this.connection.state;
+  }
+
+  get publicKey(): string {
+    return toB64u(this.identity.publicKey);
+  }
+
+  /** Paired peers (their keys were proven at pairing). */
+  peers(): PeerInfo[] {
+    return this.peerSet.list();
+  }
+
+  /** Sidecar, first run: creates the account. A no-op once registered. */
+  async register(opts: { enrollmentToken?: string } = {}): Promise<void> {
+    if (this.registration !== undefined) return;
+    if (this.options.role !== 'sidecar')
+      throw new OppieError('OPPIE_ERR_AUTH', 'only a sidecar registers; a PWA pairs');
+    const res = await this.api.register(this.identity, this.options.name, opts.enrollmentToken);
+    await this.registered({ accountId: res.accountId, role: 'sidecar' });
+    this.cachedToken = { token: res.token, expiresAt: res.expiresAt };
+  }
+
+  private async registered(r: Registration): Promise<void> {
+    this.registration = r;
+    await this.platform.storage.set('registration', JSON.stringify(r));
+  }
+
+  /** A valid access token, refreshed a minute before expiry (and presented on the live connection). */
+  private async token(): Promise<string> {
+    const now = this.platform.now();
+    if (this.cachedToken !== undefined && this.cachedToken.expiresAt - now > 60_000) return this.cachedToken.token;
+    if (this.registration === undefined) throw new OppieError('OPPIE_ERR_AUTH', 'not registered or paired yet');
+    const res = await this.api.token(this.identity);
+    this.cachedToken = { token: res.token, expiresAt: res.expiresAt };
+    this.scheduleRefresh(res.expiresAt);
+    return res.token;
+  }
+
+  private scheduleRefresh(expiresAt: number): void {
+    if (this.refreshTimer !== undefined) this.platform.timers.clearTimeout(this.refreshTimer);
+    const wait = Math.max(1_000, expiresAt - this.platform.now() - 60_000);
+    this.refreshTimer = this.platform.timers.setTimeout(() => {
+      this.refreshTimer = undefined;
+      this.cachedToken = undefined;
+      this.token()
+        .then((token) =>
+          this.connection.send({
+            type: 'auth',
+            id: `auth-${this.platform.now()}`,
+            timestamp: this.platform.now(),
+            payload: { token },
+          }),
+        )
+        .catch((err: unknown) =>
+          this.events.emit(
+            'error',
+            err instanceof OppieError ? err : new OppieError('OPPIE_ERR_AUTH', undefined, { cause: err }),
+          ),
+        );
+    }, wait);
+  }
+
+  /** Connects to the relay; resolves on the first welcome, rejects if the relay refuses for good. */
+  connect(): Promise<void> {
+    if (this.connection.state === 'open') return Promise.resolve();
+    const opened = new Promise<void>((resolve, reject) => this.openWaiters.push({ resolve, reject }));
+    this.connection.start();
+    return opened;
+  }
+
+  /** Reconnect at once after the network or the page came back (browser `online` / `visibilitychange`). */
+  resume(): void {
+    this.connection.resumeNow();
+  }
+
+  private stateChanged(from: ConnectionState, to: ConnectionState): void {
+    this.events.emit('state', { from, to });
+    if (to === 'closed') {
+      for (const w of this.openWaiters.splice(0)) w.reject(new OppieError('OPPIE_ERR_CLOSED'));
+    }
+  }
+
+  private welcomed(w: WelcomePayload): void {
+    this.welcome = w;
+    this.messaging.connected(w);
+    for (const d of w.devices)
+      if (d.deviceId !== this.deviceId) this.events.emit('peer', { deviceId: d.deviceId, online: d.online });
+    for (const waiter of this.openWaiters.splice(0)) waiter.resolve();
+  }
+
+  private frame(f: RelayFrameIn): void {
+    if (f.type === 'pair') {
+      this.messaging.ackToRelay(f);
+      void this.pairing.received(f);
+      return;
+    }
+    if (f.type === 'presence') {
+      const p = f.payload as { deviceId: string; online: boolean };
+      this.events.emit('peer', { deviceId: p.deviceId, online: p.online });
+      return;
+    }
+    void this.messaging.received(f);
+  }
+
+  /**
+   * Sends an application message end to end. Resolves when the peer acknowledged it (an encrypted receipt), rejects
+   * with a code when it cannot be delivered. Without `to`, a PWA sends to its sidecar and a sidecar to every PWA.
+   */
+  async send(
+    type: ApplicationType,
+    payload: unknown,
+    opts: { to?: string; priority?: 'high' | 'normal' | 'low' } = {},
+  ): Promise<void> {
+    if (!isApplicationType(type)) throw new OppieError('OPPIE_ERR_PROTOCOL', `unknown message type ${String(type)}`);
+    const targets = opts.to !== undefined ? [opts.to] : this.peerSet.list().map((p) => p.deviceId);
+    if (targets.length === 0) throw new OppieError('OPPIE_ERR_NOT_PAIRED');
+    await Promise.all(targets.map((to) => this.messaging.send(to, type, payload, opts.priority)));
+  }
+
+  /** Sidecar: a one-time pairing link (show it as a QR code); `completed` resolves when a PWA proved the secret. */
+  async createPairing() {
+    return this.pairing.create();
+  }
+
+  /** PWA: claims the link's code, joins the sidecar's account and runs the end-to-end pairing proof. */
+  async pair(link: string): Promise<PeerInfo & { sas: string }> {
+    const result = await this.pairing.claim(
+      link,
+      this.options.name,
+      async (accountId: string, token: string, expiresAt: number) => {
+        await this.registered({ accountId, role: 'pwa' });
+        this.cachedToken = { token, expiresAt };
+        await this.connect();
+      },
+    );
+    return result;
+  }
+
+  async devices() {
+    return this.api.devices(await this.token());
+  }
+
+  async revoke(deviceId: string): Promise<void> {
+    await this.api.revoke(await this.token(), deviceId);
+    if (this.peerSet.get(deviceId) !== undefined) await this.peerSet.remove(deviceId);
+  }
+
+  /** Relay limits from the last welcome (frame size, rates), once connected. */
+  get limits(): WelcomePayload['limits'] | undefined {
+    return this.welcome?.limits;
+  }
+
+  async close(): Promise<void> {
+    if (this.refreshTimer !== undefined) this.platform.timers.clearTimeout(this.refreshTimer);
+    this.refreshTimer = undefined;
+    this.messaging.close();
+    this.pairing.close();
+    this.connection.stop('closed');
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * End-to-end encryption between two paired devices.
+ *
+ * Keys are static (derived from the two identities alone), so a frame queued at the relay for an offline peer still
+ * opens when the peer returns; docs/security.md explains the forward-secrecy consequence. crypto_kx gives one key
+ * per direction, so a frame can never be reflected back to its sender; the associated data binds the routing header,
+ * so a relay that rewrites sender, recipient, type, id or seq makes the frame fail to open.
+ */
+import { OppieError } from '../errors.js';
+import { deviceIdOf, type Identity } from './identity.js';
+import { fromB64u, type Sodium, sodiumReady, toB64u, utf8 } from './sodium.js';
+
+/** The envelope fields bound to a frame's ciphertext. `from` and `to` are device ids. */
+export interface FrameHeader {
+  from: string;
+  to: string;
+  type: string;
+  id: string;
+  seq: number;
+}
+
+export type SessionRole = 'sidecar' | 'pwa';
+
+const NONCE_BYTES = 24;
+const TAG_BYTES = 16;
+const AD_LABEL = 'oppie-e2e-v1';
+
+/**
+ * The associated data of a frame. Fields are newline-separated, so a field holding a newline would make two headers
+ * spell the same bytes; such headers are refused (the protocol's ids and types never contain one).
+ */
+export function frameAd(h: FrameHeader): Uint8Array | undefined {
+  const fields = [h.from, h.to, h.type, h.id];
+  if (fields.some((f) => typeof f !== 'string' || f.includes('\n'))) return undefined;
+  if (!Number.isSafeInteger(h.seq) || h.seq < 0) return undefined;
+  return utf8(`${AD_LABEL}\n${h.from}\n${h.to}\n${h.type}\n${h.id}\n${h.seq}`);
+}
+
+/**
+ * The encrypting end of one device pair. One instance per peer; it holds no per-frame state, so it may be shared by
+ * every transport (relay, direct, TURN). Replays are refused by the delivery layer's sequence window, not here.
+ *
+ * @example
+ * const session = await PeerSession.create(identity, peerPublicKey, 'pwa');
+ * const payload = session.seal({ from: me, to: peer, type: 'chat', id, seq }, bytes);
+ * // on the other device, with the same header:
+ * const bytes = session.open(header, payload);
+ */
+export class PeerSession {
+  /** This device's id (the only valid `from` for seal, `to` for open). */
+  readonly selfDeviceId: string;
+  /** The peer's id (the only valid `to` for seal, `from` for open). */
+  readonly peerDeviceId: string;
+
+  private constructor(
+    private readonly s: Sodium,
+    private readonly tx: Uint8Array,
+    private readonly rx: Uint8Array,
+    selfDeviceId: string,
+    peerDeviceId: string,
+  ) {
+    this.selfDeviceId = selfDeviceId;
+    this.peerDeviceId = peerDeviceId;
+  }
+
+  /**
+   * Derives the two direction keys: Ed25519 identities converted to X25519, then crypto_kx with the sidecar as
+   * server and the PWA as client, so both ends agree on which key is which direction's.
+   *
+   * @throws OppieError OPPIE_ERR_PROTOCOL when the peer key is malformed, weak, or this device's own key
+   * @example
+   * const session = await PeerSession.create(identity, fromB64u(link.sidecarPublicKey), 'pwa');
+   */
+  static async create(self: Identity, peerPublicKey: Uint8Array, selfRole: SessionRole): Promise<PeerSession> {
+    const s = await sodiumReady();
+    if (selfRole !== 'sidecar' && selfRole !== 'pwa') {
+      throw new OppieError('OPPIE_ERR_PROTOCOL', `selfRole must be 'sidecar' or 'pwa'`);
+    }
+    if (!(peerPublicKey instanceof Uint8Array) || peerPublicKey.length !== 32) {
+      throw new OppieError('OPPIE_ERR_PROTOCOL', 'the peer public key is not 32 bytes');
+    }
+    if (s.memcmp(peerPublicKey, self.publicKey)) {
+      throw new OppieError('OPPIE_ERR_PROTOCOL', 'the peer public key is this device’s own key');
+    }
+    const selfX = s.crypto_sign_ed25519_pk_to_curve25519(self.publicKey);
+    const selfSk = s.crypto_sign_ed25519_sk_to_curve25519(self.secretKey);
+    let keys: { sharedRx: Uint8Array; sharedTx: Uint8Array };
+    try {
+      // Both calls throw on a key that is not a valid point or of small order (an all-zero shared secret).
+      const peerX = s.crypto_sign_ed25519_pk_to_curve25519(peerPublicKey);
+      keys =
+        selfRole === 'sidecar'
+          ? s.crypto_kx_server_session_keys(selfX, selfSk, peerX)
+          : s.crypto_kx_client_session_keys(selfX, selfSk, peerX);
+    } catch (err) {
+      throw new OppieError('OPPIE_ERR_PROTOCOL', 'the peer public key is not a usable Ed25519 key', { cause: err });
+    } finally {
+      s.memzero(selfSk);
+    }
+    const [selfId, peerId] = await Promise.all([deviceIdOf(self.publicKey), deviceIdOf(peerPublicKey)]);
+    return new PeerSession(s, keys.sharedTx, keys.sharedRx, selfId, peerId);
+  }
+
+  /**
+   * Encrypts a frame to the peer: XChaCha20-Poly1305-IETF under this direction's key, a fresh random 24-byte nonce
+   * (random nonces are safe at this size, so no counter state has to survive restarts), the header as associated
+   * data.
+   *
+   * @returns base64url(nonce || ciphertext || tag)
+   * @throws OppieError OPPIE_ERR_PROTOCOL when the header is not from this device to the peer, or malformed
+   * @example
+   * const payload = session.seal({ from: session.selfDeviceId, to: session.peerDeviceId, type, id, seq }, bytes);
+   */
+  seal(header: FrameHeader, plaintext: Uint8Array): string {
+    const ad = frameAd(header);
+    if (ad === undefined) throw new OppieError('OPPIE_ERR_PROTOCOL', 'malformed frame header');
+    if (header.from !== this.selfDeviceId || header.to !== this.peerDeviceId) {
+      throw new OppieError('OPPIE_ERR_PROTOCOL', 'seal: the header must go from this device to the session peer');
+    }
+    const nonce = this.s.randombytes_buf(NONCE_BYTES);
+    const ct = this.s.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, this.tx);
+    const out = new Uint8Array(NONCE_BYTES + ct.length);
+    out.set(nonce);
+    out.set(ct, NONCE_BYTES);
+    return toB64u(out);
+  }
+
+  /**
+   * Decrypts and authenticates a frame from the peer under the header it arrived with. Every failure has the same
+   * code, so a caller (and an attacker watching it) cannot tell a bad tag from a rewritten header.
+   *
+   * @throws OppieError OPPIE_ERR_DECRYPT when the frame was tampered with, forged, reflected, or the header differs
+   * @example
+   * const bytes = session.open({ from: env.metadata.deviceId, to: env.to, type: env.type, id: env.id, seq: env.seq }, env.payload);
+   */
+  open(header: FrameHeader, ciphertext: string): Uint8Array {
+    const ad = frameAd(header);
+    if (ad === undefined || header.from !== this.peerDeviceId || header.to !== this.selfDeviceId) {
+      throw new OppieError('OPPIE_ERR_DECRYPT', 'the frame header does not belong to this session');
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = fromB64u(ciphertext);
+    } catch (err) {
+      throw new OppieError('OPPIE_ERR_DECRYPT', 'the frame payload is not base64url', { cause: err });
+    }
+    if (bytes.length < NONCE_BYTES + TAG_BYTES) throw new OppieError('OPPIE_ERR_DECRYPT', 'the frame is too short');
+    try {
+      return this.s.crypto_aead_xchacha20poly1305_ietf_decrypt(
+        null,
+        bytes.subarray(NONCE_BYTES),
+        ad,
+        bytes.subarray(0, NONCE_BYTES),
+        this.rx,
+      );
+    } catch (err) {
+      throw new OppieError('OPPIE_ERR_DECRYPT', undefined, { cause: err });
+    }
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * libsodium loading and the base64url codec every key, signature and ciphertext travels in.
+ *
+ * The codec is hand-written rather than libsodium's `to_base64` so it works before the WebAssembly module has loaded
+ * and rejects every non-canonical spelling: one byte string has exactly one accepted encoding, so a key or a MAC can
+ * be compared by its text.
+ */
+import sodium from 'libsodium-wrappers';
+import { OppieError } from '../errors.js';
+
+export type Sodium = typeof sodium;
+
+let loading: Promise<Sodium> | undefined;
+let loaded: Sodium | undefined;
+
+/**
+ * Resolves once libsodium's WebAssembly module is ready; later calls return the same instance at once.
+ *
+ * @example
+ * const s = await sodiumReady();
+ * const nonce = s.randombytes_buf(24);
+ */
+export async function sodiumReady(): Promise<Sodium> {
+  loading ??= sodium.ready.then(() => {
+    loaded = sodium;
+    return sodium;
+  });
+  return loading;
+}
+
+/**
+ * libsodium for synchronous code paths (`signProof`, `PeerSession.seal`) that only run after an async constructor
+ * awaited {@link sodiumReady}. Calling one before that is a programming error, not a runtime condition.
+ */
+export function sodiumSync(): Sodium {
+  if (loaded === undefined) throw new Error('libsodium is not loaded yet: await sodiumReady() first');
+  return loaded;
+}
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const ch = (n: number): string => ALPHABET.charAt(n);
+const DECODE = new Int16Array(128).fill(-1);
+for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
+
+/**
+ * Encodes bytes as base64url without padding (RFC 4648 section 5).
+ *
+ * @example
+ * toB64u(new Uint8Array([0xfb, 0xff])); // '-_8'
+ */
+export function toB64u(bytes: Uint8Array): string {
+  let out = '';
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number);
+    out += ch(n >>> 18) + ch((n >>> 12) & 63) + ch((n >>> 6) & 63) + ch(n & 63);
+  }
+  const rest = bytes.length - i;
+  if (rest === 1) {
+    const n = (bytes[i] as number) << 16;
+    out += ch(n >>> 18) + ch((n >>> 12) & 63);
+  } else if (rest === 2) {
+    const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8);
+    out += ch(n >>> 18) + ch((n >>> 12) & 63) + ch((n >>> 6) & 63);
+  }
+  return out;
+}
+
+/**
+ * Decodes unpadded base64url. Padding, whitespace, the `+/` alphabet, an impossible length and non-zero unused
+ * trailing bits are all refused, so the encoding is canonical.
+ *
+ * @throws OppieError OPPIE_ERR_PROTOCOL on any malformed input
+ * @example
+ * fromB64u('-_8'); // Uint8Array [0xfb, 0xff]
+ */
+export function fromB64u(str: string): Uint8Array {
+  if (typeof str !== 'string') throw new OppieError('OPPIE_ERR_PROTOCOL', 'base64url: expected a string');
+  if (str.length % 4 === 1) throw new OppieError('OPPIE_ERR_PROTOCOL', 'base64url: impossible length');
+  const out = new Uint8Array(Math.floor((str.length * 3) / 4));
+  let acc = 0;
+  let bits = 0;
+  let o = 0;
+  for (let i = 0; i < str.length; i++) {
+    const c = str.charCodeAt(i);
+    const v = c < 128 ? (DECODE[c] as number) : -1;
+    if (v < 0) throw new OppieError('OPPIE_ERR_PROTOCOL', `base64url: invalid character at ${i}`);
+    acc = ((acc << 6) | v) & 0xffffff;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[o++] = (acc >>> bits) & 0xff;
+    }
+  }
+  if ((acc & ((1 << bits) - 1)) !== 0) {
+    throw new OppieError('OPPIE_ERR_PROTOCOL', 'base64url: non-canonical trailing bits');
+  }
+  return out;
+}
+
+const encoder = new TextEncoder();
+
+/** UTF-8 bytes of a string (one shared encoder). */
+export const utf8 = (s: string): Uint8Array => encoder.encode(s);

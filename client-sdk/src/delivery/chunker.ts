@@ -1,0 +1,119 @@
+/**
+ * Splits a large payload (a `diff` can be megabytes) into chunks that each travel as their own frame.
+ *
+ * Each chunk becomes its own outbox entry with its own seq, so a reconnect or a transport switch resends only the
+ * chunks the peer has not acknowledged, never the whole payload; and the inbox hands them over in order, exactly
+ * once. The {@link Reassembler} still accepts any order and ignores duplicates, so it does not depend on that.
+ */
+import { OppieError } from '../errors.js';
+import { deflateRaw } from './compression.js';
+
+export { Reassembler, type ReassemblerOptions, type ReassemblyProgress } from './reassembler.js';
+
+/** One piece of a chunked payload. `compressed` describes the whole transfer and is the same on every chunk. */
+export interface Chunk {
+  /** 32 lowercase hex digits (16 random bytes). */
+  transferId: string;
+  index: number;
+  count: number;
+  compressed: boolean;
+  data: Uint8Array;
+}
+
+/**
+ * Default data bytes per chunk. Budget: a data channel message stays below 64 KiB (65,536) when the base64url
+ * ciphertext plus about 1 KiB of envelope JSON fits: (48,128 data + 26 header + 40 nonce and tag) * 4/3 = 64,259,
+ * plus 1,024 = 65,283. A round 48 KiB of data would come to 65,624 before the envelope and overflow.
+ */
+export const DEFAULT_CHUNK_BYTES = 47 * 1024;
+
+const VERSION = 1;
+const FLAG_COMPRESSED = 1;
+/** version(1) flags(1) transferId(16) index(u32) count(u32) */
+export const CHUNK_HEADER_BYTES = 26;
+
+/**
+ * Compresses `bytes` (raw deflate, kept only when it is smaller) and splits the result into chunks of at most
+ * `chunkBytes`. An empty payload gives one empty chunk.
+ *
+ * @example
+ * const chunks = await splitPayload(new TextEncoder().encode(diffText));
+ * for (const c of chunks) await client.sendFrame('diff', encodeChunk(c)); // one outbox entry, one seq each
+ */
+export async function splitPayload(
+  bytes: Uint8Array,
+  opts: { chunkBytes?: number; compress?: boolean } = {},
+): Promise<Chunk[]> {
+  const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+  if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1) throw new RangeError('chunkBytes must be an integer >= 1');
+  let body = bytes;
+  let compressed = false;
+  if ((opts.compress ?? true) && bytes.byteLength > 0) {
+    const deflated = await deflateRaw(bytes);
+    if (deflated.byteLength < bytes.byteLength) [body, compressed] = [deflated, true];
+  }
+  const count = Math.max(1, Math.ceil(body.byteLength / chunkBytes));
+  if (count > 0xffffffff) throw new OppieError('OPPIE_ERR_PAYLOAD_TOO_LARGE', `payload needs ${count} chunks`);
+  const transferId = toHex(crypto.getRandomValues(new Uint8Array(16)));
+  return Array.from({ length: count }, (_, index) => ({
+    transferId,
+    index,
+    count,
+    compressed,
+    data: body.subarray(index * chunkBytes, (index + 1) * chunkBytes),
+  }));
+}
+
+/**
+ * Encodes a chunk as a 26-byte header followed by its data.
+ *
+ * @example
+ * const wire = encodeChunk(chunk); // encrypt this as the frame's plaintext
+ */
+export function encodeChunk(chunk: Chunk): Uint8Array {
+  checkShape(chunk.transferId, chunk.index, chunk.count, (m) => new RangeError(m));
+  const out = new Uint8Array(CHUNK_HEADER_BYTES + chunk.data.byteLength);
+  const view = new DataView(out.buffer);
+  out[0] = VERSION;
+  out[1] = chunk.compressed ? FLAG_COMPRESSED : 0;
+  out.set(fromHex(chunk.transferId), 2);
+  view.setUint32(18, chunk.index);
+  view.setUint32(22, chunk.count);
+  out.set(chunk.data, CHUNK_HEADER_BYTES);
+  return out;
+}
+
+/**
+ * Decodes and validates a chunk; a malformed one throws `OPPIE_ERR_PROTOCOL`. `data` is a view into `bytes`.
+ *
+ * @example
+ * const progress = await reassembler.add(decodeChunk(plaintext));
+ */
+export function decodeChunk(bytes: Uint8Array): Chunk {
+  const bad = (m: string) => new OppieError('OPPIE_ERR_PROTOCOL', `bad chunk: ${m}`);
+  if (bytes.byteLength < CHUNK_HEADER_BYTES) throw bad(`${bytes.byteLength} bytes is shorter than the header`);
+  if (bytes[0] !== VERSION) throw bad(`unknown version ${bytes[0]}`);
+  const flags = bytes[1] ?? 0;
+  if ((flags & ~FLAG_COMPRESSED) !== 0) throw bad(`unknown flags ${flags}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const chunk: Chunk = {
+    transferId: toHex(bytes.subarray(2, 18)),
+    index: view.getUint32(18),
+    count: view.getUint32(22),
+    compressed: flags === FLAG_COMPRESSED,
+    data: bytes.subarray(CHUNK_HEADER_BYTES),
+  };
+  checkShape(chunk.transferId, chunk.index, chunk.count, bad);
+  return chunk;
+}
+
+/** Shared by encode (caller bug: RangeError) and decode (peer bug: OPPIE_ERR_PROTOCOL). */
+export function checkShape(transferId: string, index: number, count: number, fail: (m: string) => Error): void {
+  if (!/^[0-9a-f]{32}$/.test(transferId)) throw fail('transferId must be 32 lowercase hex digits');
+  if (!Number.isInteger(count) || count < 1 || count > 0xffffffff) throw fail(`count ${count} out of range`);
+  if (!Number.isInteger(index) || index < 0 || index >= count) throw fail(`index ${index} not below count ${count}`);
+}
+
+const toHex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+const fromHex = (h: string): Uint8Array =>
+  Uint8Array.from({ length: h.length / 2 }, (_, i) => parseInt(h.slice(i * 2, i * 2 + 2), 16));

@@ -1,0 +1,13 @@
+/** The delivery layer: sequence numbers, outbox, inbox, receipts and chunking, independent of the transport. */
+export {
+  CHUNK_HEADER_BYTES,
+  type Chunk,
+  DEFAULT_CHUNK_BYTES,
+  decodeChunk,
+  encodeChunk,
+  splitPayload,
+} from './chunker.js';
+export { Inbox, type InboxOptions, type InboxResult } from './inbox.js';
+export { Outbox, type OutboxEntry, type OutboxOptions } from './outbox.js';
+export { Reassembler, type ReassemblerOptions, type ReassemblyProgress } from './reassembler.js';
+export { decodeReceipt, encodeReceipt, type Receipt } from './receipt.js';

@@ -1,0 +1,213 @@
+/**
+ * The sender's outbox: every application frame stays here, persisted, until the peer acknowledges it end to end
+ * with a `receipt`. It knows nothing about transports: after a reconnect or a switch between the relay and a data
+ * channel the client simply resends `pending(peer)`.
+ */
+import { OppieError } from '../errors.js';
+import type { KeyValueStore } from '../platform.js';
+import { isSeq, keySegment, Serial, storageOp } from './internal.js';
+import { readOutbox, SEQ_DIGITS } from './outbox-codec.js';
+
+/** One application frame waiting for its end-to-end receipt. */
+export interface OutboxEntry {
+  peer: string;
+  /** Envelope id; resends reuse it so the relay's de-duplication recognises them. */
+  id: string;
+  type: string;
+  seq: number;
+  /** Ciphertext (base64url); opaque here. */
+  payload: string;
+  priority?: 'high' | 'normal' | 'low';
+  ttl?: number;
+  createdAt: number;
+  /** Size charged against `maxBytes`, as computed by the caller (normally the encoded envelope). */
+  bytes: number;
+}
+
+export interface OutboxOptions {
+  /** Default 10,000 entries over all peers. */
+  maxEntries?: number;
+  /** Default 64 MiB over all peers. */
+  maxBytes?: number;
+  /** Default `'outbox/'`. */
+  prefix?: string;
+}
+
+/**
+ * Persistent, bounded outbox with per-peer sequence numbers.
+ *
+ * Storage layout: `${prefix}e/${peer}/${seq, zero-padded}` holds one JSON entry; `${prefix}n/${peer}` holds the
+ * next seq. Both are rebuilt by {@link Outbox.open}; an unreadable entry is skipped and counted in `corrupt`.
+ *
+ * Call `nextSeq` and `add` for one frame under the client's per-peer send lock: a failed `add` gives its seq back
+ * only when it is still the latest allocation, and a seq that is allocated but never added would leave a gap the
+ * receiver waits on.
+ *
+ * @example
+ * const outbox = await Outbox.open(platform.storage);
+ * const seq = outbox.nextSeq(peer);
+ * await outbox.add({ peer, id, type: 'chat', seq, payload, createdAt: now(), bytes: payload.length });
+ * // on a receipt { upTo } from peer:
+ * await outbox.acknowledge(peer, receipt.upTo);
+ * // after a reconnect or a transport switch:
+ * for (const e of outbox.pending(peer)) transport.send(e);
+ */
+export class Outbox {
+  /** Entries or counters found unreadable at open (skipped, left in storage for inspection). */
+  readonly corrupt: number;
+  private readonly entries = new Map<string, Map<number, OutboxEntry>>();
+  /** Next seq to allocate, per peer (in memory; may run ahead of what is added). */
+  private readonly counters = new Map<string, number>();
+  /** Highest seq ever added, per peer: the only allocation worth persisting (see `acknowledge`). */
+  private readonly highestAdded = new Map<string, number>();
+  private readonly persistedCounters = new Map<string, number>();
+  private readonly serial = new Serial();
+  private totalBytes = 0;
+  private totalEntries = 0;
+
+  private constructor(
+    private readonly store: KeyValueStore,
+    private readonly maxEntries: number,
+    private readonly maxBytes: number,
+    private readonly prefix: string,
+    corrupt: number,
+  ) {
+    this.corrupt = corrupt;
+  }
+
+  /** Opens the outbox stored under `prefix`, rebuilding entries and counters. */
+  static async open(store: KeyValueStore, opts: OutboxOptions = {}): Promise<Outbox> {
+    const maxEntries = opts.maxEntries ?? 10_000;
+    const maxBytes = opts.maxBytes ?? 64 * 1024 * 1024;
+    const prefix = opts.prefix ?? 'outbox/';
+    if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be an integer >= 1');
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new RangeError('maxBytes must be an integer >= 1');
+    const { corrupt, loaded, counters } = await readOutbox(store, prefix);
+    const box = new Outbox(store, maxEntries, maxBytes, prefix, corrupt);
+    for (const [peer, n] of counters) {
+      box.persistedCounters.set(peer, n);
+      box.counters.set(peer, Math.max(box.counters.get(peer) ?? 0, n));
+    }
+    // Even an unreadable entry's key proves its seq was used, so the counter never goes back over it.
+    for (const [peer, seq, entry] of loaded) {
+      box.counters.set(peer, Math.max(box.counters.get(peer) ?? 0, seq + 1));
+      box.highestAdded.set(peer, Math.max(box.highestAdded.get(peer) ?? -1, seq));
+      if (entry !== undefined) box.insert(entry);
+    }
+    return box;
+  }
+
+  /** Allocates the next seq for `peer`. A restart never reuses a seq that was added. */
+  nextSeq(peer: string): number {
+    const seq = this.counters.get(peer) ?? 0;
+    this.counters.set(peer, seq + 1);
+    return seq;
+  }
+
+  /** Persists `entry`, then keeps it. Throws `OPPIE_ERR_OUTBOX_FULL` over `maxEntries` or `maxBytes`. */
+  add(entry: OutboxEntry): Promise<void> {
+    return this.serial.run(async () => {
+      if (!isSeq(entry.seq) || !Number.isSafeInteger(entry.bytes) || entry.bytes < 0) {
+        throw new RangeError('outbox entry needs an integer seq >= 0 and bytes >= 0');
+      }
+      if (this.entries.get(entry.peer)?.has(entry.seq)) throw new RangeError(`seq ${entry.seq} is already queued`);
+      if (this.totalEntries + 1 > this.maxEntries || this.totalBytes + entry.bytes > this.maxBytes) {
+        this.release(entry.peer, entry.seq);
+        const { entries, bytes } = this.size;
+        throw new OppieError(
+          'OPPIE_ERR_OUTBOX_FULL',
+          `outbox full (${entries}/${this.maxEntries} entries, ${bytes + entry.bytes}/${this.maxBytes} bytes)`,
+        );
+      }
+      const stored = { ...entry };
+      try {
+        await storageOp('adding to the outbox', () =>
+          this.store.set(this.entryKey(entry.peer, entry.seq), JSON.stringify(stored)),
+        );
+      } catch (err) {
+        this.release(entry.peer, entry.seq);
+        throw err;
+      }
+      this.counters.set(entry.peer, Math.max(this.counters.get(entry.peer) ?? 0, entry.seq + 1));
+      this.highestAdded.set(entry.peer, Math.max(this.highestAdded.get(entry.peer) ?? -1, entry.seq));
+      this.insert(stored);
+    });
+  }
+
+  /**
+   * Removes and returns every entry of `peer` with `seq <= upToSeq`, in seq order. Idempotent; an `upToSeq` past
+   * everything sent (`Number.MAX_SAFE_INTEGER` to give up on a revoked peer) simply empties that peer's queue.
+   */
+  acknowledge(peer: string, upToSeq: number): Promise<OutboxEntry[]> {
+    return this.serial.run(async () => {
+      const done = this.pending(peer).filter((e) => e.seq <= upToSeq);
+      if (done.length === 0) return [];
+      // Once entries are deleted the counter is the only record of their seqs: write it first. It records the
+      // highest seq added, not allocated, so an allocation that never reached `add` leaves no gap after a restart.
+      const next = (this.highestAdded.get(peer) ?? -1) + 1;
+      if ((this.persistedCounters.get(peer) ?? -1) < next) {
+        await storageOp('saving the outbox counter', () => this.store.set(this.counterKey(peer), String(next)));
+        this.persistedCounters.set(peer, next);
+      }
+      for (const e of done) {
+        await storageOp('removing from the outbox', () => this.store.delete(this.entryKey(peer, e.seq)));
+        this.entries.get(peer)?.delete(e.seq);
+        this.totalEntries--;
+        this.totalBytes -= e.bytes;
+      }
+      return done;
+    });
+  }
+
+  /**
+   * Swaps a queued entry for another with the same peer and seq (a void frame standing in for one the relay
+   * refused), so the peer's ordered stream can move past that seq. Throws a RangeError when no such entry is queued.
+   */
+  replace(entry: OutboxEntry): Promise<void> {
+    return this.serial.run(async () => {
+      const old = this.entries.get(entry.peer)?.get(entry.seq);
+      if (old === undefined) throw new RangeError(`seq ${entry.seq} for ${entry.peer} is not queued`);
+      if (!isSeq(entry.bytes)) throw new RangeError('outbox entry needs bytes >= 0');
+      if (this.totalBytes - old.bytes + entry.bytes > this.maxBytes) {
+        throw new OppieError('OPPIE_ERR_OUTBOX_FULL', `outbox full (${this.maxBytes} bytes)`);
+      }
+      const stored = { ...entry };
+      await storageOp('replacing in the outbox', () =>
+        this.store.set(this.entryKey(entry.peer, entry.seq), JSON.stringify(stored)),
+      );
+      this.entries.get(entry.peer)?.set(entry.seq, stored);
+      this.totalBytes += entry.bytes - old.bytes;
+    });
+  }
+
+  /** Entries awaiting a receipt: one peer's in seq order, or every peer's (each peer in seq order). */
+  pending(peer?: string): OutboxEntry[] {
+    const peers = peer === undefined ? [...this.entries.keys()] : [peer];
+    return peers.flatMap((p) => [...(this.entries.get(p)?.values() ?? [])].sort((a, b) => a.seq - b.seq));
+  }
+
+  get size(): { entries: number; bytes: number } {
+    return { entries: this.totalEntries, bytes: this.totalBytes };
+  }
+
+  private insert(entry: OutboxEntry): void {
+    const byPeer = this.entries.get(entry.peer) ?? new Map<number, OutboxEntry>();
+    this.entries.set(entry.peer, byPeer);
+    byPeer.set(entry.seq, entry);
+    this.totalEntries++;
+    this.totalBytes += entry.bytes;
+  }
+
+  /** Gives an unused seq back when it is the latest allocation (the only case that cannot leave a gap). */
+  private release(peer: string, seq: number): void {
+    if (this.counters.get(peer) === seq + 1) this.counters.set(peer, seq);
+  }
+
+  private entryKey(peer: string, seq: number): string {
+    return `${this.prefix}e/${keySegment(peer)}/${String(seq).padStart(SEQ_DIGITS, '0')}`;
+  }
+
+  private counterKey(peer: string): string {
+    return `${this.prefix}n/${keySegment(peer)}`;
+  }
+}

@@ -1,0 +1,356 @@
+/**
+ * Application messages between paired devices: encrypt, sequence, persist in the outbox, pace to the relay, resend
+ * after a reconnect; decrypt, order and deduplicate through the inbox, deliver once, acknowledge end to end.
+ * Transport-agnostic by design: a second transport (a WebRTC data channel) only needs another `send`.
+ */
+import type { ApplicationType, WelcomePayload } from '@oppie/protocol';
+import type { Emitter } from 'mitt';
+import { fromB64u, toB64u } from './crypto/sodium.js';
+import { decodeChunk, encodeChunk, Reassembler, splitPayload } from './delivery/chunker.js';
+import type { Inbox } from './delivery/inbox.js';
+import type { Outbox, OutboxEntry } from './delivery/outbox.js';
+import { decodeReceipt, encodeReceipt } from './delivery/receipt.js';
+import { OppieError } from './errors.js';
+import type { ClientEvents } from './events.js';
+import type { Peers } from './peers.js';
+import type { Platform } from './platform.js';
+import { Pacer } from './transport/pacer.js';
+import type { RelayFrameIn } from './transport/relay-connection.js';
+import { decodePlain, encodePlain, type InboxValue } from './wire.js';
+
+/** Payloads above this are chunked, so every frame stays well below the relay's and WebRTC's message limits. */
+const CHUNK_THRESHOLD = 48 * 1024;
+const RESEND_DELAY_MS = 1_000;
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+export interface MessagingDeps {
+  readonly deviceId: string;
+  readonly platform: Platform;
+  readonly peers: Peers;
+  readonly outbox: Outbox;
+  readonly inbox: Inbox<InboxValue>;
+  readonly events: Emitter<ClientEvents>;
+  /** Hands a frame to the current transport; false when none is open. */
+  readonly send: (frame: object) => boolean;
+}
+
+type Settle = { resolve: () => void; reject: (err: OppieError) => void };
+let idCounter = 0;
+
+export class Messaging {
+  private readonly pacer: Pacer;
+  /** Send promises by peer and by the sequence number whose receipt settles them. */
+  private readonly waiting = new Map<string, Map<number, Settle>>();
+  private readonly reassemblers = new Map<string, Reassembler>();
+  private relayAcks: Map<string, string[]> | undefined;
+  /** Per-peer chain: nextSeq -> seal -> outbox.add must not interleave, or a seq could be left as a gap. */
+  private readonly sendChains = new Map<string, Promise<unknown>>();
+  private readonly receiptDue = new Set<string>();
+  private closed = false;
+
+  constructor(private readonly d: MessagingDeps) {
+    this.pacer = new Pacer(d.platform.timers, d.platform.now, d.send);
+  }
+
+  private newId(prefix: string): string {
+    const rand = toB64u(globalThis.crypto.getRandomValues(new Uint8Array(12)));
+    return `${prefix}-${rand}${(++idCounter).toString(36)}`;
+  }
+
+  /** A (re)opened relay session: adopt its limits and resend every unacknowledged frame in sequence order. */
+  connected(welcome: WelcomePayload): void {
+    this.pacer.setLimits(welcome.limits.envelopesPerSecond, Math.max(1, Math.floor(welcome.limits.envelopesPerSecond)));
+    this.pacer.clear();
+    for (const entry of this.d.outbox.pending()) this.pacer.push(this.envelope(entry));
+    for (const peer of this.d.peers.list()) this.receiptDue.add(peer.deviceId);
+    this.flushReceipts();
+  }
+
+  private envelope(e: OutboxEntry): object {
+    const metadata: Record<string, string> = { deviceId: this.d.deviceId };
+    if (e.priority !== undefined) metadata.priority = e.priority;
+    return {
+      type: e.type,
+      id: e.id,
+      timestamp: this.d.platform.now(),
+      to: e.peer,
+      seq: e.seq,
+      metadata,
+      payload: e.payload,
+    };
+  }
+
+  async send(to: string, type: ApplicationType, payload: unknown, priority?: 'high' | 'normal' | 'low'): Promise<void> {
+    const previous = this.sendChains.get(to) ?? Promise.resolve();
+    const queued = previous.then(() => this.enqueue(to, type, payload, priority));
+    const tail = queued.catch(() => {});
+    this.sendChains.set(to, tail);
+    void tail.then(() => {
+      if (this.sendChains.get(to) === tail) this.sendChains.delete(to);
+    });
+    return (await queued)();
+  }
+
+  /** Seals and persists every frame of one message; returns a wait for its end-to-end receipt. */
+  private async enqueue(
+    to: string,
+    type: ApplicationType,
+    payload: unknown,
+    priority?: 'high' | 'normal' | 'low',
+  ): Promise<() => Promise<void>> {
+    if (this.closed) throw new OppieError('OPPIE_ERR_CLOSED');
+    const session = this.d.peers.session(to);
+    if (session === undefined) throw new OppieError('OPPIE_ERR_NOT_PAIRED', `${to} is not a paired device`);
+    const whole = encodePlain({ p: payload });
+    const frames =
+      whole.length <= CHUNK_THRESHOLD
+        ? [whole]
+        : (await splitPayload(textEncoder.encode(JSON.stringify(payload)))).map((c) =>
+            encodePlain({ c: toB64u(encodeChunk(c)) }),
+          );
+    let lastSeq = -1;
+    for (const plain of frames) {
+      const seq = this.d.outbox.nextSeq(to);
+      const id = this.newId(type);
+      const ciphertext = session.seal({ from: this.d.deviceId, to, type, id, seq }, plain);
+      const entry: OutboxEntry = {
+        peer: to,
+        id,
+        type,
+        seq,
+        payload: ciphertext,
+        createdAt: this.d.platform.now(),
+        bytes: ciphertext.length,
+        ...(priority && { priority }),
+      };
+      await this.d.outbox.add(entry);
+      this.pacer.push(this.envelope(entry));
+      lastSeq = seq;
+    }
+    const settled = new Promise<void>((resolve, reject) => {
+      let byPeer = this.waiting.get(to);
+      if (byPeer === undefined) {
+        byPeer = new Map();
+        this.waiting.set(to, byPeer);
+      }
+      byPeer.set(lastSeq, { resolve, reject });
+    });
+    return () => settled;
+  }
+
+  /** Every routed or relay frame but welcome/pong/presence/pair. Never throws: failures become `error` events. */
+  async received(f: RelayFrameIn): Promise<void> {
+    try {
+      switch (f.type) {
+        case 'ack':
+          return;
+        case 'error':
+          return this.refused(f);
+        case 'dropped':
+          this.ackToRelay(f);
+          return this.resendLater((f.payload as { ids: string[] }).ids);
+        case 'expired':
+          this.ackToRelay(f);
+          return await this.expired((f.payload as { ids: string[] }).ids);
+        default:
+          this.ackToRelay(f);
+          return await this.routed(f);
+      }
+    } catch (err) {
+      this.d.events.emit(
+        'error',
+        err instanceof OppieError ? err : new OppieError('OPPIE_ERR_PROTOCOL', undefined, { cause: err }),
+      );
+    }
+  }
+
+  private async routed(f: RelayFrameIn): Promise<void> {
+    const from = f.metadata?.deviceId;
+    const session = from === undefined ? undefined : this.d.peers.session(from);
+    if (from === undefined || session === undefined || typeof f.payload !== 'string' || typeof f.seq !== 'number') {
+      throw new OppieError('OPPIE_ERR_PROTOCOL', `a ${f.type} frame from an unpaired device was ignored`);
+    }
+    // open() throws OPPIE_ERR_DECRYPT for anything forged, tampered or re-addressed: nothing of it reaches the app.
+    const plain = session.open({ from, to: this.d.deviceId, type: f.type, id: f.id, seq: f.seq }, f.payload);
+    if (f.type === 'receipt') {
+      const { upTo } = decodeReceipt(textDecoder.decode(plain));
+      await this.d.outbox.acknowledge(from, upTo);
+      const byPeer = this.waiting.get(from);
+      if (byPeer !== undefined) {
+        for (const [seq, settle] of byPeer) {
+          if (seq <= upTo) {
+            byPeer.delete(seq);
+            settle.resolve();
+          }
+        }
+      }
+      return;
+    }
+    const result = await this.d.inbox.accept(from, f.seq, f.id, { type: f.type, frame: decodePlain(plain) });
+    if (result.kind === 'deliver') for (const fr of result.frames) await this.deliver(from, fr.id, fr.value);
+    this.receiptDue.add(from);
+    this.scheduleReceipts();
+  }
+
+  private async deliver(from: string, id: string, value: InboxValue): Promise<void> {
+    const type = value.type as ApplicationType;
+    const frame = value.frame;
+    if ('v' in frame) return;
+    if ('p' in frame) return this.emit(type, from, id, frame.p);
+    let reassembler = this.reassemblers.get(from);
+    if (reassembler === undefined) {
+      reassembler = new Reassembler();
+      this.reassemblers.set(from, reassembler);
+    }
+    const chunk = decodeChunk(fromB64u(frame.c));
+    const r = await reassembler.add(chunk);
+    if (!r.done) {
+      this.d.events.emit('transfer', {
+        peer: from,
+        id: chunk.transferId,
+        direction: 'in',
+        done: r.received,
+        total: r.count,
+      });
+      return;
+    }
+    this.d.events.emit('transfer', {
+      peer: from,
+      id: chunk.transferId,
+      direction: 'in',
+      done: chunk.count,
+      total: chunk.count,
+    });
+    this.emit(type, from, id, JSON.parse(textDecoder.decode(r.bytes)));
+  }
+
+  private emit(type: ApplicationType, from: string, id: string, payload: unknown): void {
+    const message = { type, from, id, payload };
+    this.d.events.emit(type, message);
+    this.d.events.emit('message', message);
+  }
+
+  /** Relay refusals: transient ones are retried, permanent ones settle the send with the relay's code. */
+  private async refused(f: RelayFrameIn): Promise<void> {
+    const { code, message } = f.payload as { code: string; message: string };
+    const entry = f.re === undefined ? undefined : this.d.outbox.pending().find((e) => e.id === f.re);
+    if (entry === undefined) {
+      this.d.events.emit('error', new OppieError('OPPIE_ERR_RELAY', `${code}: ${message}`, { relayCode: code }));
+      return;
+    }
+    if (code === 'RELAY_ERR_RATE_LIMITED') return this.resendLater([entry.id]);
+    const err = new OppieError('OPPIE_ERR_RELAY', `${code}: ${message}`, { relayCode: code });
+    if (code === 'RELAY_ERR_RECIPIENT_FORBIDDEN') {
+      // The peer left the account (revoked): nothing will ever reach it.
+      await this.d.outbox.acknowledge(entry.peer, Number.MAX_SAFE_INTEGER);
+      for (const settle of this.waiting.get(entry.peer)?.values() ?? []) settle.reject(err);
+      this.waiting.delete(entry.peer);
+      return;
+    }
+    await this.replaceWithVoid(entry);
+    this.waiting.get(entry.peer)?.get(entry.seq)?.reject(err);
+    this.waiting.get(entry.peer)?.delete(entry.seq);
+  }
+
+  /** Frames whose TTL ran out at the relay are not delivered late: their seq becomes void, their send fails. */
+  private async expired(ids: readonly string[]): Promise<void> {
+    const wanted = new Set(ids);
+    for (const entry of this.d.outbox.pending()) {
+      if (!wanted.has(entry.id) || (entry.type === 'chat' && entry.id.startsWith('void-'))) continue;
+      await this.replaceWithVoid(entry);
+      this.waiting
+        .get(entry.peer)
+        ?.get(entry.seq)
+        ?.reject(new OppieError('OPPIE_ERR_TIMEOUT', 'the message expired before delivery'));
+      this.waiting.get(entry.peer)?.delete(entry.seq);
+    }
+  }
+
+  /** Fills the refused frame's sequence number with a void frame, so the peer's ordered stream moves past it. */
+  private async replaceWithVoid(entry: OutboxEntry): Promise<void> {
+    const session = this.d.peers.session(entry.peer);
+    if (session === undefined) return;
+    const id = this.newId('void');
+    const payload = session.seal(
+      { from: this.d.deviceId, to: entry.peer, type: 'chat', id, seq: entry.seq },
+      encodePlain({ v: 1 }),
+    );
+    const replacement: OutboxEntry = { ...entry, id, type: 'chat', payload, bytes: payload.length };
+    await this.d.outbox.replace(replacement);
+    this.pacer.push(this.envelope(replacement));
+  }
+
+  private resendLater(ids: readonly string[]): void {
+    const wanted = new Set(ids);
+    this.d.platform.timers.setTimeout(() => {
+      if (this.closed) return;
+      for (const e of this.d.outbox.pending()) if (wanted.has(e.id)) this.pacer.push(this.envelope(e));
+    }, RESEND_DELAY_MS);
+  }
+
+  /** Acknowledges relayed frames to the relay (at-least-once delivery), batched per turn and per sender. */
+  ackToRelay(f: RelayFrameIn): void {
+    const from = f.metadata?.deviceId ?? '';
+    if (this.relayAcks === undefined) {
+      this.relayAcks = new Map();
+      this.d.platform.timers.setTimeout(() => this.flushRelayAcks(), 0);
+    }
+    const ids = this.relayAcks.get(from);
+    if (ids === undefined) this.relayAcks.set(from, [f.id]);
+    else ids.push(f.id);
+  }
+
+  private flushRelayAcks(): void {
+    const acks = this.relayAcks;
+    this.relayAcks = undefined;
+    for (const [from, ids] of acks ?? []) {
+      for (let i = 0; i < ids.length; i += 512) {
+        const payload = { ids: ids.slice(i, i + 512), ...(from !== '' && { from }) };
+        this.d.send({ type: 'ack', id: this.newId('ack'), timestamp: this.d.platform.now(), payload });
+      }
+    }
+  }
+
+  private receiptTimer: unknown;
+
+  private scheduleReceipts(): void {
+    if (this.receiptTimer !== undefined) return;
+    this.receiptTimer = this.d.platform.timers.setTimeout(() => {
+      this.receiptTimer = undefined;
+      this.flushReceipts();
+    }, 0);
+  }
+
+  /** One end-to-end receipt per peer per turn, carrying the highest in-order sequence delivered. */
+  private flushReceipts(): void {
+    for (const peer of this.receiptDue) {
+      const upTo = this.d.inbox.ackState(peer);
+      const session = this.d.peers.session(peer);
+      if (upTo < 0 || session === undefined) continue;
+      const id = this.newId('rcpt');
+      const payload = session.seal(
+        { from: this.d.deviceId, to: peer, type: 'receipt', id, seq: upTo },
+        textEncoder.encode(encodeReceipt({ v: 1, upTo })),
+      );
+      this.pacer.push({
+        type: 'receipt',
+        id,
+        timestamp: this.d.platform.now(),
+        to: peer,
+        seq: upTo,
+        metadata: { deviceId: this.d.deviceId },
+        payload,
+      });
+    }
+    this.receiptDue.clear();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.pacer.clear();
+    for (const byPeer of this.waiting.values())
+      for (const s of byPeer.values()) s.reject(new OppieError('OPPIE_ERR_CLOSED'));
+    this.waiting.clear();
+  }
+}

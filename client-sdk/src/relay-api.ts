@@ -1,0 +1,84 @@
+/**
+ * The relay's REST API as the SDK uses it: proofs of key possession, tokens, pairing codes, devices.
+ */
+import {
+  type DeviceInfo,
+  type PairingClaimRequest,
+  type Proof,
+  type ProofPurpose,
+  proofMessage,
+  type TokenResponse,
+} from '@oppie/protocol';
+import { type Identity, signProof } from './crypto/identity.js';
+import { toB64u } from './crypto/sodium.js';
+import { OppieError } from './errors.js';
+
+export class RelayApi {
+  constructor(
+    readonly baseUrl: string,
+    private readonly fetchFn: typeof globalThis.fetch,
+  ) {}
+
+  private async call<T>(method: string, path: string, body?: unknown, token?: string): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (token !== undefined) headers.authorization = `Bearer ${token}`;
+    let res: Response;
+    try {
+      res = await this.fetchFn(`${this.baseUrl}${path}`, {
+        method,
+        headers,
+        ...(body !== undefined && { body: JSON.stringify(body) }),
+      });
+    } catch (err) {
+      throw new OppieError('OPPIE_ERR_RELAY', `relay unreachable: ${(err as Error).message}`, { cause: err });
+    }
+    const text = await res.text();
+    const parsed = text === '' ? undefined : (JSON.parse(text) as unknown);
+    if (!res.ok) {
+      const e = (parsed ?? {}) as { code?: string; message?: string };
+      const auth = res.status === 401 || res.status === 403;
+      throw new OppieError(auth ? 'OPPIE_ERR_AUTH' : 'OPPIE_ERR_RELAY', `${e.code ?? res.status}: ${e.message ?? ''}`, {
+        ...(e.code !== undefined && { relayCode: e.code }),
+      });
+    }
+    return parsed as T;
+  }
+
+  /** A proof of possession for `purpose`, bound to a fresh server challenge. */
+  async proof(identity: Identity, purpose: ProofPurpose): Promise<Proof> {
+    const { challenge } = await this.call<{ challenge: string }>('GET', '/api/auth/challenge');
+    const publicKey = toB64u(identity.publicKey);
+    return { publicKey, challenge, signature: signProof(identity, proofMessage(purpose, { publicKey, challenge })) };
+  }
+
+  async register(identity: Identity, name: string, enrollmentToken?: string): Promise<TokenResponse> {
+    const proof = await this.proof(identity, 'register');
+    return this.call('POST', '/api/auth/register', { proof, name, ...(enrollmentToken && { enrollmentToken }) });
+  }
+
+  async token(identity: Identity): Promise<TokenResponse> {
+    return this.call('POST', '/api/auth/token', { proof: await this.proof(identity, 'token') });
+  }
+
+  async createPairing(token: string): Promise<{ code: string; expiresAt: number; maxAttempts: number }> {
+    return this.call('POST', '/api/pairing', {}, token);
+  }
+
+  async claimPairing(
+    identity: Identity,
+    code: string,
+    name: string,
+  ): Promise<TokenResponse & { sidecarDeviceId: string }> {
+    const body: PairingClaimRequest = { code, name, proof: await this.proof(identity, `pair:${code}`) };
+    return this.call('POST', '/api/pairing/claim', body);
+  }
+
+  async devices(token: string): Promise<DeviceInfo[]> {
+    return (await this.call<{ devices: DeviceInfo[] }>('GET', '/api/auth/devices', undefined, token)).devices;
+  }
+
+  async revoke(token: string, deviceId: string): Promise<void> {
+    await this.call('DELETE', `/api/auth/devices/${encodeURIComponent(deviceId)}`, undefined, token);
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Paces routed frames to the relay's per-device rate (from the welcome's limits), so a burst from the app waits in the
+ * SDK instead of being refused by the relay. Bounded: the queue holds outbox entries (already bounded by the outbox)
+ * and receipts (at most one pending per peer).
+ */
+import type { Timers } from '../platform.js';
+
+export class Pacer {
+  private readonly queue: object[] = [];
+  private tokens: number;
+  private last: number;
+  private timer: unknown;
+
+  constructor(
+    private readonly timers: Timers,
+    private readonly now: () => number,
+    private readonly send: (frame: object) => boolean,
+    private rate = 100,
+    private burst = 100,
+  ) {
+    this.tokens = burst;
+    this.last = now();
+  }
+
+  /** Adopts the relay's limits, keeping a margin so clock jitter never trips the relay's bucket. */
+  setLimits(perSecond: number, burst: number): void {
+    this.rate = Math.max(1, Math.floor(perSecond * 0.9));
+    this.burst = Math.max(1, Math.floor(burst * 0.5));
+    this.tokens = Math.min(this.tokens, this.burst);
+  }
+
+  push(frame: object): void {
+    this.queue.push(frame);
+    this.flush();
+  }
+
+  clear(): void {
+    this.queue.length = 0;
+    if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  flush(): void {
+    const now = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.rate) / 1000);
+    this.last = now;
+    while (this.queue.length > 0 && this.tokens >= 1) {
+      if (!this.send(this.queue[0] as object)) return; // not connected: the welcome resends everything
+      this.queue.shift();
+      this.tokens -= 1;
+    }
+    if (this.queue.length > 0 && this.timer === undefined) {
+      const wait = Math.ceil(((1 - this.tokens) * 1000) / this.rate);
+      this.timer = this.timers.setTimeout(() => {
+        this.timer = undefined;
+        this.flush();
+      }, wait);
+    }
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * The relay WebSocket: one state field changed in one place, reconnect by policy and close code, an application
+ * heartbeat (browsers cannot see the relay's pings), and a sequence of attempts where a late callback from a dead
+ * attempt is ignored. It carries frames; what they mean is the client's business.
+ */
+import { shouldReconnect, TOKEN_SUBPROTOCOL_PREFIX, type WelcomePayload, WS_SUBPROTOCOL } from '@oppie/protocol';
+import { OppieError } from '../errors.js';
+import type { ConnectionState } from '../events.js';
+import type { Platform, WebSocketLike } from '../platform.js';
+import type { ReconnectPolicy } from '../reconnect.js';
+
+export interface RelayFrameIn {
+  type: string;
+  id: string;
+  re?: string;
+  to?: string;
+  seq?: number;
+  metadata?: { deviceId: string; priority?: string };
+  payload: unknown;
+}
+
+export interface RelayConnectionHooks {
+  token(): Promise<string>;
+  onState(from: ConnectionState, to: ConnectionState): void;
+  onWelcome(welcome: WelcomePayload): void;
+  onFrame(frame: RelayFrameIn): void;
+  onError(err: OppieError): void;
+}
+
+export interface RelayConnectionOptions {
+  readonly url: string;
+  readonly platform: Platform;
+  readonly policy: ReconnectPolicy;
+  /** Application ping interval; the connection is recycled when a pong is this late. Default 15 s. */
+  readonly heartbeatMs?: number;
+}
+
+let pingCounter = 0;
+
+export class RelayConnection {
+  private stateValue: ConnectionState = 'idle';
+  private ws: WebSocketLike | undefined;
+  private attempt = 0;
+  private attemptId = 0;
+  private timer: unknown;
+  private heartbeat: unknown;
+  private awaitingPong = false;
+
+  constructor(
+    private readonly opts: RelayConnectionOptions,
+    private readonly hooks: RelayConnectionHooks,
+  ) {}
+
+  get state(): ConnectionState {
+    return this.stateValue;
+  }
+
+  private setState(to: ConnectionState): void {
+    const from = this.stateValue;
+    if (from === to) return;
+    this.stateValue = to;
+    this.hooks.onState(from, to);
+  }
+
+  /** Opens (or re-opens) the connection; resolves once the welcome arrived or rejects on a permanent refusal. */
+  start(): void {
+    if (this.stateValue === 'open' || this.stateValue === 'connecting') return;
+    this.setState(this.attempt === 0 ? 'connecting' : 'reconnecting');
+    void this.open();
+  }
+
+  private async open(): Promise<void> {
+    const id = ++this.attemptId;
+    let token: string;
+    try {
+      token = await this.hooks.token();
+    } catch (err) {
+      if (id !== this.attemptId) return;
+      const e = err instanceof OppieError ? err : new OppieError('OPPIE_ERR_AUTH', undefined, { cause: err });
+      this.hooks.onError(e);
+      if (e.code === 'OPPIE_ERR_AUTH') return this.stop('closed');
+      return this.retry();
+    }
+    if (id !== this.attemptId || this.stateValue === 'closed') return;
+    const wsUrl = `${this.opts.url.replace(/^http/, 'ws')}/session`;
+    const ws = new this.opts.platform.WebSocket(wsUrl, [WS_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX + token]);
+    this.ws = ws;
+    ws.onmessage = (ev) => {
+      if (id !== this.attemptId) return;
+      this.received(ev.data);
+    };
+    ws.onerror = () => {};
+    ws.onclose = (ev) => {
+      if (id !== this.attemptId) return;
+      this.closed(ev.code, ev.reason);
+    };
+  }
+
+  private received(data: unknown): void {
+    let frame: RelayFrameIn;
+    try {
+      frame = JSON.parse(String(data)) as RelayFrameIn;
+    } catch {
+      this.hooks.onError(new OppieError('OPPIE_ERR_PROTOCOL', 'the relay sent a frame that is not JSON'));
+      return;
+    }
+    if (frame.type === 'welcome') {
+      this.attempt = 0;
+      this.setState('open');
+      this.startHeartbeat((frame.payload as WelcomePayload).heartbeatMs);
+      this.hooks.onWelcome(frame.payload as WelcomePayload);
+      return;
+    }
+    if (frame.type === 'pong') {
+      this.awaitingPong = false;
+      return;
+    }
+    this.hooks.onFrame(frame);
+  }
+
+  private startHeartbeat(relayHeartbeatMs: number): void {
+    this.stopHeartbeat();
+    const every = this.opts.heartbeatMs ?? Math.min(15_000, relayHeartbeatMs);
+    const tick = () => {
+      if (this.stateValue !== 'open') return;
+      if (this.awaitingPong) {
+        // The relay (or the path to it) went quiet: recycle the connection instead of waiting for TCP to notice.
+        this.ws?.close(3000, 'heartbeat timeout');
+        return;
+      }
+      this.awaitingPong = true;
+      this.send({ type: 'ping', id: `ping-${++pingCounter}`, timestamp: this.opts.platform.now(), payload: {} });
+      this.heartbeat = this.opts.platform.timers.setTimeout(tick, every);
+    };
+    this.awaitingPong = false;
+    this.heartbeat = this.opts.platform.timers.setTimeout(tick, every);
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeat !== undefined) this.opts.platform.timers.clearTimeout(this.heartbeat);
+    this.heartbeat = undefined;
+  }
+
+  private closed(code: number, reason: string): void {
+    this.stopHeartbeat();
+    this.ws = undefined;
+    if (this.stateValue === 'closed') return;
+    if (code !== 3000 && !shouldReconnect(code)) {
+      this.hooks.onError(
+        new OppieError('OPPIE_ERR_CLOSED', `the relay closed the session for good (${code} ${reason})`),
+      );
+      this.stop('closed');
+      return;
+    }
+    this.retry();
+  }
+
+  private retry(): void {
+    const delay = this.opts.policy.nextDelayMs(this.attempt++);
+    if (delay === null) {
+      this.hooks.onError(new OppieError('OPPIE_ERR_CLOSED', 'gave up reconnecting'));
+      this.stop('closed');
+      return;
+    }
+    this.setState('reconnecting');
+    this.timer = this.opts.platform.timers.setTimeout(() => {
+      this.timer = undefined;
+      void this.open();
+    }, delay);
+  }
+
+  /** Reconnects now (browser `online`, `visibilitychange`), skipping the backoff wait. */
+  resumeNow(): void {
+    if (this.stateValue !== 'reconnecting' || this.timer === undefined) return;
+    this.opts.platform.timers.clearTimeout(this.timer);
+    this.timer = undefined;
+    void this.open();
+  }
+
+  /** Sends a frame if the socket is open; returns whether it was handed to the socket. */
+  send(frame: object): boolean {
+    if (this.stateValue !== 'open' || this.ws === undefined || this.ws.readyState !== 1) return false;
+    this.ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  stop(final: ConnectionState = 'closed'): void {
+    this.attemptId++;
+    this.stopHeartbeat();
+    if (this.timer !== undefined) this.opts.platform.timers.clearTimeout(this.timer);
+    this.timer = undefined;
+    const ws = this.ws;
+    this.ws = undefined;
+    ws?.close(1000, 'client closing');
+    this.setState(final);
+  }
+}

@@ -1,0 +1,154 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  CHUNK_HEADER_BYTES,
+  type Chunk,
+  DEFAULT_CHUNK_BYTES,
+  decodeChunk,
+  encodeChunk,
+  Reassembler,
+  splitPayload,
+} from '../../src/delivery/chunker.js';
+import { deflateRaw } from '../../src/delivery/compression.js';
+import { rejectsWith } from './helpers.js';
+
+async function reassemble(chunks: Chunk[], r = new Reassembler()): Promise<Uint8Array | undefined> {
+  let out: Uint8Array | undefined;
+  for (const c of chunks) {
+    const p = await r.add(decodeChunk(encodeChunk(c)));
+    if (p.done) out = p.bytes;
+  }
+  return out;
+}
+
+/** Byte equality via Buffer: vitest's deep equality walks a multi-MiB array element by element (seconds). */
+const same = (a: Uint8Array | undefined, b: Uint8Array) => a !== undefined && Buffer.from(a).equals(Buffer.from(b));
+
+const random = (n: number) => {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(b.subarray(i, i + 65536));
+  return b;
+};
+
+describe('chunker', () => {
+  it('round-trips payloads of random sizes, compressed or not', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ maxLength: 3000 }),
+        fc.integer({ min: 1, max: 700 }),
+        fc.boolean(),
+        async (bytes, chunkBytes, compress) => {
+          const chunks = await splitPayload(bytes, { chunkBytes, compress });
+          expect(chunks.every((c) => c.data.byteLength <= chunkBytes && c.count === chunks.length)).toBe(true);
+          expect(same(await reassemble(chunks), bytes)).toBe(true);
+        },
+      ),
+    );
+  });
+
+  it('gives one empty chunk for an empty payload', async () => {
+    const chunks = await splitPayload(new Uint8Array(0));
+    expect(chunks).toHaveLength(1);
+    expect(chunks[0]).toMatchObject({ index: 0, count: 1, compressed: false });
+    expect(await reassemble(chunks)).toEqual(new Uint8Array(0));
+  });
+
+  it('round-trips 5 MiB of incompressible data, sent uncompressed in default-sized chunks', async () => {
+    const bytes = random(5 * 1024 * 1024);
+    const chunks = await splitPayload(bytes);
+    expect(chunks[0]!.compressed).toBe(false);
+    expect(chunks).toHaveLength(Math.ceil(bytes.byteLength / DEFAULT_CHUNK_BYTES));
+    expect(same(await reassemble(chunks), bytes)).toBe(true);
+  });
+
+  it('keeps an encrypted, base64url chunk envelope below 64 KiB', () => {
+    const ciphertext = CHUNK_HEADER_BYTES + DEFAULT_CHUNK_BYTES + 24 + 16; // nonce + Poly1305 tag
+    expect(Math.ceil((ciphertext * 4) / 3) + 1024).toBeLessThan(64 * 1024);
+  });
+
+  it('shrinks a repetitive diff', async () => {
+    const line = (i: number) => `+  const value${i % 50} = compute(input, options); // unchanged context\n`;
+    const diff = new TextEncoder().encode(Array.from({ length: 20_000 }, (_, i) => line(i)).join(''));
+    const chunks = await splitPayload(diff);
+    const sent = chunks.reduce((n, c) => n + c.data.byteLength, 0);
+    expect(chunks[0]!.compressed).toBe(true);
+    expect(sent).toBeLessThan(diff.byteLength / 10);
+    expect(same(await reassemble(chunks), diff)).toBe(true);
+  });
+
+  it('reassembles shuffled and duplicated chunks', async () => {
+    const bytes = random(20_000);
+    const chunks = await splitPayload(bytes, { chunkBytes: 1000 });
+    await fc.assert(
+      fc.asyncProperty(fc.shuffledSubarray([...chunks.keys(), ...chunks.keys()], { minLength: 40 }), async (order) => {
+        const r = new Reassembler();
+        const results = [];
+        for (const i of order) results.push(await r.add(chunks[i]!));
+        const done = results.filter((p) => p.done);
+        expect(done).toHaveLength(1);
+        expect(done[0]!.done && same(done[0]!.bytes, bytes)).toBe(true);
+        expect(r.bufferedBytes).toBe(0);
+      }),
+    );
+  });
+
+  it('bounds concurrent transfers and buffered bytes with OPPIE_ERR_PAYLOAD_TOO_LARGE', async () => {
+    const r = new Reassembler({ maxTransfers: 2, maxBytes: 2500 });
+    const [a, b, c] = await Promise.all([1, 2, 3].map(() => splitPayload(random(2000), { chunkBytes: 1000 })));
+    await r.add(a![0]!);
+    await r.add(b![0]!);
+    await rejectsWith(r.add(c![0]!), 'OPPIE_ERR_PAYLOAD_TOO_LARGE');
+    await rejectsWith(r.add(a![1]!), 'OPPIE_ERR_PAYLOAD_TOO_LARGE'); // 3000 > 2500 buffered: a is abandoned
+    await rejectsWith(r.add(a![0]!), 'OPPIE_ERR_PAYLOAD_TOO_LARGE');
+    expect(r.bufferedBytes).toBe(1000);
+    expect(await r.add(b![1]!)).toMatchObject({ done: true });
+    expect(await reassemble(c!, r)).toBeDefined(); // the slots and bytes of a and b were freed
+    expect(r.bufferedBytes).toBe(0);
+  });
+
+  it('stops a decompression bomb at maxOutputBytes', async () => {
+    const bomb = await deflateRaw(new Uint8Array(20 * 1024 * 1024));
+    expect(bomb.byteLength).toBeLessThan(64 * 1024);
+    const chunk: Chunk = { transferId: 'ab'.repeat(16), index: 0, count: 1, compressed: true, data: bomb };
+    await rejectsWith(new Reassembler({ maxOutputBytes: 1024 * 1024 }).add(chunk), 'OPPIE_ERR_PAYLOAD_TOO_LARGE');
+  });
+
+  it('refuses corrupt compressed data and inconsistent chunks with OPPIE_ERR_PROTOCOL', async () => {
+    const id = 'cd'.repeat(16);
+    const junk: Chunk = { transferId: id, index: 0, count: 1, compressed: true, data: new Uint8Array([255, 255, 1]) };
+    await rejectsWith(new Reassembler().add(junk), 'OPPIE_ERR_PROTOCOL');
+    const r = new Reassembler();
+    await r.add({ ...junk, count: 2, compressed: false });
+    await rejectsWith(r.add({ ...junk, index: 1, count: 3, compressed: false }), 'OPPIE_ERR_PROTOCOL');
+  });
+
+  it('validates the wire header', () => {
+    const ok = encodeChunk({
+      transferId: '0f'.repeat(16),
+      index: 1,
+      count: 2,
+      compressed: true,
+      data: new Uint8Array([7]),
+    });
+    expect(decodeChunk(ok)).toEqual({
+      transferId: '0f'.repeat(16),
+      index: 1,
+      count: 2,
+      compressed: true,
+      data: new Uint8Array([7]),
+    });
+    const bad = (at: number, value: number) => () => {
+      const b = ok.slice();
+      b[at] = value;
+      return decodeChunk(b);
+    };
+    expect(() => decodeChunk(ok.subarray(0, 10))).toThrow(expect.objectContaining({ code: 'OPPIE_ERR_PROTOCOL' }));
+    expect(bad(0, 2)).toThrow(/unknown version/);
+    expect(bad(1, 4)).toThrow(/unknown flags/);
+    expect(bad(21, 5)).toThrow(/index 5 not below count 2/);
+    expect(bad(25, 0)).toThrow(/count 0/);
+    expect(() =>
+      encodeChunk({ transferId: 'x', index: 0, count: 1, compressed: false, data: new Uint8Array() }),
+    ).toThrow(RangeError);
+  });
+});

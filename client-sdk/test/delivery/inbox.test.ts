@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { Inbox } from '../../src/delivery/inbox.js';
+import { MemoryStore } from '../../src/platform.js';
+import { FlakyStore, rejectsWith } from './helpers.js';
+
+const seqs = (r: Awaited<ReturnType<Inbox<string>['accept']>>) =>
+  r.kind === 'deliver' ? r.frames.map((f) => f.seq) : r.kind;
+
+describe('Inbox', () => {
+  it('delivers in order and acknowledges the highest contiguous seq', async () => {
+    const inbox = await Inbox.open<string>(new MemoryStore());
+    expect(inbox.ackState('p')).toBe(-1);
+    expect(await inbox.accept('p', 0, 'i0', 'a')).toEqual({
+      kind: 'deliver',
+      frames: [{ seq: 0, id: 'i0', value: 'a' }],
+    });
+    expect(seqs(await inbox.accept('p', 1, 'i1', 'b'))).toEqual([1]);
+    expect(inbox.ackState('p')).toBe(1);
+    expect(inbox.ackState('other')).toBe(-1);
+  });
+
+  it('reports duplicates of delivered and of buffered frames', async () => {
+    const inbox = await Inbox.open<string>(new MemoryStore());
+    await inbox.accept('p', 0, 'i0', 'a');
+    expect(await inbox.accept('p', 0, 'i0', 'a')).toEqual({ kind: 'duplicate' });
+    expect(await inbox.accept('p', 2, 'i2', 'c')).toEqual({ kind: 'buffered' });
+    expect(await inbox.accept('p', 2, 'i2', 'c')).toEqual({ kind: 'duplicate' });
+    expect(inbox.ackState('p')).toBe(0); // buffered frames are not acknowledged
+  });
+
+  it('releases buffered successors once the gap is filled', async () => {
+    const inbox = await Inbox.open<string>(new MemoryStore());
+    expect(seqs(await inbox.accept('p', 3, 'i3', 'd'))).toBe('buffered');
+    expect(seqs(await inbox.accept('p', 1, 'i1', 'b'))).toBe('buffered');
+    expect(seqs(await inbox.accept('p', 0, 'i0', 'a'))).toEqual([0, 1]);
+    const r = await inbox.accept('p', 2, 'i2', 'c');
+    expect(r.kind === 'deliver' && r.frames.map((f) => f.value)).toEqual(['c', 'd']);
+    expect(inbox.ackState('p')).toBe(3);
+  });
+
+  it('refuses frames beyond the window with OPPIE_ERR_REPLAY and bad seqs with OPPIE_ERR_PROTOCOL', async () => {
+    const inbox = await Inbox.open<string>(new MemoryStore(), { window: 4 });
+    expect(seqs(await inbox.accept('p', 4, 'i4', 'x'))).toBe('buffered');
+    const err = await rejectsWith(inbox.accept('p', 5, 'i5', 'x'), 'OPPIE_ERR_REPLAY');
+    expect(err.message).toMatch(/expected 0, window 4/);
+    await rejectsWith(inbox.accept('p', -1, 'i', 'x'), 'OPPIE_ERR_PROTOCOL');
+    await rejectsWith(inbox.accept('p', 1.5, 'i', 'x'), 'OPPIE_ERR_PROTOCOL');
+    expect(seqs(await inbox.accept('p', 0, 'i0', 'x'))).toEqual([0]);
+  });
+
+  it('keeps recognising duplicates after a re-open on the same store', async () => {
+    const store = new MemoryStore();
+    const inbox = await Inbox.open<string>(store);
+    await inbox.accept('dev/1', 0, 'i0', 'a');
+    await inbox.accept('dev/1', 1, 'i1', 'b');
+    await inbox.accept('dev/1', 3, 'i3', 'd'); // buffered, in memory only
+    const again = await Inbox.open<string>(store);
+    expect(again.corrupt).toBe(0);
+    expect(again.ackState('dev/1')).toBe(1);
+    expect(await again.accept('dev/1', 1, 'i1', 'b')).toEqual({ kind: 'duplicate' });
+    expect(seqs(await again.accept('dev/1', 2, 'i2', 'c'))).toEqual([2]); // 3 is resent by the sender later
+    expect(seqs(await again.accept('dev/1', 3, 'i3', 'd'))).toEqual([3]);
+  });
+
+  it('counts unreadable stored positions', async () => {
+    const store = new MemoryStore();
+    await store.set('inbox/p', 'garbage');
+    await store.set('inbox/%E0%A4%A', '3');
+    await store.set('inbox/q', '5');
+    const inbox = await Inbox.open<string>(store);
+    expect(inbox.corrupt).toBe(2);
+    expect(inbox.ackState('q')).toBe(4);
+  });
+
+  it('commits nothing when storage fails, so a resend is delivered later', async () => {
+    const store = new FlakyStore();
+    const inbox = await Inbox.open<string>(store);
+    await inbox.accept('p', 1, 'i1', 'b');
+    store.failWrites = true;
+    await rejectsWith(inbox.accept('p', 0, 'i0', 'a'), 'OPPIE_ERR_STORAGE');
+    expect(inbox.ackState('p')).toBe(-1);
+    store.failWrites = false;
+    expect(seqs(await inbox.accept('p', 0, 'i0', 'a'))).toEqual([0, 1]);
+  });
+
+  it('serialises concurrent accepts so a frame is never delivered twice', async () => {
+    const inbox = await Inbox.open<number>(new MemoryStore());
+    const results = await Promise.all([0, 0, 1, 1, 2].map((s) => inbox.accept('p', s, `i${s}`, s)));
+    const delivered = results.flatMap((r) => (r.kind === 'deliver' ? r.frames.map((f) => f.value) : []));
+    expect(delivered).toEqual([0, 1, 2]);
+  });
+});

@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import { Outbox, type OutboxEntry } from '../../src/delivery/outbox.js';
+import { MemoryStore } from '../../src/platform.js';
+import { FlakyStore, rejectsWith } from './helpers.js';
+
+const entry = (box: Outbox, peer: string, bytes = 10): OutboxEntry => {
+  const seq = box.nextSeq(peer);
+  return { peer, id: `${peer}-${seq}`, type: 'chat', seq, payload: 'x'.repeat(bytes), createdAt: 1000 + seq, bytes };
+};
+
+describe('Outbox', () => {
+  it('allocates seqs per peer from 0 and lists pending entries in seq order', async () => {
+    const box = await Outbox.open(new MemoryStore());
+    const a0 = entry(box, 'a');
+    const a1 = entry(box, 'a');
+    const b0 = entry(box, 'b');
+    expect([a0.seq, a1.seq, b0.seq]).toEqual([0, 1, 0]);
+    await box.add(a1);
+    await box.add(a0);
+    await box.add(b0);
+    expect(box.pending('a').map((e) => e.seq)).toEqual([0, 1]);
+    expect(box.pending().map((e) => `${e.peer}${e.seq}`)).toEqual(['a0', 'a1', 'b0']);
+    expect(box.size).toEqual({ entries: 3, bytes: 30 });
+  });
+
+  it('acknowledges every entry up to a seq, returns them, and is idempotent', async () => {
+    const box = await Outbox.open(new MemoryStore());
+    for (let i = 0; i < 5; i++) await box.add(entry(box, 'p'));
+    const done = await box.acknowledge('p', 2);
+    expect(done.map((e) => e.seq)).toEqual([0, 1, 2]);
+    expect(box.pending('p').map((e) => e.seq)).toEqual([3, 4]);
+    expect(await box.acknowledge('p', 2)).toEqual([]);
+    expect(await box.acknowledge('p', -1)).toEqual([]);
+    expect(box.size).toEqual({ entries: 2, bytes: 20 });
+  });
+
+  it('empties a peer on an acknowledgement past everything sent (giving up on a revoked peer)', async () => {
+    const box = await Outbox.open(new MemoryStore());
+    await box.add(entry(box, 'p'));
+    await box.add(entry(box, 'q'));
+    expect(await box.acknowledge('p', Number.MAX_SAFE_INTEGER)).toHaveLength(1);
+    expect(box.pending().map((e) => e.peer)).toEqual(['q']);
+  });
+
+  it('replaces a queued entry in place, persisted, and refuses an unknown seq', async () => {
+    const store = new MemoryStore();
+    const box = await Outbox.open(store, { maxBytes: 30 });
+    const e = entry(box, 'p');
+    await box.add(e);
+    await box.replace({ ...e, id: 'void', payload: 'v', bytes: 1 });
+    expect(box.size).toEqual({ entries: 1, bytes: 1 });
+    expect((await Outbox.open(store)).pending('p')).toMatchObject([{ seq: 0, id: 'void', bytes: 1 }]);
+    await rejectsWith(box.replace({ ...e, bytes: 31 }), 'OPPIE_ERR_OUTBOX_FULL');
+    await expect(box.replace({ ...e, seq: 5 })).rejects.toThrow(RangeError);
+  });
+
+  it('bounds entries and bytes with OPPIE_ERR_OUTBOX_FULL and gives the failed seq back', async () => {
+    const box = await Outbox.open(new MemoryStore(), { maxEntries: 2, maxBytes: 25 });
+    await box.add(entry(box, 'p'));
+    const big = entry(box, 'p', 16);
+    const err = await rejectsWith(box.add(big), 'OPPIE_ERR_OUTBOX_FULL');
+    expect(err.message).toMatch(/26\/25 bytes/);
+    expect(box.nextSeq('p')).toBe(1); // the refused seq 1 is reused: no gap for the receiver to wait on
+    await box.add({ ...big, bytes: 10, payload: 'y' });
+    await rejectsWith(box.add(entry(box, 'q')), 'OPPIE_ERR_OUTBOX_FULL');
+    await box.acknowledge('p', 0);
+    await box.add(entry(box, 'q'));
+    expect(box.size).toEqual({ entries: 2, bytes: 20 });
+  });
+
+  it('refuses a second entry with the same seq and invalid sizes', async () => {
+    const box = await Outbox.open(new MemoryStore());
+    const e = entry(box, 'p');
+    await box.add(e);
+    await expect(box.add(e)).rejects.toThrow(RangeError);
+    await expect(box.add({ ...entry(box, 'p'), bytes: -1 })).rejects.toThrow(RangeError);
+  });
+
+  it('survives a re-open on the same store: entries, sizes and counters', async () => {
+    const store = new MemoryStore();
+    const box = await Outbox.open(store);
+    for (let i = 0; i < 4; i++) await box.add(entry(box, 'dev/1')); // a "/" in a peer id must not split keys
+    await box.add(entry(box, 'q'));
+    await box.acknowledge('dev/1', 1);
+    const again = await Outbox.open(store);
+    expect(again.corrupt).toBe(0);
+    expect(again.pending('dev/1')).toEqual(box.pending('dev/1'));
+    expect(again.size).toEqual(box.size);
+    expect(again.nextSeq('dev/1')).toBe(4);
+    expect(again.nextSeq('q')).toBe(1);
+  });
+
+  it('never reuses an acknowledged seq after a restart, even with an empty outbox', async () => {
+    const store = new MemoryStore();
+    const box = await Outbox.open(store);
+    for (let i = 0; i < 3; i++) await box.add(entry(box, 'p'));
+    await box.acknowledge('p', 2);
+    expect(box.size.entries).toBe(0);
+    expect((await Outbox.open(store)).nextSeq('p')).toBe(3);
+  });
+
+  it('skips and counts corrupt records without losing the others or their seqs', async () => {
+    const store = new MemoryStore();
+    const box = await Outbox.open(store);
+    for (let i = 0; i < 3; i++) await box.add(entry(box, 'p'));
+    const keys = (await store.keys('outbox/')).sort();
+    await store.set(keys[2]!, '{not json');
+    await store.set(keys[1]!, JSON.stringify({ peer: 'other', seq: 1 }));
+    await store.set('outbox/zz/whatever', '1');
+    await store.set('outbox/n/p', 'NaN');
+    const again = await Outbox.open(store);
+    expect(again.corrupt).toBe(4);
+    expect(again.pending('p').map((e) => e.seq)).toEqual([0]);
+    expect(again.nextSeq('p')).toBe(3); // the corrupt keys still prove seqs 1 and 2 were used
+  });
+
+  it('turns storage failures into OPPIE_ERR_STORAGE and keeps its state', async () => {
+    const store = new FlakyStore();
+    const box = await Outbox.open(store);
+    await box.add(entry(box, 'p'));
+    store.failWrites = true;
+    await rejectsWith(box.add(entry(box, 'p')), 'OPPIE_ERR_STORAGE');
+    await rejectsWith(box.acknowledge('p', 0), 'OPPIE_ERR_STORAGE');
+    expect(box.size.entries).toBe(1);
+    expect(box.nextSeq('p')).toBe(1);
+  });
+
+  it('validates options', async () => {
+    await expect(Outbox.open(new MemoryStore(), { maxEntries: 0 })).rejects.toThrow(/maxEntries/);
+    await expect(Outbox.open(new MemoryStore(), { maxBytes: 1.5 })).rejects.toThrow(/maxBytes/);
+  });
+});

@@ -1,0 +1,58 @@
+import { APPLICATION_TYPES, type IncomingMessage } from '@oppie/client-sdk';
+import { startTestRelay, type TestRelay } from '@oppie/test-kit';
+import { afterEach, describe, expect, it } from 'vitest';
+import { pairedClients } from './sdk-fixture.js';
+
+let t: TestRelay | undefined;
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of closers.splice(0)) await c();
+  await t?.close();
+  t = undefined;
+});
+
+describe('SDK end to end through the relay', () => {
+  it('pairs with matching short authentication strings and exchanges all six types both ways', async () => {
+    t = await startTestRelay();
+    const { sidecar, phone, phoneSide, sidecarSide } = await pairedClients(t.url);
+    closers.push(
+      () => sidecar.close(),
+      () => phone.close(),
+    );
+    expect(phoneSide.sas).toMatch(/^\d{6}$/);
+    expect(phoneSide.sas).toBe(sidecarSide.sas);
+    expect(phone.peers().map((p) => p.deviceId)).toEqual([sidecar.deviceId]);
+    expect(sidecar.peers().map((p) => p.deviceId)).toEqual([phone.deviceId]);
+
+    const atSidecar: IncomingMessage[] = [];
+    const atPhone: IncomingMessage[] = [];
+    sidecar.events.on('message', (m) => atSidecar.push(m));
+    phone.events.on('message', (m) => atPhone.push(m));
+    for (const type of APPLICATION_TYPES) {
+      await phone.send(type, { from: 'phone', type });
+      await sidecar.send(type, { from: 'sidecar', type });
+    }
+    expect(atSidecar.map((m) => [m.type, m.payload])).toEqual(
+      APPLICATION_TYPES.map((type) => [type, { from: 'phone', type }]),
+    );
+    expect(atPhone.map((m) => [m.type, m.payload])).toEqual(
+      APPLICATION_TYPES.map((type) => [type, { from: 'sidecar', type }]),
+    );
+    expect(atSidecar.every((m) => m.from === phone.deviceId)).toBe(true);
+  });
+
+  it('carries a 5 MiB diff in chunks and reassembles it', async () => {
+    t = await startTestRelay();
+    const { sidecar, phone } = await pairedClients(t.url);
+    closers.push(
+      () => sidecar.close(),
+      () => phone.close(),
+    );
+    const lines = Array.from({ length: 60_000 }, (_, i) => `+ line ${i}: ${'x'.repeat((i * 7) % 80)}`);
+    const diff = lines.join('\n').slice(0, 5 * 1024 * 1024);
+    const got = new Promise<IncomingMessage>((resolve) => phone.events.on('diff', resolve));
+    await sidecar.send('diff', { file: 'big.ts', diff });
+    const m = await got;
+    expect((m.payload as { diff: string }).diff).toBe(diff);
+  }, 60_000);
+});

@@ -1,0 +1,42 @@
+import { MemoryStore, OppieClient, type OppieClientOptions } from '@oppie/client-sdk';
+import WebSocket from 'ws';
+
+/** A client on the real relay, with `ws` as its WebSocket and in-memory (or given) storage. */
+export function sdkClient(
+  relayUrl: string,
+  role: 'sidecar' | 'pwa',
+  name: string,
+  extra: Partial<OppieClientOptions> & { storage?: MemoryStore } = {},
+): Promise<OppieClient> {
+  const { storage, ...rest } = extra;
+  return OppieClient.create({
+    relayUrl,
+    role,
+    name,
+    ...rest,
+    platform: {
+      WebSocket: WebSocket as unknown as NonNullable<NonNullable<OppieClientOptions['platform']>['WebSocket']>,
+      storage: storage ?? new MemoryStore(),
+      ...rest.platform,
+    },
+  });
+}
+
+/** A sidecar and a phone paired end to end through the relay. */
+export async function pairedClients(
+  relayUrl: string,
+  opts: { sidecarStore?: MemoryStore; phoneStore?: MemoryStore } = {},
+) {
+  const sidecar = await sdkClient(
+    relayUrl,
+    'sidecar',
+    'workstation',
+    opts.sidecarStore ? { storage: opts.sidecarStore } : {},
+  );
+  await sidecar.register();
+  await sidecar.connect();
+  const offer = await sidecar.createPairing();
+  const phone = await sdkClient(relayUrl, 'pwa', 'phone', opts.phoneStore ? { storage: opts.phoneStore } : {});
+  const [phoneSide, sidecarSide] = await Promise.all([phone.pair(offer.link), offer.completed]);
+  return { sidecar, phone, offer, phoneSide, sidecarSide };
+}
