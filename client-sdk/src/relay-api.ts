@@ -33,8 +33,16 @@ export class RelayApi {
     } catch (err) {
       throw new OppieError('OPPIE_ERR_RELAY', `relay unreachable: ${(err as Error).message}`, { cause: err });
     }
-    const text = await res.text();
-    const parsed = text === '' ? undefined : (JSON.parse(text) as unknown);
+    let parsed: unknown;
+    try {
+      const text = await res.text();
+      parsed = text === '' ? undefined : (JSON.parse(text) as unknown);
+    } catch (err) {
+      // A response cut short on the way: transient, like any network failure.
+      throw new OppieError('OPPIE_ERR_RELAY', `incomplete response from the relay: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
     if (!res.ok) {
       const e = (parsed ?? {}) as { code?: string; message?: string };
       const auth = res.status === 401 || res.status === 403;

@@ -28,6 +28,7 @@ export {
 } from './devices.js';
 export { decodePayload, deviceAck, encodePayload, type RoutedExtra, routedEnvelope, uniqueId } from './envelopes.js';
 export { asErrorBody, type RelayErrorBody, TestKitError, type TestKitErrorCode } from './errors.js';
+export { type FaultPlan, type FaultProxy, seededRandom, startFaultProxy } from './fault-proxy.js';
 export { describeFrame, type Frame, type FrameOf, type Received } from './frames.js';
 export { type ApiOptions, type ApiResponse, api, apiOk } from './http.js';
 export { type RelayOverrides, type StartTestRelayOptions, startTestRelay, type TestRelay } from './relay.js';

@@ -76,9 +76,9 @@ export class RelayConnection {
       token = await this.hooks.token();
     } catch (err) {
       if (id !== this.attemptId) return;
-      const e = err instanceof OppieError ? err : new OppieError('OPPIE_ERR_AUTH', undefined, { cause: err });
+      const e = err instanceof OppieError ? err : new OppieError('OPPIE_ERR_RELAY', undefined, { cause: err });
       this.hooks.onError(e);
-      if (e.code === 'OPPIE_ERR_AUTH') return this.stop('closed');
+      if (isPermanentAuthFailure(e)) return this.stop('closed');
       return this.retry();
     }
     if (id !== this.attemptId || this.stateValue === 'closed') return;
@@ -194,4 +194,11 @@ export class RelayConnection {
     ws?.close(1000, 'client closing');
     this.setState(final);
   }
+}
+
+/** Refusals that no retry can fix: the device is gone or its key is not the registered one. */
+const PERMANENT = new Set(['RELAY_ERR_DEVICE_REVOKED', 'RELAY_ERR_DEVICE_UNKNOWN', 'RELAY_ERR_SIGNATURE_INVALID']);
+
+function isPermanentAuthFailure(e: OppieError): boolean {
+  return e.code === 'OPPIE_ERR_AUTH' && (e.relayCode === undefined || PERMANENT.has(e.relayCode));
 }
