@@ -1,0 +1,159 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type KeyValueStore, OppieError } from '@oppie/client-sdk';
+
+/** Longest file name a key may encode to; file systems stop at 255 bytes and temp names need room. */
+export const MAX_ENCODED_KEY_LENGTH = 240;
+
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
+const TEMP_PREFIX = '.tmp-';
+
+/**
+ * Encodes a key into a file name made of `[a-z0-9_-]` and `%xx` escapes (lowercase hex of each UTF-8 byte).
+ * Upper-case letters are escaped too, so two keys never collide on a case-insensitive file system (macOS).
+ */
+export function encodeKey(key: string): string {
+  let out = 'k';
+  for (const byte of Buffer.from(key, 'utf8')) {
+    const safe = (byte >= 0x61 && byte <= 0x7a) || (byte >= 0x30 && byte <= 0x39) || byte === 0x5f || byte === 0x2d;
+    out += safe ? String.fromCharCode(byte) : `%${byte.toString(16).padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/** Inverse of {@link encodeKey}; `undefined` for a name this store did not write. */
+export function decodeKey(name: string): string | undefined {
+  if (!/^k(?:[a-z0-9_-]|%[0-9a-f]{2})*$/.test(name)) return undefined;
+  const bytes: number[] = [];
+  for (let i = 1; i < name.length; i++) {
+    if (name[i] === '%') {
+      bytes.push(Number.parseInt(name.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else bytes.push(name.charCodeAt(i));
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+function storageError(message: string, cause?: unknown): OppieError {
+  return new OppieError('OPPIE_ERR_STORAGE', message, cause === undefined ? undefined : { cause });
+}
+
+function isNotFound(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}
+
+/**
+ * A {@link KeyValueStore} over a directory: one file per key, directory mode 0700, files mode 0600.
+ * Writes are atomic and durable (temp file, fsync, rename, fsync of the directory), so the outbox and the
+ * device keys survive a crash or power loss: a reader sees the old value or the new one, never a partial file.
+ *
+ * @example
+ * const store = new FileStore('/home/me/.oppie-sidecar');
+ * await store.set('outbox/peer-1/42', JSON.stringify(frame));
+ * await store.keys('outbox/peer-1/'); // ['outbox/peer-1/42']
+ */
+export class FileStore implements KeyValueStore {
+  readonly dir: string;
+  private ready: Promise<void> | undefined;
+
+  constructor(dir: string) {
+    if (typeof dir !== 'string' || dir === '') throw new TypeError('FileStore: dir must be a non-empty path');
+    this.dir = dir;
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    const file = await this.pathOf(key);
+    try {
+      return await readFile(file, 'utf8');
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw storageError(`cannot read key ${JSON.stringify(key)} in ${this.dir}`, err);
+    }
+  }
+
+  async set(key: string, value: string): Promise<void> {
+    if (typeof value !== 'string') throw storageError(`value for key ${JSON.stringify(key)} must be a string`);
+    const file = await this.pathOf(key);
+    const temp = join(this.dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    try {
+      const handle = await open(temp, 'wx', FILE_MODE);
+      try {
+        await handle.writeFile(value, 'utf8');
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temp, file);
+      await this.syncDir();
+    } catch (err) {
+      await unlink(temp).catch(() => undefined); // best effort: the write already failed and is reported below
+      throw storageError(`cannot write key ${JSON.stringify(key)} in ${this.dir}`, err);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const file = await this.pathOf(key);
+    try {
+      await unlink(file);
+      await this.syncDir();
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw storageError(`cannot delete key ${JSON.stringify(key)} in ${this.dir}`, err);
+    }
+  }
+
+  async keys(prefix: string): Promise<string[]> {
+    await this.ensureDir();
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (err) {
+      throw storageError(`cannot list ${this.dir}`, err);
+    }
+    const keys: string[] = [];
+    // Temp files and foreign files do not decode and are not keys.
+    for (const name of names) {
+      const key = decodeKey(name);
+      if (key?.startsWith(prefix)) keys.push(key);
+    }
+    return keys;
+  }
+
+  private async pathOf(key: string): Promise<string> {
+    if (typeof key !== 'string') throw storageError('key must be a string');
+    const name = encodeKey(key);
+    if (name.length > MAX_ENCODED_KEY_LENGTH) {
+      throw storageError(
+        `key is too long (${name.length} > ${MAX_ENCODED_KEY_LENGTH} once encoded): ${key.slice(0, 40)}`,
+      );
+    }
+    await this.ensureDir();
+    return join(this.dir, name);
+  }
+
+  private ensureDir(): Promise<void> {
+    this.ready ??= (async () => {
+      try {
+        await mkdir(this.dir, { recursive: true, mode: DIR_MODE });
+        await chmod(this.dir, DIR_MODE); // an existing directory may be looser than 0700
+      } catch (err) {
+        this.ready = undefined; // let a later call retry (for example after the caller fixes permissions)
+        throw storageError(`cannot create storage directory ${this.dir}`, err);
+      }
+    })();
+    return this.ready;
+  }
+
+  /** Makes a rename or unlink durable: without it a crash can bring the old directory entry back. */
+  private async syncDir(): Promise<void> {
+    if (process.platform === 'win32') return; // directories cannot be opened for fsync there
+    const handle = await open(this.dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+}
