@@ -151,9 +151,20 @@ export class PairingFlow {
 
   private async hello(f: RelayFrameIn): Promise<void> {
     const from = f.metadata?.deviceId;
-    const hello = decodePairHello(String(f.payload));
-    if (from === undefined || (await deviceIdOf(fromB64u(hello.pwaPublicKey))) !== from) {
-      throw new OppieError('OPPIE_ERR_PAIRING_PROOF', 'a pairing hello whose key does not match its sender');
+    if (from === undefined) throw new OppieError('OPPIE_ERR_PROTOCOL', 'a pairing hello without a sender');
+    const refuse = (why: string): never => {
+      // Tell the PWA at once, so it fails with a code instead of waiting for its timeout.
+      this.d.send(this.frame(from, encodePairConfirm({ v: 1, proof: toB64u(new Uint8Array(32)) })));
+      throw new OppieError('OPPIE_ERR_PAIRING_PROOF', why);
+    };
+    let hello: ReturnType<typeof decodePairHello>;
+    try {
+      hello = decodePairHello(String(f.payload));
+    } catch {
+      return refuse(`device ${from} sent a malformed pairing hello`);
+    }
+    if ((await deviceIdOf(fromB64u(hello.pwaPublicKey))) !== from) {
+      refuse('a pairing hello whose key does not match its sender');
     }
     const now = this.d.platform.now();
     for (const offer of this.offers.values()) {
@@ -174,9 +185,8 @@ export class PairingFlow {
       offer.settle.resolve(paired);
       return;
     }
-    // No open offer accepts this proof: a wrong secret or a substituted key. Tell the PWA so it fails fast.
-    this.d.send(this.frame(from, encodePairConfirm({ v: 1, proof: toB64u(new Uint8Array(32)) })));
-    throw new OppieError('OPPIE_ERR_PAIRING_PROOF', `device ${from} failed the pairing proof`);
+    // No open offer accepts this proof: a wrong secret or a substituted key.
+    refuse(`device ${from} failed the pairing proof`);
   }
 
   private async confirm(f: RelayFrameIn): Promise<void> {

@@ -33,3 +33,4 @@ export { describeFrame, type Frame, type FrameOf, type Received } from './frames
 export { type ApiOptions, type ApiResponse, api, apiOk } from './http.js';
 export { type RelayOverrides, type StartTestRelayOptions, startTestRelay, type TestRelay } from './relay.js';
 export { type CloseInfo, type FramePredicate, TestSocket } from './socket.js';
+export { type Direction, startWsMitm, type Tamper, type WsMitm } from './ws-mitm.js';
