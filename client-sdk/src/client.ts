@@ -269,6 +269,14 @@ export class OppieClient {
     if (this.peerSet.get(deviceId) !== undefined) await this.peerSet.remove(deviceId);
   }
 
+  /**
+   * Messages (frames) kept in the outbox until the peer acknowledges them, e.g. to show "3 waiting". They survive a
+   * restart and are sent again on the next connection.
+   */
+  get pending(): { entries: number; bytes: number } {
+    return this.messaging.unacknowledged;
+  }
+
   /** Relay limits from the last welcome (frame size, rates), once connected. */
   get limits(): WelcomePayload['limits'] | undefined {
     return this.welcome?.limits;

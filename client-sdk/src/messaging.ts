@@ -346,6 +346,11 @@ export class Messaging {
     this.receiptDue.clear();
   }
 
+  /** Frames persisted and not yet acknowledged end to end, all peers. */
+  get unacknowledged(): { entries: number; bytes: number } {
+    return this.d.outbox.size;
+  }
+
   close(): void {
     this.closed = true;
     this.pacer.clear();
