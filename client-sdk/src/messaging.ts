@@ -43,6 +43,8 @@ export class Messaging {
   /** Send promises by peer and by the sequence number whose receipt settles them. */
   private readonly waiting = new Map<string, Map<number, Settle>>();
   private readonly reassemblers = new Map<string, Reassembler>();
+  /** Outgoing chunked messages by peer: their seq range, for `transfer` progress events as receipts arrive. */
+  private readonly outgoing = new Map<string, Array<{ id: string; first: number; last: number; reported: number }>>();
   private relayAcks: Map<string, string[]> | undefined;
   /** Per-peer chain: nextSeq -> seal -> outbox.add must not interleave, or a seq could be left as a gap. */
   private readonly sendChains = new Map<string, Promise<unknown>>();
@@ -110,6 +112,8 @@ export class Messaging {
             encodePlain({ c: toB64u(encodeChunk(c)) }),
           );
     let lastSeq = -1;
+    let firstSeq = -1;
+    let firstId = '';
     for (const plain of frames) {
       const seq = this.d.outbox.nextSeq(to);
       const id = this.newId(type);
@@ -126,7 +130,16 @@ export class Messaging {
       };
       await this.d.outbox.add(entry);
       this.pacer.push(this.envelope(entry));
+      if (firstSeq < 0) {
+        firstSeq = seq;
+        firstId = id;
+      }
       lastSeq = seq;
+    }
+    if (frames.length > 1) {
+      const list = this.outgoing.get(to) ?? [];
+      list.push({ id: firstId, first: firstSeq, last: lastSeq, reported: 0 });
+      this.outgoing.set(to, list);
     }
     const settled = new Promise<void>((resolve, reject) => {
       let byPeer = this.waiting.get(to);
@@ -176,6 +189,7 @@ export class Messaging {
     if (f.type === 'receipt') {
       const { upTo } = decodeReceipt(textDecoder.decode(plain));
       await this.d.outbox.acknowledge(from, upTo);
+      this.progressOut(from, upTo);
       const byPeer = this.waiting.get(from);
       if (byPeer !== undefined) {
         for (const [seq, settle] of byPeer) {
@@ -191,6 +205,20 @@ export class Messaging {
     if (result.kind === 'deliver') for (const fr of result.frames) await this.deliver(from, fr.id, fr.value);
     this.receiptDue.add(from);
     this.scheduleReceipts();
+  }
+
+  private progressOut(peer: string, upTo: number): void {
+    const list = this.outgoing.get(peer);
+    if (list === undefined) return;
+    for (const t of list) {
+      const done = Math.min(upTo, t.last) - t.first + 1;
+      if (done <= t.reported) continue;
+      t.reported = done;
+      this.d.events.emit('transfer', { peer, id: t.id, direction: 'out', done, total: t.last - t.first + 1 });
+    }
+    const open = list.filter((t) => t.reported < t.last - t.first + 1);
+    if (open.length === 0) this.outgoing.delete(peer);
+    else this.outgoing.set(peer, open);
   }
 
   private async deliver(from: string, id: string, value: InboxValue): Promise<void> {

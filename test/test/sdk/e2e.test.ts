@@ -51,8 +51,16 @@ describe('SDK end to end through the relay', () => {
     const lines = Array.from({ length: 60_000 }, (_, i) => `+ line ${i}: ${'x'.repeat((i * 7) % 80)}`);
     const diff = lines.join('\n').slice(0, 5 * 1024 * 1024);
     const got = new Promise<IncomingMessage>((resolve) => phone.events.on('diff', resolve));
+    const sent: number[] = [];
+    const received: number[] = [];
+    sidecar.events.on('transfer', (p) => sent.push(p.done / p.total));
+    phone.events.on('transfer', (p) => received.push(p.done / p.total));
     await sidecar.send('diff', { file: 'big.ts', diff });
     const m = await got;
     expect((m.payload as { diff: string }).diff).toBe(diff);
+    // Progress both ways, ending at 100%.
+    expect(sent.at(-1)).toBe(1);
+    expect(received.at(-1)).toBe(1);
+    expect(received.length).toBeGreaterThan(1);
   }, 60_000);
 });
