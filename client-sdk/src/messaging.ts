@@ -152,8 +152,16 @@ export class Messaging {
     return () => settled;
   }
 
+  /** Frames are handled one at a time, in arrival order: decryption, inbox and app delivery never interleave. */
+  private chain: Promise<void> = Promise.resolve();
+
   /** Every routed or relay frame but welcome/pong/presence/pair. Never throws: failures become `error` events. */
-  async received(f: RelayFrameIn): Promise<void> {
+  received(f: RelayFrameIn): Promise<void> {
+    this.chain = this.chain.then(() => this.handle(f));
+    return this.chain;
+  }
+
+  private async handle(f: RelayFrameIn): Promise<void> {
     try {
       switch (f.type) {
         case 'ack':
@@ -167,7 +175,6 @@ export class Messaging {
           this.ackToRelay(f);
           return await this.expired((f.payload as { ids: string[] }).ids);
         default:
-          this.ackToRelay(f);
           return await this.routed(f);
       }
     } catch (err) {
@@ -178,15 +185,28 @@ export class Messaging {
     }
   }
 
+  /**
+   * A frame from a peer. It is acknowledged to the relay only once its fate is settled here: delivered (the inbox
+   * persisted it), a duplicate, or refused (forged, unpaired). A frame buffered behind a missing earlier one is not
+   * acknowledged, so the relay keeps it and redelivers it after a restart of this client.
+   */
   private async routed(f: RelayFrameIn): Promise<void> {
     const from = f.metadata?.deviceId;
     const session = from === undefined ? undefined : this.d.peers.session(from);
     if (from === undefined || session === undefined || typeof f.payload !== 'string' || typeof f.seq !== 'number') {
+      this.ackToRelay(f);
       throw new OppieError('OPPIE_ERR_PROTOCOL', `a ${f.type} frame from an unpaired device was ignored`);
     }
-    // open() throws OPPIE_ERR_DECRYPT for anything forged, tampered or re-addressed: nothing of it reaches the app.
-    const plain = session.open({ from, to: this.d.deviceId, type: f.type, id: f.id, seq: f.seq }, f.payload);
+    let plain: Uint8Array;
+    try {
+      // open() throws OPPIE_ERR_DECRYPT for anything forged, tampered or re-addressed: nothing of it reaches the app.
+      plain = session.open({ from, to: this.d.deviceId, type: f.type, id: f.id, seq: f.seq }, f.payload);
+    } catch (err) {
+      this.ackToRelay(f);
+      throw err;
+    }
     if (f.type === 'receipt') {
+      this.ackToRelay(f);
       const { upTo } = decodeReceipt(textDecoder.decode(plain));
       await this.d.outbox.acknowledge(from, upTo);
       this.progressOut(from, upTo);
@@ -201,8 +221,22 @@ export class Messaging {
       }
       return;
     }
-    const result = await this.d.inbox.accept(from, f.seq, f.id, { type: f.type, frame: decodePlain(plain) });
-    if (result.kind === 'deliver') for (const fr of result.frames) await this.deliver(from, fr.id, fr.value);
+    let frame: ReturnType<typeof decodePlain>;
+    try {
+      frame = decodePlain(plain);
+    } catch (err) {
+      this.ackToRelay(f); // authentic but malformed: a peer bug; retrying it would not help
+      throw err;
+    }
+    const result = await this.d.inbox.accept(from, f.seq, f.id, { type: f.type, frame });
+    if (result.kind === 'deliver') {
+      for (const fr of result.frames) {
+        await this.deliver(from, fr.id, fr.value);
+        this.ackToRelay({ id: fr.id, type: f.type, payload: null, metadata: { deviceId: from } });
+      }
+    } else if (result.kind === 'duplicate') {
+      this.ackToRelay(f);
+    }
     this.receiptDue.add(from);
     this.scheduleReceipts();
   }

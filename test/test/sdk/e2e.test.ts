@@ -48,8 +48,9 @@ describe('SDK end to end through the relay', () => {
       () => sidecar.close(),
       () => phone.close(),
     );
-    const lines = Array.from({ length: 60_000 }, (_, i) => `+ line ${i}: ${'x'.repeat((i * 7) % 80)}`);
+    const lines = Array.from({ length: 90_000 }, (_, i) => `+ line ${i}: ${'x'.repeat((i * 7) % 80)} ${i * 31}`);
     const diff = lines.join('\n').slice(0, 5 * 1024 * 1024);
+    expect(diff.length).toBe(5 * 1024 * 1024);
     const got = new Promise<IncomingMessage>((resolve) => phone.events.on('diff', resolve));
     const sent: number[] = [];
     const received: number[] = [];
