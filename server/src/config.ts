@@ -246,6 +246,13 @@ export const OPTIONS = {
     max: 300,
     description: 'How long a graceful shutdown waits for sockets to close.',
   },
+  corsOrigins: {
+    env: 'CORS_ORIGINS',
+    kind: 'string',
+    default: undefined,
+    description:
+      'Comma-separated origins allowed to call the REST API from a browser (the PWA\'s origin), or "*". Default: none (same origin only).',
+  },
   trustProxy: {
     env: 'TRUST_PROXY',
     kind: 'bool',

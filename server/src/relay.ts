@@ -127,6 +127,15 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     https,
     publicUrl: config.issuer,
     version: VERSION,
+    corsOrigins:
+      config.corsOrigins === undefined
+        ? undefined
+        : config.corsOrigins.trim() === '*'
+          ? '*'
+          : config.corsOrigins
+              .split(',')
+              .map((o) => o.trim())
+              .filter(Boolean),
   });
   const startedAt = Date.now();
   const updateGauges = () => {

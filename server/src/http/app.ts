@@ -4,6 +4,7 @@
  */
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ErrorBody, isRelayError, RelayError } from '@oppie/protocol';
@@ -19,6 +20,8 @@ export interface AppOptions {
   readonly https?: { key: Buffer; cert: Buffer } | undefined;
   readonly publicUrl: string;
   readonly version: string;
+  /** Origins allowed to call the REST API from a browser; undefined: same origin only. */
+  readonly corsOrigins?: readonly string[] | '*' | undefined;
   /** REST bodies are small JSON documents; envelopes travel on the WebSocket. */
   readonly bodyLimit?: number;
 }
@@ -43,6 +46,16 @@ export async function createApp(opts: AppOptions): Promise<App> {
     ...(opts.https && { https: opts.https }),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
+  if (opts.corsOrigins !== undefined) {
+    // A PWA served from its own origin calls the relay's REST API cross-origin; tokens travel in the Authorization
+    // header, never in cookies, so credentials stay off.
+    await app.register(cors, {
+      origin: opts.corsOrigins === '*' ? '*' : [...opts.corsOrigins],
+      methods: ['GET', 'POST', 'DELETE'],
+      allowedHeaders: ['Authorization', 'Content-Type'],
+      maxAge: 600,
+    });
+  }
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',

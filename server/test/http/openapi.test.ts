@@ -75,3 +75,39 @@ describe('REST description', () => {
     expect(res.json()).toMatchObject({ title: 'Oppie Relay WebSocket messages' });
   });
 });
+
+describe('CORS for a PWA on its own origin', () => {
+  it('answers preflights for configured origins only', async () => {
+    const dir2 = mkdtempSync(join(tmpdir(), 'oppie-cors-'));
+    const r = await createRelay({
+      config: loadConfig({}, [], { port: 0, dataDir: dir2, corsOrigins: 'https://pwa.example' }),
+      logger: pino({ level: 'silent' }),
+      audit: createAudit('silent'),
+    });
+    try {
+      const preflight = (origin: string) =>
+        r.app.inject({
+          method: 'OPTIONS',
+          url: '/api/auth/token',
+          headers: {
+            origin,
+            'access-control-request-method': 'POST',
+            'access-control-request-headers': 'content-type',
+          },
+        });
+      expect((await preflight('https://pwa.example')).headers['access-control-allow-origin']).toBe(
+        'https://pwa.example',
+      );
+      expect((await preflight('https://evil.example')).headers['access-control-allow-origin']).toBeUndefined();
+    } finally {
+      await r.close();
+      rmSync(dir2, { recursive: true, force: true });
+    }
+    const plain = await relay.app.inject({
+      method: 'GET',
+      url: '/api/health',
+      headers: { origin: 'https://pwa.example' },
+    });
+    expect(plain.headers['access-control-allow-origin']).toBeUndefined();
+  });
+});
