@@ -12,20 +12,9 @@ import { measureIdle } from './idle.js';
 import { type BenchOptions, loopbackAddresses, parseOptions, type TargetKind, usage } from './options.js';
 import type { BenchDevice } from './peers.js';
 import { type Pinning, pinSelf, planPinning } from './pin.js';
+import { relayOverridesJson } from './relay-overrides.js';
 import { machineInfo, type Results, renderDetails, renderTable, type TargetResult } from './report.js';
 import { runTraffic } from './traffic.js';
-
-/** Relay settings for a bench: limits that would throttle a load test lifted, everything else default. */
-const RELAY_BENCH_OVERRIDES = {
-  envelopesPerSecond: 10_000_000,
-  envelopeBurst: 10_000_000,
-  registrationsPerIpPerHour: 10_000_000,
-  authRequestsPerIpPerMinute: 10_000_000,
-  upgradesPerIpPerSecond: 10_000_000,
-  maxConnectionsPerIp: 10_000_000,
-  maxConnectionsPerAccount: 10_000_000,
-  tokenTtlSeconds: 900,
-};
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -33,9 +22,7 @@ const errorText = (err: unknown) => (err instanceof Error ? err.message : String
 let pinning: Pinning | undefined;
 
 function spawn(kind: TargetKind): Promise<ServerChild> {
-  const user = JSON.parse(process.env.BENCH_RELAY_OVERRIDES ?? '{}') as Record<string, unknown>;
-  const overrides = JSON.stringify({ ...RELAY_BENCH_OVERRIDES, ...user });
-  return spawnServer(kind, kind === 'relay' ? { BENCH_RELAY_OVERRIDES: overrides } : {}, pinning?.server);
+  return spawnServer(kind, kind === 'relay' ? { BENCH_RELAY_OVERRIDES: relayOverridesJson() } : {}, pinning?.server);
 }
 
 async function idlePhase(kind: TargetKind, opts: BenchOptions, out: TargetResult): Promise<void> {

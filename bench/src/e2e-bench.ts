@@ -1,0 +1,417 @@
+/**
+ * `npm run bench:e2e [-- --quick]`: the cost of end-to-end encryption, in one run, against one relay in a child process
+ * (127.0.0.1 only). For two payload sizes (1 KiB frames, 47 KiB chunk-sized payloads: the SDK chunks above 48 KiB)
+ * it streams application messages with a window of in-flight messages over
+ *
+ *   (a) plaintext: raw protocol devices, acknowledging to the relay as the protocol requires;
+ *   (b) sdk: OppieClient sidecar -> OppieClient phone, paired through the relay, `send()` promises in flight (they
+ *       resolve on the peer's end-to-end receipt), MemoryStore storage;
+ *
+ * alternating between the two in rounds, then measures unloaded one-way latency (window 1), then the pure crypto cost
+ * per frame (PeerSession.seal + open, in process). Prints a table of msgs/s, MB/s, latency and SDK / plaintext against
+ * the targets (E2E costs <= 15% throughput for 1 KiB frames, <= 10% for 64 KiB chunks).
+ * Exit code 1 when a phase failed (not when a target was missed: the table says that).
+ */
+
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { type ServerChild, spawnServer } from './child.js';
+import { type CryptoCost, measureCrypto } from './e2e-crypto.js';
+import { addStreams, measureStream, type StreamResult } from './e2e-measure.js';
+import { indexedPayload, type PathKind, plaintextPath, type StreamPath, sdkPath } from './e2e-paths.js';
+import { type Pinning, pinSelf, planPinning } from './pin.js';
+import { relayOverridesJson } from './relay-overrides.js';
+import { machineInfo } from './report.js';
+import { fmt, type LatencySummary, summarize, table } from './stats.js';
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+interface Case {
+  readonly name: 'small' | 'large';
+  readonly label: string;
+  /** Application payload characters (ASCII, so bytes). */
+  readonly bytes: number;
+  readonly count: number;
+  readonly warmup: number;
+  readonly window: number;
+  readonly serialCount: number;
+  readonly cryptoIterations: number;
+  /** Minimum SDK / plaintext throughput. */
+  readonly targetRatio: number;
+  readonly targetText: string;
+}
+
+interface Options {
+  readonly quick: boolean;
+  readonly rounds: number;
+  readonly cases: readonly Case[];
+  readonly paths: readonly PathKind[];
+  readonly phases: readonly ('stream' | 'serial' | 'crypto')[];
+  readonly pin: boolean;
+  readonly json: string | undefined;
+}
+
+const USAGE = `usage: npm run bench:e2e -- [--quick] [options]
+  --quick                 small counts: a smoke run
+  --rounds N              rounds that alternate plaintext and sdk (default 5, quick 2)
+  --sizes small,large     1 KiB frames, 47 KiB chunk-sized payloads (default both)
+  --paths plaintext,sdk   (default both; one alone is for profiling)
+  --phases stream,serial,crypto
+  --count-small N --count-large N --window-small N --window-large N
+  --no-pin                do not pin client and relay to one CPU each (BENCH_PIN=0)
+  --json FILE             also write the results as JSON
+Relay overrides: BENCH_RELAY_OVERRIDES='{"inflightMaxCount":256}'; relay node flags: BENCH_SERVER_NODE_ARGS.`;
+
+function parse(argv: string[]): Options | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      'no-pin': { type: 'boolean' },
+      rounds: { type: 'string' },
+      sizes: { type: 'string' },
+      paths: { type: 'string' },
+      phases: { type: 'string' },
+      'count-small': { type: 'string' },
+      'count-large': { type: 'string' },
+      'window-small': { type: 'string' },
+      'window-large': { type: 'string' },
+      json: { type: 'string' },
+    },
+    strict: true,
+  });
+  if (values.help) return 'help';
+  const quick = values.quick === true || process.env.BENCH_QUICK === '1';
+  const int = (name: string, raw: string | undefined, dflt: number, min = 1) => {
+    if (raw === undefined) return dflt;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got "${raw}"`);
+    return n;
+  };
+  const list = <T extends string>(name: string, raw: string | undefined, allowed: readonly T[]): T[] => {
+    const items = (raw ?? allowed.join(',')).split(',').map((s) => s.trim());
+    for (const i of items) if (!allowed.includes(i as T)) throw new Error(`--${name}: "${i}" is not one of ${allowed}`);
+    return items as T[];
+  };
+  const sizes = list('sizes', values.sizes, ['small', 'large'] as const);
+  const all: Case[] = [
+    {
+      name: 'small',
+      label: '1 KiB',
+      bytes: 1024,
+      count: int('count-small', values['count-small'], quick ? 2_000 : 50_000),
+      warmup: quick ? 300 : 5_000,
+      window: int('window-small', values['window-small'], 256),
+      serialCount: quick ? 100 : 1_000,
+      cryptoIterations: quick ? 2_000 : 20_000,
+      targetRatio: 0.85,
+      targetText: 'cost <= 15%',
+    },
+    {
+      name: 'large',
+      label: '47 KiB',
+      bytes: 47 * 1024,
+      count: int('count-large', values['count-large'], quick ? 300 : 10_000),
+      warmup: quick ? 50 : 1_000,
+      window: int('window-large', values['window-large'], 64),
+      serialCount: quick ? 50 : 500,
+      cryptoIterations: quick ? 200 : 2_000,
+      targetRatio: 0.9,
+      targetText: 'cost <= 10%',
+    },
+  ];
+  return {
+    quick,
+    rounds: int('rounds', values.rounds, quick ? 2 : 5),
+    cases: all.filter((c) => sizes.includes(c.name)),
+    paths: list('paths', values.paths, ['plaintext', 'sdk'] as const),
+    phases: list('phases', values.phases, ['stream', 'serial', 'crypto'] as const),
+    pin: values['no-pin'] !== true && process.env.BENCH_PIN !== '0',
+    json: values.json,
+  };
+}
+
+/** Per case and path. */
+interface PathResult {
+  stream?: StreamResult;
+  serial?: StreamResult;
+  /** Bytes of the sender's envelope text for one message of this case. */
+  wire?: number;
+  errors: string[];
+}
+type CaseResults = Record<PathKind, PathResult>;
+
+/** A base64url string of `n` characters (what an application would put in a text payload). */
+function fillerOf(n: number): string {
+  return randomBytes(Math.ceil((n * 3) / 4) + 3)
+    .toString('base64url')
+    .slice(0, n);
+}
+
+const ROUND_WARMUP_SHARE = 0.1;
+
+async function runStreams(
+  opts: Options,
+  server: ServerChild,
+  paths: Map<PathKind, StreamPath>,
+  results: Map<string, CaseResults>,
+): Promise<void> {
+  let nextIndex = 0;
+  for (const c of opts.cases) {
+    const out = results.get(c.name) as CaseResults;
+    const filler = fillerOf(c.bytes);
+    const perRound = Math.ceil(c.count / opts.rounds);
+    const parts = new Map<PathKind, StreamResult[]>();
+    for (const [kind, path] of paths) out[kind].wire = path.wireBytes(indexedPayload(0, filler));
+    if (opts.phases.includes('stream')) {
+      log(`${c.label}: ${opts.rounds} rounds x ${perRound} per path, window ${c.window}, ${c.warmup} warm-up`);
+      for (let r = 0; r < opts.rounds; r++) {
+        const order = r % 2 === 0 ? opts.paths : [...opts.paths].reverse();
+        for (const kind of order) {
+          const path = paths.get(kind);
+          if (path === undefined || out[kind].errors.length > 0) continue;
+          try {
+            const common = { window: c.window, filler, stallMs: 10_000, deadlineMs: 600_000 };
+            const warm = r === 0 ? c.warmup : Math.max(1, Math.round(perRound * ROUND_WARMUP_SHARE));
+            await measureStream(path, { ...common, count: warm, firstIndex: nextIndex });
+            nextIndex += warm;
+            const part = await measureStream(path, {
+              ...common,
+              count: perRound,
+              firstIndex: nextIndex,
+              serverCpuSeconds: () => server.cpuSeconds(),
+            });
+            nextIndex += perRound;
+            parts.set(kind, [...(parts.get(kind) ?? []), part]);
+            log(
+              `  round ${r + 1} ${kind}: ${fmt(part.count / part.seconds)} msgs/s, ${fmt(part.bytes / part.seconds / 1e6, 1)} MB/s`,
+            );
+          } catch (err) {
+            out[kind].errors.push(`stream: ${errorText(err)}`);
+          }
+        }
+      }
+      for (const [kind, list] of parts) if (out[kind].errors.length === 0) out[kind].stream = addStreams(list);
+    }
+    if (opts.phases.includes('serial')) {
+      log(`${c.label}: serial (window 1), ${c.serialCount} per path`);
+      for (const kind of opts.paths) {
+        const path = paths.get(kind);
+        if (path === undefined) continue;
+        try {
+          const common = { window: 1, filler, stallMs: 10_000, deadlineMs: 300_000 };
+          await measureStream(path, { ...common, count: 50, firstIndex: nextIndex });
+          nextIndex += 50;
+          out[kind].serial = await measureStream(path, { ...common, count: c.serialCount, firstIndex: nextIndex });
+          nextIndex += c.serialCount;
+        } catch (err) {
+          out[kind].errors.push(`serial: ${errorText(err)}`);
+        }
+      }
+    }
+  }
+}
+
+const mps = (s: StreamResult | undefined) => (s === undefined ? undefined : s.count / s.seconds);
+const mbps = (s: StreamResult | undefined) => (s === undefined ? undefined : s.bytes / s.seconds / 1e6);
+const lat = (xs: Float64Array | undefined): LatencySummary | undefined =>
+  xs === undefined ? undefined : summarize(Array.from(xs));
+
+function row(name: string, plain: number | undefined, sdk: number | undefined, digits: number, check?: Case): string[] {
+  const ratio = plain !== undefined && sdk !== undefined ? sdk / plain : Number.NaN;
+  const verdict = check === undefined || Number.isNaN(ratio) ? '' : ratio >= check.targetRatio ? 'PASS' : 'FAIL';
+  return [
+    name,
+    plain === undefined ? '-' : fmt(plain, digits),
+    sdk === undefined ? '-' : fmt(sdk, digits),
+    Number.isNaN(ratio) ? '-' : `${ratio.toFixed(2)}x`,
+    check === undefined ? '' : `>= ${check.targetRatio}x (${check.targetText})`,
+    verdict,
+  ];
+}
+
+function renderStreams(opts: Options, results: Map<string, CaseResults>): string {
+  const rows: string[][] = [];
+  for (const c of opts.cases) {
+    const { plaintext: p, sdk: s } = results.get(c.name) as CaseResults;
+    const ps = p.stream;
+    const ss = s.stream;
+    const perMsg = (r: StreamResult | undefined, cpu: 'client' | 'server') => {
+      if (r === undefined) return undefined;
+      const secs = cpu === 'client' ? r.clientCpuSeconds : r.serverCpuSeconds;
+      return secs === undefined ? undefined : (secs / r.count) * 1e6;
+    };
+    const ms = (x: LatencySummary | undefined, k: 'p50' | 'p99') => (x === undefined ? undefined : x[k] / 1000);
+    const us = (x: LatencySummary | undefined, k: 'p50' | 'p99') => (x === undefined ? undefined : x[k]);
+    const [pd, sd, pset, sset] = [lat(ps?.delivery), lat(ss?.delivery), lat(ps?.settle), lat(ss?.settle)];
+    const [pser, sser, sserSettle] = [lat(p.serial?.delivery), lat(s.serial?.delivery), lat(s.serial?.settle)];
+    const l = `${c.label}`;
+    const ratio = mps(ps) !== undefined && mps(ss) !== undefined ? (mps(ss) as number) / (mps(ps) as number) : NaN;
+    rows.push(
+      row(`${l}: throughput (msgs/s), window ${c.window}`, mps(ps), mps(ss), 0, c),
+      row(`${l}: throughput (MB/s of payload)`, mbps(ps), mbps(ss), 1),
+      [`${l}: E2E throughput cost`, '', '', Number.isNaN(ratio) ? '-' : `${((1 - ratio) * 100).toFixed(1)}%`, '', ''],
+      row(`${l}: delivery latency p50 under load (ms)`, ms(pd, 'p50'), ms(sd, 'p50'), 2),
+      row(`${l}: delivery latency p99 under load (ms)`, ms(pd, 'p99'), ms(sd, 'p99'), 2),
+      row(`${l}: window release p50 (ms)¹`, ms(pset, 'p50'), ms(sset, 'p50'), 2),
+      row(`${l}: window release p99 (ms)¹`, ms(pset, 'p99'), ms(sset, 'p99'), 2),
+      row(`${l}: unloaded one-way latency p50 (µs)`, us(pser, 'p50'), us(sser, 'p50'), 0),
+      row(`${l}: unloaded one-way latency p99 (µs)`, us(pser, 'p99'), us(sser, 'p99'), 0),
+      row(`${l}: unloaded send() -> receipt p50 (µs)`, undefined, us(sserSettle, 'p50'), 0),
+      row(`${l}: client CPU per message (µs)`, perMsg(ps, 'client'), perMsg(ss, 'client'), 1),
+      row(`${l}: relay CPU per message (µs)`, perMsg(ps, 'server'), perMsg(ss, 'server'), 1),
+      row(`${l}: envelope on the wire (bytes)`, p.wire, s.wire, 0),
+    );
+  }
+  return table(['metric', 'plaintext', 'sdk', 'sdk/plaintext', 'target', 'result'], rows);
+}
+
+function renderCrypto(costs: readonly CryptoCost[], opts: Options, results: Map<string, CaseResults>): string {
+  const rows = costs.map((k) => {
+    const c = opts.cases.find((x) => x.label === k.label);
+    const r = c === undefined ? undefined : results.get(c.name);
+    const plainCpu = r?.plaintext.stream ? (r.plaintext.stream.clientCpuSeconds / r.plaintext.stream.count) * 1e6 : NaN;
+    const sdkCpu = r?.sdk.stream ? (r.sdk.stream.clientCpuSeconds / r.sdk.stream.count) * 1e6 : NaN;
+    const gap = sdkCpu - plainCpu;
+    return [
+      k.label,
+      fmt(k.plaintextBytes),
+      fmt(k.seal, 1),
+      fmt(k.open, 1),
+      fmt(k.seal + k.open, 1),
+      fmt(k.plaintextBytes / (k.seal + k.open), 1),
+      `${fmt(k.nonce, 1)} / ${fmt(k.nodeNonce, 1)}`,
+      `${fmt(k.aeadEncrypt, 1)} / ${fmt(k.aeadDecrypt, 1)}`,
+      `${fmt(k.sdkToB64u, 1)} / ${fmt(k.sdkFromB64u, 1)}`,
+      `${fmt(k.nodeToB64u, 1)} / ${fmt(k.nodeFromB64u, 1)}`,
+      Number.isFinite(gap) ? `${fmt(gap, 1)} (${fmt(((k.seal + k.open) / gap) * 100)}% crypto)` : '-',
+    ];
+  });
+  return table(
+    [
+      'frame',
+      'plaintext B',
+      'seal µs',
+      'open µs',
+      'seal+open µs',
+      'seal+open MB/s',
+      'nonce µs sodium / Node',
+      'AEAD enc / dec µs',
+      'SDK b64u enc / dec µs',
+      'Node b64u enc / dec µs',
+      'client CPU gap sdk-plain µs/msg',
+    ],
+    rows,
+  );
+}
+
+async function main(): Promise<number> {
+  const parsed = parse(process.argv.slice(2));
+  if (parsed === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  const opts = parsed;
+  const machine = machineInfo();
+  const pinning: Pinning | undefined = opts.pin ? planPinning() : undefined;
+  if (pinning) pinSelf(pinning.client);
+  console.log(
+    `Oppie end-to-end bench ${machine.date}\nnode ${machine.node}, ${machine.nproc} CPUs (${machine.cpu}), ${machine.memGiB} GiB, kernel ${machine.kernel}`,
+  );
+  console.log(
+    `${pinning ? `pinned: client cpu ${pinning.client}, relay cpu ${pinning.server}` : 'not pinned'}; mode ${opts.quick ? 'quick' : 'full'}, ${opts.rounds} rounds; ${opts.cases.map((c) => `${c.label}: ${c.count} (+${c.warmup}) window ${c.window}, serial ${c.serialCount}`).join('; ')}\n`,
+  );
+  const results = new Map<string, CaseResults>();
+  for (const c of opts.cases) results.set(c.name, { plaintext: { errors: [] }, sdk: { errors: [] } });
+  const costs: CryptoCost[] = [];
+  let failed = false;
+  if (opts.phases.includes('stream') || opts.phases.includes('serial')) {
+    const server = await spawnServer('relay', { BENCH_RELAY_OVERRIDES: relayOverridesJson() }, pinning?.server);
+    const paths = new Map<PathKind, StreamPath>();
+    try {
+      for (const kind of opts.paths) {
+        try {
+          paths.set(kind, kind === 'plaintext' ? await plaintextPath(server.url) : await sdkPath(server.url));
+        } catch (err) {
+          for (const r of results.values()) r[kind].errors.push(`setup: ${errorText(err)}`);
+        }
+      }
+      await runStreams(opts, server, paths, results);
+    } finally {
+      for (const p of paths.values()) await p.close().catch(() => {});
+      await server.close();
+    }
+  }
+  if (opts.phases.includes('crypto')) {
+    log('crypto: PeerSession.seal + open in process');
+    for (const c of opts.cases) {
+      try {
+        costs.push(await measureCrypto(c.label, fillerOf(c.bytes), c.cryptoIterations));
+      } catch (err) {
+        log(`crypto ${c.label} FAILED: ${errorText(err)}`);
+        failed = true;
+      }
+    }
+  }
+  console.log(renderStreams(opts, results));
+  console.log(
+    "¹ window release: plaintext = B received the envelope; sdk = send() resolved (the peer's end-to-end receipt came back).",
+  );
+  if (costs.length > 0) console.log(`\n${renderCrypto(costs, opts, results)}`);
+  for (const c of opts.cases) {
+    const r = results.get(c.name) as CaseResults;
+    for (const kind of ['plaintext', 'sdk'] as const) {
+      const s = r[kind].stream;
+      if (s !== undefined) {
+        const cpu = (x: number | undefined) =>
+          x === undefined ? '-' : `${x.toFixed(2)} s (${fmt((x / s.seconds) * 100)}%)`;
+        console.log(
+          `${c.label} ${kind}: ${fmt(s.count)} messages in ${s.seconds.toFixed(2)} s; CPU relay ${cpu(s.serverCpuSeconds)}, client ${cpu(s.clientCpuSeconds)}`,
+        );
+      }
+      for (const e of r[kind].errors) {
+        console.log(`${c.label} ${kind} FAILED: ${e}`);
+        failed = true;
+      }
+    }
+  }
+  if (opts.json !== undefined) {
+    const plain = Object.fromEntries(
+      [...results].map(([name, r]) => [
+        name,
+        Object.fromEntries(
+          (['plaintext', 'sdk'] as const).map((k) => [
+            k,
+            {
+              errors: r[k].errors,
+              msgsPerSecond: mps(r[k].stream),
+              mbPerSecond: mbps(r[k].stream),
+              delivery: lat(r[k].stream?.delivery),
+              settle: lat(r[k].stream?.settle),
+              serialDelivery: lat(r[k].serial?.delivery),
+              serialSettle: lat(r[k].serial?.settle),
+              clientCpuSeconds: r[k].stream?.clientCpuSeconds,
+              serverCpuSeconds: r[k].stream?.serverCpuSeconds,
+            },
+          ]),
+        ),
+      ]),
+    );
+    await writeFile(
+      opts.json,
+      `${JSON.stringify({ machine, pinning, options: opts, results: plain, crypto: costs }, null, 2)}\n`,
+    );
+  }
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
