@@ -1,3 +1,4 @@
+import { seededRandom } from '@oppie/test-kit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Inbox } from '../../src/delivery/inbox.js';
@@ -14,18 +15,6 @@ async function receive(inbox: Inbox<number>, peer: string, seq: number, app: num
   } catch (err) {
     if (!(err instanceof OppieError && err.code === 'OPPIE_ERR_REPLAY')) throw err;
   }
-}
-
-/** Small deterministic PRNG so one fast-check seed drives a whole lossy-link run (and shrinks to it). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('delivery properties', () => {
@@ -65,7 +54,7 @@ describe('delivery properties', () => {
     });
     await fc.assert(
       fc.asyncProperty(run, async ({ n, seed, loss, dup, restart, window }) => {
-        const rand = mulberry32(seed);
+        const rand = seededRandom(seed);
         const [sStore, rStore] = [new MemoryStore(), new MemoryStore()];
         let outbox = await Outbox.open(sStore);
         let inbox = await Inbox.open<number>(rStore, { window });
