@@ -215,7 +215,7 @@ export class OppieClient {
   private frame(f: RelayFrameIn): void {
     if (f.type === 'pair') {
       this.messaging.ackToRelay(f);
-      void this.pairing.received(f);
+      this.messaging.serially(() => this.pairing.received(f));
       return;
     }
     if (f.type === 'presence') {

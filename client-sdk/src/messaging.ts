@@ -21,6 +21,8 @@ import { decodePlain, encodePlain, type InboxValue } from './wire.js';
 /** Payloads above this are chunked, so every frame stays well below the relay's and WebRTC's message limits. */
 const CHUNK_THRESHOLD = 48 * 1024;
 const RESEND_DELAY_MS = 1_000;
+/** Chunks of the transfer in progress per peer, persisted so a restart mid-transfer resumes instead of losing it. */
+const RX_PREFIX = 'rx/';
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 
@@ -43,6 +45,7 @@ export class Messaging {
   /** Send promises by peer and by the sequence number whose receipt settles them. */
   private readonly waiting = new Map<string, Map<number, Settle>>();
   private readonly reassemblers = new Map<string, Reassembler>();
+  private readonly rxTransfer = new Map<string, string>();
   /** Outgoing chunked messages by peer: their seq range, for `transfer` progress events as receipts arrive. */
   private readonly outgoing = new Map<string, Array<{ id: string; first: number; last: number; reported: number }>>();
   private relayAcks: Map<string, string[]> | undefined;
@@ -75,7 +78,8 @@ export class Messaging {
     return {
       type: e.type,
       id: e.id,
-      timestamp: this.d.platform.now(),
+      // The creation time, not the send time: waiting in the outbox counts toward the TTL the relay enforces.
+      timestamp: e.createdAt,
       to: e.peer,
       seq: e.seq,
       metadata,
@@ -114,33 +118,42 @@ export class Messaging {
     let lastSeq = -1;
     let firstSeq = -1;
     let firstId = '';
-    for (const plain of frames) {
-      const seq = this.d.outbox.nextSeq(to);
-      const id = this.newId(type);
-      const ciphertext = session.seal({ from: this.d.deviceId, to, type, id, seq }, plain);
-      const entry: OutboxEntry = {
-        peer: to,
-        id,
-        type,
-        seq,
-        payload: ciphertext,
-        createdAt: this.d.platform.now(),
-        bytes: ciphertext.length,
-        ...(priority && { priority }),
-      };
-      await this.d.outbox.add(entry);
-      this.pacer.push(this.envelope(entry));
-      if (firstSeq < 0) {
-        firstSeq = seq;
-        firstId = id;
+    const added: OutboxEntry[] = [];
+    try {
+      for (const plain of frames) {
+        const seq = this.d.outbox.nextSeq(to);
+        const id = this.newId(type);
+        const ciphertext = session.seal({ from: this.d.deviceId, to, type, id, seq }, plain);
+        const entry: OutboxEntry = {
+          peer: to,
+          id,
+          type,
+          seq,
+          payload: ciphertext,
+          createdAt: this.d.platform.now(),
+          bytes: ciphertext.length,
+          ...(priority && { priority }),
+        };
+        await this.d.outbox.add(entry);
+        added.push(entry);
+        this.pacer.push(this.envelope(entry));
+        if (firstSeq < 0) {
+          firstSeq = seq;
+          firstId = id;
+        }
+        lastSeq = seq;
       }
-      lastSeq = seq;
+    } catch (err) {
+      // A message is all or nothing: chunks already queued become void, so the peer does not wait for the rest.
+      for (const e of added) await this.replaceWithVoid(e).catch(() => {});
+      throw err;
     }
     if (frames.length > 1) {
       const list = this.outgoing.get(to) ?? [];
       list.push({ id: firstId, first: firstSeq, last: lastSeq, reported: 0 });
       this.outgoing.set(to, list);
     }
+    if (this.closed) throw new OppieError('OPPIE_ERR_CLOSED', 'closed while sending; the message stays in the outbox');
     const settled = new Promise<void>((resolve, reject) => {
       let byPeer = this.waiting.get(to);
       if (byPeer === undefined) {
@@ -155,9 +168,14 @@ export class Messaging {
   /** Frames are handled one at a time, in arrival order: decryption, inbox and app delivery never interleave. */
   private chain: Promise<void> = Promise.resolve();
 
+  /** Runs `task` in frame order with the other frames (pairing frames must land before the frames that follow). */
+  serially(task: () => Promise<void>): void {
+    this.chain = this.chain.then(task).catch(() => {});
+  }
+
   /** Every routed or relay frame but welcome/pong/presence/pair. Never throws: failures become `error` events. */
   received(f: RelayFrameIn): Promise<void> {
-    this.chain = this.chain.then(() => this.handle(f));
+    this.chain = this.chain.then(() => this.handle(f)).catch(() => {});
     return this.chain;
   }
 
@@ -170,18 +188,34 @@ export class Messaging {
           return this.refused(f);
         case 'dropped':
           this.ackToRelay(f);
+          this.receiptsLost(f);
           return this.resendLater((f.payload as { ids: string[] }).ids);
         case 'expired':
           this.ackToRelay(f);
+          this.receiptsLost(f);
           return await this.expired((f.payload as { ids: string[] }).ids);
         default:
           return await this.routed(f);
       }
     } catch (err) {
-      this.d.events.emit(
-        'error',
-        err instanceof OppieError ? err : new OppieError('OPPIE_ERR_PROTOCOL', undefined, { cause: err }),
-      );
+      this.report(err instanceof OppieError ? err : new OppieError('OPPIE_ERR_PROTOCOL', undefined, { cause: err }));
+    }
+  }
+
+  private progress(p: ClientEvents['transfer']): void {
+    try {
+      this.d.events.emit('transfer', p);
+    } catch (err) {
+      this.report(new OppieError('OPPIE_ERR_PROTOCOL', 'an application transfer listener threw', { cause: err }));
+    }
+  }
+
+  /** Emits `error`; a throwing app listener must not stop the SDK. */
+  private report(err: OppieError): void {
+    try {
+      this.d.events.emit('error', err);
+    } catch {
+      // The app's own error listener failed: nothing left to tell.
     }
   }
 
@@ -193,9 +227,17 @@ export class Messaging {
   private async routed(f: RelayFrameIn): Promise<void> {
     const from = f.metadata?.deviceId;
     const session = from === undefined ? undefined : this.d.peers.session(from);
-    if (from === undefined || session === undefined || typeof f.payload !== 'string' || typeof f.seq !== 'number') {
+    if (from === undefined || typeof f.payload !== 'string' || typeof f.seq !== 'number') {
       this.ackToRelay(f);
-      throw new OppieError('OPPIE_ERR_PROTOCOL', `a ${f.type} frame from an unpaired device was ignored`);
+      throw new OppieError('OPPIE_ERR_PROTOCOL', `a malformed ${f.type} frame was ignored`);
+    }
+    if (session === undefined) {
+      // Not acknowledged: the relay keeps it and redelivers it after our next reconnect, by when the pairing that
+      // is completing right now has stored this peer.
+      throw new OppieError(
+        'OPPIE_ERR_PROTOCOL',
+        `a ${f.type} frame from ${from}, not (yet) a paired device, was held back`,
+      );
     }
     let plain: Uint8Array;
     try {
@@ -248,7 +290,7 @@ export class Messaging {
       const done = Math.min(upTo, t.last) - t.first + 1;
       if (done <= t.reported) continue;
       t.reported = done;
-      this.d.events.emit('transfer', { peer, id: t.id, direction: 'out', done, total: t.last - t.first + 1 });
+      this.progress({ peer, id: t.id, direction: 'out', done, total: t.last - t.first + 1 });
     }
     const open = list.filter((t) => t.reported < t.last - t.first + 1);
     if (open.length === 0) this.outgoing.delete(peer);
@@ -258,17 +300,18 @@ export class Messaging {
   private async deliver(from: string, id: string, value: InboxValue): Promise<void> {
     const type = value.type as ApplicationType;
     const frame = value.frame;
-    if ('v' in frame) return;
-    if ('p' in frame) return this.emit(type, from, id, frame.p);
-    let reassembler = this.reassemblers.get(from);
-    if (reassembler === undefined) {
-      reassembler = new Reassembler();
-      this.reassemblers.set(from, reassembler);
+    if ('v' in frame) {
+      // Chunks of one message have consecutive seqs: a void among them means that message is abandoned.
+      await this.dropTransfer(from);
+      return;
     }
+    if ('p' in frame) return this.emit(type, from, id, frame.p);
     const chunk = decodeChunk(fromB64u(frame.c));
+    const reassembler = await this.reassemblerFor(from, chunk.transferId, chunk.index);
+    await this.d.platform.storage.set(`${RX_PREFIX}${from}/${chunk.transferId}/${chunk.index}`, frame.c);
     const r = await reassembler.add(chunk);
     if (!r.done) {
-      this.d.events.emit('transfer', {
+      this.progress({
         peer: from,
         id: chunk.transferId,
         direction: 'in',
@@ -277,7 +320,8 @@ export class Messaging {
       });
       return;
     }
-    this.d.events.emit('transfer', {
+    await this.dropTransfer(from);
+    this.progress({
       peer: from,
       id: chunk.transferId,
       direction: 'in',
@@ -289,8 +333,55 @@ export class Messaging {
 
   private emit(type: ApplicationType, from: string, id: string, payload: unknown): void {
     const message = { type, from, id, payload };
-    this.d.events.emit(type, message);
-    this.d.events.emit('message', message);
+    // The frame is committed: a throwing app listener must not cost the frames after it in this batch.
+    try {
+      this.d.events.emit(type, message);
+      this.d.events.emit('message', message);
+    } catch (err) {
+      this.report(
+        new OppieError('OPPIE_ERR_PROTOCOL', `an application listener threw on ${type} ${id}`, { cause: err }),
+      );
+    }
+  }
+
+  /**
+   * The reassembler for the transfer a chunk belongs to. After a restart the chunks received before it are read back
+   * from storage; a chunk 0 starts a new transfer and forgets any abandoned one.
+   */
+  private async reassemblerFor(peer: string, transferId: string, index: number): Promise<Reassembler> {
+    const current = this.reassemblers.get(peer);
+    if (current !== undefined && this.rxTransfer.get(peer) === transferId) return current;
+    await this.dropTransfer(peer);
+    const fresh = new Reassembler();
+    this.reassemblers.set(peer, fresh);
+    this.rxTransfer.set(peer, transferId);
+    if (index > 0) {
+      const prefix = `${RX_PREFIX}${peer}/${transferId}/`;
+      const keys = await this.d.platform.storage.keys(prefix);
+      keys.sort((a, b) => Number(a.slice(prefix.length)) - Number(b.slice(prefix.length)));
+      for (const key of keys) {
+        const text = await this.d.platform.storage.get(key);
+        if (text !== undefined) await fresh.add(decodeChunk(fromB64u(text)));
+      }
+    }
+    return fresh;
+  }
+
+  /** Forgets the transfer in progress from a peer (completed, or abandoned by a void frame), memory and storage. */
+  private async dropTransfer(peer: string): Promise<void> {
+    this.reassemblers.delete(peer);
+    this.rxTransfer.delete(peer);
+    for (const key of await this.d.platform.storage.keys(`${RX_PREFIX}${peer}/`))
+      await this.d.platform.storage.delete(key);
+  }
+
+  /** A dropped or expired notice naming our receipts: the peer still waits for one, so send a fresh one. */
+  private receiptsLost(f: RelayFrameIn): void {
+    const { ids, to } = f.payload as { ids: string[]; to: string };
+    if (ids.some((id) => id.startsWith('rcpt-'))) {
+      this.receiptDue.add(to);
+      this.scheduleReceipts();
+    }
   }
 
   /** Relay refusals: transient ones are retried, permanent ones settle the send with the relay's code. */
@@ -308,24 +399,38 @@ export class Messaging {
       await this.d.outbox.acknowledge(entry.peer, Number.MAX_SAFE_INTEGER);
       for (const settle of this.waiting.get(entry.peer)?.values() ?? []) settle.reject(err);
       this.waiting.delete(entry.peer);
+      this.outgoing.delete(entry.peer);
       return;
     }
-    await this.replaceWithVoid(entry);
-    this.waiting.get(entry.peer)?.get(entry.seq)?.reject(err);
-    this.waiting.get(entry.peer)?.delete(entry.seq);
+    await this.abandon(entry, err);
   }
 
-  /** Frames whose TTL ran out at the relay are not delivered late: their seq becomes void, their send fails. */
+  /**
+   * Gives up on the message a frame belongs to: every frame of it still in the outbox becomes void (so the peer's
+   * ordered stream moves on and its reassembly is dropped) and its send() fails with `err`.
+   */
+  private async abandon(entry: OutboxEntry, err: OppieError): Promise<void> {
+    const transfers = this.outgoing.get(entry.peer) ?? [];
+    const t = transfers.find((x) => x.first <= entry.seq && entry.seq <= x.last);
+    const first = t?.first ?? entry.seq;
+    const last = t?.last ?? entry.seq;
+    for (const e of this.d.outbox.pending(entry.peer)) {
+      if (e.seq >= first && e.seq <= last && !e.id.startsWith('void-')) await this.replaceWithVoid(e);
+    }
+    if (t !== undefined) transfers.splice(transfers.indexOf(t), 1);
+    const byPeer = this.waiting.get(entry.peer);
+    byPeer?.get(last)?.reject(err);
+    byPeer?.delete(last);
+  }
+
+  /** Frames whose TTL ran out at the relay are not delivered late: their message becomes void, its send fails. */
   private async expired(ids: readonly string[]): Promise<void> {
     const wanted = new Set(ids);
     for (const entry of this.d.outbox.pending()) {
-      if (!wanted.has(entry.id) || (entry.type === 'chat' && entry.id.startsWith('void-'))) continue;
-      await this.replaceWithVoid(entry);
-      this.waiting
-        .get(entry.peer)
-        ?.get(entry.seq)
-        ?.reject(new OppieError('OPPIE_ERR_TIMEOUT', 'the message expired before delivery'));
-      this.waiting.get(entry.peer)?.delete(entry.seq);
+      if (!wanted.has(entry.id)) continue;
+      // A void frame that expired is still needed by the peer's ordered stream: send it again.
+      if (entry.id.startsWith('void-')) this.resendLater([entry.id]);
+      else await this.abandon(entry, new OppieError('OPPIE_ERR_TIMEOUT', 'the message expired before delivery'));
     }
   }
 
@@ -338,7 +443,14 @@ export class Messaging {
       { from: this.d.deviceId, to: entry.peer, type: 'chat', id, seq: entry.seq },
       encodePlain({ v: 1 }),
     );
-    const replacement: OutboxEntry = { ...entry, id, type: 'chat', payload, bytes: payload.length };
+    const replacement: OutboxEntry = {
+      ...entry,
+      id,
+      type: 'chat',
+      payload,
+      bytes: payload.length,
+      createdAt: this.d.platform.now(),
+    };
     await this.d.outbox.replace(replacement);
     this.pacer.push(this.envelope(replacement));
   }
@@ -356,7 +468,7 @@ export class Messaging {
     const from = f.metadata?.deviceId ?? '';
     if (this.relayAcks === undefined) {
       this.relayAcks = new Map();
-      this.d.platform.timers.setTimeout(() => this.flushRelayAcks(), 0);
+      this.ackTimer = this.d.platform.timers.setTimeout(() => this.flushRelayAcks(), 0);
     }
     const ids = this.relayAcks.get(from);
     if (ids === undefined) this.relayAcks.set(from, [f.id]);
@@ -364,6 +476,7 @@ export class Messaging {
   }
 
   private flushRelayAcks(): void {
+    this.ackTimer = undefined;
     const acks = this.relayAcks;
     this.relayAcks = undefined;
     for (const [from, ids] of acks ?? []) {
@@ -375,6 +488,7 @@ export class Messaging {
   }
 
   private receiptTimer: unknown;
+  private ackTimer: unknown;
 
   private scheduleReceipts(): void {
     if (this.receiptTimer !== undefined) return;
@@ -386,6 +500,7 @@ export class Messaging {
 
   /** One end-to-end receipt per peer per turn, carrying the highest in-order sequence delivered. */
   private flushReceipts(): void {
+    if (this.closed) return;
     for (const peer of this.receiptDue) {
       const upTo = this.d.inbox.ackState(peer);
       const session = this.d.peers.session(peer);
@@ -395,7 +510,7 @@ export class Messaging {
         { from: this.d.deviceId, to: peer, type: 'receipt', id, seq: upTo },
         textEncoder.encode(encodeReceipt({ v: 1, upTo })),
       );
-      this.pacer.push({
+      this.pacer.pushUrgent(peer, {
         type: 'receipt',
         id,
         timestamp: this.d.platform.now(),
@@ -416,6 +531,15 @@ export class Messaging {
   close(): void {
     this.closed = true;
     this.pacer.clear();
+    for (const timer of [this.receiptTimer, this.ackTimer])
+      if (timer !== undefined) this.d.platform.timers.clearTimeout(timer);
+    this.receiptTimer = undefined;
+    this.ackTimer = undefined;
+    this.relayAcks = undefined;
+    this.receiptDue.clear();
+    this.outgoing.clear();
+    this.reassemblers.clear();
+    this.rxTransfer.clear();
     for (const byPeer of this.waiting.values())
       for (const s of byPeer.values()) s.reject(new OppieError('OPPIE_ERR_CLOSED'));
     this.waiting.clear();

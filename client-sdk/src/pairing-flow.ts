@@ -95,6 +95,16 @@ export class PairingFlow {
       this.offers.set(code, { code, secret, expiresAt, settle: { resolve, reject } });
     });
     completed.catch(() => {});
+    // An offer nobody claimed in time settles and is forgotten, so open offers stay bounded.
+    this.d.platform.timers.setTimeout(
+      () => {
+        const offer = this.offers.get(code);
+        if (offer === undefined) return;
+        this.offers.delete(code);
+        offer.settle.reject(new OppieError('OPPIE_ERR_PAIRING_TIMEOUT', 'no device completed this pairing in time'));
+      },
+      Math.max(0, expiresAt - this.d.platform.now()),
+    );
     return { link, code, expiresAt, completed };
   }
 
@@ -113,6 +123,7 @@ export class PairingFlow {
       throw new OppieError('OPPIE_ERR_PAIRING_PROOF', 'the relay paired us with another sidecar than the link names');
     }
     await joined(res.accountId, res.token, res.expiresAt);
+    this.pending?.settle.reject(new OppieError('OPPIE_ERR_PAIRING_TIMEOUT', 'superseded by a newer pairing'));
     const done = new Promise<Paired>((resolve, reject) => {
       this.pending = {
         sidecarDeviceId: l.sidecarDeviceId,
@@ -123,8 +134,13 @@ export class PairingFlow {
       };
     });
     const proof = await pwaProof(l.secret, l.code, l.sidecarPublicKey, this.publicKey);
-    this.d.send(this.frame(l.sidecarDeviceId, encodePairHello({ v: 1, pwaPublicKey: this.publicKey, proof })));
+    const mine = this.pending;
+    if (!this.d.send(this.frame(l.sidecarDeviceId, encodePairHello({ v: 1, pwaPublicKey: this.publicKey, proof })))) {
+      this.pending = undefined;
+      throw new OppieError('OPPIE_ERR_PAIRING_TIMEOUT', 'not connected to the relay: the pairing hello was not sent');
+    }
     const timer = this.d.platform.timers.setTimeout(() => {
+      if (this.pending !== mine) return;
       const pending = this.pending;
       this.pending = undefined;
       const err = new OppieError('OPPIE_ERR_PAIRING_TIMEOUT');
@@ -171,10 +187,10 @@ export class PairingFlow {
       if (offer.expiresAt < now) continue;
       if (!(await verifyPwaProof(offer.secret, offer.code, this.publicKey, hello.pwaPublicKey, hello.proof))) continue;
       this.offers.delete(offer.code);
-      const name =
-        (await this.d.api.devices(await this.d.token()).catch(() => [])).find((d) => d.id === from)?.name ?? 'pwa';
-      const peer: PeerInfo = { deviceId: from, name, role: 'pwa', publicKey: hello.pwaPublicKey };
+      // Stored before any network wait; the display name follows from the relay's device list.
+      const peer: PeerInfo = { deviceId: from, name: 'pwa', role: 'pwa', publicKey: hello.pwaPublicKey };
       await this.d.peers.add(peer);
+      void this.nameFromRelay(peer);
       const proof = await sidecarProof(offer.secret, offer.code, this.publicKey, hello.pwaPublicKey);
       this.d.send(this.frame(from, encodePairConfirm({ v: 1, proof })));
       const paired = {
@@ -206,22 +222,32 @@ export class PairingFlow {
       claim.settle.reject(err);
       return;
     }
-    const name =
-      (await this.d.api.devices(await this.d.token()).catch(() => [])).find((d) => d.id === claim.sidecarDeviceId)
-        ?.name ?? 'sidecar';
+    // Stored before any network wait: the sidecar may send its first frame as soon as it confirmed.
     const peer: PeerInfo = {
       deviceId: claim.sidecarDeviceId,
-      name,
+      name: 'sidecar',
       role: 'sidecar',
       publicKey: claim.sidecarPublicKey,
     };
     await this.d.peers.add(peer);
+    void this.nameFromRelay(peer);
     const paired = {
       ...peer,
       sas: await shortAuthString(claim.secret, claim.code, claim.sidecarPublicKey, this.publicKey),
     };
     this.d.events.emit('paired', paired);
     claim.settle.resolve(paired);
+  }
+
+  /** Display names are not part of the proof: they come from the relay's device list, best effort. */
+  private async nameFromRelay(peer: PeerInfo): Promise<void> {
+    try {
+      const name = (await this.d.api.devices(await this.d.token())).find((d) => d.id === peer.deviceId)?.name;
+      if (name !== undefined && this.d.peers.get(peer.deviceId) !== undefined)
+        await this.d.peers.add({ ...peer, name });
+    } catch {
+      // Keeps the role as its name; nothing depends on it.
+    }
   }
 
   close(): void {

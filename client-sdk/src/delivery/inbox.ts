@@ -85,7 +85,8 @@ export class Inbox<T> {
   }
 
   /**
-   * Decides about frame `seq` from `peer`: below `expected` or already buffered is a `duplicate`; `expected` itself
+   * Decides about frame `seq` from `peer`: below `expected` is a `duplicate`; already buffered is `buffered` again;
+   * `expected` itself
    * is delivered with every buffered successor (after persisting, see the commit point above); up to `window`
    * ahead is `buffered`; further ahead throws `OPPIE_ERR_REPLAY` (drop the frame unacknowledged: the sender
    * resends it after the gap is filled). A seq that is not an integer >= 0 throws `OPPIE_ERR_PROTOCOL`.
@@ -94,7 +95,10 @@ export class Inbox<T> {
     return this.serial.run(async () => {
       if (!isSeq(seq)) throw new OppieError('OPPIE_ERR_PROTOCOL', `frame seq ${seq} is not an integer >= 0`);
       const state = this.state(peer);
-      if (seq < state.expected || state.ahead.has(seq)) return { kind: 'duplicate' };
+      if (seq < state.expected) return { kind: 'duplicate' };
+      // A repeat of a frame held only in memory is not a settled duplicate: it must stay unacknowledged upstream
+      // until the gap before it is filled and it is committed.
+      if (state.ahead.has(seq)) return { kind: 'buffered' };
       if (seq > state.expected + this.window) {
         throw new OppieError(
           'OPPIE_ERR_REPLAY',

@@ -36,6 +36,7 @@ export interface RelayConnectionOptions {
 }
 
 let pingCounter = 0;
+const WELCOME_TIMEOUT_MS = 10_000;
 
 export class RelayConnection {
   private stateValue: ConnectionState = 'idle';
@@ -45,6 +46,7 @@ export class RelayConnection {
   private timer: unknown;
   private heartbeat: unknown;
   private awaitingPong = false;
+  private welcomeTimer: unknown;
 
   constructor(
     private readonly opts: RelayConnectionOptions,
@@ -65,6 +67,7 @@ export class RelayConnection {
   /** Opens (or re-opens) the connection; resolves once the welcome arrived or rejects on a permanent refusal. */
   start(): void {
     if (this.stateValue === 'open' || this.stateValue === 'connecting') return;
+    if (this.stateValue === 'reconnecting') return this.resumeNow();
     this.setState(this.attempt === 0 ? 'connecting' : 'reconnecting');
     void this.open();
   }
@@ -83,8 +86,18 @@ export class RelayConnection {
     }
     if (id !== this.attemptId || this.stateValue === 'closed') return;
     const wsUrl = `${this.opts.url.replace(/^http/, 'ws')}/session`;
-    const ws = new this.opts.platform.WebSocket(wsUrl, [WS_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX + token]);
+    let ws: WebSocketLike;
+    try {
+      ws = new this.opts.platform.WebSocket(wsUrl, [WS_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX + token]);
+    } catch (err) {
+      this.hooks.onError(new OppieError('OPPIE_ERR_RELAY', `cannot open ${wsUrl}`, { cause: err }));
+      return this.retry();
+    }
     this.ws = ws;
+    // A socket that opens but never gets its welcome (a proxy that accepted and stalled) is recycled.
+    this.welcomeTimer = this.opts.platform.timers.setTimeout(() => {
+      if (id === this.attemptId && this.stateValue !== 'open') ws.close(3000, 'no welcome');
+    }, WELCOME_TIMEOUT_MS);
     ws.onmessage = (ev) => {
       if (id !== this.attemptId) return;
       this.received(ev.data);
@@ -105,6 +118,8 @@ export class RelayConnection {
       return;
     }
     if (frame.type === 'welcome') {
+      if (this.welcomeTimer !== undefined) this.opts.platform.timers.clearTimeout(this.welcomeTimer);
+      this.welcomeTimer = undefined;
       this.attempt = 0;
       this.setState('open');
       this.startHeartbeat((frame.payload as WelcomePayload).heartbeatMs);
@@ -143,6 +158,8 @@ export class RelayConnection {
 
   private closed(code: number, reason: string): void {
     this.stopHeartbeat();
+    if (this.welcomeTimer !== undefined) this.opts.platform.timers.clearTimeout(this.welcomeTimer);
+    this.welcomeTimer = undefined;
     this.ws = undefined;
     if (this.stateValue === 'closed') return;
     if (code !== 3000 && !shouldReconnect(code)) {
@@ -187,6 +204,8 @@ export class RelayConnection {
   stop(final: ConnectionState = 'closed'): void {
     this.attemptId++;
     this.stopHeartbeat();
+    if (this.welcomeTimer !== undefined) this.opts.platform.timers.clearTimeout(this.welcomeTimer);
+    this.welcomeTimer = undefined;
     if (this.timer !== undefined) this.opts.platform.timers.clearTimeout(this.timer);
     this.timer = undefined;
     const ws = this.ws;

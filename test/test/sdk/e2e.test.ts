@@ -64,4 +64,24 @@ describe('SDK end to end through the relay', () => {
     expect(received.at(-1)).toBe(1);
     expect(received.length).toBeGreaterThan(1);
   }, 60_000);
+
+  it('keeps delivering when an application listener throws, and reports it', async () => {
+    t = await startTestRelay();
+    const { sidecar, phone } = await pairedClients(t.url);
+    closers.push(
+      () => sidecar.close(),
+      () => phone.close(),
+    );
+    const got: number[] = [];
+    const errors: string[] = [];
+    phone.events.on('error', (e) => errors.push(e.code));
+    phone.events.on('progress', (m) => {
+      const n = (m.payload as { n: number }).n;
+      got.push(n);
+      if (n === 1) throw new Error('app bug');
+    });
+    for (let n = 0; n < 5; n++) await sidecar.send('progress', { n });
+    expect(got).toEqual([0, 1, 2, 3, 4]);
+    expect(errors).toContain('OPPIE_ERR_PROTOCOL');
+  });
 });
