@@ -3,18 +3,10 @@
  * (store/memory); a Redis implementation can take their place for scale-out without touching the auth logic.
  * Every method is async so a networked store fits the same shape.
  */
-import type { RoleName } from '@oppie/protocol';
 import type { DeviceRecord } from './types.js';
 
-/** A device about to be stored. */
-export interface NewDevice {
-  readonly id: string;
-  readonly accountId: string;
-  readonly role: RoleName;
-  readonly name: string;
-  readonly publicKey: string;
-  readonly createdAt: number;
-}
+/** A device about to be stored: a record before it was ever seen or revoked. */
+export type NewDevice = Omit<DeviceRecord, 'lastSeenAt' | 'revokedAt'>;
 
 /** TOTP state of an account. `confirmedAt` stays null until the first successful verify. */
 export interface OtpState {
