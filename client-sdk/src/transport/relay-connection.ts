@@ -64,10 +64,13 @@ export class RelayConnection {
     this.hooks.onState(from, to);
   }
 
-  /** Opens (or re-opens) the connection; resolves once the welcome arrived or rejects on a permanent refusal. */
+  /** Opens the connection (or, while waiting to reconnect, reconnects now); the state tells how it goes. */
   start(): void {
     if (this.stateValue === 'open' || this.stateValue === 'connecting') return;
-    if (this.stateValue === 'reconnecting') return this.resumeNow();
+    if (this.stateValue === 'reconnecting') {
+      this.resumeNow();
+      return;
+    }
     this.setState(this.attempt === 0 ? 'connecting' : 'reconnecting');
     void this.open();
   }
