@@ -145,6 +145,15 @@ export const PresenceEntry = Type.Object(
   },
   { additionalProperties: false, title: 'PresenceEntry' },
 );
+export const IceServer = Type.Object(
+  {
+    urls: Type.Array(Type.String(), { minItems: 1 }),
+    username: Type.Optional(Type.String({ description: 'TURN REST username: "<expiry seconds>:<deviceId>".' })),
+    credential: Type.Optional(Type.String({ description: 'base64(HMAC-SHA1(secret, username)).' })),
+  },
+  { additionalProperties: false, title: 'IceServer' },
+);
+
 export const WelcomePayload = Type.Object(
   {
     deviceId: DeviceId,
@@ -163,6 +172,10 @@ export const WelcomePayload = Type.Object(
       maxTtlMs: Type.Integer(),
     }),
     devices: Type.Array(PresenceEntry),
+    iceServers: Type.Array(IceServer, {
+      description: 'STUN and TURN servers for the WebRTC upgrade, TURN credentials minted for this device.',
+    }),
+    iceExpiresAt: Type.Integer({ description: 'When the TURN credentials expire (ms); refresh at /api/turn/credentials.' }),
   },
   { additionalProperties: false },
 );

@@ -3,7 +3,7 @@
  * `/api/openapi.json` is generated from them, so the API reference and the validation cannot drift apart.
  */
 import { type Static, Type } from '@sinclair/typebox';
-import { DeviceId, Path, Role } from './envelope.js';
+import { DeviceId, IceServer, Path, Role } from './envelope.js';
 
 const Base64Url = (description: string, min = 1, max = 256) =>
   Type.String({ pattern: '^[A-Za-z0-9_-]+$', minLength: min, maxLength: max, description });
@@ -171,5 +171,13 @@ export const SessionInfo = Type.Object(
 );
 export const SessionList = Type.Object({ sessions: Type.Array(SessionInfo) }, { title: 'SessionList' });
 export type SessionInfo = Static<typeof SessionInfo>;
+
+export const TurnCredentialsResponse = Type.Object(
+  {
+    iceServers: Type.Array(IceServer),
+    expiresAt: Type.Integer({ description: 'When the minted TURN credentials expire (ms since the epoch).' }),
+  },
+  { title: 'TurnCredentialsResponse' },
+);
 
 export const Jwks = Type.Object({ keys: Type.Array(Type.Record(Type.String(), Type.Unknown())) }, { title: 'JWKS' });

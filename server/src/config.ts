@@ -253,6 +253,34 @@ export const OPTIONS = {
     description:
       'Comma-separated origins allowed to call the REST API from a browser (the PWA\'s origin), or "*". Default: none (same origin only).',
   },
+  stunUrls: {
+    env: 'STUN_URLS',
+    kind: 'string',
+    default: undefined,
+    description: 'Comma-separated STUN URLs given to devices for WebRTC (e.g. stun:turn.example.com:3478).',
+  },
+  turnUrls: {
+    env: 'TURN_URLS',
+    kind: 'string',
+    default: undefined,
+    description:
+      'Comma-separated TURN URLs (turn:host:3478?transport=udp, turns:host:5349?transport=tcp). Needs TURN_SECRETS.',
+  },
+  turnSecrets: {
+    env: 'TURN_SECRETS',
+    kind: 'string',
+    default: undefined,
+    description:
+      'Comma-separated TURN REST shared secrets (coturn use-auth-secret). The first signs new credentials; list the old one too while coturn still accepts it.',
+  },
+  turnTtlSeconds: {
+    env: 'TURN_TTL_SECONDS',
+    kind: 'int',
+    default: 600,
+    min: 60,
+    max: 86_400,
+    description: 'Lifetime of minted TURN credentials.',
+  },
   trustProxy: {
     env: 'TRUST_PROXY',
     kind: 'bool',
@@ -339,6 +367,9 @@ export function loadConfig(
     else out[key] = typeof spec.default === 'function' ? spec.default(env) : spec.default;
   }
   const production = env.NODE_ENV === 'production';
+  if (out.turnUrls !== undefined && out.turnSecrets === undefined) {
+    throw new ConfigError('TURN_SECRETS', 'is required when TURN_URLS is set (credentials are minted per device)');
+  }
   const frame = out.maxFrameBytes as number;
   if (frame > (out.queueMaxBytes as number)) {
     throw new ConfigError(

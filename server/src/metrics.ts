@@ -135,6 +135,24 @@ export function createMetrics() {
       labelNames: ['path'] as const,
       registers: r,
     }),
+    timeToDirect: new Histogram({
+      name: 'oppie_relay_upgrade_setup_seconds',
+      help: 'Time from the start of an upgrade attempt to a working data channel, by the path it reached.',
+      labelNames: ['path'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+      registers: r,
+    }),
+    pathBytes: new Counter({
+      name: 'oppie_relay_path_bytes_total',
+      help: 'Application bytes the SDKs reported carrying, by path (reports carry the bytes since the previous one).',
+      labelNames: ['path'] as const,
+      registers: r,
+    }),
+    fallbackRatio: new Gauge({
+      name: 'oppie_relay_fallback_ratio',
+      help: 'Share of connected devices whose current path to their peer is the relay (0 when none are connected).',
+      registers: r,
+    }),
     transportReports: new Counter({
       name: 'oppie_relay_transport_reports_total',
       help: 'Transport reports from SDKs, by path and upgrade outcome.',

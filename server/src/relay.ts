@@ -15,10 +15,12 @@ import { registerHealthRoute } from './http/routes/health.js';
 import { registerMetricsRoute } from './http/routes/metrics.js';
 import { registerSchemaRoute } from './http/routes/schema.js';
 import { registerSessionsRoute } from './http/routes/sessions.js';
+import { registerTurnRoute } from './http/routes/turn.js';
 import { createMetrics, type Metrics, TrafficCounters } from './metrics.js';
 import { MemoryDedupeStore } from './queue/dedupe.js';
 import { MemoryQueueStore, type QueueStore } from './queue/queue-store.js';
 import { openDatabase } from './store/sqlite/database.js';
+import { turnOptions } from './turn/credentials.js';
 import { VERSION } from './version.js';
 import { Delivery } from './ws/delivery.js';
 import { Gateway } from './ws/gateway.js';
@@ -98,7 +100,8 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     clockSkewMs: config.clockSkewSeconds * 1000,
     stepUpMaxAgeMs: config.stepUpMaxAgeSeconds * 1000,
   });
-  const gateway = new Gateway(config, hub, router, delivery, queues, auth, metrics, logger);
+  const turn = turnOptions(config);
+  const gateway = new Gateway(config, hub, router, delivery, queues, auth, metrics, logger, turn);
 
   auth.events.on('deviceRevoked', ({ deviceId, accountId }) => {
     gateway.kick(deviceId);
@@ -145,9 +148,12 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     const paths = { relay: 0, turn: 0, direct: 0 };
     for (const c of hub.connections()) paths[c.path]++;
     for (const [path, n] of Object.entries(paths)) metrics.transportPaths.set({ path }, n);
+    const all = paths.relay + paths.turn + paths.direct;
+    metrics.fallbackRatio.set(all === 0 ? 0 : paths.relay / all);
   };
   registerAuthRoutes(app, { auth, config, isOnline: (id) => hub.get(id) !== undefined });
   registerSessionsRoute(app, { auth, hub, queues });
+  registerTurnRoute(app, { auth, turn });
   registerHealthRoute(app, {
     startedAt,
     draining: () => gateway.isDraining,

@@ -34,6 +34,7 @@ describe('loadConfig', () => {
     [{ NODE_ENV: 'production' }, 'JWT_SIGNING_KEY_FILE'],
     [{ INFLIGHT_MAX_COUNT: '1000', QUEUE_MAX_COUNT: '1000' }, 'INFLIGHT_MAX_COUNT'],
     [{ MAX_FRAME_BYTES: '2097152', QUEUE_MAX_BYTES: '1048576' }, 'MAX_FRAME_BYTES'],
+    [{ TURN_URLS: 'turn:127.0.0.1:3478' }, 'TURN_SECRETS'],
   ])('names the bad variable: %o', (env, variable) => {
     try {
       loadConfig(env);

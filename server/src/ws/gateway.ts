@@ -12,6 +12,7 @@ import type { AuthService, DeviceClaims } from '../auth/types.js';
 import type { RelayConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import type { QueueStore } from '../queue/queue-store.js';
+import { iceServersFor, type TurnOptions } from '../turn/credentials.js';
 import { Connection, type ConnectionSettings } from './connection.js';
 import type { Delivery } from './delivery.js';
 import type { Hub } from './hub.js';
@@ -35,6 +36,7 @@ export class Gateway {
     private readonly auth: AuthService,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    private readonly turn: TurnOptions,
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
@@ -181,6 +183,9 @@ export class Gateway {
         maxTtlMs: this.config.maxTtlSeconds * 1000,
       },
       devices: this.hub.presence(conn.accountId),
+      ...(({ iceServers, expiresAt }) => ({ iceServers, iceExpiresAt: expiresAt }))(
+        iceServersFor(this.turn, conn.deviceId, Date.now()),
+      ),
     });
     conn.ready = true;
     if (!replaced) this.hub.broadcastPresence(conn.accountId, conn.deviceId, true);

@@ -153,6 +153,11 @@ export class Router {
         }
         conn.path = p.path;
         this.metrics.transportReports.inc({ path: p.path, outcome: p.outcome ?? 'none' });
+        if (p.outcome === 'upgraded' && p.setupMs !== undefined) {
+          this.metrics.timeToDirect.observe({ path: p.path }, p.setupMs / 1000);
+        }
+        const bytes = (p.bytesSent ?? 0) + (p.bytesReceived ?? 0);
+        if (bytes > 0) this.metrics.pathBytes.inc({ path: p.path }, bytes);
         return;
       }
       case 'hello':
