@@ -175,7 +175,9 @@ export const WelcomePayload = Type.Object(
     iceServers: Type.Array(IceServer, {
       description: 'STUN and TURN servers for the WebRTC upgrade, TURN credentials minted for this device.',
     }),
-    iceExpiresAt: Type.Integer({ description: 'When the TURN credentials expire (ms); refresh at /api/turn/credentials.' }),
+    iceExpiresAt: Type.Integer({
+      description: 'When the TURN credentials expire (ms); refresh at /api/turn/credentials.',
+    }),
   },
   { additionalProperties: false },
 );

@@ -11,4 +11,5 @@ export type { AuthService, DeviceClaims, DeviceRecord } from './auth/types.js';
 export { ConfigError, configTable, loadConfig, OPTIONS, type RelayConfig } from './config.js';
 export { createMetrics, type Metrics } from './metrics.js';
 export { createRelay, type Relay, type RelayOptions } from './relay.js';
+export { type IceServer, iceServersFor, turnCredential } from './turn/credentials.js';
 export { VERSION } from './version.js';
