@@ -112,9 +112,19 @@ function parse(argv: readonly string[], io: CliIo): { ctx: CliContext; command: 
   return { ctx, command, rest };
 }
 
+const OPTION_WORDS = new Set(['--relay', '--name', '--data-dir', '--enrollment-token', '--ipc', '--help', '-h']);
+
 function parseOnly(argv: readonly string[]) {
+  // Device ids are base64url and may start with "-": the id after `revoke` is always an argument, never an option.
+  const args = [...argv];
+  const r = args.indexOf('revoke');
+  const id = args[r + 1];
+  if (r !== -1 && id !== undefined && id.startsWith('-') && !OPTION_WORDS.has(id.split('=')[0] as string)) {
+    args.splice(r + 1, 1);
+    args.push('--', id);
+  }
   return parseArgs({
-    args: [...argv],
+    args,
     allowPositionals: true,
     options: {
       relay: { type: 'string' },

@@ -136,6 +136,12 @@ describe('runCli commands', () => {
     expect(h.err.join('')).toBe('oppie-sidecar: OPPIE_ERR_RELAY: no such device\n');
   });
 
+  it('revoke takes a device id that starts with "-" (base64url) as the id, not as an option', async () => {
+    const h = harness();
+    expect(await runCli(['revoke', '-x9Tn4K2_abcdefghijklm', '--relay', 'http://127.0.0.1:1'], h.io)).not.toBe(2);
+    expect(h.calls[0]).toBe('revoke -x9Tn4K2_abcdefghijklm');
+  });
+
   it('pair prints the QR code and link, waits, then prints the check code', async () => {
     const h = harness();
     const done = runCli(['pair'], h.io);
