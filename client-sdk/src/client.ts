@@ -8,12 +8,13 @@
  * client.events.on('progress', (m) => console.log(m.payload));
  * await client.send('runPlan', { plan: 'refactor auth' }); // resolves when the sidecar received it
  */
-import { type ApplicationType, isApplicationType, type WelcomePayload } from '@oppie/protocol';
+import { type ApplicationType, isApplicationType, type PathName, type WelcomePayload } from '@oppie/protocol';
 import mittModule from 'mitt';
 import { deviceIdOf, generateIdentity, type Identity, parseIdentity, serializeIdentity } from './crypto/identity.js';
 import { sodiumReady, toB64u } from './crypto/sodium.js';
 import { Inbox } from './delivery/inbox.js';
 import { Outbox } from './delivery/outbox.js';
+import { type DirectOptions, DirectPaths } from './direct/direct-paths.js';
 import { OppieError } from './errors.js';
 import type { ClientEvents, ConnectionState, PeerInfo } from './events.js';
 import { Messaging } from './messaging.js';
@@ -40,6 +41,8 @@ export interface OppieClientOptions {
   readonly outbox?: { maxEntries?: number; maxBytes?: number };
   /** How long pair() waits for the sidecar's confirmation. Default 60 s. */
   readonly pairingTimeoutMs?: number;
+  /** The WebRTC direct path (on by default when the platform has WebRTC). */
+  readonly direct?: DirectOptions;
 }
 
 interface Registration {
@@ -53,6 +56,7 @@ export class OppieClient {
   private readonly connection: RelayConnection;
   private readonly messaging: Messaging;
   private readonly pairing: PairingFlow;
+  private readonly directPaths: DirectPaths;
   private cachedToken: { token: string; expiresAt: number } | undefined;
   private refreshTimer: unknown;
   private welcome: WelcomePayload | undefined;
@@ -88,7 +92,23 @@ export class OppieClient {
       inbox,
       events: this.events,
       send: (frame) => this.connection.send(frame),
+      direct: {
+        isDirect: (peer) => this.directPaths.isDirect(peer),
+        send: (peer, frame) => this.directPaths.send(peer, frame),
+      },
     });
+    this.directPaths = new DirectPaths({
+      deviceId,
+      platform,
+      peers: peerSet,
+      events: this.events,
+      options: options.direct ?? {},
+      relaySend: (frame) => this.connection.send(frame),
+      iceServers: async () => this.api.turnCredentials(await this.token()),
+      pathChanged: (peer) => this.messaging.pathChanged(peer),
+      envelope: (f) => void this.messaging.received(f, false),
+    });
+    this.events.on('paired', (p) => this.directPaths.paired(p.deviceId));
     this.pairing = new PairingFlow({
       deviceId,
       identity,
@@ -197,7 +217,35 @@ export class OppieClient {
     this.connection.resumeNow();
   }
 
+  /**
+   * The network changed (browser `online`, a new interface on the workstation): reconnects the relay at once and
+   * starts the direct path over, since the addresses ICE found may be gone.
+   */
+  networkChanged(): void {
+    this.connection.resumeNow();
+    this.directPaths.networkChanged();
+  }
+
+  /**
+   * The transport frames to `peer` use now: `direct`, `turn` (a data channel through TURN) or `relay`.
+   *
+   * @example
+   * if (client.pathTo(sidecarId) === 'relay') showBadge('relayed');
+   */
+  pathTo(peer: string): PathName {
+    return this.directPaths.pathTo(peer);
+  }
+
+  /**
+   * Drops the data channel to `peer` as a failure would: frames go back to the relay at once, and a new attempt at
+   * the direct path follows. For an app that saw the channel misbehave, and for tests of the handover.
+   */
+  resetPath(peer: string): void {
+    this.directPaths.reset(peer);
+  }
+
   private stateChanged(from: ConnectionState, to: ConnectionState): void {
+    if (to !== 'open') this.directPaths.relayClosed();
     this.events.emit('state', { from, to });
     if (to === 'closed') {
       for (const w of this.openWaiters.splice(0)) w.reject(new OppieError('OPPIE_ERR_CLOSED'));
@@ -207,6 +255,7 @@ export class OppieClient {
   private welcomed(w: WelcomePayload): void {
     this.welcome = w;
     this.messaging.connected(w);
+    this.directPaths.welcomed(w.iceServers, w.iceExpiresAt, w.devices);
     for (const d of w.devices)
       if (d.deviceId !== this.deviceId) this.events.emit('peer', { deviceId: d.deviceId, online: d.online });
     for (const waiter of this.openWaiters.splice(0)) waiter.resolve();
@@ -220,7 +269,14 @@ export class OppieClient {
     }
     if (f.type === 'presence') {
       const p = f.payload as { deviceId: string; online: boolean };
+      this.directPaths.presence(p.deviceId, p.online);
       this.events.emit('peer', { deviceId: p.deviceId, online: p.online });
+      return;
+    }
+    if (f.type === 'signal') {
+      this.messaging.ackToRelay(f);
+      // In frame order: the first signals of a new peer come right after the pairing frame that makes it known.
+      this.messaging.serially(async () => this.directPaths.signal(f));
       return;
     }
     void this.messaging.received(f);
@@ -266,6 +322,7 @@ export class OppieClient {
 
   async revoke(deviceId: string): Promise<void> {
     await this.api.revoke(await this.token(), deviceId);
+    this.directPaths.forget(deviceId);
     if (this.peerSet.get(deviceId) !== undefined) await this.peerSet.remove(deviceId);
   }
 
@@ -286,6 +343,7 @@ export class OppieClient {
     if (this.refreshTimer !== undefined) this.platform.timers.clearTimeout(this.refreshTimer);
     this.refreshTimer = undefined;
     this.messaging.close();
+    this.directPaths.close();
     this.pairing.close();
     this.connection.stop('closed');
   }

@@ -1,4 +1,4 @@
-import type { ApplicationType, PathName } from '@oppie/protocol';
+import type { ApplicationType, PathName, UpgradeOutcome } from '@oppie/protocol';
 import type { OppieError } from './errors.js';
 
 /** Connection lifecycle: one field, changed in one place (Connection.setState). */
@@ -38,7 +38,10 @@ export type ClientEvents = {
   state: { from: ConnectionState; to: ConnectionState };
   peer: { deviceId: string; online: boolean };
   paired: PeerInfo & { sas: string };
-  path: { peer: string; path: PathName };
+  /** The transport frames to `peer` use now; every client starts on `relay`. `relayProtocol` is set for TURN. */
+  path: { peer: string; path: PathName; relayProtocol?: 'udp' | 'tcp' | 'tls' };
+  /** How an attempt at the direct path ended (`upgraded`, or why not). */
+  upgrade: { peer: string; outcome: UpgradeOutcome; setupMs: number };
   transfer: { peer: string; id: string; direction: 'in' | 'out'; done: number; total: number };
   error: OppieError;
 };

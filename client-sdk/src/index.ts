@@ -12,8 +12,16 @@
 export * from '@oppie/protocol';
 export { OppieClient, type OppieClientOptions } from './client.js';
 export * from './crypto/index.js';
+export type { DirectOptions } from './direct/direct-paths.js';
 export { OppieError, SDK_ERROR_CODES, type SdkErrorCode } from './errors.js';
 export type { ClientEvents, ConnectionState, IncomingMessage, PeerInfo } from './events.js';
 export * from './pairing/index.js';
-export { defaultPlatform, type KeyValueStore, MemoryStore, type Platform, type WebSocketLike } from './platform.js';
+export {
+  defaultPlatform,
+  type KeyValueStore,
+  MemoryStore,
+  type Platform,
+  type RtcImplementation,
+  type WebSocketLike,
+} from './platform.js';
 export { exponentialBackoff, type ReconnectPolicy } from './reconnect.js';

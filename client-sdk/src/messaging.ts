@@ -3,7 +3,7 @@
  * after a reconnect; decrypt, order and deduplicate through the inbox, deliver once, acknowledge end to end.
  * Transport-agnostic by design: a second transport (a WebRTC data channel) only needs another `send`.
  */
-import type { ApplicationType, WelcomePayload } from '@oppie/protocol';
+import { type ApplicationType, isApplicationType, type WelcomePayload } from '@oppie/protocol';
 import type { Emitter } from 'mitt';
 import { fromB64u, toB64u } from './crypto/sodium.js';
 import { decodeChunk, encodeChunk, Reassembler, splitPayload } from './delivery/chunker.js';
@@ -33,8 +33,17 @@ export interface MessagingDeps {
   readonly outbox: Outbox;
   readonly inbox: Inbox<InboxValue>;
   readonly events: Emitter<ClientEvents>;
-  /** Hands a frame to the current transport; false when none is open. */
+  /** Hands a frame to the relay connection; false when it is not open. */
   readonly send: (frame: object) => boolean;
+  /** The data channels of the direct path, when this client has them. */
+  readonly direct?: DirectChannel;
+}
+
+/** What messaging needs of the direct path: whether a peer's channel is open, and a send on it. */
+export interface DirectChannel {
+  isDirect(peer: string): boolean;
+  /** False when the channel cannot take the frame: it goes to the relay instead. */
+  send(peer: string, frame: object): boolean;
 }
 
 type Settle = { resolve: () => void; reject: (err: OppieError) => void };
@@ -67,9 +76,30 @@ export class Messaging {
   connected(welcome: WelcomePayload): void {
     this.pacer.setLimits(welcome.limits.envelopesPerSecond, Math.max(1, Math.floor(welcome.limits.envelopesPerSecond)));
     this.pacer.clear();
-    for (const entry of this.d.outbox.pending()) this.pacer.push(this.envelope(entry));
+    // Frames on an open data channel are already on their way; the channel is reliable and ordered.
+    for (const entry of this.d.outbox.pending())
+      if (this.d.direct?.isDirect(entry.peer) !== true) this.pacer.push(this.envelope(entry));
     for (const peer of this.d.peers.list()) this.receiptDue.add(peer.deviceId);
     this.flushReceipts();
+  }
+
+  /** The data channel when it is open and takes the frame, else the relay (paced). */
+  private dispatch(e: OutboxEntry): void {
+    const env = this.envelope(e);
+    if (this.d.direct?.send(e.peer, env) !== true) this.pacer.push(env);
+  }
+
+  /**
+   * Frames to `peer` moved to the data channel or back to the relay: everything not yet acknowledged end to end goes
+   * again on the new path, in sequence order, so the receiver's ordered window fills from its lowest gap. Copies
+   * that also arrive over the old path are duplicates to the inbox (dropped and re-acknowledged).
+   */
+  pathChanged(peer: string): void {
+    if (this.closed) return;
+    this.pacer.drop((f) => (f as { to?: string }).to === peer);
+    for (const e of this.d.outbox.pending(peer)) this.dispatch(e);
+    this.receiptDue.add(peer);
+    this.scheduleReceipts();
   }
 
   private envelope(e: OutboxEntry): object {
@@ -136,7 +166,7 @@ export class Messaging {
         };
         await this.d.outbox.add(entry);
         added.push(entry);
-        this.pacer.push(this.envelope(entry));
+        this.dispatch(entry);
         if (firstSeq < 0) {
           firstSeq = seq;
           firstId = id;
@@ -173,14 +203,23 @@ export class Messaging {
     this.chain = this.chain.then(task).catch(() => {});
   }
 
-  /** Every routed or relay frame but welcome/pong/presence/pair. Never throws: failures become `error` events. */
-  received(f: RelayFrameIn): Promise<void> {
-    this.chain = this.chain.then(() => this.handle(f)).catch(() => {});
+  /**
+   * Every routed or relay frame but welcome/pong/presence/pair/signal, from the relay or (`viaRelay` false) from a
+   * data channel. Never throws: failures become `error` events.
+   */
+  received(f: RelayFrameIn, viaRelay = true): Promise<void> {
+    this.chain = this.chain.then(() => this.handle(f, viaRelay)).catch(() => {});
     return this.chain;
   }
 
-  private async handle(f: RelayFrameIn): Promise<void> {
+  private async handle(f: RelayFrameIn, viaRelay: boolean): Promise<void> {
     try {
+      if (!viaRelay) {
+        // A peer speaks only application frames and receipts on a channel; relay notices come from the relay.
+        if (f.type !== 'receipt' && !isApplicationType(f.type))
+          throw new OppieError('OPPIE_ERR_PROTOCOL', `a ${f.type} frame on a data channel was ignored`);
+        return await this.routed(f, false);
+      }
       switch (f.type) {
         case 'ack':
           return;
@@ -195,7 +234,7 @@ export class Messaging {
           this.receiptsLost(f);
           return await this.expired((f.payload as { ids: string[] }).ids);
         default:
-          return await this.routed(f);
+          return await this.routed(f, true);
       }
     } catch (err) {
       this.report(err instanceof OppieError ? err : new OppieError('OPPIE_ERR_PROTOCOL', undefined, { cause: err }));
@@ -224,11 +263,14 @@ export class Messaging {
    * persisted it), a duplicate, or refused (forged, unpaired). A frame buffered behind a missing earlier one is not
    * acknowledged, so the relay keeps it and redelivers it after a restart of this client.
    */
-  private async routed(f: RelayFrameIn): Promise<void> {
+  private async routed(f: RelayFrameIn, viaRelay: boolean): Promise<void> {
+    // Frames from a data channel are not the relay's to forget; delivered ones are acknowledged all the same (below),
+    // so a copy the relay still holds from before the switch is not delivered to us again.
+    const ackToRelay = viaRelay ? (frame: RelayFrameIn) => this.ackToRelay(frame) : () => {};
     const from = f.metadata?.deviceId;
     const session = from === undefined ? undefined : this.d.peers.session(from);
     if (from === undefined || typeof f.payload !== 'string' || typeof f.seq !== 'number') {
-      this.ackToRelay(f);
+      ackToRelay(f);
       throw new OppieError('OPPIE_ERR_PROTOCOL', `a malformed ${f.type} frame was ignored`);
     }
     if (session === undefined) {
@@ -244,11 +286,11 @@ export class Messaging {
       // open() throws OPPIE_ERR_DECRYPT for anything forged, tampered or re-addressed: nothing of it reaches the app.
       plain = session.open({ from, to: this.d.deviceId, type: f.type, id: f.id, seq: f.seq }, f.payload);
     } catch (err) {
-      this.ackToRelay(f);
+      ackToRelay(f);
       throw err;
     }
     if (f.type === 'receipt') {
-      this.ackToRelay(f);
+      ackToRelay(f);
       const { upTo } = decodeReceipt(textDecoder.decode(plain));
       await this.d.outbox.acknowledge(from, upTo);
       this.progressOut(from, upTo);
@@ -267,7 +309,7 @@ export class Messaging {
     try {
       frame = decodePlain(plain);
     } catch (err) {
-      this.ackToRelay(f); // authentic but malformed: a peer bug; retrying it would not help
+      ackToRelay(f); // authentic but malformed: a peer bug; retrying it would not help
       throw err;
     }
     const result = await this.d.inbox.accept(from, f.seq, f.id, { type: f.type, frame });
@@ -277,7 +319,7 @@ export class Messaging {
         this.ackToRelay({ id: fr.id, type: f.type, payload: null, metadata: { deviceId: from } });
       }
     } else if (result.kind === 'duplicate') {
-      this.ackToRelay(f);
+      ackToRelay(f);
     }
     this.receiptDue.add(from);
     this.scheduleReceipts();
@@ -452,14 +494,14 @@ export class Messaging {
       createdAt: this.d.platform.now(),
     };
     await this.d.outbox.replace(replacement);
-    this.pacer.push(this.envelope(replacement));
+    this.dispatch(replacement);
   }
 
   private resendLater(ids: readonly string[]): void {
     const wanted = new Set(ids);
     this.d.platform.timers.setTimeout(() => {
       if (this.closed) return;
-      for (const e of this.d.outbox.pending()) if (wanted.has(e.id)) this.pacer.push(this.envelope(e));
+      for (const e of this.d.outbox.pending()) if (wanted.has(e.id)) this.dispatch(e);
     }, RESEND_DELAY_MS);
   }
 
@@ -510,7 +552,7 @@ export class Messaging {
         { from: this.d.deviceId, to: peer, type: 'receipt', id, seq: upTo },
         textEncoder.encode(encodeReceipt({ v: 1, upTo })),
       );
-      this.pacer.pushUrgent(peer, {
+      const receipt = {
         type: 'receipt',
         id,
         timestamp: this.d.platform.now(),
@@ -518,7 +560,8 @@ export class Messaging {
         seq: upTo,
         metadata: { deviceId: this.d.deviceId },
         payload,
-      });
+      };
+      if (this.d.direct?.send(peer, receipt) !== true) this.pacer.pushUrgent(peer, receipt);
     }
     this.receiptDue.clear();
   }

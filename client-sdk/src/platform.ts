@@ -31,8 +31,20 @@ export interface Timers {
   clearTimeout(handle: unknown): void;
 }
 
+/**
+ * A WebRTC implementation (the browser's globals, or `@roamhq/wrtc` in Node): what simple-peer calls `wrtc`.
+ * Without one the SDK stays on the relay.
+ */
+export interface RtcImplementation {
+  readonly RTCPeerConnection: unknown;
+  readonly RTCSessionDescription: unknown;
+  readonly RTCIceCandidate: unknown;
+}
+
 export interface Platform {
   readonly WebSocket: WebSocketFactory;
+  /** WebRTC for the direct path; undefined keeps every frame on the relay. */
+  readonly rtc: RtcImplementation | undefined;
   readonly fetch: typeof globalThis.fetch;
   readonly storage: KeyValueStore;
   readonly timers: Timers;
@@ -58,13 +70,30 @@ export class MemoryStore implements KeyValueStore {
 
 /** Defaults from `globalThis` for whatever the caller does not inject. */
 export function defaultPlatform(overrides: Partial<Platform> = {}): Platform {
-  const g = globalThis as unknown as { WebSocket?: WebSocketFactory; fetch?: typeof globalThis.fetch };
+  const g = globalThis as unknown as {
+    WebSocket?: WebSocketFactory;
+    fetch?: typeof globalThis.fetch;
+    RTCPeerConnection?: unknown;
+    RTCSessionDescription?: unknown;
+    RTCIceCandidate?: unknown;
+  };
   const WebSocket = overrides.WebSocket ?? g.WebSocket;
   const fetchFn = overrides.fetch ?? g.fetch?.bind(globalThis);
   if (WebSocket === undefined) throw new TypeError('no WebSocket implementation: pass platform.WebSocket');
   if (fetchFn === undefined) throw new TypeError('no fetch implementation: pass platform.fetch');
+  const rtc =
+    'rtc' in overrides
+      ? overrides.rtc
+      : g.RTCPeerConnection !== undefined
+        ? {
+            RTCPeerConnection: g.RTCPeerConnection,
+            RTCSessionDescription: g.RTCSessionDescription,
+            RTCIceCandidate: g.RTCIceCandidate,
+          }
+        : undefined;
   return {
     WebSocket,
+    rtc,
     fetch: fetchFn,
     storage: overrides.storage ?? new MemoryStore(),
     timers: overrides.timers ?? {

@@ -86,6 +86,11 @@ export class RelayApi {
     return (await this.call<{ devices: DeviceInfo[] }>('GET', '/api/auth/devices', undefined, token)).devices;
   }
 
+  /** STUN and TURN servers with TURN credentials minted for this device (they expire: see `expiresAt`). */
+  async turnCredentials(token: string): Promise<{ iceServers: unknown[]; expiresAt: number }> {
+    return this.call<{ iceServers: unknown[]; expiresAt: number }>('GET', '/api/turn/credentials', undefined, token);
+  }
+
   async revoke(token: string, deviceId: string): Promise<void> {
     await this.call('DELETE', `/api/auth/devices/${encodeURIComponent(deviceId)}`, undefined, token);
   }

@@ -1,6 +1,7 @@
-import type { Platform, WebSocketLike } from '@oppie/client-sdk';
+import type { Platform, RtcImplementation, WebSocketLike } from '@oppie/client-sdk';
 import WebSocket from 'ws';
 import { FileStore } from './file-store.js';
+import { loadNodeRtc } from './node-rtc.js';
 
 /** Largest frame the sidecar accepts from the relay; the relay's own frame limit is 1 MiB. */
 export const DEFAULT_MAX_PAYLOAD = 4 * 1024 * 1024;
@@ -72,11 +73,13 @@ export interface NodePlatformOptions {
   readonly dataDir: string;
   /** Largest frame accepted from the relay, in bytes. */
   readonly maxPayload?: number;
+  /** WebRTC for the direct path. Default: `@roamhq/wrtc` when it loads; `false` keeps every frame on the relay. */
+  readonly rtc?: RtcImplementation | false;
 }
 
 /**
  * The Node {@link Platform} for the client SDK: `ws` sockets, global `fetch`, a {@link FileStore} in `dataDir`,
- * Node timers and `Date.now`.
+ * `@roamhq/wrtc` for the direct path, Node timers and `Date.now`.
  *
  * @example
  * const client = await OppieClient.create({
@@ -102,6 +105,7 @@ export function nodePlatform(opts: NodePlatformOptions): Platform {
         };
   return {
     WebSocket: Socket,
+    rtc: opts.rtc === false ? undefined : (opts.rtc ?? loadNodeRtc().rtc),
     fetch: globalThis.fetch.bind(globalThis),
     storage: new FileStore(opts.dataDir),
     timers: {

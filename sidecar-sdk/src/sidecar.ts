@@ -1,4 +1,4 @@
-import { OppieClient } from '@oppie/client-sdk';
+import { type DirectOptions, OppieClient } from '@oppie/client-sdk';
 import { nodePlatform } from './node-platform.js';
 
 export interface SidecarOptions {
@@ -10,6 +10,8 @@ export interface SidecarOptions {
   readonly dataDir: string;
   /** Needed on first run when the relay requires enrollment. */
   readonly enrollmentToken?: string;
+  /** The WebRTC direct path (through `@roamhq/wrtc`); `{ enabled: false }` keeps everything on the relay. */
+  readonly direct?: DirectOptions;
 }
 
 /**
@@ -32,6 +34,7 @@ export async function createSidecar(opts: SidecarOptions): Promise<OppieClient> 
     role: 'sidecar',
     name: opts.name,
     platform: nodePlatform({ dataDir: opts.dataDir }),
+    ...(opts.direct !== undefined && { direct: opts.direct }),
   });
   await client.register(opts.enrollmentToken === undefined ? {} : { enrollmentToken: opts.enrollmentToken });
   return client;

@@ -7,6 +7,8 @@
 /** What the lifecycle needs of a client: `OppieClient` fits. */
 export interface Resumable {
   resume(): void;
+  /** Optional: called instead of `resume` when the network came back (restarts the direct path too). */
+  networkChanged?(): void;
 }
 
 export interface LifecycleTargets {
@@ -17,7 +19,8 @@ export interface LifecycleTargets {
 }
 
 /**
- * Calls `client.resume()` when the browser comes back online and when the page becomes visible again.
+ * Calls `client.resume()` when the page becomes visible again, and `client.networkChanged()` (which also starts the
+ * direct path over) when the browser comes back online.
  * Returns a function that removes both listeners.
  *
  * @example
@@ -29,7 +32,7 @@ export interface LifecycleTargets {
 export function attachBrowserLifecycle(client: Resumable, targets: LifecycleTargets = {}): () => void {
   const win = targets.window ?? (globalThis as { window?: LifecycleTargets['window'] }).window;
   const doc = targets.document ?? (globalThis as { document?: LifecycleTargets['document'] }).document;
-  const onOnline = () => client.resume();
+  const onOnline = () => (client.networkChanged ? client.networkChanged() : client.resume());
   const onVisibility = () => {
     if (doc?.visibilityState === 'visible') client.resume();
   };

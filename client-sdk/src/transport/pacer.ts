@@ -42,6 +42,14 @@ export class Pacer {
     this.flush();
   }
 
+  /** Removes queued frames that match (they are about to go another way). */
+  drop(match: (frame: object) => boolean): void {
+    let kept = 0;
+    for (const frame of this.queue) if (!match(frame)) this.queue[kept++] = frame;
+    this.queue.length = kept;
+    for (const [key, frame] of this.urgent) if (match(frame)) this.urgent.delete(key);
+  }
+
   clear(): void {
     this.queue.length = 0;
     this.urgent.clear();

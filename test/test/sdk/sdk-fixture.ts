@@ -22,21 +22,24 @@ export function sdkClient(
   });
 }
 
+type ClientExtra = Partial<OppieClientOptions> & { storage?: MemoryStore };
+
 /** A sidecar and a phone paired end to end through the relay. */
 export async function pairedClients(
   relayUrl: string,
-  opts: { sidecarStore?: MemoryStore; phoneStore?: MemoryStore } = {},
+  opts: { sidecarStore?: MemoryStore; phoneStore?: MemoryStore; sidecar?: ClientExtra; phone?: ClientExtra } = {},
 ) {
-  const sidecar = await sdkClient(
-    relayUrl,
-    'sidecar',
-    'workstation',
-    opts.sidecarStore ? { storage: opts.sidecarStore } : {},
-  );
+  const sidecar = await sdkClient(relayUrl, 'sidecar', 'workstation', {
+    ...opts.sidecar,
+    ...(opts.sidecarStore && { storage: opts.sidecarStore }),
+  });
   await sidecar.register();
   await sidecar.connect();
   const offer = await sidecar.createPairing();
-  const phone = await sdkClient(relayUrl, 'pwa', 'phone', opts.phoneStore ? { storage: opts.phoneStore } : {});
+  const phone = await sdkClient(relayUrl, 'pwa', 'phone', {
+    ...opts.phone,
+    ...(opts.phoneStore && { storage: opts.phoneStore }),
+  });
   const [phoneSide, sidecarSide] = await Promise.all([phone.pair(offer.link), offer.completed]);
   return { sidecar, phone, offer, phoneSide, sidecarSide };
 }

@@ -1,0 +1,90 @@
+/**
+ * Application-level flow control for a data channel. wrtc's `bufferedAmount` reads 0 right after a send and it
+ * silently drops sends past ~16 MiB queued, so the sender counts bytes sent minus the bytes the receiver reported
+ * (`credit`), and holds frames while that exceeds the window. Frames held here are also in the outbox: dropping
+ * this queue when the channel dies loses nothing.
+ */
+export class FlowWindow {
+  private sentBytes = 0;
+  private creditedBytes = 0;
+  private readonly held: string[] = [];
+  private heldBytes = 0;
+
+  constructor(
+    private readonly windowBytes: number,
+    private readonly write: (data: string) => void,
+  ) {}
+
+  /** Bytes sent and not yet reported received by the peer. */
+  get inFlight(): number {
+    return this.sentBytes - this.creditedBytes;
+  }
+
+  get queuedBytes(): number {
+    return this.heldBytes;
+  }
+
+  /** Sends now when the window allows (and nothing waits ahead), else holds the frame in order. */
+  push(data: string): void {
+    if (this.held.length === 0 && this.inFlight + data.length <= this.windowBytes) {
+      this.sentBytes += data.length;
+      this.write(data);
+      return;
+    }
+    this.held.push(data);
+    this.heldBytes += data.length;
+    // A frame larger than the whole window still goes once nothing else is in flight.
+    if (this.inFlight === 0) this.drain();
+  }
+
+  /** The peer reported `received` bytes in total; never moves backwards. */
+  credit(received: number): void {
+    const upTo = Math.min(received, this.sentBytes);
+    if (upTo <= this.creditedBytes) return;
+    this.creditedBytes = upTo;
+    this.drain();
+  }
+
+  private drain(): void {
+    while (this.held.length > 0) {
+      const next = this.held[0] as string;
+      if (this.inFlight > 0 && this.inFlight + next.length > this.windowBytes) return;
+      this.held.shift();
+      this.heldBytes -= next.length;
+      this.sentBytes += next.length;
+      this.write(next);
+    }
+  }
+
+  /** Forgets held frames (the channel is gone; the outbox resends them on the next path). */
+  clear(): number {
+    const dropped = this.held.length;
+    this.held.length = 0;
+    this.heldBytes = 0;
+    return dropped;
+  }
+}
+
+/** The receiving side: counts bytes and says when a credit is due (every quarter window). */
+export class CreditCounter {
+  private receivedBytes = 0;
+  private reported = 0;
+
+  constructor(private readonly windowBytes: number) {}
+
+  get received(): number {
+    return this.receivedBytes;
+  }
+
+  /** Counts a message; true when the sender should be told now. */
+  add(bytes: number): boolean {
+    this.receivedBytes += bytes;
+    return this.receivedBytes - this.reported >= this.windowBytes / 4;
+  }
+
+  /** The total to report (and remember as reported). */
+  take(): number {
+    this.reported = this.receivedBytes;
+    return this.receivedBytes;
+  }
+}

@@ -1,0 +1,306 @@
+/**
+ * One attempt at a data channel to one peer, from the first signal to its close: a simple-peer connection, the
+ * encrypted ping/pong that must pass before a frame is trusted to it, heartbeats that notice a quiet channel, the
+ * application-level flow-control window, and the attempt's own timer (ICE does not report failure when TURN is
+ * unreachable, so the link gives up by itself). A link is never reused: a new attempt is a new link.
+ */
+import type { UpgradeOutcome } from '@oppie/protocol';
+import SimplePeer, { type SimplePeerInstance } from 'simple-peer';
+import type { FrameHeader, PeerSession } from '../crypto/session.js';
+import type { RtcImplementation, Timers } from '../platform.js';
+import type { RelayFrameIn } from '../transport/relay-connection.js';
+import { type ChannelFrame, decodeChannelFrame, encodeChannelFrame } from './channel-frames.js';
+import { CreditCounter, FlowWindow } from './flow-window.js';
+import { type SelectedPath, selectedPath } from './selected-path.js';
+
+/** Data-channel messages above this never go on the channel (wrtc closes it on a message over 256 KiB). */
+export const MAX_CHANNEL_MESSAGE = 200 * 1024;
+
+export type LinkState = 'connecting' | 'open' | 'closed';
+
+/** Why a link ended: an upgrade outcome while connecting, `quiet` or `closed` once it had been open. */
+export type LinkEnd = Exclude<UpgradeOutcome, 'upgraded'> | 'quiet' | 'replaced' | 'stopped';
+
+export interface LinkOptions {
+  readonly initiator: boolean;
+  /** Chosen by the initiator; binds signals and probes to this attempt. */
+  readonly attempt: string;
+  readonly selfId: string;
+  readonly peerId: string;
+  readonly session: PeerSession;
+  readonly rtc: RtcImplementation;
+  readonly iceServers: readonly unknown[];
+  readonly iceTransportPolicy: 'all' | 'relay';
+  readonly timers: Timers;
+  readonly now: () => number;
+  readonly upgradeTimeoutMs: number;
+  readonly heartbeatMs: number;
+  readonly quietMs: number;
+  readonly windowBytes: number;
+}
+
+export interface LinkHooks {
+  /** A signal (SDP or candidate) to seal and route to the peer through the relay. */
+  signal(data: unknown): void;
+  /** The probe passed: frames may use the channel. */
+  open(path: SelectedPath): void;
+  /** Called once, whatever ended it. */
+  closed(end: LinkEnd, wasOpen: boolean): void;
+  envelope(frame: RelayFrameIn): void;
+  /** A message on the channel that could not be parsed or verified (counted, then ignored). */
+  bad(err: unknown): void;
+}
+
+const PROBE = new Uint8Array([0x70]);
+
+export class DirectLink {
+  private stateValue: LinkState = 'connecting';
+  private readonly peer: SimplePeerInstance;
+  private readonly window: FlowWindow;
+  private readonly credits: CreditCounter;
+  private readonly startedAt: number;
+  private pingCounter = 0;
+  private lastHeard: number;
+  private upgradeTimer: unknown;
+  private heartbeatTimer: unknown;
+  private localCandidates = 0;
+  /** Gathering was seen running; implementations may report `complete` before it ever started. */
+  private gathering = false;
+  private turnAuthFailed = false;
+  private probePassed = false;
+  /** Bytes of envelopes carried each way, for transport reports. */
+  bytesSent = 0;
+  bytesReceived = 0;
+
+  constructor(
+    private readonly o: LinkOptions,
+    private readonly hooks: LinkHooks,
+  ) {
+    this.startedAt = o.now();
+    this.lastHeard = this.startedAt;
+    this.window = new FlowWindow(o.windowBytes, (data) => this.write(data));
+    this.credits = new CreditCounter(o.windowBytes);
+    this.peer = new SimplePeer({
+      initiator: o.initiator,
+      trickle: true,
+      objectMode: true,
+      wrtc: o.rtc,
+      channelConfig: { ordered: true },
+      config: { iceServers: [...o.iceServers], iceTransportPolicy: o.iceTransportPolicy },
+    });
+    this.peer.on('signal', (data) => {
+      if (data.type === 'candidate') this.localCandidates += 1;
+      if (this.stateValue !== 'closed') this.hooks.signal(data);
+    });
+    this.peer.on('connect', () => this.probe());
+    this.peer.on('data', (data) => this.received(data));
+    this.peer.on('close', () => this.end('closed'));
+    this.peer.on('error', (err) =>
+      this.end(
+        err.code === 'ERR_CONNECTION_FAILURE' || err.code === 'ERR_ICE_CONNECTION_FAILURE' ? 'ice_failed' : 'closed',
+      ),
+    );
+    this.peer.on('iceStateChange', (_ice, gathering) => {
+      if (gathering === 'gathering') this.gathering = true;
+      // Gathering done without a single candidate of ours (TURN refused us under policy `relay`, or nothing at
+      // all is reachable): ICE would sit in `new` for minutes without saying so.
+      if (this.gathering && gathering === 'complete') this.checkCandidates();
+    });
+    this.watchIceErrors();
+    this.upgradeTimer = o.timers.setTimeout(() => {
+      this.upgradeTimer = undefined;
+      if (this.stateValue === 'connecting') this.end(this.turnAuthFailed ? 'turn_auth' : 'timeout');
+    }, o.upgradeTimeoutMs);
+  }
+
+  get state(): LinkState {
+    return this.stateValue;
+  }
+
+  get attempt(): string {
+    return this.o.attempt;
+  }
+
+  /** Milliseconds from the start of the attempt to now. */
+  get ageMs(): number {
+    return this.o.now() - this.startedAt;
+  }
+
+  /**
+   * Candidates can be reported after the gathering state says `complete`, so look again a moment later, and at the
+   * local description too, before calling the attempt failed.
+   */
+  private checkCandidates(): void {
+    this.o.timers.setTimeout(() => {
+      if (this.stateValue !== 'connecting' || this.localCandidates > 0) return;
+      const sdp = (this.peer._pc as { localDescription?: { sdp?: string } | null } | null)?.localDescription?.sdp;
+      if (typeof sdp === 'string' && sdp.includes('a=candidate')) return;
+      this.end(this.turnAuthFailed ? 'turn_auth' : 'ice_failed');
+    }, 250);
+  }
+
+  /** A TURN 401 is the one ICE error worth telling apart: wrong or expired credentials, the app's to fix. */
+  private watchIceErrors(): void {
+    const pc = this.peer._pc as {
+      addEventListener?: (type: string, fn: (ev: { errorCode?: number }) => void) => void;
+    } | null;
+    const onError = (ev: { errorCode?: number }) => {
+      if (ev.errorCode === 401) this.turnAuthFailed = true;
+    };
+    if (pc === null || pc === undefined) return;
+    if (typeof pc.addEventListener === 'function') pc.addEventListener('icecandidateerror', onError);
+    else (pc as { onicecandidateerror?: unknown }).onicecandidateerror = onError;
+  }
+
+  /** A signal from the peer (already opened and checked to belong to this attempt). */
+  signal(data: unknown): void {
+    if (this.stateValue === 'closed' || this.peer.destroyed) return;
+    try {
+      this.peer.signal(data);
+    } catch (err) {
+      this.hooks.bad(err);
+    }
+  }
+
+  /** Queues a routed envelope on the channel; false when the link cannot take it (the caller uses the relay). */
+  send(envelope: object): boolean {
+    if (this.stateValue !== 'open') return false;
+    const data = encodeChannelFrame({ k: 'e', e: envelope as RelayFrameIn });
+    if (data.length > MAX_CHANNEL_MESSAGE) return false;
+    this.bytesSent += data.length;
+    this.window.push(data);
+    return true;
+  }
+
+  /** Ends the link; `stopped` and `replaced` are decisions of this side, everything else is a failure. */
+  close(end: LinkEnd = 'stopped'): void {
+    this.end(end);
+  }
+
+  private write(data: string): void {
+    if (this.peer.destroyed) return;
+    try {
+      this.peer.send(data);
+    } catch {
+      // Chromium throws when its send queue is full or the channel is closing: the link is finished either way.
+      this.end('closed');
+    }
+  }
+
+  private control(frame: ChannelFrame): void {
+    this.write(encodeChannelFrame(frame));
+  }
+
+  private header(kind: 'ping' | 'pong', n: number, from: string, to: string): FrameHeader {
+    return { from, to, type: 'signal', id: `${kind}-${this.o.attempt}-${n}`, seq: 0 };
+  }
+
+  private ping(): void {
+    const n = ++this.pingCounter;
+    const p = this.o.session.seal(this.header('ping', n, this.o.selfId, this.o.peerId), PROBE);
+    this.control({ k: 'ping', n, p, r: this.credits.take() });
+  }
+
+  /** The channel is up: prove the peer holds the session key before any frame uses it. */
+  private probe(): void {
+    if (this.stateValue !== 'connecting') return;
+    this.ping();
+    this.heartbeatTimer = this.o.timers.setTimeout(() => this.beat(), this.o.heartbeatMs);
+  }
+
+  private beat(): void {
+    this.heartbeatTimer = undefined;
+    if (this.stateValue === 'closed') return;
+    if (this.stateValue === 'open' && this.o.now() - this.lastHeard > this.o.quietMs) {
+      this.end('quiet');
+      return;
+    }
+    this.ping();
+    this.heartbeatTimer = this.o.timers.setTimeout(() => this.beat(), this.o.heartbeatMs);
+  }
+
+  private received(data: unknown): void {
+    if (this.stateValue === 'closed') return;
+    let frame: ChannelFrame;
+    try {
+      frame = decodeChannelFrame(data);
+    } catch (err) {
+      this.hooks.bad(err);
+      return;
+    }
+    switch (frame.k) {
+      case 'e': {
+        this.lastHeard = this.o.now();
+        const size = typeof data === 'string' ? data.length : (data as Uint8Array).byteLength;
+        this.bytesReceived += size;
+        if (this.credits.add(size)) this.control({ k: 'credit', r: this.credits.take() });
+        this.hooks.envelope(frame.e);
+        return;
+      }
+      case 'credit':
+        this.window.credit(frame.r);
+        return;
+      case 'ping':
+        if (!this.verified('ping', frame.n, frame.p)) return;
+        this.lastHeard = this.o.now();
+        this.window.credit(frame.r);
+        this.control({
+          k: 'pong',
+          n: frame.n,
+          p: this.o.session.seal(this.header('pong', frame.n, this.o.selfId, this.o.peerId), PROBE),
+          r: this.credits.take(),
+        });
+        return;
+      case 'pong':
+        if (!this.verified('pong', frame.n, frame.p)) return;
+        this.lastHeard = this.o.now();
+        this.window.credit(frame.r);
+        if (!this.probePassed) {
+          this.probePassed = true;
+          void this.opened();
+        }
+        return;
+    }
+  }
+
+  private verified(kind: 'ping' | 'pong', n: number, p: string): boolean {
+    try {
+      this.o.session.open(this.header(kind, n, this.o.peerId, this.o.selfId), p);
+      return true;
+    } catch (err) {
+      this.hooks.bad(err);
+      return false;
+    }
+  }
+
+  private async opened(): Promise<void> {
+    let path: SelectedPath | undefined;
+    try {
+      path = await selectedPath(this.peer._pc);
+    } catch {
+      path = undefined;
+    }
+    if (this.stateValue !== 'connecting') return;
+    if (this.upgradeTimer !== undefined) this.o.timers.clearTimeout(this.upgradeTimer);
+    this.upgradeTimer = undefined;
+    this.stateValue = 'open';
+    this.lastHeard = this.o.now();
+    this.hooks.open(path ?? { path: 'direct' });
+  }
+
+  private end(end: LinkEnd): void {
+    if (this.stateValue === 'closed') return;
+    const wasOpen = this.stateValue === 'open';
+    this.stateValue = 'closed';
+    for (const t of [this.upgradeTimer, this.heartbeatTimer]) if (t !== undefined) this.o.timers.clearTimeout(t);
+    this.upgradeTimer = undefined;
+    this.heartbeatTimer = undefined;
+    this.window.clear();
+    try {
+      this.peer.destroy();
+    } catch {
+      // already torn down by the implementation
+    }
+    this.hooks.closed(end, wasOpen);
+  }
+}

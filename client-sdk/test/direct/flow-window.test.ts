@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { decodeChannelFrame, encodeChannelFrame } from '../../src/direct/channel-frames.js';
+import { CreditCounter, FlowWindow } from '../../src/direct/flow-window.js';
+import { OppieError } from '../../src/errors.js';
+
+describe('FlowWindow', () => {
+  it('sends within the window, holds the rest in order, and releases it as credit arrives', () => {
+    const wire: string[] = [];
+    const w = new FlowWindow(10, (d) => wire.push(d));
+    w.push('aaaa');
+    w.push('bbbb');
+    w.push('cccc'); // 12 > 10: held
+    w.push('d'); // held behind cccc, never overtakes it
+    expect(wire).toEqual(['aaaa', 'bbbb']);
+    expect(w.inFlight).toBe(8);
+    expect(w.queuedBytes).toBe(5);
+    w.credit(4);
+    expect(wire).toEqual(['aaaa', 'bbbb', 'cccc', 'd']);
+    expect(w.inFlight).toBe(9);
+  });
+
+  it('ignores stale or inflated credit, and lets one oversized frame through an empty window', () => {
+    const wire: string[] = [];
+    const w = new FlowWindow(4, (d) => wire.push(d));
+    w.push('0123456789');
+    expect(wire).toEqual(['0123456789']);
+    w.push('x');
+    expect(wire).toHaveLength(1);
+    w.credit(1_000_000); // more than was ever sent: counts as everything
+    expect(wire).toEqual(['0123456789', 'x']);
+    expect(w.inFlight).toBe(1);
+    w.credit(3); // backwards: ignored
+    expect(w.inFlight).toBe(1);
+    w.push('yy');
+    w.push('zzz');
+    expect(w.clear()).toBe(1);
+    expect(w.queuedBytes).toBe(0);
+  });
+
+  it('credits every quarter window on the receiving side', () => {
+    const c = new CreditCounter(100);
+    expect(c.add(20)).toBe(false);
+    expect(c.add(5)).toBe(true);
+    expect(c.take()).toBe(25);
+    expect(c.add(24)).toBe(false);
+    expect(c.received).toBe(49);
+  });
+});
+
+describe('data-channel frames', () => {
+  it('round-trip', () => {
+    const frames = [
+      { k: 'e', e: { type: 'chat', id: 'x', payload: 'abc' } },
+      { k: 'ping', n: 1, p: 'sealed', r: 0 },
+      { k: 'pong', n: 1, p: 'sealed', r: 10 },
+      { k: 'credit', r: 99 },
+    ] as const;
+    for (const f of frames) expect(decodeChannelFrame(encodeChannelFrame(f))).toEqual(f);
+    expect(decodeChannelFrame(new TextEncoder().encode('{"k":"credit","r":1}'))).toEqual({ k: 'credit', r: 1 });
+  });
+
+  it('refuse anything else with OPPIE_ERR_PROTOCOL', () => {
+    for (const bad of ['', 'nul', '[]', '{"k":"e"}', '{"k":"ping","n":-1,"p":"x","r":0}', '{"k":"credit","r":1.5}']) {
+      let code: string | undefined;
+      try {
+        decodeChannelFrame(bad);
+      } catch (err) {
+        code = (err as OppieError).code;
+      }
+      expect(code, bad).toBe('OPPIE_ERR_PROTOCOL');
+    }
+    expect(() => decodeChannelFrame(new Uint8Array([0xff, 0xfe]))).toThrow(OppieError);
+  });
+});

@@ -1,0 +1,138 @@
+/**
+ * The direct path between two Node clients on loopback, with real WebRTC (@roamhq/wrtc): the upgrade, what the
+ * relay's metrics say about it, and the handover back to the relay and up again in the middle of two streams.
+ */
+import { createRequire } from 'node:module';
+import { APPLICATION_TYPES, type IncomingMessage, type OppieClient, type RtcImplementation } from '@oppie/client-sdk';
+import { startTestRelay, type TestRelay } from '@oppie/test-kit';
+import { afterEach, describe, expect, it } from 'vitest';
+import { pairedClients } from './sdk-fixture.js';
+
+const rtc = createRequire(import.meta.url)('@roamhq/wrtc') as RtcImplementation;
+
+let t: TestRelay | undefined;
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of closers.splice(0)) await c();
+  await t?.close();
+  t = undefined;
+});
+
+function until<T>(what: string, ms: number, check: () => T | undefined): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const tick = () => {
+      const v = check();
+      if (v !== undefined) return resolve(v);
+      if (Date.now() - started > ms) return reject(new Error(`timed out after ${ms} ms waiting for ${what}`));
+      setTimeout(tick, 20);
+    };
+    tick();
+  });
+}
+
+async function directPair(relayUrl: string) {
+  const both = await pairedClients(relayUrl, { sidecar: { platform: { rtc } }, phone: { platform: { rtc } } });
+  closers.push(
+    () => both.sidecar.close(),
+    () => both.phone.close(),
+  );
+  return both;
+}
+
+/** Application frames and receipts the relay has taken in from devices so far. */
+async function appEnvelopesAtRelay(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/api/metrics`)).text();
+  let sum = 0;
+  for (const m of text.matchAll(/^oppie_relay_envelopes_total\{type="(\w+)",direction="in"\} (\d+)/gm)) {
+    if ((APPLICATION_TYPES as readonly string[]).includes(m[1] as string) || m[1] === 'receipt') sum += Number(m[2]);
+  }
+  return sum;
+}
+
+const paths = (c: OppieClient) => {
+  const log: string[] = [];
+  c.events.on('path', (e) => log.push(e.path));
+  return log;
+};
+
+describe('direct path on loopback (real WebRTC)', () => {
+  it('upgrades both sides to direct, carries all six types on it, and the relay reports it', async () => {
+    t = await startTestRelay();
+    const { sidecar, phone } = await directPair(t.url);
+    await until('both sides on the direct path', 15_000, () =>
+      sidecar.pathTo(phone.deviceId) === 'direct' && phone.pathTo(sidecar.deviceId) === 'direct' ? true : undefined,
+    );
+    const atSidecar: IncomingMessage[] = [];
+    const atPhone: IncomingMessage[] = [];
+    sidecar.events.on('message', (m) => atSidecar.push(m));
+    phone.events.on('message', (m) => atPhone.push(m));
+    const relayedBefore = await appEnvelopesAtRelay(t.url);
+    for (const type of APPLICATION_TYPES) {
+      await phone.send(type, { from: 'phone', type });
+      await sidecar.send(type, { from: 'sidecar', type });
+    }
+    expect(atSidecar.map((m) => m.type)).toEqual([...APPLICATION_TYPES]);
+    expect(atPhone.map((m) => m.type)).toEqual([...APPLICATION_TYPES]);
+    expect(sidecar.pathTo(phone.deviceId)).toBe('direct');
+    // Nothing of it crossed the relay: the channel carried the frames and their receipts.
+    expect(await appEnvelopesAtRelay(t.url)).toBe(relayedBefore);
+
+    const metrics = await (await fetch(`${t.url}/api/metrics`)).text();
+    expect(metrics).toMatch(/oppie_relay_transport_reports_total\{path="direct",outcome="upgraded"\} 1\b/);
+    expect(metrics).toMatch(/oppie_relay_sessions_by_path\{path="direct"\} 2\b/);
+    expect(metrics).toMatch(/oppie_relay_fallback_ratio 0\b/);
+  });
+});
+
+describe('handover between the data channel and the relay', () => {
+  it('kills the channel in the middle of 10,000 numbered messages each way: all arrive once, in order', async () => {
+    t = await startTestRelay({ envelopesPerSecond: 2_000 });
+    const { sidecar, phone } = await directPair(t.url);
+    const sidecarPaths = paths(sidecar);
+    const phonePaths = paths(phone);
+    await until('the direct path', 15_000, () => (phone.pathTo(sidecar.deviceId) === 'direct' ? true : undefined));
+    const N = 10_000;
+    const got = { sidecar: [] as number[], phone: [] as number[] };
+    sidecar.events.on('chat', (m) => got.sidecar.push((m.payload as { n: number }).n));
+    phone.events.on('chat', (m) => got.phone.push((m.payload as { n: number }).n));
+    const sendAll = async (c: OppieClient) => {
+      const sends: Promise<void>[] = [];
+      for (let n = 0; n < N; n++) {
+        sends.push(c.send('chat', { n }));
+        // Let the event loop breathe so frames flow while the stream is being produced.
+        if (n % 200 === 199) await new Promise((r) => setTimeout(r, 5));
+        if (n === 3_000 && c === phone) phone.resetPath(sidecar.deviceId);
+      }
+      await Promise.all(sends);
+    };
+    await Promise.race([
+      Promise.all([sendAll(sidecar), sendAll(phone)]),
+      until('every send settled', 60_000, () => undefined).catch((err: Error) => {
+        throw new Error(`${err.message}: ${state()}`);
+      }),
+    ]);
+    const state = () =>
+      JSON.stringify({
+        sidecarGot: got.sidecar.length,
+        phoneGot: got.phone.length,
+        sidecarPending: sidecar.pending,
+        phonePending: phone.pending,
+        sidecarPaths,
+        phonePaths,
+      });
+    await until('every message at both ends', 60_000, () =>
+      got.sidecar.length >= N && got.phone.length >= N ? true : undefined,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}: ${state()}`);
+    });
+    const expected = Array.from({ length: N }, (_, i) => i);
+    expect(got.sidecar).toEqual(expected);
+    expect(got.phone).toEqual(expected);
+    // Fell back to the relay mid-stream, then upgraded again.
+    expect(phonePaths.slice(0, 3)).toEqual(['direct', 'relay', 'direct']);
+    expect(sidecarPaths.slice(0, 3)).toEqual(['direct', 'relay', 'direct']);
+    expect(phone.pending.entries).toBe(0);
+    expect(sidecar.pending.entries).toBe(0);
+  }, 120_000);
+});
