@@ -337,6 +337,8 @@ export class DirectPaths {
     }
     if (end === 'stopped' || end === 'replaced') return;
     const outcome: UpgradeOutcome = end === 'quiet' ? 'closed' : end;
+    // TURN refused our credentials: whatever we hold is stale or wrong, so the next attempt asks the relay again.
+    if (outcome === 'turn_auth' && this.ice !== undefined) this.ice = { ...this.ice, expiresAt: 0 };
     this.emit('upgrade', { peer, outcome, setupMs: link.ageMs });
     if (this.initiates(peer)) {
       this.sendReport(peer, s, outcome, link.ageMs);

@@ -1,29 +1,16 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createSocket } from 'node:dgram';
+import { spawnSync } from 'node:child_process';
 import { turnCredential } from '@oppie/relay';
 import { api, registerDevice, startTestRelay, type TestRelay } from '@oppie/test-kit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { requireBinary } from '../relay/require-binary.js';
+import { type Coturn, startCoturn } from './coturn.js';
 
-const SCRIPT = new URL('../../../turn/scripts/dev-turnserver.sh', import.meta.url).pathname;
 const SECRET = 'shared-with-coturn-in-this-test';
 
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const { port } = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-let coturn: ChildProcess | undefined;
+let coturn: Coturn | undefined;
 let t: TestRelay | undefined;
 afterEach(async () => {
-  if (coturn && coturn.exitCode === null) {
-    const exited = new Promise((r) => coturn?.once('exit', r));
-    coturn.kill('SIGTERM');
-    await exited;
-  }
+  await coturn?.stop();
   coturn = undefined;
   await t?.close();
   t = undefined;
@@ -45,25 +32,8 @@ function allocate(port: number, username: string, credential: string): number | 
 describe('relay-minted credentials on a real coturn', () => {
   it('authenticate while valid; expired or wrongly signed ones are refused', async () => {
     if (!requireBinary('turnserver', 'apt-get install coturn')) return;
-    const port = await freeUdpPort();
-    let log = '';
-    coturn = spawn('bash', [SCRIPT], {
-      env: {
-        ...process.env,
-        TURN_PORT: String(port),
-        TURN_SECRET: SECRET,
-        TURN_MIN_PORT: '49400',
-        TURN_MAX_PORT: '49500',
-      },
-    });
-    coturn.stdout?.on('data', (d: Buffer) => {
-      log += d.toString();
-    });
-    const deadline = Date.now() + 10_000;
-    while (!/Total General servers/i.test(log)) {
-      if (Date.now() > deadline) throw new Error(`coturn did not start: ${log}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    coturn = await startCoturn(SECRET);
+    const port = coturn.port;
 
     t = await startTestRelay({
       turnUrls: `turn:127.0.0.1:${port}?transport=udp`,
