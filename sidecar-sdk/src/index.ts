@@ -17,6 +17,7 @@ export { IPC_ERROR_CODES, IpcError, type IpcErrorCode } from './errors.js';
 export { decodeKey, encodeKey, FileStore, MAX_ENCODED_KEY_LENGTH } from './file-store.js';
 export { type BridgeClient, type BridgeMessage, IpcBridge, type IpcBridgeOptions } from './ipc-bridge.js';
 export { type IpcRequest, LineSplitter, type ParseResult, parseRequest, type SplitItem } from './ipc-lines.js';
+export { watchNetwork } from './network-watch.js';
 export { DEFAULT_MAX_PAYLOAD, type NodePlatformOptions, NodeWebSocket, nodePlatform } from './node-platform.js';
 export { loadNodeRtc } from './node-rtc.js';
 export { createSidecar, type SidecarOptions } from './sidecar.js';

@@ -1,4 +1,5 @@
 import { type DirectOptions, OppieClient } from '@oppie/client-sdk';
+import { watchNetwork } from './network-watch.js';
 import { nodePlatform } from './node-platform.js';
 
 export interface SidecarOptions {
@@ -37,5 +38,10 @@ export async function createSidecar(opts: SidecarOptions): Promise<OppieClient> 
     ...(opts.direct !== undefined && { direct: opts.direct }),
   });
   await client.register(opts.enrollmentToken === undefined ? {} : { enrollmentToken: opts.enrollmentToken });
+  // A new network means new addresses: reconnect the relay now and start the direct path over.
+  const stop = watchNetwork(() => client.networkChanged());
+  client.events.on('state', ({ to }) => {
+    if (to === 'closed') stop();
+  });
   return client;
 }
