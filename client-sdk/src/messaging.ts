@@ -21,6 +21,18 @@ import { decodePlain, encodePlain, type InboxValue } from './wire.js';
 /** Payloads above this are chunked, so every frame stays well below the relay's and WebRTC's message limits. */
 const CHUNK_THRESHOLD = 48 * 1024;
 const RESEND_DELAY_MS = 1_000;
+/**
+ * Frames per peer on their way at once (sent, not yet acknowledged end to end). Below the receiver's inbox window
+ * (1024), so however the relay reorders a resend, no frame lands beyond it and is refused; and a burst from the app
+ * waits in the outbox instead of overflowing the relay's queue for the peer.
+ */
+export const SEND_WINDOW = 512;
+/**
+ * No receipt progress from a peer for this long while frames are out: resend the window (the relay may have dropped
+ * frames and lost the notice, when the sender's own queue was full). Doubles on each silent round, up to RTO_MAX_MS.
+ */
+const RTO_MS = 3_000;
+const RTO_MAX_MS = 60_000;
 /** Chunks of the transfer in progress per peer, persisted so a restart mid-transfer resumes instead of losing it. */
 const RX_PREFIX = 'rx/';
 const textEncoder = new TextEncoder();
@@ -61,6 +73,12 @@ export class Messaging {
   /** Per-peer chain: nextSeq -> seal -> outbox.add must not interleave, or a seq could be left as a gap. */
   private readonly sendChains = new Map<string, Promise<unknown>>();
   private readonly receiptDue = new Set<string>();
+  /** Per peer: the lowest seq still in the outbox (cached) and the highest seq handed to a transport. */
+  private readonly low = new Map<string, number>();
+  private readonly sentUpTo = new Map<string, number>();
+  /** Per peer: when the window last moved (or was resent), and the current retransmission timeout. */
+  private readonly silence = new Map<string, { at: number; rto: number }>();
+  private rtoTimer: unknown;
   private closed = false;
 
   constructor(private readonly d: MessagingDeps) {
@@ -76,9 +94,10 @@ export class Messaging {
   connected(welcome: WelcomePayload): void {
     this.pacer.setLimits(welcome.limits.envelopesPerSecond, Math.max(1, Math.floor(welcome.limits.envelopesPerSecond)));
     this.pacer.clear();
+    if (this.rtoTimer === undefined) this.rtoTimer = this.d.platform.timers.setTimeout(() => this.checkStalls(), 1_000);
     // Frames on an open data channel are already on their way; the channel is reliable and ordered.
-    for (const entry of this.d.outbox.pending())
-      if (this.d.direct?.isDirect(entry.peer) !== true) this.pacer.push(this.envelope(entry));
+    const peers = new Set(this.d.outbox.pending().map((e) => e.peer));
+    for (const peer of peers) if (this.d.direct?.isDirect(peer) !== true) this.resendWindow(peer);
     for (const peer of this.d.peers.list()) this.receiptDue.add(peer.deviceId);
     this.flushReceipts();
   }
@@ -97,9 +116,70 @@ export class Messaging {
   pathChanged(peer: string): void {
     if (this.closed) return;
     this.pacer.drop((f) => (f as { to?: string }).to === peer);
-    for (const e of this.d.outbox.pending(peer)) this.dispatch(e);
+    this.resendWindow(peer);
     this.receiptDue.add(peer);
     this.scheduleReceipts();
+  }
+
+  /** Sends the window of `peer` again from its lowest unacknowledged frame. */
+  private resendWindow(peer: string): void {
+    const low = this.lowest(peer);
+    if (low === undefined) return;
+    this.sentUpTo.set(peer, low - 1);
+    this.pump(peer);
+  }
+
+  /** The window to `peer` moved: the next silence is measured from now, with the base timeout. */
+  private moved(peer: string): void {
+    this.silence.set(peer, { at: this.d.platform.now(), rto: RTO_MS });
+  }
+
+  /** Resends the window of every peer on the relay whose receipts stalled, backing off each silent round. */
+  private checkStalls(): void {
+    this.rtoTimer = undefined;
+    if (this.closed) return;
+    const now = this.d.platform.now();
+    for (const [peer, sent] of this.sentUpTo) {
+      const low = this.lowest(peer);
+      if (low === undefined || sent < low || this.d.direct?.isDirect(peer) === true) continue;
+      const p = this.silence.get(peer) ?? { at: now, rto: RTO_MS };
+      if (now - p.at < p.rto) {
+        this.silence.set(peer, p);
+        continue;
+      }
+      this.silence.set(peer, { at: now, rto: Math.min(RTO_MAX_MS, p.rto * 2) });
+      this.pacer.drop((f) => (f as { to?: string }).to === peer);
+      this.resendWindow(peer);
+    }
+    this.rtoTimer = this.d.platform.timers.setTimeout(() => this.checkStalls(), 1_000);
+  }
+
+  private lowest(peer: string): number | undefined {
+    const cached = this.low.get(peer);
+    if (cached !== undefined && this.d.outbox.entry(peer, cached) !== undefined) return cached;
+    const low = this.d.outbox.lowestSeq(peer);
+    if (low === undefined) this.low.delete(peer);
+    else this.low.set(peer, low);
+    return low;
+  }
+
+  /** Hands frames of `peer` to a transport, in seq order, while fewer than SEND_WINDOW are unacknowledged. */
+  private pump(peer: string): void {
+    const low = this.lowest(peer);
+    if (low === undefined) return;
+    let next = Math.max(low, (this.sentUpTo.get(peer) ?? low - 1) + 1);
+    while (next < low + SEND_WINDOW) {
+      const entry = this.d.outbox.entry(peer, next);
+      if (entry === undefined) break; // not added yet: enqueue pumps again when it is
+      this.dispatch(entry);
+      this.sentUpTo.set(peer, next);
+      next += 1;
+    }
+  }
+
+  /** Whether a frame was already handed to a transport (a replacement or resend of it goes at once). */
+  private wasSent(e: OutboxEntry): boolean {
+    return e.seq <= (this.sentUpTo.get(e.peer) ?? -1);
   }
 
   private envelope(e: OutboxEntry): object {
@@ -166,7 +246,7 @@ export class Messaging {
         };
         await this.d.outbox.add(entry);
         added.push(entry);
-        this.dispatch(entry);
+        this.pump(to);
         if (firstSeq < 0) {
           firstSeq = seq;
           firstId = id;
@@ -260,8 +340,8 @@ export class Messaging {
 
   /**
    * A frame from a peer. It is acknowledged to the relay only once its fate is settled here: delivered (the inbox
-   * persisted it), a duplicate, or refused (forged, unpaired). A frame buffered behind a missing earlier one is not
-   * acknowledged, so the relay keeps it and redelivers it after a restart of this client.
+   * persisted it), buffered behind a gap (the inbox persisted it too), a duplicate, or refused (forged, unpaired).
+   * Only a frame beyond the inbox window stays unacknowledged: the relay redelivers it after a reconnect.
    */
   private async routed(f: RelayFrameIn, viaRelay: boolean): Promise<void> {
     // Frames from a data channel are not the relay's to forget; delivered ones are acknowledged all the same (below),
@@ -293,6 +373,11 @@ export class Messaging {
       ackToRelay(f);
       const { upTo } = decodeReceipt(textDecoder.decode(plain));
       await this.d.outbox.acknowledge(from, upTo);
+      if ((this.low.get(from) ?? -1) <= upTo) {
+        this.low.set(from, upTo + 1);
+        this.moved(from);
+      }
+      this.pump(from);
       this.progressOut(from, upTo);
       const byPeer = this.waiting.get(from);
       if (byPeer !== undefined) {
@@ -318,7 +403,8 @@ export class Messaging {
         await this.deliver(from, fr.id, fr.value);
         this.ackToRelay({ id: fr.id, type: f.type, payload: null, metadata: { deviceId: from } });
       }
-    } else if (result.kind === 'duplicate') {
+    } else {
+      // A duplicate, or a frame buffered behind a gap (persisted by the inbox): either way the relay may forget it.
       ackToRelay(f);
     }
     this.receiptDue.add(from);
@@ -494,14 +580,14 @@ export class Messaging {
       createdAt: this.d.platform.now(),
     };
     await this.d.outbox.replace(replacement);
-    this.dispatch(replacement);
+    if (this.wasSent(replacement)) this.dispatch(replacement);
   }
 
   private resendLater(ids: readonly string[]): void {
     const wanted = new Set(ids);
     this.d.platform.timers.setTimeout(() => {
       if (this.closed) return;
-      for (const e of this.d.outbox.pending()) if (wanted.has(e.id)) this.dispatch(e);
+      for (const e of this.d.outbox.pending()) if (wanted.has(e.id) && this.wasSent(e)) this.dispatch(e);
     }, RESEND_DELAY_MS);
   }
 
@@ -574,10 +660,11 @@ export class Messaging {
   close(): void {
     this.closed = true;
     this.pacer.clear();
-    for (const timer of [this.receiptTimer, this.ackTimer])
+    for (const timer of [this.receiptTimer, this.ackTimer, this.rtoTimer])
       if (timer !== undefined) this.d.platform.timers.clearTimeout(timer);
     this.receiptTimer = undefined;
     this.ackTimer = undefined;
+    this.rtoTimer = undefined;
     this.relayAcks = undefined;
     this.receiptDue.clear();
     this.outgoing.clear();

@@ -22,7 +22,7 @@ export interface InboxOptions {
 interface PeerState<T> {
   /** Next seq to deliver; everything below it has been handed to the application. */
   expected: number;
-  /** Frames ahead of `expected`, in memory only: they are not acknowledged, so a restart just has them resent. */
+  /** Frames ahead of `expected`, persisted too: they are acknowledged upstream, so a restart must not lose them. */
   ahead: Map<number, { id: string; value: T }>;
 }
 
@@ -34,8 +34,10 @@ interface PeerState<T> {
  * before the application has handled the frames loses them for the application; that is the price of never showing
  * a frame twice. Hand delivered frames to the application synchronously after `accept` resolves.
  *
- * Buffered frames live in memory only and are never acknowledged (`ackState` counts contiguous delivery only), so
- * the sender keeps them in its outbox and resends them if this process restarts.
+ * Buffered frames are persisted (under `<prefix minus slash>-ahead/`) before `accept` returns `buffered`, so they
+ * may be acknowledged to the relay at once: a relay whose in-flight window filled with frames waiting behind a gap
+ * would otherwise never send the frame that fills it. `ackState` still counts contiguous delivery only, so the
+ * sender keeps them in its outbox until they are delivered.
  *
  * @example
  * const inbox = await Inbox.open<AppMessage>(platform.storage);
@@ -44,11 +46,18 @@ interface PeerState<T> {
  * // always, even for a duplicate: re-acknowledge so the sender can drop its copy
  * sendReceipt(peer, { v: 1, upTo: inbox.ackState(peer) });
  */
+/** Where buffered frames are kept: beside the positions, never under their prefix (whose keys are peers). */
+function aheadPrefixOf(prefix: string): string {
+  return `${prefix.replace(/\/+$/, '')}-ahead/`;
+}
+
 export class Inbox<T> {
   /** Stored states found unreadable at open. Such a peer starts again at seq 0. */
   readonly corrupt: number;
   private readonly peers = new Map<string, PeerState<T>>();
   private readonly serial = new Serial();
+
+  private readonly aheadPrefix: string;
 
   private constructor(
     private readonly store: KeyValueStore,
@@ -57,6 +66,11 @@ export class Inbox<T> {
     corrupt: number,
   ) {
     this.corrupt = corrupt;
+    this.aheadPrefix = aheadPrefixOf(prefix);
+  }
+
+  private aheadKey(peer: string, seq: number): string {
+    return `${this.aheadPrefix}${keySegment(peer)}/${seq}`;
   }
 
   /** Opens the inbox stored under `prefix`, restoring each peer's `expected`. */
@@ -81,6 +95,33 @@ export class Inbox<T> {
     }
     const inbox = new Inbox<T>(store, window, prefix, corrupt);
     for (const [peer, expected] of states) inbox.peers.set(peer, { expected, ahead: new Map() });
+    // Buffered frames from before the restart: kept if still ahead, removed if delivered since (a crash between the
+    // commit and their removal) or unreadable.
+    for (const key of await storageOp('listing the inbox', () => store.keys(inbox.aheadPrefix))) {
+      const [segment, seqText] = key.slice(inbox.aheadPrefix.length).split('/');
+      const raw = await storageOp('reading the inbox', () => store.get(key));
+      let peer: string | undefined;
+      let frame: { id: string; value: T } | undefined;
+      try {
+        peer = decodeURIComponent(segment ?? '');
+        frame = JSON.parse(raw ?? '') as { id: string; value: T };
+      } catch {
+        frame = undefined;
+      }
+      const seq = Number(seqText);
+      const state = peer === undefined ? undefined : inbox.state(peer);
+      if (
+        state === undefined ||
+        frame === undefined ||
+        typeof frame.id !== 'string' ||
+        !isSeq(seq) ||
+        seq <= state.expected
+      ) {
+        await storageOp('cleaning the inbox', () => store.delete(key));
+        continue;
+      }
+      state.ahead.set(seq, frame);
+    }
     return inbox;
   }
 
@@ -88,16 +129,14 @@ export class Inbox<T> {
    * Decides about frame `seq` from `peer`: below `expected` is a `duplicate`; already buffered is `buffered` again;
    * `expected` itself
    * is delivered with every buffered successor (after persisting, see the commit point above); up to `window`
-   * ahead is `buffered`; further ahead throws `OPPIE_ERR_REPLAY` (drop the frame unacknowledged: the sender
-   * resends it after the gap is filled). A seq that is not an integer >= 0 throws `OPPIE_ERR_PROTOCOL`.
+   * ahead is `buffered` (persisted); further ahead throws `OPPIE_ERR_REPLAY` (drop the frame unacknowledged: the
+   * sender resends it after the gap is filled). A seq that is not an integer >= 0 throws `OPPIE_ERR_PROTOCOL`.
    */
   accept(peer: string, seq: number, id: string, value: T): Promise<InboxResult<T>> {
     return this.serial.run(async () => {
       if (!isSeq(seq)) throw new OppieError('OPPIE_ERR_PROTOCOL', `frame seq ${seq} is not an integer >= 0`);
       const state = this.state(peer);
       if (seq < state.expected) return { kind: 'duplicate' };
-      // A repeat of a frame held only in memory is not a settled duplicate: it must stay unacknowledged upstream
-      // until the gap before it is filled and it is committed.
       if (state.ahead.has(seq)) return { kind: 'buffered' };
       if (seq > state.expected + this.window) {
         throw new OppieError(
@@ -106,6 +145,9 @@ export class Inbox<T> {
         );
       }
       if (seq > state.expected) {
+        await storageOp('buffering in the inbox', () =>
+          this.store.set(this.aheadKey(peer, seq), JSON.stringify({ id, value })),
+        );
         state.ahead.set(seq, { id, value });
         return { kind: 'buffered' };
       }
@@ -120,6 +162,10 @@ export class Inbox<T> {
       );
       for (const f of frames) state.ahead.delete(f.seq);
       state.expected = next;
+      // After the commit: a crash before these deletes leaves keys that open() recognises as delivered.
+      for (const f of frames.slice(1)) {
+        await storageOp('cleaning the inbox', () => this.store.delete(this.aheadKey(peer, f.seq)));
+      }
       return { kind: 'deliver', frames };
     });
   }

@@ -186,6 +186,18 @@ export class Outbox {
     return peers.flatMap((p) => [...(this.entries.get(p)?.values() ?? [])].sort((a, b) => a.seq - b.seq));
   }
 
+  /** The queued entry of `peer` with this seq, if any. */
+  entry(peer: string, seq: number): OutboxEntry | undefined {
+    return this.entries.get(peer)?.get(seq);
+  }
+
+  /** The lowest seq queued for `peer` (a scan: callers cache it and ask again only when that entry is gone). */
+  lowestSeq(peer: string): number | undefined {
+    let low: number | undefined;
+    for (const seq of this.entries.get(peer)?.keys() ?? []) if (low === undefined || seq < low) low = seq;
+    return low;
+  }
+
   get size(): { entries: number; bytes: number } {
     return { entries: this.totalEntries, bytes: this.totalBytes };
   }

@@ -106,12 +106,6 @@ describe('handover between the data channel and the relay', () => {
       }
       await Promise.all(sends);
     };
-    await Promise.race([
-      Promise.all([sendAll(sidecar), sendAll(phone)]),
-      until('every send settled', 60_000, () => undefined).catch((err: Error) => {
-        throw new Error(`${err.message}: ${state()}`);
-      }),
-    ]);
     const state = () =>
       JSON.stringify({
         sidecarGot: got.sidecar.length,
@@ -121,6 +115,12 @@ describe('handover between the data channel and the relay', () => {
         sidecarPaths,
         phonePaths,
       });
+    await Promise.race([
+      Promise.all([sendAll(sidecar), sendAll(phone)]),
+      until('every send settled', 60_000, () => undefined).catch((err: Error) => {
+        throw new Error(`${err.message}: ${state()}`);
+      }),
+    ]);
     await until('every message at both ends', 60_000, () =>
       got.sidecar.length >= N && got.phone.length >= N ? true : undefined,
     ).catch((err: Error) => {
