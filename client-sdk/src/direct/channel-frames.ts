@@ -10,7 +10,10 @@ import type { RelayFrameIn } from '../transport/relay-connection.js';
 export type ChannelFrame =
   | { readonly k: 'e'; readonly e: RelayFrameIn }
   | { readonly k: 'ping' | 'pong'; readonly n: number; readonly p: string; readonly r: number }
-  | { readonly k: 'credit'; readonly r: number };
+  | { readonly k: 'credit'; readonly r: number }
+  | { readonly k: 'path'; readonly relay: boolean; readonly rp?: RelayProtocol };
+
+export type RelayProtocol = 'udp' | 'tcp' | 'tls';
 
 export function encodeChannelFrame(frame: ChannelFrame): string {
   return JSON.stringify(frame);
@@ -36,6 +39,9 @@ export function decodeChannelFrame(data: unknown): ChannelFrame {
     return { k: o.k, n: o.n, p: o.p, r: o.r };
   } else if (o.k === 'credit' && isCount(o.r)) {
     return { k: 'credit', r: o.r };
+  } else if (o.k === 'path' && typeof o.relay === 'boolean') {
+    const rp = o.rp === 'udp' || o.rp === 'tcp' || o.rp === 'tls' ? o.rp : undefined;
+    return rp === undefined ? { k: 'path', relay: o.relay } : { k: 'path', relay: o.relay, rp };
   }
   throw new OppieError('OPPIE_ERR_PROTOCOL', 'a data-channel message has an unknown shape');
 }

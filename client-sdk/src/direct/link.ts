@@ -52,6 +52,8 @@ export interface LinkHooks {
 }
 
 const PROBE = new Uint8Array([0x70]);
+/** How long to wait for the peer's view of the path after our probe passed, before opening on our view alone. */
+const PEER_PATH_WAIT_MS = 1_500;
 
 export class DirectLink {
   private stateValue: LinkState = 'connecting';
@@ -68,6 +70,10 @@ export class DirectLink {
   private gathering = false;
   private turnAuthFailed = false;
   private probePassed = false;
+  /** This side's view of the selected pair, once the probe passed; the peer's word on its own end. */
+  private localView: SelectedPath | undefined;
+  private peerView: { relay: boolean; rp?: SelectedPath['relayProtocol'] } | undefined;
+  private peerWaitTimer: unknown;
   /** Bytes of envelopes carried each way, for transport reports. */
   bytesSent = 0;
   bytesReceived = 0;
@@ -240,6 +246,10 @@ export class DirectLink {
       case 'credit':
         this.window.credit(frame.r);
         return;
+      case 'path':
+        this.peerView = frame.rp === undefined ? { relay: frame.relay } : { relay: frame.relay, rp: frame.rp };
+        this.tryOpen(false);
+        return;
       case 'ping':
         if (!this.verified('ping', frame.n, frame.p)) return;
         this.lastHeard = this.o.now();
@@ -273,28 +283,60 @@ export class DirectLink {
     }
   }
 
+  /**
+   * The probe passed: read our end of the selected pair and tell the peer. A TURN check can reach the other side
+   * before the relay candidate was signalled, so there it shows as peer-reflexive; only the relayed side knows.
+   */
   private async opened(): Promise<void> {
-    let path: SelectedPath | undefined;
+    let view: SelectedPath | undefined;
     try {
-      path = await selectedPath(this.peer._pc);
+      view = await selectedPath(this.peer._pc);
     } catch {
-      path = undefined;
+      view = undefined;
     }
     if (this.stateValue !== 'connecting') return;
+    this.localView = view ?? { path: 'direct', localRelay: false };
+    const rp = this.localView.localRelay === true ? this.localView.relayProtocol : undefined;
+    this.control(
+      rp === undefined ? { k: 'path', relay: this.localView.localRelay === true } : { k: 'path', relay: true, rp },
+    );
+    this.peerWaitTimer = this.o.timers.setTimeout(() => {
+      this.peerWaitTimer = undefined;
+      this.tryOpen(true);
+    }, PEER_PATH_WAIT_MS);
+    this.tryOpen(false);
+  }
+
+  /** Opens once both views are known (or the peer's is late): `turn` when either end is relayed. */
+  private tryOpen(late: boolean): void {
+    const local = this.localView;
+    if (this.stateValue !== 'connecting' || local === undefined || (this.peerView === undefined && !late)) return;
+    if (this.peerWaitTimer !== undefined) this.o.timers.clearTimeout(this.peerWaitTimer);
+    this.peerWaitTimer = undefined;
     if (this.upgradeTimer !== undefined) this.o.timers.clearTimeout(this.upgradeTimer);
     this.upgradeTimer = undefined;
+    const peerRelay = this.peerView?.relay === true;
+    const relayProtocol = local.localRelay === true ? local.relayProtocol : this.peerView?.rp;
+    const path: SelectedPath =
+      local.path === 'turn' || peerRelay
+        ? relayProtocol === undefined
+          ? { path: 'turn' }
+          : { path: 'turn', relayProtocol }
+        : { path: 'direct' };
     this.stateValue = 'open';
     this.lastHeard = this.o.now();
-    this.hooks.open(path ?? { path: 'direct' });
+    this.hooks.open(path);
   }
 
   private end(end: LinkEnd): void {
     if (this.stateValue === 'closed') return;
     const wasOpen = this.stateValue === 'open';
     this.stateValue = 'closed';
-    for (const t of [this.upgradeTimer, this.heartbeatTimer]) if (t !== undefined) this.o.timers.clearTimeout(t);
+    for (const t of [this.upgradeTimer, this.heartbeatTimer, this.peerWaitTimer])
+      if (t !== undefined) this.o.timers.clearTimeout(t);
     this.upgradeTimer = undefined;
     this.heartbeatTimer = undefined;
+    this.peerWaitTimer = undefined;
     this.window.clear();
     try {
       this.peer.destroy();

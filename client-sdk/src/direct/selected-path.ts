@@ -6,6 +6,8 @@
 export interface SelectedPath {
   readonly path: 'direct' | 'turn';
   readonly relayProtocol?: 'udp' | 'tcp' | 'tls';
+  /** Whether this side's own candidate is a TURN relay (what this side tells its peer). */
+  readonly localRelay?: boolean;
 }
 
 type Stat = Record<string, unknown> & { id: string; type: string };
@@ -37,10 +39,10 @@ export async function selectedPath(pc: unknown): Promise<SelectedPath | undefine
   if (pair === undefined) return undefined;
   const local = byId.get(String(pair.localCandidateId));
   const remote = byId.get(String(pair.remoteCandidateId));
-  const relayed = local?.candidateType === 'relay' || remote?.candidateType === 'relay';
-  if (!relayed) return { path: 'direct' };
-  const proto = local?.candidateType === 'relay' ? local.relayProtocol : undefined;
+  const localRelay = local?.candidateType === 'relay';
+  if (!localRelay && remote?.candidateType !== 'relay') return { path: 'direct', localRelay };
+  const proto = localRelay ? local?.relayProtocol : undefined;
   return proto === 'udp' || proto === 'tcp' || proto === 'tls'
-    ? { path: 'turn', relayProtocol: proto }
-    : { path: 'turn' };
+    ? { path: 'turn', relayProtocol: proto, localRelay }
+    : { path: 'turn', localRelay };
 }

@@ -54,13 +54,23 @@ describe('data-channel frames', () => {
       { k: 'ping', n: 1, p: 'sealed', r: 0 },
       { k: 'pong', n: 1, p: 'sealed', r: 10 },
       { k: 'credit', r: 99 },
+      { k: 'path', relay: true, rp: 'tcp' },
+      { k: 'path', relay: false },
     ] as const;
     for (const f of frames) expect(decodeChannelFrame(encodeChannelFrame(f))).toEqual(f);
     expect(decodeChannelFrame(new TextEncoder().encode('{"k":"credit","r":1}'))).toEqual({ k: 'credit', r: 1 });
   });
 
   it('refuse anything else with OPPIE_ERR_PROTOCOL', () => {
-    for (const bad of ['', 'nul', '[]', '{"k":"e"}', '{"k":"ping","n":-1,"p":"x","r":0}', '{"k":"credit","r":1.5}']) {
+    for (const bad of [
+      '',
+      'nul',
+      '[]',
+      '{"k":"e"}',
+      '{"k":"ping","n":-1,"p":"x","r":0}',
+      '{"k":"credit","r":1.5}',
+      '{"k":"path"}',
+    ]) {
       let code: string | undefined;
       try {
         decodeChannelFrame(bad);
