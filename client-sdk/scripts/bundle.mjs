@@ -1,7 +1,7 @@
 /**
  * Builds the single-file browser bundle: dist/browser/oppie-client.js (ESM, minified) with the core SDK, the browser
- * helpers, libsodium-wrappers, qrcode and mitt inside. Prints its size minified and gzipped and writes them to
- * dist/browser/size.json. Built from the TypeScript sources, so it needs no `tsc -b` first.
+ * helpers, libsodium-wrappers, qrcode, mitt and simple-peer inside. Prints its size minified and gzipped and writes
+ * them to dist/browser/size.json. Built from the TypeScript sources, so it needs no `tsc -b` first.
  *
  *   node client-sdk/scripts/bundle.mjs
  */
@@ -28,7 +28,11 @@ const result = await build({
   metafile: true,
   logLevel: 'warning',
   // Workspace packages from source, like vitest does; third-party packages through their `browser` fields.
+  // simple-peer (and its readable-stream) needs Node's `events`, `buffer` and `process`: the npm packages of those
+  // names stand in (`events` and `buffer` resolve by name; the free identifier `process` comes from the injected
+  // shim), and `global` is `globalThis`.
   alias: { '@oppie/protocol': at('../../protocol/src/index.ts') },
+  inject: [at('./process-shim.js')],
   define: { global: 'globalThis' },
 });
 

@@ -11,6 +11,8 @@ export const bundlePath = fileURLToPath(new URL('../../../client-sdk/dist/browse
 const files: Record<string, { path: string; type: string }> = {
   '/app/': { path: `${pageDir}index.html`, type: 'text/html; charset=utf-8' },
   '/app/app.js': { path: `${pageDir}app.js`, type: 'text/javascript; charset=utf-8' },
+  '/app/direct.html': { path: `${pageDir}direct.html`, type: 'text/html; charset=utf-8' },
+  '/app/direct.js': { path: `${pageDir}direct.js`, type: 'text/javascript; charset=utf-8' },
   '/app/oppie-client.js': { path: bundlePath, type: 'text/javascript; charset=utf-8' },
 };
 
