@@ -1,0 +1,213 @@
+/// <reference path="../../client-sdk/src/direct/simple-peer.d.ts" />
+/**
+ * `npm run bench:direct [-- --quick]`: the direct path, Node <-> Node on 127.0.0.1, against a relay in a child process.
+ *
+ *   1. setup: over 20 runs, two already paired clients start from cold (new OppieClient instances on the same stores)
+ *      and the sidecar sends one message at once: time to first message delivered (it goes over the relay, which is
+ *      up first) and time to the direct path (encrypted probe passed), p50 and p95.
+ *   2. throughput of 64 KiB messages, end-to-end encrypted SDK sends with a window in flight (they settle on the
+ *      peer's receipt), over the direct path and over the relay, against a raw `@roamhq/wrtc` data channel (simple-peer,
+ *      same 64 KiB strings, same application window) measured in the same run. Target: SDK direct >= 0.8x raw.
+ *
+ * Everything but the relay runs in this process (both clients, both channel ends), as the raw channel does.
+ */
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { parseArgs } from 'node:util';
+import { MemoryStore, OppieClient, type OppieClientOptions, type RtcImplementation } from '@oppie/client-sdk';
+import SimplePeer from 'simple-peer';
+import WebSocket from 'ws';
+import { spawnServer } from './child.js';
+import { relayOverridesJson } from './relay-overrides.js';
+import { machineInfo } from './report.js';
+import { fmt, quantile, table } from './stats.js';
+
+const rtc = createRequire(import.meta.url)('@roamhq/wrtc') as RtcImplementation;
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const MESSAGE = 64 * 1024;
+
+function client(url: string, role: 'sidecar' | 'pwa', storage: MemoryStore, direct: boolean): Promise<OppieClient> {
+  return OppieClient.create({
+    relayUrl: url,
+    role,
+    name: `direct-bench-${role}`,
+    platform: {
+      WebSocket: WebSocket as unknown as NonNullable<OppieClientOptions['platform']>['WebSocket'],
+      storage,
+      ...(direct ? { rtc } : { rtc: undefined }),
+    },
+  });
+}
+
+async function pairStores(url: string): Promise<{ sidecar: MemoryStore; phone: MemoryStore }> {
+  const stores = { sidecar: new MemoryStore(), phone: new MemoryStore() };
+  const sidecar = await client(url, 'sidecar', stores.sidecar, false);
+  await sidecar.register();
+  await sidecar.connect();
+  const offer = await sidecar.createPairing();
+  const phone = await client(url, 'pwa', stores.phone, false);
+  await Promise.all([phone.pair(offer.link), offer.completed]);
+  await Promise.all([sidecar.close(), phone.close()]);
+  return stores;
+}
+
+function waitFor<T>(what: string, ms: number, register: (done: (v: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms);
+    register((v) => {
+      clearTimeout(timer);
+      resolve(v);
+    });
+  });
+}
+
+/** One cold start of both clients: ms to the first delivered message and to the direct path. */
+async function setupRun(url: string, stores: { sidecar: MemoryStore; phone: MemoryStore }) {
+  const sidecar = await client(url, 'sidecar', stores.sidecar, true);
+  const phone = await client(url, 'pwa', stores.phone, true);
+  try {
+    const t0 = performance.now();
+    const first = waitFor<number>('first message', 10_000, (done) =>
+      phone.events.on('chat', () => done(performance.now() - t0)),
+    );
+    const direct = waitFor<number>('direct path', 20_000, (done) =>
+      phone.events.on('path', (e) => {
+        if (e.path === 'direct') done(performance.now() - t0);
+      }),
+    );
+    await Promise.all([sidecar.connect(), phone.connect()]);
+    void sidecar.send('chat', { hello: 1 });
+    return { first: await first, direct: await direct };
+  } finally {
+    await Promise.all([sidecar.close(), phone.close()]);
+  }
+}
+
+/** MB/s of `count` SDK sends of 64 KiB with `window` in flight, sidecar -> phone, on the path the clients reach. */
+async function sdkThroughput(url: string, stores: { sidecar: MemoryStore; phone: MemoryStore }, direct: boolean) {
+  const sidecar = await client(url, 'sidecar', stores.sidecar, direct);
+  const phone = await client(url, 'pwa', stores.phone, direct);
+  try {
+    await Promise.all([sidecar.connect(), phone.connect()]);
+    if (direct)
+      await waitFor<void>('direct path', 20_000, (done) => {
+        if (sidecar.pathTo(phone.deviceId) === 'direct') done();
+        sidecar.events.on('path', (e) => {
+          if (e.path === 'direct') done();
+        });
+      });
+    const payload = randomBytes((MESSAGE * 3) / 4).toString('base64');
+    const run = async (count: number, window: number) => {
+      let next = 0;
+      const t0 = performance.now();
+      const lane = async () => {
+        while (next < count) {
+          next += 1;
+          await sidecar.send('diff', { d: payload }, { to: phone.deviceId });
+        }
+      };
+      await Promise.all(Array.from({ length: window }, lane));
+      const path = sidecar.pathTo(phone.deviceId);
+      return { mbps: (count * MESSAGE) / 1e6 / ((performance.now() - t0) / 1000), path };
+    };
+    await run(50, 8);
+    return await run(direct ? 800 : 400, 16);
+  } finally {
+    await Promise.all([sidecar.close(), phone.close()]);
+  }
+}
+
+/** MB/s of a raw wrtc data channel with the same strings and an application window of 1 MiB. */
+async function rawThroughput(count: number): Promise<number> {
+  const a = new SimplePeer({ initiator: true, wrtc: rtc, trickle: true, objectMode: true });
+  const b = new SimplePeer({ wrtc: rtc, trickle: true, objectMode: true });
+  a.on('signal', (d) => b.signal(d));
+  b.on('signal', (d) => a.signal(d));
+  await Promise.all([a, b].map((p) => new Promise<void>((r) => p.on('connect', () => r()))));
+  const payload = randomBytes((MESSAGE * 3) / 4).toString('base64');
+  const windowBytes = 1024 * 1024;
+  let received = 0;
+  let sent = 0;
+  let credited = 0;
+  const t0 = performance.now();
+  await new Promise<void>((resolve) => {
+    const pump = () => {
+      while (sent < count && (sent - credited) * MESSAGE < windowBytes) {
+        a.send(payload);
+        sent += 1;
+      }
+    };
+    b.on('data', () => {
+      received += 1;
+      if (received % 4 === 0 || received === count) b.send(String(received));
+      if (received === count) resolve();
+    });
+    a.on('data', (d: unknown) => {
+      credited = Number(String(d));
+      pump();
+    });
+    pump();
+  });
+  const mbps = (count * MESSAGE) / 1e6 / ((performance.now() - t0) / 1000);
+  a.destroy();
+  b.destroy();
+  return mbps;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
+  const runs = values.quick ? 5 : 20;
+  const info = machineInfo();
+  log(`direct bench: ${info.nproc} CPU, node ${process.version}, ${runs} setup runs`);
+  const relay = await spawnServer('relay', { BENCH_RELAY_OVERRIDES: relayOverridesJson() });
+  try {
+    const stores = await pairStores(relay.url);
+    const first: number[] = [];
+    const direct: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const r = await setupRun(relay.url, stores);
+      first.push(r.first);
+      direct.push(r.direct);
+      log(`  setup run ${i + 1}: first message ${r.first.toFixed(0)} ms, direct ${r.direct.toFixed(0)} ms`);
+    }
+    first.sort((x, y) => x - y);
+    direct.sort((x, y) => x - y);
+    const raw = await rawThroughput(values.quick ? 400 : 1600);
+    log(`  raw data channel: ${raw.toFixed(1)} MB/s`);
+    const viaDirect = await sdkThroughput(relay.url, stores, true);
+    log(`  sdk direct: ${viaDirect.mbps.toFixed(1)} MB/s (path ${viaDirect.path})`);
+    const viaRelay = await sdkThroughput(relay.url, stores, false);
+    log(`  sdk relay: ${viaRelay.mbps.toFixed(1)} MB/s`);
+    const ratio = viaDirect.mbps / raw;
+    const out = [
+      `Node <-> Node on 127.0.0.1, ${info.nproc} CPU (${info.cpu}), node ${process.version}, ${info.date}; relay in a child process.`,
+      '',
+      table(
+        ['setup (cold start, both clients)', 'p50 ms', 'p95 ms'],
+        [
+          ['time to first message (relay)', fmt(quantile(first, 0.5)), fmt(quantile(first, 0.95))],
+          ['time to direct (probe passed)', fmt(quantile(direct, 0.5)), fmt(quantile(direct, 0.95))],
+        ],
+      ),
+      '',
+      table(
+        ['64 KiB messages', 'MB/s', 'vs raw channel'],
+        [
+          ['raw wrtc data channel (no E2E, no outbox)', fmt(raw, 1), '1.00x'],
+          [`SDK over the direct path (${viaDirect.path}), E2E`, fmt(viaDirect.mbps, 1), `${ratio.toFixed(2)}x`],
+          ['SDK over the relay, E2E', fmt(viaRelay.mbps, 1), `${(viaRelay.mbps / raw).toFixed(2)}x`],
+        ],
+      ),
+      '',
+      `target: SDK direct >= 0.80x the raw channel: ${ratio >= 0.8 ? 'met' : 'MISSED'} (${ratio.toFixed(2)}x)`,
+    ].join('\n');
+    console.log(out);
+  } finally {
+    await relay.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  log(`direct bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exit(1);
+});
