@@ -105,8 +105,7 @@ export class DirectPaths {
 
   /** Hands an envelope to the open data channel to `peer`; false means: use the relay. */
   send(peer: string, envelope: object): boolean {
-    const link = this.byPeer.get(peer)?.link;
-    return link !== undefined && link.send(envelope);
+    return this.byPeer.get(peer)?.link?.send(envelope) === true;
   }
 
   isDirect(peer: string): boolean {
