@@ -344,8 +344,7 @@ export class Messaging {
    * Only a frame beyond the inbox window stays unacknowledged: the relay redelivers it after a reconnect.
    */
   private async routed(f: RelayFrameIn, viaRelay: boolean): Promise<void> {
-    // Frames from a data channel are not the relay's to forget; delivered ones are acknowledged all the same (below),
-    // so a copy the relay still holds from before the switch is not delivered to us again.
+    // Frames from a data channel are not the relay's to forget: nothing is acknowledged to it for them.
     const ackToRelay = viaRelay ? (frame: RelayFrameIn) => this.ackToRelay(frame) : () => {};
     const from = f.metadata?.deviceId;
     const session = from === undefined ? undefined : this.d.peers.session(from);
@@ -399,10 +398,9 @@ export class Messaging {
     }
     const result = await this.d.inbox.accept(from, f.seq, f.id, { type: f.type, frame });
     if (result.kind === 'deliver') {
-      for (const fr of result.frames) {
-        await this.deliver(from, fr.id, fr.value);
-        this.ackToRelay({ id: fr.id, type: f.type, payload: null, metadata: { deviceId: from } });
-      }
+      // Frames released from the buffer were acknowledged when they were buffered; only this one is left.
+      for (const fr of result.frames) await this.deliver(from, fr.id, fr.value);
+      ackToRelay(f);
     } else {
       // A duplicate, or a frame buffered behind a gap (persisted by the inbox): either way the relay may forget it.
       ackToRelay(f);

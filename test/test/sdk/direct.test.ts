@@ -96,6 +96,7 @@ describe('handover between the data channel and the relay', () => {
     const got = { sidecar: [] as number[], phone: [] as number[] };
     sidecar.events.on('chat', (m) => got.sidecar.push((m.payload as { n: number }).n));
     phone.events.on('chat', (m) => got.phone.push((m.payload as { n: number }).n));
+    const peerOf = (c: OppieClient) => (c === phone ? sidecar.deviceId : phone.deviceId);
     const sendAll = async (c: OppieClient) => {
       const sends: Promise<void>[] = [];
       for (let n = 0; n < N; n++) {
@@ -103,6 +104,9 @@ describe('handover between the data channel and the relay', () => {
         // Let the event loop breathe so frames flow while the stream is being produced.
         if (n % 200 === 199) await new Promise((r) => setTimeout(r, 5));
         if (n === 3_000 && c === phone) phone.resetPath(sidecar.deviceId);
+        // The last part goes after the channel is back, so the stream spans both switches whatever the timing.
+        if (n === 7_000)
+          await until('the direct path again', 30_000, () => (c.pathTo(peerOf(c)) === 'direct' ? true : undefined));
       }
       await Promise.all(sends);
     };
