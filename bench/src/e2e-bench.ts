@@ -13,14 +13,17 @@
  * Exit code 1 when a phase failed (not when a target was missed: the table says that).
  */
 
+import * as nodeCrypto from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { nodeFrameCrypto, setDefaultFrameCrypto } from '@oppie/client-sdk';
 import { type ServerChild, spawnServer } from './child.js';
 import { type CryptoCost, measureCrypto } from './e2e-crypto.js';
 import { addStreams, measureStream, type StreamResult } from './e2e-measure.js';
 import { indexedPayload, type PathKind, plaintextPath, type StreamPath, sdkPath } from './e2e-paths.js';
-import { type Pinning, pinSelf, planPinning } from './pin.js';
+import { splitPlaintextPath, splitSdkPath } from './e2e-split.js';
+import { allowedCpus, type Pinning, pinSelf, planPinning } from './pin.js';
 import { relayOverridesJson } from './relay-overrides.js';
 import { machineInfo } from './report.js';
 import { fmt, type LatencySummary, summarize, table } from './stats.js';
@@ -51,6 +54,10 @@ interface Options {
   readonly phases: readonly ('stream' | 'serial' | 'crypto')[];
   readonly pin: boolean;
   readonly json: string | undefined;
+  /** The receiving end of each path in its own process (e2e-receiver.ts). */
+  readonly split: boolean;
+  /** The SDK's frame cipher in this process: libsodium + JS base64url (browsers), or Node's OpenSSL + Buffer. */
+  readonly frameCrypto: 'node' | 'portable';
 }
 
 const USAGE = `usage: npm run bench:e2e -- [--quick] [options]
@@ -60,6 +67,10 @@ const USAGE = `usage: npm run bench:e2e -- [--quick] [options]
   --paths plaintext,sdk   (default both; one alone is for profiling)
   --phases stream,serial,crypto
   --count-small N --count-large N --window-small N --window-large N
+  --frame-crypto node|portable   the SDK's AEAD and base64url: Node's OpenSSL and Buffer, as sidecar-sdk
+                          injects them (default), or the portable libsodium wasm + JS codec a browser uses
+  --split                 the receiving end (PWA / phone) in its own process: per-end CPU, and its own core
+                          when the machine has a third one (with two it shares the sender's)
   --no-pin                do not pin client and relay to one CPU each (BENCH_PIN=0)
   --json FILE             also write the results as JSON
 Relay overrides: BENCH_RELAY_OVERRIDES='{"inflightMaxCount":256}'; relay node flags: BENCH_SERVER_NODE_ARGS.`;
@@ -80,6 +91,8 @@ function parse(argv: string[]): Options | 'help' {
       'window-small': { type: 'string' },
       'window-large': { type: 'string' },
       json: { type: 'string' },
+      'frame-crypto': { type: 'string' },
+      split: { type: 'boolean' },
     },
     strict: true,
   });
@@ -131,6 +144,8 @@ function parse(argv: string[]): Options | 'help' {
     phases: list('phases', values.phases, ['stream', 'serial', 'crypto'] as const),
     pin: values['no-pin'] !== true && process.env.BENCH_PIN !== '0',
     json: values.json,
+    split: values.split === true,
+    frameCrypto: list('frame-crypto', values['frame-crypto'] ?? 'node', ['node', 'portable'] as const)[0] ?? 'node',
   };
 }
 
@@ -239,10 +254,25 @@ function renderStreams(opts: Options, results: Map<string, CaseResults>): string
     const { plaintext: p, sdk: s } = results.get(c.name) as CaseResults;
     const ps = p.stream;
     const ss = s.stream;
-    const perMsg = (r: StreamResult | undefined, cpu: 'client' | 'server') => {
+    const perMsg = (r: StreamResult | undefined, cpu: 'ends' | 'sender' | 'receiver' | 'server') => {
       if (r === undefined) return undefined;
-      const secs = cpu === 'client' ? r.clientCpuSeconds : r.serverCpuSeconds;
+      const secs =
+        cpu === 'server'
+          ? r.serverCpuSeconds
+          : cpu === 'sender'
+            ? r.receiverCpuSeconds === undefined
+              ? undefined
+              : r.clientCpuSeconds
+            : cpu === 'receiver'
+              ? r.receiverCpuSeconds
+              : r.clientCpuSeconds + (r.receiverCpuSeconds ?? 0);
       return secs === undefined ? undefined : (secs / r.count) * 1e6;
+    };
+    /** Messages per second if each role (sender, receiver, relay) had a core of its own: the busiest one's limit. */
+    const oneCoreEach = (r: StreamResult | undefined) => {
+      const costs = [perMsg(r, 'sender'), perMsg(r, 'receiver'), perMsg(r, 'server')];
+      if (costs.some((c) => c === undefined)) return undefined;
+      return 1e6 / Math.max(...(costs as number[]));
     };
     const ms = (x: LatencySummary | undefined, k: 'p50' | 'p99') => (x === undefined ? undefined : x[k] / 1000);
     const us = (x: LatencySummary | undefined, k: 'p50' | 'p99') => (x === undefined ? undefined : x[k]);
@@ -261,8 +291,17 @@ function renderStreams(opts: Options, results: Map<string, CaseResults>): string
       row(`${l}: unloaded one-way latency p50 (µs)`, us(pser, 'p50'), us(sser, 'p50'), 0),
       row(`${l}: unloaded one-way latency p99 (µs)`, us(pser, 'p99'), us(sser, 'p99'), 0),
       row(`${l}: unloaded send() -> receipt p50 (µs)`, undefined, us(sserSettle, 'p50'), 0),
-      row(`${l}: client CPU per message (µs)`, perMsg(ps, 'client'), perMsg(ss, 'client'), 1),
+      row(`${l}: client CPU per message (µs, both ends)`, perMsg(ps, 'ends'), perMsg(ss, 'ends'), 1),
+      ...(opts.split
+        ? [
+            row(`${l}: sender CPU per message (µs)`, perMsg(ps, 'sender'), perMsg(ss, 'sender'), 1),
+            row(`${l}: receiver CPU per message (µs)`, perMsg(ps, 'receiver'), perMsg(ss, 'receiver'), 1),
+          ]
+        : []),
       row(`${l}: relay CPU per message (µs)`, perMsg(ps, 'server'), perMsg(ss, 'server'), 1),
+      ...(opts.split
+        ? [row(`${l}: one core per role (msgs/s, projected)²`, oneCoreEach(ps), oneCoreEach(ss), 0, c)]
+        : []),
       row(`${l}: envelope on the wire (bytes)`, p.wire, s.wire, 0),
     );
   }
@@ -273,35 +312,37 @@ function renderCrypto(costs: readonly CryptoCost[], opts: Options, results: Map<
   const rows = costs.map((k) => {
     const c = opts.cases.find((x) => x.label === k.label);
     const r = c === undefined ? undefined : results.get(c.name);
-    const plainCpu = r?.plaintext.stream ? (r.plaintext.stream.clientCpuSeconds / r.plaintext.stream.count) * 1e6 : NaN;
-    const sdkCpu = r?.sdk.stream ? (r.sdk.stream.clientCpuSeconds / r.sdk.stream.count) * 1e6 : NaN;
+    const ends = (x: StreamResult | undefined) =>
+      x === undefined ? Number.NaN : ((x.clientCpuSeconds + (x.receiverCpuSeconds ?? 0)) / x.count) * 1e6;
+    const plainCpu = ends(r?.plaintext.stream);
+    const sdkCpu = ends(r?.sdk.stream);
     const gap = sdkCpu - plainCpu;
     return [
       k.label,
       fmt(k.plaintextBytes),
-      fmt(k.seal, 1),
-      fmt(k.open, 1),
-      fmt(k.seal + k.open, 1),
-      fmt(k.plaintextBytes / (k.seal + k.open), 1),
+      `${fmt(k.seal, 1)} / ${fmt(k.open, 1)}`,
+      `${fmt(k.nodeSeal, 1)} / ${fmt(k.nodeOpen, 1)}`,
+      fmt(k.plaintextBytes / (k.nodeSeal + k.nodeOpen), 1),
       `${fmt(k.nonce, 1)} / ${fmt(k.nodeNonce, 1)}`,
       `${fmt(k.aeadEncrypt, 1)} / ${fmt(k.aeadDecrypt, 1)}`,
+      `${fmt(k.nodeAeadEncrypt, 1)} / ${fmt(k.nodeAeadDecrypt, 1)}`,
       `${fmt(k.sdkToB64u, 1)} / ${fmt(k.sdkFromB64u, 1)}`,
       `${fmt(k.nodeToB64u, 1)} / ${fmt(k.nodeFromB64u, 1)}`,
-      Number.isFinite(gap) ? `${fmt(gap, 1)} (${fmt(((k.seal + k.open) / gap) * 100)}% crypto)` : '-',
+      Number.isFinite(gap) ? fmt(gap, 1) : '-',
     ];
   });
   return table(
     [
       'frame',
       'plaintext B',
-      'seal µs',
-      'open µs',
-      'seal+open µs',
-      'seal+open MB/s',
-      'nonce µs sodium / Node',
-      'AEAD enc / dec µs',
-      'SDK b64u enc / dec µs',
-      'Node b64u enc / dec µs',
+      'seal / open µs, portable',
+      'seal / open µs, node',
+      'node seal+open MB/s',
+      'nonce µs sodium / WebCrypto',
+      'AEAD enc / dec µs, wasm',
+      'AEAD enc / dec µs, OpenSSL',
+      'b64u enc / dec µs, SDK JS',
+      'b64u enc / dec µs, Buffer',
       'client CPU gap sdk-plain µs/msg',
     ],
     rows,
@@ -316,13 +357,16 @@ async function main(): Promise<number> {
   }
   const opts = parsed;
   const machine = machineInfo();
+  if (opts.frameCrypto === 'node') setDefaultFrameCrypto(nodeFrameCrypto(nodeCrypto, Buffer));
   const pinning: Pinning | undefined = opts.pin ? planPinning() : undefined;
   if (pinning) pinSelf(pinning.client);
+  // The receiver child (--split) gets a third CPU when there is one; on two it shares the sender's, as without --split.
+  const receiverCpu = pinning === undefined ? undefined : (allowedCpus()[2] ?? pinning.client);
   console.log(
     `Oppie end-to-end bench ${machine.date}\nnode ${machine.node}, ${machine.nproc} CPUs (${machine.cpu}), ${machine.memGiB} GiB, kernel ${machine.kernel}`,
   );
   console.log(
-    `${pinning ? `pinned: client cpu ${pinning.client}, relay cpu ${pinning.server}` : 'not pinned'}; mode ${opts.quick ? 'quick' : 'full'}, ${opts.rounds} rounds; ${opts.cases.map((c) => `${c.label}: ${c.count} (+${c.warmup}) window ${c.window}, serial ${c.serialCount}`).join('; ')}\n`,
+    `${pinning ? `pinned: client cpu ${pinning.client}, relay cpu ${pinning.server}${opts.split ? `, receiver cpu ${receiverCpu}` : ''}` : 'not pinned'}; ${opts.split ? 'receiver in its own process; ' : ''}SDK frame crypto ${opts.frameCrypto}; mode ${opts.quick ? 'quick' : 'full'}, ${opts.rounds} rounds; ${opts.cases.map((c) => `${c.label}: ${c.count} (+${c.warmup}) window ${c.window}, serial ${c.serialCount}`).join('; ')}\n`,
   );
   const results = new Map<string, CaseResults>();
   for (const c of opts.cases) results.set(c.name, { plaintext: { errors: [] }, sdk: { errors: [] } });
@@ -334,7 +378,15 @@ async function main(): Promise<number> {
     try {
       for (const kind of opts.paths) {
         try {
-          paths.set(kind, kind === 'plaintext' ? await plaintextPath(server.url) : await sdkPath(server.url));
+          const path =
+            kind === 'plaintext'
+              ? opts.split
+                ? await splitPlaintextPath(server.url, receiverCpu)
+                : await plaintextPath(server.url)
+              : opts.split
+                ? await splitSdkPath(server.url, receiverCpu, opts.frameCrypto)
+                : await sdkPath(server.url);
+          paths.set(kind, path);
         } catch (err) {
           for (const r of results.values()) r[kind].errors.push(`setup: ${errorText(err)}`);
         }
@@ -360,6 +412,11 @@ async function main(): Promise<number> {
   console.log(
     "¹ window release: plaintext = B received the envelope; sdk = send() resolved (the peer's end-to-end receipt came back).",
   );
+  if (opts.split) {
+    console.log(
+      '² 1e6 / max(sender, receiver, relay CPU per message): the rate if each role had a core of its own (as deployed), from the CPU each used here.',
+    );
+  }
   if (costs.length > 0) console.log(`\n${renderCrypto(costs, opts, results)}`);
   for (const c of opts.cases) {
     const r = results.get(c.name) as CaseResults;
@@ -369,7 +426,7 @@ async function main(): Promise<number> {
         const cpu = (x: number | undefined) =>
           x === undefined ? '-' : `${x.toFixed(2)} s (${fmt((x / s.seconds) * 100)}%)`;
         console.log(
-          `${c.label} ${kind}: ${fmt(s.count)} messages in ${s.seconds.toFixed(2)} s; CPU relay ${cpu(s.serverCpuSeconds)}, client ${cpu(s.clientCpuSeconds)}`,
+          `${c.label} ${kind}: ${fmt(s.count)} messages in ${s.seconds.toFixed(2)} s; CPU relay ${cpu(s.serverCpuSeconds)}, ${s.receiverCpuSeconds === undefined ? `client ${cpu(s.clientCpuSeconds)}` : `sender ${cpu(s.clientCpuSeconds)}, receiver ${cpu(s.receiverCpuSeconds)}`}`,
         );
       }
       for (const e of r[kind].errors) {
@@ -394,6 +451,7 @@ async function main(): Promise<number> {
               serialDelivery: lat(r[k].serial?.delivery),
               serialSettle: lat(r[k].serial?.settle),
               clientCpuSeconds: r[k].stream?.clientCpuSeconds,
+              receiverCpuSeconds: r[k].stream?.receiverCpuSeconds,
               serverCpuSeconds: r[k].stream?.serverCpuSeconds,
             },
           ]),

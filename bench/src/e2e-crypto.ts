@@ -3,21 +3,39 @@
  * on the other, for the frame the SDK builds (`{"p": payload}` as UTF-8 JSON), plus its parts (the AEAD alone, the
  * SDK's base64url codec, Node's base64url for comparison) so the end-to-end gap can be attributed.
  */
-import { fromB64u, generateIdentity, PeerSession, type Sodium, sodiumReady, toB64u } from '@oppie/client-sdk';
+import * as nodeCrypto from 'node:crypto';
+import {
+  fromB64u,
+  generateIdentity,
+  jsBase64url,
+  nodeAead,
+  nodeFrameCrypto,
+  PeerSession,
+  type Sodium,
+  sodiumAead,
+  sodiumReady,
+  toB64u,
+} from '@oppie/client-sdk';
 
 export interface CryptoCost {
   readonly label: string;
   readonly plaintextBytes: number;
   readonly iterations: number;
-  /** Microseconds per frame. */
+  /** Microseconds per frame, portable backend (libsodium wasm AEAD, the SDK's JS base64url: browsers). */
   readonly seal: number;
   readonly open: number;
+  /** The same with the Node backend (OpenSSL ChaCha20-Poly1305 from 2 KiB up, Buffer base64url). */
+  readonly nodeSeal: number;
+  readonly nodeOpen: number;
   /** libsodium's randombytes_buf(24): the nonce of every seal. */
   readonly nonce: number;
   /** Node's crypto.getRandomValues for the same 24 bytes, for comparison. */
   readonly nodeNonce: number;
   readonly aeadEncrypt: number;
   readonly aeadDecrypt: number;
+  /** OpenSSL ChaCha20-Poly1305 + HChaCha20 (nodeAead), every size. */
+  readonly nodeAeadEncrypt: number;
+  readonly nodeAeadDecrypt: number;
   readonly sdkToB64u: number;
   readonly sdkFromB64u: number;
   readonly nodeToB64u: number;
@@ -43,8 +61,13 @@ function timeIt(iterations: number, fn: (i: number) => unknown): number {
 export async function measureCrypto(label: string, payload: string, iterations: number): Promise<CryptoCost> {
   const s: Sodium = await sodiumReady();
   const [sidecarId, pwaId] = await Promise.all([generateIdentity(), generateIdentity()]);
-  const sidecar = await PeerSession.create(sidecarId, pwaId.publicKey, 'sidecar');
-  const pwa = await PeerSession.create(pwaId, sidecarId.publicKey, 'pwa');
+  const portable = { aead: sodiumAead(s), base64url: jsBase64url };
+  const sidecar = await PeerSession.create(sidecarId, pwaId.publicKey, 'sidecar', portable);
+  const pwa = await PeerSession.create(pwaId, sidecarId.publicKey, 'pwa', portable);
+  const fast = nodeFrameCrypto(nodeCrypto, Buffer);
+  const nodeSidecar = await PeerSession.create(sidecarId, pwaId.publicKey, 'sidecar', fast);
+  const nodePwa = await PeerSession.create(pwaId, sidecarId.publicKey, 'pwa', fast);
+  const openssl = nodeAead(nodeCrypto, 0);
   const plain = new TextEncoder().encode(JSON.stringify({ p: payload }));
   const header = (seq: number) => ({
     from: sidecar.selfDeviceId,
@@ -55,6 +78,7 @@ export async function measureCrypto(label: string, payload: string, iterations: 
   });
   const sealed = sidecar.seal(header(1), plain);
   if (pwa.open(header(1), sealed).length !== plain.length) throw new Error('crypto: open did not round-trip');
+  if (nodePwa.open(header(1), sealed).length !== plain.length) throw new Error('crypto: node open did not round-trip');
   const key = s.crypto_aead_xchacha20poly1305_ietf_keygen();
   const nonce = s.randombytes_buf(24);
   const ad = new TextEncoder().encode(`oppie-e2e-v1\n${sidecar.selfDeviceId}\n${sidecar.peerDeviceId}\nchat\nid\n1`);
@@ -68,10 +92,14 @@ export async function measureCrypto(label: string, payload: string, iterations: 
     iterations,
     seal: timeIt(iterations, (i) => sidecar.seal(header(i), plain)),
     open: timeIt(iterations, () => pwa.open(header(1), sealed)),
+    nodeSeal: timeIt(iterations, (i) => nodeSidecar.seal(header(i), plain)),
+    nodeOpen: timeIt(iterations, () => nodePwa.open(header(1), sealed)),
     nonce: timeIt(iterations, () => s.randombytes_buf(24)),
     nodeNonce: timeIt(iterations, () => globalThis.crypto.getRandomValues(new Uint8Array(24))),
     aeadEncrypt: timeIt(iterations, () => s.crypto_aead_xchacha20poly1305_ietf_encrypt(plain, ad, null, nonce, key)),
     aeadDecrypt: timeIt(iterations, () => s.crypto_aead_xchacha20poly1305_ietf_decrypt(null, ct, ad, nonce, key)),
+    nodeAeadEncrypt: timeIt(iterations, () => openssl.seal(key, nonce, ad, plain)),
+    nodeAeadDecrypt: timeIt(iterations, () => openssl.open(key, nonce, ad, ct)),
     sdkToB64u: timeIt(iterations, () => toB64u(bytes)),
     sdkFromB64u: timeIt(iterations, () => fromB64u(sealed)),
     nodeToB64u: timeIt(iterations, () =>

@@ -25,7 +25,10 @@ export interface StreamResult {
   /** Microseconds, per message. */
   readonly delivery: Float64Array;
   readonly settle: Float64Array;
+  /** CPU of the bench process: both ends, or only the sender with `--split`. */
   readonly clientCpuSeconds: number;
+  /** CPU of the receiving end's own process (`--split`). */
+  readonly receiverCpuSeconds: number | undefined;
   readonly serverCpuSeconds: number | undefined;
 }
 
@@ -35,6 +38,7 @@ export async function measureStream(path: StreamPath, opts: StreamOptions): Prom
   const delivery = new Float64Array(n);
   const settle = new Float64Array(n);
   const server0 = await opts.serverCpuSeconds?.();
+  const receiver0 = await path.receiverCpuSeconds?.();
   const client0 = process.cpuUsage();
   const t0 = performance.now();
   await new Promise<void>((resolve, reject) => {
@@ -61,13 +65,13 @@ export async function measureStream(path: StreamPath, opts: StreamOptions): Prom
         sent += 1;
       }
     };
-    path.onDelivered = (index) => {
+    path.onDelivered = (index, at) => {
       const k = index - opts.firstIndex;
       if (k !== delivered) {
         finish(new Error(`${path.kind}: delivered message ${k} while expecting ${delivered} (out of order or lost)`));
         return;
       }
-      delivery[k] = (performance.now() - (sentAt[k] as number)) * 1000;
+      delivery[k] = ((at ?? performance.now()) - (sentAt[k] as number)) * 1000;
       delivered += 1;
       if (delivered === n && settled === n) finish();
     };
@@ -103,6 +107,7 @@ export async function measureStream(path: StreamPath, opts: StreamOptions): Prom
   const seconds = (performance.now() - t0) / 1000;
   const client = process.cpuUsage(client0);
   const server1 = await opts.serverCpuSeconds?.();
+  const receiver1 = await path.receiverCpuSeconds?.();
   return {
     count: n,
     seconds,
@@ -110,6 +115,7 @@ export async function measureStream(path: StreamPath, opts: StreamOptions): Prom
     delivery,
     settle,
     clientCpuSeconds: (client.user + client.system) / 1e6,
+    receiverCpuSeconds: receiver0 === undefined || receiver1 === undefined ? undefined : receiver1 - receiver0,
     serverCpuSeconds: server0 === undefined || server1 === undefined ? undefined : server1 - server0,
   };
 }
@@ -125,9 +131,8 @@ export function addStreams(parts: readonly StreamResult[]): StreamResult {
     }
     return out;
   };
-  const server = parts.every((p) => p.serverCpuSeconds !== undefined)
-    ? parts.reduce((n, p) => n + (p.serverCpuSeconds as number), 0)
-    : undefined;
+  const sum = (pick: (p: StreamResult) => number | undefined) =>
+    parts.every((p) => pick(p) !== undefined) ? parts.reduce((n, p) => n + (pick(p) as number), 0) : undefined;
   return {
     count: parts.reduce((n, p) => n + p.count, 0),
     seconds: parts.reduce((n, p) => n + p.seconds, 0),
@@ -135,6 +140,7 @@ export function addStreams(parts: readonly StreamResult[]): StreamResult {
     delivery: concat((p) => p.delivery),
     settle: concat((p) => p.settle),
     clientCpuSeconds: parts.reduce((n, p) => n + p.clientCpuSeconds, 0),
-    serverCpuSeconds: server,
+    receiverCpuSeconds: sum((p) => p.receiverCpuSeconds),
+    serverCpuSeconds: sum((p) => p.serverCpuSeconds),
   };
 }

@@ -19,13 +19,18 @@ export type PathKind = 'plaintext' | 'sdk';
 
 export interface StreamPath {
   readonly kind: PathKind;
-  /** Sends message `i`. Calls `onSettled(i)` when its window slot frees, `onDelivered(i)` when the receiver has it. */
+  /**
+   * Sends message `i`. Calls `onSettled(i)` when its window slot frees, `onDelivered(i, at)` when the receiver has it
+   * (`at`: when, on this process's `performance.now()` clock; now when left out).
+   */
   send(i: number, payload: string): void;
-  onDelivered: (i: number) => void;
+  onDelivered: (i: number, at?: number) => void;
   onSettled: (i: number) => void;
   onFailure: (message: string) => void;
   /** Bytes on the wire from the sender for one message of this payload (the envelope text). */
   wireBytes(payload: string): number;
+  /** CPU seconds of the receiving end so far, when it runs in a process of its own (`--split`). */
+  receiverCpuSeconds?: () => Promise<number>;
   close(): Promise<void>;
 }
 
@@ -96,6 +101,22 @@ function sdkClient(relayUrl: string, role: 'sidecar' | 'pwa', name: string): Pro
 /** A size the SDK sends as one frame: JSON of `{"p":"…"}` at most 48 KiB. */
 const SDK_CHUNK_THRESHOLD = 48 * 1024;
 
+/** Bytes of the SDK's envelope text for one message of `payload` sent as one frame (NaN when it would be chunked). */
+export function sdkWireBytes(payload: string, from: string, to: string): number {
+  const plain = JSON.stringify({ p: payload }).length;
+  if (plain > SDK_CHUNK_THRESHOLD) return Number.NaN;
+  const b64 = Math.ceil(((24 + plain + 16) * 4) / 3);
+  const header = JSON.stringify({
+    type: 'chat',
+    id: 'chat-AAAAAAAAAAAAAAAA1a',
+    timestamp: Date.now(),
+    to,
+    seq: 1000000,
+    metadata: { deviceId: from },
+  }).length;
+  return header + b64 + 13;
+}
+
 /** OppieClient sidecar -> OppieClient phone, paired end to end through the relay (as test/test/sdk/sdk-fixture.ts). */
 export async function sdkPath(url: string): Promise<StreamPath> {
   const sidecar = await sdkClient(url, 'sidecar', 'e2e-bench-workstation');
@@ -116,20 +137,7 @@ export async function sdkPath(url: string): Promise<StreamPath> {
         (err: unknown) => path.onFailure(`sdk send ${i}: ${err instanceof Error ? err.message : String(err)}`),
       );
     },
-    wireBytes(payload) {
-      const plain = JSON.stringify({ p: payload }).length;
-      if (plain > SDK_CHUNK_THRESHOLD) return Number.NaN;
-      const b64 = Math.ceil(((24 + plain + 16) * 4) / 3);
-      const header = JSON.stringify({
-        type: 'chat',
-        id: 'chat-AAAAAAAAAAAAAAAA1a',
-        timestamp: Date.now(),
-        to,
-        seq: 1000000,
-        metadata: { deviceId: sidecar.deviceId },
-      }).length;
-      return header + b64 + 13;
-    },
+    wireBytes: (payload) => sdkWireBytes(payload, sidecar.deviceId, to),
     async close() {
       await sidecar.close();
       await phone.close();

@@ -135,7 +135,7 @@ export class OppieClient {
     const deviceId = await deviceIdOf(identity.publicKey);
     const reg = await store.get('registration');
     const registration = reg === undefined ? undefined : (JSON.parse(reg) as Registration);
-    const peers = await Peers.open(store, identity, options.role);
+    const peers = await Peers.open(store, identity, options.role, platform.frameCrypto);
     const outbox = await Outbox.open(store, options.outbox ?? {});
     const inbox = await Inbox.open<InboxValue>(store);
     return new OppieClient(options, platform, identity, deviceId, registration, peers, outbox, inbox);

@@ -16,7 +16,7 @@ import type { Peers } from './peers.js';
 import type { Platform } from './platform.js';
 import { Pacer } from './transport/pacer.js';
 import type { RelayFrameIn } from './transport/relay-connection.js';
-import { decodePlain, encodePlain, type InboxValue } from './wire.js';
+import { decodePlain, encodePlain, type InboxValue, SEALED_PAYLOAD } from './wire.js';
 
 /** Payloads above this are chunked, so every frame stays well below the relay's and WebRTC's message limits. */
 const CHUNK_THRESHOLD = 48 * 1024;
@@ -60,6 +60,8 @@ export interface DirectChannel {
 
 type Settle = { resolve: () => void; reject: (err: OppieError) => void };
 let idCounter = 0;
+/** Random per process: ids stay unique across restarts without a getRandomValues call per frame. */
+const ID_BASE = toB64u(globalThis.crypto.getRandomValues(new Uint8Array(12)));
 
 export class Messaging {
   private readonly pacer: Pacer;
@@ -86,8 +88,7 @@ export class Messaging {
   }
 
   private newId(prefix: string): string {
-    const rand = toB64u(globalThis.crypto.getRandomValues(new Uint8Array(12)));
-    return `${prefix}-${rand}${(++idCounter).toString(36)}`;
+    return `${prefix}-${ID_BASE}${(++idCounter).toString(36)}`;
   }
 
   /** A (re)opened relay session: adopt its limits and resend every unacknowledged frame in sequence order. */
@@ -194,6 +195,7 @@ export class Messaging {
       seq: e.seq,
       metadata,
       payload: e.payload,
+      [SEALED_PAYLOAD]: true,
     };
   }
 

@@ -3,6 +3,7 @@
  * public key is the one the user's QR code vouched for, never one the relay handed out.
  */
 
+import type { FrameCrypto } from './crypto/aead.js';
 import type { Identity } from './crypto/identity.js';
 import { PeerSession } from './crypto/session.js';
 import { fromB64u } from './crypto/sodium.js';
@@ -20,10 +21,16 @@ export class Peers {
     private readonly store: KeyValueStore,
     private readonly identity: Identity,
     private readonly role: 'sidecar' | 'pwa',
+    private readonly frameCrypto?: Partial<FrameCrypto>,
   ) {}
 
-  static async open(store: KeyValueStore, identity: Identity, role: 'sidecar' | 'pwa'): Promise<Peers> {
-    const peers = new Peers(store, identity, role);
+  static async open(
+    store: KeyValueStore,
+    identity: Identity,
+    role: 'sidecar' | 'pwa',
+    frameCrypto?: Partial<FrameCrypto>,
+  ): Promise<Peers> {
+    const peers = new Peers(store, identity, role, frameCrypto);
     for (const key of await store.keys(PREFIX)) {
       const raw = await store.get(key);
       if (raw === undefined) continue;
@@ -37,7 +44,7 @@ export class Peers {
   }
 
   private async load(info: PeerInfo): Promise<void> {
-    const session = await PeerSession.create(this.identity, fromB64u(info.publicKey), this.role);
+    const session = await PeerSession.create(this.identity, fromB64u(info.publicKey), this.role, this.frameCrypto);
     this.infos.set(info.deviceId, info);
     this.sessions.set(info.deviceId, session);
   }

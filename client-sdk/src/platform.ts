@@ -31,6 +31,8 @@ export interface Timers {
   clearTimeout(handle: unknown): void;
 }
 
+import type { FrameCrypto } from './crypto/aead.js';
+
 /**
  * A WebRTC implementation (the browser's globals, or `@roamhq/wrtc` in Node): what simple-peer calls `wrtc`.
  * Without one the SDK stays on the relay.
@@ -49,6 +51,8 @@ export interface Platform {
   readonly storage: KeyValueStore;
   readonly timers: Timers;
   readonly now: () => number;
+  /** A faster AEAD and base64url codec for frames (same bytes on the wire); libsodium and the JS codec when absent. */
+  readonly frameCrypto?: Partial<FrameCrypto>;
 }
 
 /** In-memory storage (tests, ephemeral clients). */
@@ -101,5 +105,6 @@ export function defaultPlatform(overrides: Partial<Platform> = {}): Platform {
       clearTimeout: (h) => globalThis.clearTimeout(h as ReturnType<typeof globalThis.setTimeout>),
     },
     now: overrides.now ?? (() => Date.now()),
+    ...(overrides.frameCrypto !== undefined && { frameCrypto: overrides.frameCrypto }),
   };
 }

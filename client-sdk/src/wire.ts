@@ -17,7 +17,54 @@ export interface InboxValue {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+const P_OPEN = encoder.encode('{"p":"');
+const P_CLOSE = encoder.encode('"}');
+const SURROGATE = /[\ud800-\udfff]/;
+/** Whether a string has no lone surrogate (JSON.stringify escapes those; TextEncoder would replace them). */
+const wellFormed: (s: string) => boolean =
+  typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === 'function'
+    ? (s) => (s as unknown as { isWellFormed(): boolean }).isWellFormed()
+    : (s) => !SURROGATE.test(s);
+
+/**
+ * Whether UTF-8 `bytes` hold no byte JSON escapes inside a string: a control character (< 0x20), `"` or `\`. Bytes
+ * of multi-byte characters are all >= 0x80, so they never match. Four bytes at a time (exact per-byte zero tests:
+ * a borrow can only set a flag above a byte that already matched).
+ */
+function jsonSafeBytes(bytes: Uint8Array): boolean {
+  const words = bytes.byteOffset % 4 === 0 ? bytes.length >>> 2 : 0;
+  const w32 = new Uint32Array(bytes.buffer, bytes.byteOffset, words);
+  let flags = 0;
+  for (let i = 0; i < words; i++) {
+    const w = w32[i] as number;
+    const quote = w ^ 0x22222222;
+    const slash = w ^ 0x5c5c5c5c;
+    flags |= ((w - 0x20202020) & ~w) | ((quote - 0x01010101) & ~quote) | ((slash - 0x01010101) & ~slash);
+  }
+  if ((flags & 0x80808080) !== 0) return false;
+  for (let i = words * 4; i < bytes.length; i++) {
+    const c = bytes[i] as number;
+    if (c < 0x20 || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
+}
+
+/**
+ * UTF-8 JSON of a frame. A string message JSON would not escape is framed as is: the same bytes as JSON.stringify,
+ * without its per-character walk (on Node 20 about 200 µs for a 47 KiB message; encoding and checking the bytes here
+ * takes about a third of that).
+ */
 export function encodePlain(frame: PlainFrame): Uint8Array {
+  if ('p' in frame && typeof frame.p === 'string' && wellFormed(frame.p)) {
+    const body = encoder.encode(frame.p);
+    if (jsonSafeBytes(body)) {
+      const out = new Uint8Array(P_OPEN.length + body.length + P_CLOSE.length);
+      out.set(P_OPEN);
+      out.set(body, P_OPEN.length);
+      out.set(P_CLOSE, P_OPEN.length + body.length);
+      return out;
+    }
+  }
   return encoder.encode(JSON.stringify(frame));
 }
 
@@ -39,3 +86,25 @@ export function decodePlain(bytes: Uint8Array): PlainFrame {
 
 export const chunkToText = (bytes: Uint8Array): string => toB64u(bytes);
 export const chunkFromText = (text: string): Uint8Array => fromB64u(text);
+
+/**
+ * Marks an envelope whose `payload` is a sealed frame (base64url from {@link PeerSession.seal}): {@link encodeFrame}
+ * splices it into the JSON as is. A symbol key, so JSON.stringify and every other reader ignore it.
+ */
+export const SEALED_PAYLOAD: unique symbol = Symbol('oppie.sealedPayload');
+
+/**
+ * The JSON text of a frame for the relay. For an envelope marked with {@link SEALED_PAYLOAD} the ciphertext is
+ * appended after the other fields instead of JSON.stringify walking it (base64url needs no escaping; about 200 µs for a
+ * 64 KiB frame on Node 20); the text parses to the same object. Any other frame is JSON.stringify'd.
+ *
+ * @example
+ * ws.send(encodeFrame({ type: 'chat', id, timestamp, to, seq, metadata, payload: sealed, [SEALED_PAYLOAD]: true }));
+ */
+export function encodeFrame(frame: object): string {
+  const f = frame as { readonly payload?: unknown; readonly [SEALED_PAYLOAD]?: boolean };
+  if (f[SEALED_PAYLOAD] !== true || typeof f.payload !== 'string') return JSON.stringify(frame);
+  const { payload, ...head } = f;
+  const text = JSON.stringify(head);
+  return text === '{}' ? `{"payload":"${payload}"}` : `${text.slice(0, -1)},"payload":"${payload}"}`;
+}

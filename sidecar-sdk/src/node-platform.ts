@@ -1,4 +1,5 @@
-import type { Platform, RtcImplementation, WebSocketLike } from '@oppie/client-sdk';
+import * as nodeCrypto from 'node:crypto';
+import { nodeFrameCrypto, type Platform, type RtcImplementation, type WebSocketLike } from '@oppie/client-sdk';
 import WebSocket from 'ws';
 import { FileStore } from './file-store.js';
 import { loadNodeRtc } from './node-rtc.js';
@@ -79,7 +80,7 @@ export interface NodePlatformOptions {
 
 /**
  * The Node {@link Platform} for the client SDK: `ws` sockets, global `fetch`, a {@link FileStore} in `dataDir`,
- * `@roamhq/wrtc` for the direct path, Node timers and `Date.now`.
+ * `@roamhq/wrtc` for the direct path, OpenSSL for the frame AEAD, Node timers and `Date.now`.
  *
  * @example
  * const client = await OppieClient.create({
@@ -113,5 +114,7 @@ export function nodePlatform(opts: NodePlatformOptions): Platform {
       clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
     },
     now: () => Date.now(),
+    // OpenSSL's ChaCha20-Poly1305 (with HChaCha20 for the XChaCha nonce): the same bytes as libsodium, ~4x faster.
+    frameCrypto: nodeFrameCrypto(nodeCrypto, Buffer),
   };
 }

@@ -1,5 +1,20 @@
 /** End-to-end cryptography of the SDK: libsodium loading, device identity and per-peer frame encryption. */
 export {
+  type Aead,
+  type Base64url,
+  type BufferLike,
+  type FrameCrypto,
+  hchacha20,
+  jsBase64url,
+  NODE_AEAD_MIN_BYTES,
+  type NodeCryptoLike,
+  nodeAead,
+  nodeBase64url,
+  nodeFrameCrypto,
+  setDefaultFrameCrypto,
+  sodiumAead,
+} from './aead.js';
+export {
   DEVICE_ID_LENGTH,
   deviceIdOf,
   generateIdentity,

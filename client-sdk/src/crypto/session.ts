@@ -7,8 +7,9 @@
  * so a relay that rewrites sender, recipient, type, id or seq makes the frame fail to open.
  */
 import { OppieError } from '../errors.js';
+import { AEAD_NONCE_BYTES, AEAD_TAG_BYTES, type FrameCrypto, resolveFrameCrypto } from './aead.js';
 import { deviceIdOf, type Identity } from './identity.js';
-import { fromB64u, type Sodium, sodiumReady, toB64u, utf8 } from './sodium.js';
+import { sodiumReady, utf8 } from './sodium.js';
 
 /** The envelope fields bound to a frame's ciphertext. `from` and `to` are device ids. */
 export interface FrameHeader {
@@ -21,20 +22,40 @@ export interface FrameHeader {
 
 export type SessionRole = 'sidecar' | 'pwa';
 
-const NONCE_BYTES = 24;
-const TAG_BYTES = 16;
+const NONCE_BYTES = AEAD_NONCE_BYTES;
+const TAG_BYTES = AEAD_TAG_BYTES;
 const AD_LABEL = 'oppie-e2e-v1';
+
+/**
+ * Nonces come from WebCrypto's generator in batches: one `getRandomValues` call costs about as much for 6 KiB as for
+ * 24 bytes, and every seal needs a nonce. Each nonce is handed out once; nonces are public (they travel in front of
+ * the ciphertext), so holding the batch in memory reveals nothing.
+ */
+const NONCE_POOL_BYTES = NONCE_BYTES * 256;
+let noncePool = new Uint8Array(0);
+let noncePoolAt = 0;
+
+function freshNonce(): Uint8Array {
+  if (noncePoolAt + NONCE_BYTES > noncePool.length) {
+    noncePool = globalThis.crypto.getRandomValues(new Uint8Array(NONCE_POOL_BYTES));
+    noncePoolAt = 0;
+  }
+  const nonce = noncePool.subarray(noncePoolAt, noncePoolAt + NONCE_BYTES);
+  noncePoolAt += NONCE_BYTES;
+  return nonce;
+}
 
 /**
  * The associated data of a frame. Fields are newline-separated, so a field holding a newline would make two headers
  * spell the same bytes; such headers are refused (the protocol's ids and types never contain one).
  */
 export function frameAd(h: FrameHeader): Uint8Array | undefined {
-  const fields = [h.from, h.to, h.type, h.id];
-  if (fields.some((f) => typeof f !== 'string' || f.includes('\n'))) return undefined;
+  if (!adField(h.from) || !adField(h.to) || !adField(h.type) || !adField(h.id)) return undefined;
   if (!Number.isSafeInteger(h.seq) || h.seq < 0) return undefined;
   return utf8(`${AD_LABEL}\n${h.from}\n${h.to}\n${h.type}\n${h.id}\n${h.seq}`);
 }
+
+const adField = (f: unknown): boolean => typeof f === 'string' && !f.includes('\n');
 
 /**
  * The encrypting end of one device pair. One instance per peer; it holds no per-frame state, so it may be shared by
@@ -53,7 +74,7 @@ export class PeerSession {
   readonly peerDeviceId: string;
 
   private constructor(
-    private readonly s: Sodium,
+    private readonly c: FrameCrypto,
     private readonly tx: Uint8Array,
     private readonly rx: Uint8Array,
     selfDeviceId: string,
@@ -65,13 +86,20 @@ export class PeerSession {
 
   /**
    * Derives the two direction keys: Ed25519 identities converted to X25519, then crypto_kx with the sidecar as
-   * server and the PWA as client, so both ends agree on which key is which direction's.
+   * server and the PWA as client, so both ends agree on which key is which direction's. `backend` replaces the
+   * AEAD and base64url codec (same bytes, faster on some runtimes); parts left out come from
+   * {@link setDefaultFrameCrypto}, else libsodium and the SDK's codec.
    *
    * @throws OppieError OPPIE_ERR_PROTOCOL when the peer key is malformed, weak, or this device's own key
    * @example
    * const session = await PeerSession.create(identity, fromB64u(link.sidecarPublicKey), 'pwa');
    */
-  static async create(self: Identity, peerPublicKey: Uint8Array, selfRole: SessionRole): Promise<PeerSession> {
+  static async create(
+    self: Identity,
+    peerPublicKey: Uint8Array,
+    selfRole: SessionRole,
+    backend?: Partial<FrameCrypto>,
+  ): Promise<PeerSession> {
     const s = await sodiumReady();
     if (selfRole !== 'sidecar' && selfRole !== 'pwa') {
       throw new OppieError('OPPIE_ERR_PROTOCOL', `selfRole must be 'sidecar' or 'pwa'`);
@@ -98,7 +126,7 @@ export class PeerSession {
       s.memzero(selfSk);
     }
     const [selfId, peerId] = await Promise.all([deviceIdOf(self.publicKey), deviceIdOf(peerPublicKey)]);
-    return new PeerSession(s, keys.sharedTx, keys.sharedRx, selfId, peerId);
+    return new PeerSession(resolveFrameCrypto(s, backend), keys.sharedTx, keys.sharedRx, selfId, peerId);
   }
 
   /**
@@ -117,13 +145,13 @@ export class PeerSession {
     if (header.from !== this.selfDeviceId || header.to !== this.peerDeviceId) {
       throw new OppieError('OPPIE_ERR_PROTOCOL', 'seal: the header must go from this device to the session peer');
     }
-    // WebCrypto's generator: libsodium.js's randombytes_buf calls back into JS for the same bytes, ~20x slower.
-    const nonce = globalThis.crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
-    const ct = this.s.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, this.tx);
+    // WebCrypto's generator (pooled): libsodium.js's randombytes_buf calls back into JS for the same bytes, ~20x slower.
+    const nonce = freshNonce();
+    const ct = this.c.aead.seal(this.tx, nonce, ad, plaintext);
     const out = new Uint8Array(NONCE_BYTES + ct.length);
     out.set(nonce);
     out.set(ct, NONCE_BYTES);
-    return toB64u(out);
+    return this.c.base64url.encode(out);
   }
 
   /**
@@ -141,19 +169,13 @@ export class PeerSession {
     }
     let bytes: Uint8Array;
     try {
-      bytes = fromB64u(ciphertext);
+      bytes = this.c.base64url.decode(ciphertext);
     } catch (err) {
       throw new OppieError('OPPIE_ERR_DECRYPT', 'the frame payload is not base64url', { cause: err });
     }
     if (bytes.length < NONCE_BYTES + TAG_BYTES) throw new OppieError('OPPIE_ERR_DECRYPT', 'the frame is too short');
     try {
-      return this.s.crypto_aead_xchacha20poly1305_ietf_decrypt(
-        null,
-        bytes.subarray(NONCE_BYTES),
-        ad,
-        bytes.subarray(0, NONCE_BYTES),
-        this.rx,
-      );
+      return this.c.aead.open(this.rx, bytes.subarray(0, NONCE_BYTES), ad, bytes.subarray(NONCE_BYTES));
     } catch (err) {
       throw new OppieError('OPPIE_ERR_DECRYPT', undefined, { cause: err });
     }

@@ -6,6 +6,7 @@
  */
 import { OppieError } from '../errors.js';
 import type { RelayFrameIn } from '../transport/relay-connection.js';
+import { encodeFrame } from '../wire.js';
 
 export type ChannelFrame =
   | { readonly k: 'e'; readonly e: RelayFrameIn }
@@ -16,7 +17,8 @@ export type ChannelFrame =
 export type RelayProtocol = 'udp' | 'tcp' | 'tls';
 
 export function encodeChannelFrame(frame: ChannelFrame): string {
-  return JSON.stringify(frame);
+  // An envelope is spliced in as the relay would get it (its sealed payload is not walked by JSON.stringify again).
+  return frame.k === 'e' ? `{"k":"e","e":${encodeFrame(frame.e)}}` : JSON.stringify(frame);
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });

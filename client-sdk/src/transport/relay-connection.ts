@@ -8,6 +8,7 @@ import { OppieError } from '../errors.js';
 import type { ConnectionState } from '../events.js';
 import type { Platform, WebSocketLike } from '../platform.js';
 import type { ReconnectPolicy } from '../reconnect.js';
+import { encodeFrame } from '../wire.js';
 
 export interface RelayFrameIn {
   type: string;
@@ -200,7 +201,7 @@ export class RelayConnection {
   /** Sends a frame if the socket is open; returns whether it was handed to the socket. */
   send(frame: object): boolean {
     if (this.stateValue !== 'open' || this.ws === undefined || this.ws.readyState !== 1) return false;
-    this.ws.send(JSON.stringify(frame));
+    this.ws.send(encodeFrame(frame));
     return true;
   }
 

@@ -1,5 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Outbox, type OutboxEntry } from '../../src/delivery/outbox.js';
+import { encodeEntry, parseEntry } from '../../src/delivery/outbox-codec.js';
 import { MemoryStore } from '../../src/platform.js';
 import { FlakyStore, rejectsWith } from './helpers.js';
 
@@ -128,5 +130,47 @@ describe('Outbox', () => {
   it('validates options', async () => {
     await expect(Outbox.open(new MemoryStore(), { maxEntries: 0 })).rejects.toThrow(/maxEntries/);
     await expect(Outbox.open(new MemoryStore(), { maxBytes: 1.5 })).rejects.toThrow(/maxBytes/);
+  });
+
+  it('acknowledges in seq order whatever order the entries were added in', async () => {
+    const box = await Outbox.open(new MemoryStore());
+    const es = Array.from({ length: 6 }, () => entry(box, 'p'));
+    for (const i of [3, 0, 5, 1, 4, 2]) await box.add(es[i] as OutboxEntry);
+    expect((await box.acknowledge('p', 3)).map((e) => e.seq)).toEqual([0, 1, 2, 3]);
+    expect(box.pending('p').map((e) => e.seq)).toEqual([4, 5]);
+  });
+});
+
+describe('outbox entry encoding', () => {
+  const entries = fc.record(
+    {
+      peer: fc.string(),
+      id: fc.string(),
+      type: fc.string(),
+      seq: fc.nat(),
+      payload: fc.oneof(fc.stringMatching(/^[A-Za-z0-9_-]*$/), fc.string(), fc.string({ unit: 'binary' })),
+      priority: fc.constantFrom('high' as const, 'normal' as const, 'low' as const),
+      ttl: fc.nat(),
+      createdAt: fc.nat(),
+      bytes: fc.nat(),
+    },
+    { requiredKeys: ['peer', 'id', 'type', 'seq', 'payload', 'createdAt', 'bytes'] },
+  );
+
+  it('reads back as the same entry, with any payload (property)', () => {
+    fc.assert(
+      fc.property(entries, (e) => {
+        expect(parseEntry(encodeEntry(e), e.peer, e.seq)).toEqual(e);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('keeps the payload out of the JSON, and still reads entries stored as plain JSON', () => {
+    const e = { peer: 'p', id: 'i', type: 'chat', seq: 1, payload: 'ab-_9Z\n{"x":1}', createdAt: 2, bytes: 6 };
+    expect(encodeEntry(e)).toBe('{"peer":"p","id":"i","type":"chat","seq":1,"createdAt":2,"bytes":6}\nab-_9Z\n{"x":1}');
+    expect(parseEntry(JSON.stringify(e), 'p', 1)).toEqual(e);
+    expect(parseEntry(`${JSON.stringify(e)}\nab`, 'p', 1)).toBeUndefined();
+    expect(parseEntry('[1]\nab', 'p', 1)).toBeUndefined();
   });
 });

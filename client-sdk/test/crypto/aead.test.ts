@@ -1,0 +1,210 @@
+import * as nodeCrypto from 'node:crypto';
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  hchacha20,
+  nodeAead,
+  nodeBase64url,
+  nodeFrameCrypto,
+  setDefaultFrameCrypto,
+  sodiumAead,
+} from '../../src/crypto/aead.js';
+import { generateIdentity, type Identity } from '../../src/crypto/identity.js';
+import { type FrameHeader, PeerSession } from '../../src/crypto/session.js';
+import { fromB64u, type Sodium, sodiumReady, toB64u } from '../../src/crypto/sodium.js';
+import { OppieError } from '../../src/errors.js';
+
+let s: Sodium;
+beforeAll(async () => {
+  s = await sodiumReady();
+});
+
+const codeOf = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (err) {
+    return err instanceof OppieError ? err.code : 'other error';
+  }
+  return 'did not throw';
+};
+const throws = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch {
+    return true;
+  }
+  return false;
+};
+
+describe('hchacha20', () => {
+  it('matches the draft-irtf-cfrg-xchacha-03 test vector (section 2.2.1)', () => {
+    const key = Uint8Array.from({ length: 32 }, (_, i) => i);
+    const nonce = Buffer.from('000000090000004a0000000031415927', 'hex');
+    expect(Buffer.from(hchacha20(key, nonce)).toString('hex')).toBe(
+      '82413b4227b27bfed30e42508a877d73a0f9e4d58a74a853c12ec41326d3ecdc',
+    );
+  });
+
+  it('is the subkey libsodium derives: XChaCha20-Poly1305 = ChaCha20-Poly1305-IETF under it (libsodium both sides)', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ minLength: 24, maxLength: 24 }),
+        fc.uint8Array({ maxLength: 100 }),
+        (key, nonce, plaintext) => {
+          const iv = new Uint8Array(12);
+          iv.set(nonce.subarray(16), 4);
+          const viaSubkey = s.crypto_aead_chacha20poly1305_ietf_encrypt(
+            plaintext,
+            null,
+            null,
+            iv,
+            hchacha20(key, nonce),
+          );
+          expect(viaSubkey).toEqual(s.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, null, null, nonce, key));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('nodeAead (OpenSSL ChaCha20-Poly1305 + HChaCha20)', () => {
+  const node = () => nodeAead(nodeCrypto);
+  const sizes = fc.oneof(
+    fc.uint8Array({ maxLength: 300 }),
+    fc.integer({ min: 0, max: 70_000 }).map((n) => new Uint8Array(nodeCrypto.randomBytes(n))),
+  );
+
+  it('produces byte-identical output to libsodium XChaCha20-Poly1305-IETF, and each opens the other', () => {
+    const sodium = sodiumAead(s);
+    fc.assert(
+      fc.property(
+        sizes,
+        fc.uint8Array({ maxLength: 200 }),
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ minLength: 24, maxLength: 24 }),
+        (plaintext, ad, key, nonce) => {
+          const mine = node().seal(key, nonce, ad, plaintext);
+          const theirs = s.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, key);
+          expect(Buffer.from(mine).equals(Buffer.from(theirs))).toBe(true);
+          expect(Buffer.from(node().open(key, nonce, ad, theirs)).equals(Buffer.from(plaintext))).toBe(true);
+          expect(Buffer.from(sodium.open(key, nonce, ad, mine)).equals(Buffer.from(plaintext))).toBe(true);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('refuses a flipped bit anywhere, another ad, nonce or key, and a short input', () => {
+    const key = new Uint8Array(nodeCrypto.randomBytes(32));
+    const nonce = new Uint8Array(nodeCrypto.randomBytes(24));
+    const ad = new TextEncoder().encode('oppie-e2e-v1\na\nb\nchat\nid\n1');
+    const sealed = node().seal(key, nonce, ad, new TextEncoder().encode('approve op 42'));
+    for (let bit = 0; bit < sealed.length * 8; bit++) {
+      const copy = sealed.slice();
+      copy[bit >> 3] = (copy[bit >> 3] as number) ^ (1 << (bit & 7));
+      expect(throws(() => node().open(key, nonce, ad, copy))).toBe(true);
+    }
+    const other = (b: Uint8Array, i: number) => {
+      const c = b.slice();
+      c[i] = (c[i] as number) ^ 1;
+      return c;
+    };
+    expect(throws(() => node().open(key, nonce, other(ad, 3), sealed))).toBe(true);
+    expect(throws(() => node().open(key, other(nonce, 0), ad, sealed))).toBe(true);
+    expect(throws(() => node().open(key, other(nonce, 20), ad, sealed))).toBe(true);
+    expect(throws(() => node().open(other(key, 31), nonce, ad, sealed))).toBe(true);
+    expect(throws(() => node().open(key, nonce, ad, sealed.subarray(0, 15)))).toBe(true);
+    expect(throws(() => node().seal(key.subarray(1), nonce, ad, sealed))).toBe(true);
+    expect(throws(() => node().seal(key, nonce.subarray(1), ad, sealed))).toBe(true);
+  });
+});
+
+describe('nodeBase64url', () => {
+  const codec = nodeBase64url(Buffer);
+
+  it('encodes and decodes exactly as the SDK codec', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+        const text = codec.encode(bytes);
+        expect(text).toBe(toB64u(bytes));
+        expect(new Uint8Array(codec.decode(text))).toEqual(fromB64u(text));
+      }),
+    );
+  });
+
+  it.each([
+    ['padding', 'AA=='],
+    ['standard alphabet', 'a+/b'],
+    ['whitespace', 'AAAA AAAA'],
+    ['impossible length', 'AAAAA'],
+    ['non-zero trailing bits', 'AB'],
+    ['non-ASCII', 'AAé'],
+    ['a foreign character', 'AA*A'],
+  ])('refuses %s with OPPIE_ERR_PROTOCOL, as the SDK codec does', (_, text) => {
+    expect(codeOf(() => codec.decode(text))).toBe('OPPIE_ERR_PROTOCOL');
+    expect(codeOf(() => fromB64u(text))).toBe('OPPIE_ERR_PROTOCOL');
+  });
+
+  it('refuses a non-string', () => {
+    expect(codeOf(() => codec.decode(42 as unknown as string))).toBe('OPPIE_ERR_PROTOCOL');
+  });
+});
+
+describe('PeerSession with the Node backend', () => {
+  let a: Identity;
+  let b: Identity;
+  beforeAll(async () => {
+    [a, b] = await Promise.all([generateIdentity(), generateIdentity()]);
+  });
+
+  it('interoperates with the default backend in both directions, on the same wire text', async () => {
+    const fast = await PeerSession.create(a, b.publicKey, 'sidecar', nodeFrameCrypto(nodeCrypto, Buffer));
+    const portable = await PeerSession.create(b, a.publicKey, 'pwa');
+    const out: FrameHeader = { from: fast.selfDeviceId, to: fast.peerDeviceId, type: 'chat', id: 'm-1', seq: 1 };
+    const back: FrameHeader = { ...out, from: out.to, to: out.from, seq: 2 };
+    for (const n of [0, 1, 1024, 48 * 1024]) {
+      const payload = new Uint8Array(nodeCrypto.randomBytes(n));
+      expect(portable.open(out, fast.seal(out, payload))).toEqual(payload);
+      expect(new Uint8Array(fast.open(back, portable.seal(back, payload)))).toEqual(payload);
+    }
+    const sealed = fast.seal(out, new Uint8Array(10));
+    expect(codeOf(() => portable.open({ ...out, seq: 9 }, sealed))).toBe('OPPIE_ERR_DECRYPT');
+    expect(codeOf(() => fast.open(back, `${portable.seal(back, new Uint8Array(3))}=`))).toBe('OPPIE_ERR_DECRYPT');
+  });
+
+  it('takes the process default when created without a backend', async () => {
+    const calls: string[] = [];
+    const aead = nodeAead(nodeCrypto);
+    setDefaultFrameCrypto({
+      aead: {
+        seal: (...args) => {
+          calls.push('seal');
+          return aead.seal(...args);
+        },
+        open: (...args) => {
+          calls.push('open');
+          return aead.open(...args);
+        },
+      },
+    });
+    try {
+      const x = await PeerSession.create(a, b.publicKey, 'sidecar');
+      const y = await PeerSession.create(b, a.publicKey, 'pwa');
+      const h: FrameHeader = { from: x.selfDeviceId, to: x.peerDeviceId, type: 'chat', id: 'm-1', seq: 1 };
+      expect(y.open(h, x.seal(h, new Uint8Array([1, 2, 3])))).toEqual(new Uint8Array([1, 2, 3]));
+      expect(calls).toEqual(['seal', 'open']);
+    } finally {
+      setDefaultFrameCrypto({});
+    }
+  });
+
+  it('never repeats a nonce across many seals (the pooled nonces)', async () => {
+    const x = await PeerSession.create(a, b.publicKey, 'sidecar');
+    const h: FrameHeader = { from: x.selfDeviceId, to: x.peerDeviceId, type: 'chat', id: 'm-1', seq: 1 };
+    const seen = new Set<string>();
+    for (let i = 0; i < 2_000; i++) seen.add(toB64u(fromB64u(x.seal(h, new Uint8Array(1))).subarray(0, 24)));
+    expect(seen.size).toBe(2_000);
+  });
+});
