@@ -3,7 +3,7 @@
  * (`dropped`, `expired`, `error`, `ack`) are refused with OPPIE_ERR_PROTOCOL and change nothing, so a channel cannot
  * pretend to be the relay (for example to make the sender give up on a message).
  */
-import mitt from 'mitt';
+import mittModule from 'mitt';
 import { describe, expect, it } from 'vitest';
 import { generateIdentity } from '../../src/crypto/identity.js';
 import { Inbox } from '../../src/delivery/inbox.js';
@@ -14,6 +14,9 @@ import { Messaging } from '../../src/messaging.js';
 import { Peers } from '../../src/peers.js';
 import { defaultPlatform, MemoryStore } from '../../src/platform.js';
 import type { InboxValue } from '../../src/wire.js';
+
+// mitt ships CommonJS typings; under NodeNext its default import is the module object (as in client.ts).
+const mitt = mittModule as unknown as typeof import('mitt').default;
 
 class NoSocket {
   readyState = 3;
