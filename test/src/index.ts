@@ -32,5 +32,6 @@ export { type FaultPlan, type FaultProxy, seededRandom, startFaultProxy } from '
 export { describeFrame, type Frame, type FrameOf, type Received } from './frames.js';
 export { type ApiOptions, type ApiResponse, api, apiOk } from './http.js';
 export { type RelayOverrides, type StartTestRelayOptions, startTestRelay, type TestRelay } from './relay.js';
+export { requireBinary } from './require-binary.js';
 export { type CloseInfo, type FramePredicate, TestSocket } from './socket.js';
 export { type Direction, startWsMitm, type Tamper, type WsMitm } from './ws-mitm.js';
