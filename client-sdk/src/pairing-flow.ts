@@ -46,6 +46,8 @@ interface Offer {
   readonly secret: string;
   readonly expiresAt: number;
   readonly settle: { resolve: (p: Paired) => void; reject: (e: OppieError) => void };
+  /** The expiry timer; cleared when the offer settles, so a closed client leaves nothing pending. */
+  timer?: unknown;
 }
 
 interface Claim {
@@ -96,7 +98,7 @@ export class PairingFlow {
     });
     completed.catch(() => {});
     // An offer nobody claimed in time settles and is forgotten, so open offers stay bounded.
-    this.d.platform.timers.setTimeout(
+    const timer = this.d.platform.timers.setTimeout(
       () => {
         const offer = this.offers.get(code);
         if (offer === undefined) return;
@@ -105,6 +107,8 @@ export class PairingFlow {
       },
       Math.max(0, expiresAt - this.d.platform.now()),
     );
+    const offer = this.offers.get(code);
+    if (offer !== undefined) offer.timer = timer;
     return { link, code, expiresAt, completed };
   }
 
@@ -187,6 +191,7 @@ export class PairingFlow {
       if (offer.expiresAt < now) continue;
       if (!(await verifyPwaProof(offer.secret, offer.code, this.publicKey, hello.pwaPublicKey, hello.proof))) continue;
       this.offers.delete(offer.code);
+      if (offer.timer !== undefined) this.d.platform.timers.clearTimeout(offer.timer);
       // Stored before any network wait; the display name follows from the relay's device list.
       const peer: PeerInfo = { deviceId: from, name: 'pwa', role: 'pwa', publicKey: hello.pwaPublicKey };
       await this.d.peers.add(peer);
@@ -251,7 +256,10 @@ export class PairingFlow {
   }
 
   close(): void {
-    for (const o of this.offers.values()) o.settle.reject(new OppieError('OPPIE_ERR_CLOSED'));
+    for (const o of this.offers.values()) {
+      if (o.timer !== undefined) this.d.platform.timers.clearTimeout(o.timer);
+      o.settle.reject(new OppieError('OPPIE_ERR_CLOSED'));
+    }
     this.offers.clear();
     this.pending?.settle.reject(new OppieError('OPPIE_ERR_CLOSED'));
     this.pending = undefined;

@@ -65,3 +65,35 @@ describe('client lifetime', () => {
     expect(second.pending.entries).toBe(0);
   }, 30_000);
 });
+
+describe('close()', () => {
+  it('leaves no timer behind: open pairing offers, the direct path, retransmission and heartbeats all stop', async () => {
+    t = await startTestRelay();
+    const live = new Set<unknown>();
+    const timers = {
+      setTimeout(fn: () => void, ms: number): unknown {
+        const h = setTimeout(() => {
+          live.delete(h);
+          fn();
+        }, ms);
+        live.add(h);
+        return h;
+      },
+      clearTimeout(h: unknown): void {
+        live.delete(h);
+        clearTimeout(h as ReturnType<typeof setTimeout>);
+      },
+    };
+    const { sidecar, phone } = await pairedClients(t.url, {
+      sidecar: { platform: { timers } },
+      phone: { platform: { timers } },
+    });
+    const pending = await sidecar.createPairing(); // an offer nobody claims: its expiry timer is running
+    await phone.send('chat', { n: 1 });
+    expect(live.size).toBeGreaterThan(0);
+    await Promise.all([sidecar.close(), phone.close()]);
+    await expect(pending.completed).rejects.toMatchObject({ code: 'OPPIE_ERR_CLOSED' });
+    await new Promise((r) => setTimeout(r, 50)); // callbacks already queued run and must not re-arm
+    expect(live.size).toBe(0);
+  });
+});
