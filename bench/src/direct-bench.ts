@@ -4,7 +4,9 @@
  *
  *   1. setup: over 20 runs, two already paired clients start from cold (new OppieClient instances on the same stores)
  *      and the sidecar sends one message at once: time to first message delivered (it goes over the relay, which is
- *      up first) and time to the direct path (encrypted probe passed), p50 and p95.
+ *      up first) and time to the direct path (encrypted probe passed), p50 and p95. The same for the browser bundle
+ *      in Debian's Chromium against a Node sidecar (chromium-setup.ts; skipped with a line saying why when Chromium
+ *      or the bundle is missing, or with `--no-browser`).
  *   2. throughput of 64 KiB messages, end-to-end encrypted SDK sends with a window in flight (they settle on the
  *      peer's receipt), over the direct path and over the relay, against a raw `@roamhq/wrtc` data channel (simple-peer,
  *      same 64 KiB strings, same application window) measured in the same run. Target: SDK direct >= 0.8x raw.
@@ -18,6 +20,7 @@ import { MemoryStore, OppieClient, type OppieClientOptions, type RtcImplementati
 import SimplePeer from 'simple-peer';
 import WebSocket from 'ws';
 import { spawnServer } from './child.js';
+import { bundleStale, type ChromiumSetup, chromiumMissing, chromiumSetup } from './chromium-setup.js';
 import { relayOverridesJson } from './relay-overrides.js';
 import { machineInfo } from './report.js';
 import { fmt, quantile, table } from './stats.js';
@@ -155,7 +158,9 @@ async function rawThroughput(count: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: { quick: { type: 'boolean', default: false }, 'no-browser': { type: 'boolean', default: false } },
+  });
   const runs = values.quick ? 5 : 20;
   const info = machineInfo();
   log(`direct bench: ${info.nproc} CPU, node ${process.version}, ${runs} setup runs`);
@@ -172,6 +177,23 @@ async function main(): Promise<void> {
     }
     first.sort((x, y) => x - y);
     direct.sort((x, y) => x - y);
+    let skipBrowser = values['no-browser'] ? '--no-browser' : chromiumMissing();
+    let browser: ChromiumSetup | undefined;
+    if (skipBrowser === undefined) {
+      const stale = bundleStale();
+      if (stale !== undefined) log(`  warning: ${stale}`);
+      try {
+        browser = await chromiumSetup(relay.url, runs, log);
+        browser.first.sort((x, y) => x - y);
+        browser.direct.sort((x, y) => x - y);
+      } catch (err) {
+        // A bench, not a test: report the failure and keep the Node rows.
+        skipBrowser = `failed: ${err instanceof Error ? err.message : String(err)}`;
+        log(`  Chromium <-> Node setup FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      }
+    } else {
+      log(`  Chromium <-> Node setup SKIPPED: ${skipBrowser}`);
+    }
     const raw = await rawThroughput(values.quick ? 400 : 1600);
     log(`  raw data channel: ${raw.toFixed(1)} MB/s`);
     const viaDirect = await sdkThroughput(relay.url, stores, true);
@@ -181,12 +203,29 @@ async function main(): Promise<void> {
     const ratio = viaDirect.mbps / raw;
     const out = [
       `Node <-> Node on 127.0.0.1, ${info.nproc} CPU (${info.cpu}), node ${process.version}, ${info.date}; relay in a child process.`,
+      browser === undefined
+        ? `Chromium <-> Node: skipped (${skipBrowser}).`
+        : `Chromium <-> Node: Chromium ${browser.version} headless (browser bundle, IndexedDB, the browser's RTCPeerConnection) and a Node sidecar; times by the page's clock from its connect.`,
       '',
       table(
-        ['setup (cold start, both clients)', 'p50 ms', 'p95 ms'],
+        [`setup (cold start, both clients, ${runs} runs)`, 'p50 ms', 'p95 ms'],
         [
-          ['time to first message (relay)', fmt(quantile(first, 0.5)), fmt(quantile(first, 0.95))],
-          ['time to direct (probe passed)', fmt(quantile(direct, 0.5)), fmt(quantile(direct, 0.95))],
+          ['Node <-> Node: time to first message (relay)', fmt(quantile(first, 0.5)), fmt(quantile(first, 0.95))],
+          ['Node <-> Node: time to direct (probe passed)', fmt(quantile(direct, 0.5)), fmt(quantile(direct, 0.95))],
+          ...(browser === undefined
+            ? []
+            : [
+                [
+                  'Chromium <-> Node: time to first message',
+                  fmt(quantile(browser.first, 0.5)),
+                  fmt(quantile(browser.first, 0.95)),
+                ],
+                [
+                  'Chromium <-> Node: time to direct',
+                  fmt(quantile(browser.direct, 0.5)),
+                  fmt(quantile(browser.direct, 0.95)),
+                ],
+              ]),
         ],
       ),
       '',
@@ -207,7 +246,11 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  log(`direct bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  process.exit(1);
-});
+// Exit when done, whatever a library left scheduled: the report is what matters here.
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    log(`direct bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+  },
+);
