@@ -3,7 +3,7 @@
  * is what a brute-force guard needs; the Redis deployment can swap in RateLimiterRedis with the same points.
  */
 import { RelayError } from '@oppie/protocol';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RelayConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
 
@@ -19,7 +19,8 @@ export interface AuthLimitOptions {
 
 export const DEFAULT_LIMITS: AuthLimitOptions = { pairingFailuresPerIp: 20, otpAttemptsPerDevice: 10 };
 
-export type AuthLimiters = Record<LimitName, RateLimiterMemory>;
+/** Any rate-limiter-flexible limiter: in memory by default, RateLimiterRedis from store/redis/rate-limits.ts. */
+export type AuthLimiters = Record<LimitName, RateLimiterAbstract>;
 
 /**
  * @example

@@ -3,76 +3,16 @@
  * a restart showing queued entries survive in the append-only file. Needs redis-server: CI fails without it,
  * elsewhere the file is skipped loudly.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { requireBinary } from '@oppie/test-kit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QueuedEnvelope } from '../../src/queue/queued-envelope.js';
 import { QueueStoreError, RedisQueueStore } from '../../src/queue/redis-queue-store.js';
+import { freePort, HAVE_REDIS, startRedisProcess, stopRedisProcess } from '../redis-server.js';
 import { queueStoreSuite } from './queue-store.suite.js';
-
-const HAVE_REDIS = requireBinary('redis-server', 'apt-get install -y redis-server');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function ping(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = createConnection({ host: '127.0.0.1', port });
-    let buf = '';
-    const done = (ok: boolean) => {
-      sock.destroy();
-      resolve(ok);
-    };
-    sock.setTimeout(500, () => done(false));
-    sock.once('error', () => done(false));
-    sock.once('connect', () => sock.write('PING\r\n'));
-    sock.on('data', (d) => {
-      buf += d.toString();
-      if (buf.includes('\r\n')) done(buf.startsWith('+PONG'));
-    });
-  });
-}
-
-async function startRedis(dir: string, port: number): Promise<ChildProcess> {
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--appendonly', 'yes', '--dir', dir, '--save', ''];
-  const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  proc.stdout?.on('data', (d) => {
-    log += d.toString();
-  });
-  proc.stderr?.on('data', (d) => {
-    log += d.toString();
-  });
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}:\n${log}`);
-    if (await ping(port)) return proc;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  proc.kill('SIGKILL');
-  throw new Error(`redis-server did not answer PING on ${port} within 10 s:\n${log}`);
-}
-
-async function stopRedis(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  proc.kill('SIGTERM');
-  await exited;
-}
 
 describe.runIf(HAVE_REDIS)('RedisQueueStore on a real redis-server', () => {
   let dir = '';
@@ -84,14 +24,14 @@ describe.runIf(HAVE_REDIS)('RedisQueueStore on a real redis-server', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'oppie-redis-'));
     port = await freePort();
-    server = await startRedis(dir, port);
+    server = await startRedisProcess(dir, port);
     client = new Redis({ host: '127.0.0.1', port, lazyConnect: true });
     await client.connect();
   });
 
   afterAll(async () => {
     client?.disconnect();
-    if (server !== undefined) await stopRedis(server);
+    if (server !== undefined) await stopRedisProcess(server);
     if (dir !== '') rmSync(dir, { recursive: true, force: true });
   });
 
@@ -121,8 +61,8 @@ describe.runIf(HAVE_REDIS)('RedisQueueStore on a real redis-server', () => {
     for (const e of [l1, n1, h1, n2]) await store.enqueue(e);
     expect((await store.take('dev', 2, 1000)).entries).toEqual([h1, n1]);
 
-    await stopRedis(server as ChildProcess);
-    server = await startRedis(dir, port);
+    await stopRedisProcess(server as ChildProcess);
+    server = await startRedisProcess(dir, port);
 
     // The same client reconnects by itself; scripts are loaded again (EVALSHA falls back to EVAL on NOSCRIPT).
     expect(await store.stats('dev')).toEqual({ depth: 4, bytes: 48, inflight: 2 });
