@@ -13,10 +13,17 @@
  *
  * Everything but the relay runs in this process (both clients, both channel ends), as the raw channel does.
  */
+import * as nodeCrypto from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
-import { MemoryStore, OppieClient, type OppieClientOptions, type RtcImplementation } from '@oppie/client-sdk';
+import {
+  MemoryStore,
+  nodeFrameCrypto,
+  OppieClient,
+  type OppieClientOptions,
+  type RtcImplementation,
+} from '@oppie/client-sdk';
 import SimplePeer from 'simple-peer';
 import WebSocket from 'ws';
 import { spawnServer } from './child.js';
@@ -37,6 +44,8 @@ function client(url: string, role: 'sidecar' | 'pwa', storage: MemoryStore, dire
     platform: {
       WebSocket: WebSocket as unknown as NonNullable<OppieClientOptions['platform']>['WebSocket'],
       storage,
+      // What a Node sidecar gets from sidecar-sdk's nodePlatform.
+      frameCrypto: nodeFrameCrypto(nodeCrypto, Buffer),
       ...(direct ? { rtc } : { rtc: undefined }),
     },
   });
