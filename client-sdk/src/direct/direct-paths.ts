@@ -239,7 +239,12 @@ export class DirectPaths {
         signal: (data) => this.sendSignal(peer, attempt, data),
         open: (path) => this.opened(peer, link, path),
         closed: (end, wasOpen) => this.linkClosed(peer, link, end, wasOpen),
-        envelope: (f) => this.d.envelope(f),
+        envelope: (f) => {
+          // A channel speaks for its peer only (the frame would not open under another sender's key anyway).
+          if (f.metadata?.deviceId === peer) this.d.envelope(f);
+          else
+            this.report(new OppieError('OPPIE_ERR_PROTOCOL', `a frame on the channel to ${peer} named another sender`));
+        },
         bad: (err) => this.report(err),
       },
     );
