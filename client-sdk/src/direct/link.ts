@@ -74,6 +74,7 @@ export class DirectLink {
   private localView: SelectedPath | undefined;
   private peerView: { relay: boolean; rp?: SelectedPath['relayProtocol'] } | undefined;
   private peerWaitTimer: unknown;
+  private candidateTimer: unknown;
   /** Bytes of envelopes carried each way, for transport reports. */
   bytesSent = 0;
   bytesReceived = 0;
@@ -137,7 +138,9 @@ export class DirectLink {
    * local description too, before calling the attempt failed.
    */
   private checkCandidates(): void {
-    this.o.timers.setTimeout(() => {
+    if (this.candidateTimer !== undefined) return;
+    this.candidateTimer = this.o.timers.setTimeout(() => {
+      this.candidateTimer = undefined;
       if (this.stateValue !== 'connecting' || this.localCandidates > 0) return;
       const sdp = (this.peer._pc as { localDescription?: { sdp?: string } | null } | null)?.localDescription?.sdp;
       if (typeof sdp === 'string' && sdp.includes('a=candidate')) return;
@@ -332,8 +335,9 @@ export class DirectLink {
     if (this.stateValue === 'closed') return;
     const wasOpen = this.stateValue === 'open';
     this.stateValue = 'closed';
-    for (const t of [this.upgradeTimer, this.heartbeatTimer, this.peerWaitTimer])
+    for (const t of [this.upgradeTimer, this.heartbeatTimer, this.peerWaitTimer, this.candidateTimer])
       if (t !== undefined) this.o.timers.clearTimeout(t);
+    this.candidateTimer = undefined;
     this.upgradeTimer = undefined;
     this.heartbeatTimer = undefined;
     this.peerWaitTimer = undefined;

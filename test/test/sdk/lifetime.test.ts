@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exponentialBackoff, type IncomingMessage } from '@oppie/client-sdk';
+import { exponentialBackoff, type IncomingMessage, type RtcImplementation } from '@oppie/client-sdk';
 import { createSidecar } from '@oppie/sidecar-sdk';
 import { startTestRelay, type TestRelay } from '@oppie/test-kit';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -84,12 +85,18 @@ describe('close()', () => {
         clearTimeout(h as ReturnType<typeof setTimeout>);
       },
     };
+    const rtc = createRequire(import.meta.url)('@roamhq/wrtc') as RtcImplementation;
     const { sidecar, phone } = await pairedClients(t.url, {
-      sidecar: { platform: { timers } },
-      phone: { platform: { timers } },
+      sidecar: { platform: { timers, rtc } },
+      phone: { platform: { timers, rtc } },
     });
     const pending = await sidecar.createPairing(); // an offer nobody claims: its expiry timer is running
     await phone.send('chat', { n: 1 });
+    // The data channel up too: its heartbeat and the path reports run on timers as well.
+    const deadline = Date.now() + 15_000;
+    while (phone.pathTo(sidecar.deviceId) !== 'direct' && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(phone.pathTo(sidecar.deviceId)).toBe('direct');
     expect(live.size).toBeGreaterThan(0);
     await Promise.all([sidecar.close(), phone.close()]);
     await expect(pending.completed).rejects.toMatchObject({ code: 'OPPIE_ERR_CLOSED' });
