@@ -14,7 +14,15 @@
  */
 import type { Redis } from 'ioredis';
 import type { PairingRecord, PairingStore } from '../../auth/stores.js';
-import { attempt, closeClient, RedisStoreError, type RedisStoreOptions, redisClient } from './replay-cache.js';
+import {
+  attempt,
+  checkNumbers,
+  closeClient,
+  defineScripts,
+  RedisStoreError,
+  type RedisStoreOptions,
+  redisClient,
+} from './replay-cache.js';
 
 export interface RedisPairingStoreOptions extends RedisStoreOptions {
   /** How long Redis keeps a record after its `expiresAt` (ms); default 24 h, the relay's pairing retention. */
@@ -67,14 +75,6 @@ const SCRIPTS: Record<keyof Scripts, { lua: string; numberOfKeys: number }> = {
   oppiePairingDeleteExpired: { lua: DELETE_EXPIRED, numberOfKeys: 1 },
 };
 
-function checkNumbers(op: string, values: Record<string, number>): void {
-  for (const [name, v] of Object.entries(values)) {
-    if (typeof v !== 'number' || !Number.isFinite(v)) {
-      throw new RedisStoreError(op, new Error(`${name} is not a finite number`));
-    }
-  }
-}
-
 /**
  * @example
  * const pairings = new RedisPairingStore({ redis: 'redis://127.0.0.1:6379' });
@@ -94,11 +94,7 @@ export class RedisPairingStore implements PairingStore {
     this.#now = opts.now ?? Date.now;
     this.#retentionMs = opts.retentionMs ?? DEFAULT_RETENTION_MS;
     checkNumbers('pairing store', { retentionMs: this.#retentionMs });
-    for (const [name, def] of Object.entries(SCRIPTS)) {
-      // defineCommand runs EVALSHA and falls back to EVAL (loading the script) on NOSCRIPT, e.g. after a restart.
-      this.#redis.defineCommand(name, def);
-    }
-    this.#scripts = this.#redis as unknown as Scripts;
+    this.#scripts = defineScripts<Scripts>(this.#redis, SCRIPTS);
   }
 
   #key(lookupId: string): string {

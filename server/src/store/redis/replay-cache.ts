@@ -75,6 +75,24 @@ export async function attempt<T>(op: string, fn: () => Promise<T>): Promise<T> {
  * const replay = new RedisReplayCache({ redis: 'redis://127.0.0.1:6379' });
  * if (!(await replay.add(`nonce:${nonce}`, Date.now() + 120_000))) throw new RelayError('RELAY_ERR_NONCE_REPLAYED');
  */
+/**
+ * Registers Lua scripts as commands on the client and returns it typed as those commands. ioredis runs them with
+ * EVALSHA and falls back to EVAL (loading the script) on NOSCRIPT, e.g. after a Redis restart.
+ */
+export function defineScripts<T>(redis: Redis, scripts: Record<string, { lua: string; numberOfKeys: number }>): T {
+  for (const [name, def] of Object.entries(scripts)) redis.defineCommand(name, def);
+  return redis as unknown as T;
+}
+
+/** Refuses NaN and infinite times and counts before a script runs (Lua would store them as garbage). */
+export function checkNumbers(op: string, values: Record<string, number>): void {
+  for (const [name, v] of Object.entries(values)) {
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      throw new RedisStoreError(op, new Error(`${name} is not a finite number`));
+    }
+  }
+}
+
 export class RedisReplayCache implements ReplayCache {
   readonly #redis: Redis;
   readonly #owned: boolean;
