@@ -57,6 +57,8 @@ export class OppieClient {
   private readonly messaging: Messaging;
   private readonly pairing: PairingFlow;
   private readonly directPaths: DirectPaths;
+  /** Presence of the account's other devices, as the relay last said (welcome, presence frames). */
+  private readonly online = new Map<string, boolean>();
   private cachedToken: { token: string; expiresAt: number } | undefined;
   private refreshTimer: unknown;
   private welcome: WelcomePayload | undefined;
@@ -92,6 +94,7 @@ export class OppieClient {
       inbox,
       events: this.events,
       send: (frame) => this.connection.send(frame),
+      isOnline: (peer) => this.online.get(peer) !== false,
       direct: {
         isDirect: (peer) => this.directPaths.isDirect(peer),
         send: (peer, frame) => this.directPaths.send(peer, frame),
@@ -254,6 +257,7 @@ export class OppieClient {
 
   private welcomed(w: WelcomePayload): void {
     this.welcome = w;
+    for (const d of w.devices) this.online.set(d.deviceId, d.online);
     this.messaging.connected(w);
     this.directPaths.welcomed(w.iceServers, w.iceExpiresAt, w.devices);
     for (const d of w.devices)
@@ -269,6 +273,7 @@ export class OppieClient {
     }
     if (f.type === 'presence') {
       const p = f.payload as { deviceId: string; online: boolean };
+      this.online.set(p.deviceId, p.online);
       this.directPaths.presence(p.deviceId, p.online);
       this.events.emit('peer', { deviceId: p.deviceId, online: p.online });
       return;

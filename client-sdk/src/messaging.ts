@@ -49,6 +49,8 @@ export interface MessagingDeps {
   readonly send: (frame: object) => boolean;
   /** The data channels of the direct path, when this client has them. */
   readonly direct?: DirectChannel;
+  /** Whether the relay says `peer` is connected; an offline peer's silence is no reason to resend. Default: yes. */
+  readonly isOnline?: (peer: string) => boolean;
 }
 
 /** What messaging needs of the direct path: whether a peer's channel is open, and a send on it. */
@@ -143,6 +145,11 @@ export class Messaging {
     for (const [peer, sent] of this.sentUpTo) {
       const low = this.lowest(peer);
       if (low === undefined || sent < low || this.d.direct?.isDirect(peer) === true) continue;
+      if (this.d.isOnline?.(peer) === false) {
+        // The relay holds its frames until it returns; measure the silence from then.
+        this.silence.delete(peer);
+        continue;
+      }
       const p = this.silence.get(peer) ?? { at: now, rto: RTO_MS };
       if (now - p.at < p.rto) {
         this.silence.set(peer, p);

@@ -47,3 +47,26 @@ describe('a burst beyond the relay limits', () => {
     expect(metrics).toMatch(/oppie_relay_queue_drops_total\{reason="queue_full"\} [1-9]/);
   }, 120_000);
 });
+
+describe('a peer that is offline', () => {
+  it('is not sent the same frames again and again while the relay holds them for it', async () => {
+    t = await startTestRelay();
+    const { sidecar, phone } = await pairedClients(t.url);
+    closers.push(() => sidecar.close());
+    const gone = new Promise<void>((resolve) =>
+      sidecar.events.on('peer', (p) => {
+        if (p.deviceId === phone.deviceId && !p.online) resolve();
+      }),
+    );
+    await phone.close();
+    await gone;
+    const sends = Array.from({ length: 20 }, (_, n) => sidecar.send('chat', { n }).catch(() => {}));
+    // Longer than two retransmission rounds (3 s, then 6 s) would take for a peer thought online.
+    await new Promise((r) => setTimeout(r, 7_000));
+    const metrics = await (await fetch(`${t.url}/api/metrics`)).text();
+    const duplicates = Number(/^oppie_relay_duplicates_total (\d+)/m.exec(metrics)?.[1] ?? 'NaN');
+    expect(duplicates).toBe(0);
+    expect(sidecar.pending.entries).toBe(20);
+    void sends;
+  }, 30_000);
+});
