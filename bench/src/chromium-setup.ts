@@ -15,12 +15,10 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createServer, request, type Server } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
-import { connect as netConnect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { MemoryStore, OppieClient, type OppieClientOptions, type RtcImplementation } from '@oppie/client-sdk';
+import { type PageServer, startPageProxy } from '@oppie/test-kit';
 import type { Browser, Page } from 'playwright-core';
 import WebSocket from 'ws';
 
@@ -126,64 +124,21 @@ export function bundleStale(): string | undefined {
     : undefined;
 }
 
-interface PageServer {
-  readonly url: string;
-  close(): Promise<void>;
-}
-
-/** Serves the page at `/` and the bundle, and forwards every other request and upgrade to the relay; 127.0.0.1 only. */
+/** Serves the page at `/` and the bundle; every other request and upgrade goes to the relay. 127.0.0.1 only. */
 async function startPageServer(relayUrl: string): Promise<PageServer> {
-  const relay = new URL(relayUrl);
-  const relayPort = Number(relay.port);
   const bundle = await readFile(BUNDLE);
   const js = { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' };
-  const server: Server = createServer((req, res) => {
+  return startPageProxy(relayUrl, (req, res) => {
     if (req.url === '/' || req.url === '/index.html') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(PAGE);
-      return;
+      return true;
     }
     if (req.url === '/oppie-client.js') {
       res.writeHead(200, js).end(bundle);
-      return;
+      return true;
     }
-    if (req.url === '/favicon.ico') {
-      res.writeHead(204).end();
-      return;
-    }
-    const upstream = request(
-      { host: relay.hostname, port: relayPort, method: req.method, path: req.url, headers: req.headers },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      },
-    );
-    upstream.on('error', (err) => res.writeHead(502).end(String(err)));
-    req.pipe(upstream);
+    return false;
   });
-  server.on('upgrade', (req, socket, head) => {
-    const upstream = netConnect(relayPort, relay.hostname, () => {
-      upstream.setNoDelay(true);
-      const lines = [`${req.method} ${req.url} HTTP/1.1`];
-      for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
-      upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
-      if (head.length > 0) upstream.write(head);
-      socket.pipe(upstream).pipe(socket);
-    });
-    upstream.on('error', () => socket.destroy());
-    socket.on('error', () => upstream.destroy());
-    socket.on('close', () => upstream.destroy());
-    upstream.on('close', () => socket.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 function sidecarClient(url: string, storage: MemoryStore): Promise<OppieClient> {

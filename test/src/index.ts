@@ -31,6 +31,7 @@ export { asErrorBody, type RelayErrorBody, TestKitError, type TestKitErrorCode }
 export { type FaultPlan, type FaultProxy, seededRandom, startFaultProxy } from './fault-proxy.js';
 export { describeFrame, type Frame, type FrameOf, type Received } from './frames.js';
 export { type ApiOptions, type ApiResponse, api, apiOk } from './http.js';
+export { type PageHandler, type PageServer, startPageProxy } from './page-proxy.js';
 export { type RelayOverrides, type StartTestRelayOptions, startTestRelay, type TestRelay } from './relay.js';
 export { requireBinary } from './require-binary.js';
 export { type CloseInfo, type FramePredicate, TestSocket } from './socket.js';
