@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireBinary } from '@oppie/test-kit';
 import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 
 export const HAVE_REDIS = requireBinary('redis-server', 'apt-get install -y redis-server');
 
@@ -127,6 +128,32 @@ export async function startTestRedis(): Promise<TestRedis> {
       for (const c of clients) c.disconnect();
       await stopRedisProcess(proc);
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Starts one redis-server for the enclosing describe block (beforeAll) with a second client as another "instance",
+ * and stops it afterwards. Read `server` and `other` inside tests, not at declaration time.
+ */
+export function useTestRedis(): { readonly server: TestRedis; readonly other: Redis } {
+  let server: TestRedis | undefined;
+  let other: Redis | undefined;
+  beforeAll(async () => {
+    server = await startTestRedis();
+    other = await server.connect();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  return {
+    get server() {
+      if (server === undefined) throw new Error('useTestRedis: the server starts in beforeAll');
+      return server;
+    },
+    get other() {
+      if (other === undefined) throw new Error('useTestRedis: the server starts in beforeAll');
+      return other;
     },
   };
 }

@@ -1,54 +1,26 @@
-/**
- * The EnrollmentStore suite on SqliteEnrollmentStore (a fresh relay.db per store) and on RedisEnrollmentStore against
- * a real redis-server, plus what only Redis does: two instances share tokens and their uses (also under a race
- * across instances), tokens survive a restart (AOF), and failures are RELAY_ERR_STORE.
- */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RedisEnrollmentStore } from '../../src/store/redis/enrollments.js';
 import { RedisStoreError } from '../../src/store/redis/replay-cache.js';
-import { openDatabase, SqliteEnrollmentStore } from '../../src/store/sqlite/index.js';
-import { freePort, HAVE_REDIS, startTestRedis, type TestRedis } from '../redis-server.js';
+import { SqliteEnrollmentStore } from '../../src/store/sqlite/index.js';
+import { freePort, HAVE_REDIS, useTestRedis } from '../redis-server.js';
 import { enrollmentRecord, enrollmentStoreSuite } from './enrollments.suite.js';
+import { onTempDatabase } from './temp-database.js';
 
-enrollmentStoreSuite('sqlite', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'oppie-enrollments-'));
-  const db = openDatabase(dir);
-  const store = new SqliteEnrollmentStore(db);
-  return Object.assign(store, {
-    async close() {
-      db.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  });
-});
+enrollmentStoreSuite('sqlite', async () => onTempDatabase((db) => new SqliteEnrollmentStore(db)));
 
 describe.runIf(HAVE_REDIS)('RedisEnrollmentStore on a real redis-server', () => {
-  let server: TestRedis;
-  let other: Redis;
+  const redis = useTestRedis();
 
-  beforeAll(async () => {
-    server = await startTestRedis();
-    other = await server.connect();
-  });
-
-  afterAll(async () => {
-    await server?.stop();
-  });
-
-  // A fresh key prefix per store isolates the tests on one server.
+  // A fresh key prefix per store isolates the tests on one redis.server.
   enrollmentStoreSuite(
     'redis',
-    async () => new RedisEnrollmentStore({ redis: server.client, keyPrefix: server.prefix() }),
+    async () => new RedisEnrollmentStore({ redis: redis.server.client, keyPrefix: redis.server.prefix() }),
   );
 
   it('is shared by two instances: uses are spent across both, exactly `uses` times under a race', async () => {
-    const keyPrefix = server.prefix();
-    const a = new RedisEnrollmentStore({ redis: server.client, keyPrefix });
-    const b = new RedisEnrollmentStore({ redis: other, keyPrefix });
+    const keyPrefix = redis.server.prefix();
+    const a = new RedisEnrollmentStore({ redis: redis.server.client, keyPrefix });
+    const b = new RedisEnrollmentStore({ redis: redis.other, keyPrefix });
     const r = enrollmentRecord({ uses: 5 });
     await a.create(r);
     await expect(b.create(r)).rejects.toBeInstanceOf(RedisStoreError);
@@ -61,12 +33,12 @@ describe.runIf(HAVE_REDIS)('RedisEnrollmentStore on a real redis-server', () => 
   });
 
   it('keeps tokens and their uses across a redis-server restart (AOF)', async () => {
-    const keyPrefix = server.prefix();
-    const owned = new RedisEnrollmentStore({ redis: { host: '127.0.0.1', port: server.port }, keyPrefix });
+    const keyPrefix = redis.server.prefix();
+    const owned = new RedisEnrollmentStore({ redis: { host: '127.0.0.1', port: redis.server.port }, keyPrefix });
     const r = enrollmentRecord({ uses: 2 });
     await owned.create(r);
     expect(await owned.consume(r.tokenHash, r.createdAt)).toBe(true);
-    await server.restart();
+    await redis.server.restart();
     // The owned client reconnects by itself; scripts are loaded again (EVALSHA falls back to EVAL on NOSCRIPT).
     expect(await owned.consume(r.tokenHash, r.createdAt)).toBe(true);
     expect(await owned.consume(r.tokenHash, r.createdAt)).toBe(false);
@@ -92,7 +64,7 @@ describe.runIf(HAVE_REDIS)('RedisEnrollmentStore on a real redis-server', () => 
   });
 
   it('refuses a token with a non-numeric field before writing anything', async () => {
-    const s = new RedisEnrollmentStore({ redis: server.client, keyPrefix: server.prefix() });
+    const s = new RedisEnrollmentStore({ redis: redis.server.client, keyPrefix: redis.server.prefix() });
     const r = enrollmentRecord({ expiresAt: Number.NaN });
     await expect(s.create(r)).rejects.toBeInstanceOf(RedisStoreError);
     await expect(s.create({ ...enrollmentRecord(), tokenHash: r.tokenHash, uses: Number.NaN })).rejects.toBeInstanceOf(
@@ -103,7 +75,7 @@ describe.runIf(HAVE_REDIS)('RedisEnrollmentStore on a real redis-server', () => 
   });
 
   it('takes token hashes that look like its internal names', async () => {
-    const s = new RedisEnrollmentStore({ redis: server.client, keyPrefix: server.prefix() });
+    const s = new RedisEnrollmentStore({ redis: redis.server.client, keyPrefix: redis.server.prefix() });
     for (const tokenHash of ['exp', 'spent', 't:exp', '']) {
       const r = enrollmentRecord({ tokenHash, uses: 1 });
       await s.create(r);

@@ -1,53 +1,28 @@
-/**
- * The PairingStore suite on SqlitePairingStore (a fresh relay.db per store) and on RedisPairingStore against a real
- * redis-server, plus what only Redis does: two instances share codes and attempt counts, records carry a Redis
- * expiry (expiresAt + retention), survive a restart (AOF), and failures are RELAY_ERR_STORE.
- */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RedisPairingStore } from '../../src/store/redis/pairings.js';
 import { RedisStoreError } from '../../src/store/redis/replay-cache.js';
-import { openDatabase, SqlitePairingStore } from '../../src/store/sqlite/index.js';
-import { freePort, HAVE_REDIS, startTestRedis, type TestRedis } from '../redis-server.js';
+import { SqlitePairingStore } from '../../src/store/sqlite/index.js';
+import { freePort, HAVE_REDIS, useTestRedis } from '../redis-server.js';
 import { pairingRecord, pairingStoreSuite } from './pairings.suite.js';
+import { onTempDatabase } from './temp-database.js';
 
-pairingStoreSuite('sqlite', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'oppie-pairings-'));
-  const db = openDatabase(dir);
-  const store = new SqlitePairingStore(db);
-  return Object.assign(store, {
-    async close() {
-      db.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  });
-});
+pairingStoreSuite('sqlite', async () => onTempDatabase((db) => new SqlitePairingStore(db)));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.runIf(HAVE_REDIS)('RedisPairingStore on a real redis-server', () => {
-  let server: TestRedis;
-  let other: Redis;
+  const redis = useTestRedis();
 
-  beforeAll(async () => {
-    server = await startTestRedis();
-    other = await server.connect();
-  });
-
-  afterAll(async () => {
-    await server?.stop();
-  });
-
-  // A fresh key prefix per store isolates the tests on one server.
-  pairingStoreSuite('redis', async () => new RedisPairingStore({ redis: server.client, keyPrefix: server.prefix() }));
+  // A fresh key prefix per store isolates the tests on one redis.server.
+  pairingStoreSuite(
+    'redis',
+    async () => new RedisPairingStore({ redis: redis.server.client, keyPrefix: redis.server.prefix() }),
+  );
 
   it('is shared by two instances: created on one, attempts and the claim counted on both', async () => {
-    const keyPrefix = server.prefix();
-    const a = new RedisPairingStore({ redis: server.client, keyPrefix });
-    const b = new RedisPairingStore({ redis: other, keyPrefix });
+    const keyPrefix = redis.server.prefix();
+    const a = new RedisPairingStore({ redis: redis.server.client, keyPrefix });
+    const b = new RedisPairingStore({ redis: redis.other, keyPrefix });
     const r = pairingRecord();
     await a.create(r);
     expect(await b.get(r.lookupId)).toEqual(r);
@@ -59,16 +34,16 @@ describe.runIf(HAVE_REDIS)('RedisPairingStore on a real redis-server', () => {
   });
 
   it('lets Redis drop a record `retentionMs` after its expiry, computed with the instance clock', async () => {
-    const keyPrefix = server.prefix();
+    const keyPrefix = redis.server.prefix();
     const skewed = Date.now() + 3_600_000;
-    const s = new RedisPairingStore({ redis: server.client, keyPrefix, retentionMs: 60_000, now: () => skewed });
+    const s = new RedisPairingStore({ redis: redis.server.client, keyPrefix, retentionMs: 60_000, now: () => skewed });
     const r = pairingRecord({ expiresAt: skewed + 30_000 });
     await s.create(r);
-    const ttl = await server.client.pttl(`${keyPrefix}{pairing}:c:${r.lookupId}`);
+    const ttl = await redis.server.client.pttl(`${keyPrefix}{pairing}:c:${r.lookupId}`);
     expect(ttl).toBeGreaterThan(85_000);
     expect(ttl).toBeLessThanOrEqual(90_000);
 
-    const quick = new RedisPairingStore({ redis: server.client, keyPrefix, retentionMs: 0 });
+    const quick = new RedisPairingStore({ redis: redis.server.client, keyPrefix, retentionMs: 0 });
     const q = pairingRecord({ expiresAt: Date.now() + 100 });
     await quick.create(q);
     expect(await quick.get(q.lookupId)).toEqual(q);
@@ -77,16 +52,16 @@ describe.runIf(HAVE_REDIS)('RedisPairingStore on a real redis-server', () => {
     expect(await quick.recordFailedAttempt(q.lookupId)).toBe(0);
     // The expiry index forgets it on the next clean-up; the record is not counted twice.
     expect(await quick.deleteExpired(Date.now())).toBe(0);
-    expect(await server.client.zcard(`${keyPrefix}{pairing}:exp`)).toBe(1);
+    expect(await redis.server.client.zcard(`${keyPrefix}{pairing}:exp`)).toBe(1);
   });
 
   it('keeps codes and attempt counts across a redis-server restart (AOF)', async () => {
-    const keyPrefix = server.prefix();
-    const owned = new RedisPairingStore({ redis: { host: '127.0.0.1', port: server.port }, keyPrefix });
+    const keyPrefix = redis.server.prefix();
+    const owned = new RedisPairingStore({ redis: { host: '127.0.0.1', port: redis.server.port }, keyPrefix });
     const r = pairingRecord();
     await owned.create(r);
     expect(await owned.recordFailedAttempt(r.lookupId)).toBe(1);
-    await server.restart();
+    await redis.server.restart();
     // The owned client reconnects by itself; scripts are loaded again (EVALSHA falls back to EVAL on NOSCRIPT).
     expect(await owned.recordFailedAttempt(r.lookupId)).toBe(2);
     expect(await owned.markUsed(r.lookupId, 99)).toBe(true);
@@ -115,8 +90,8 @@ describe.runIf(HAVE_REDIS)('RedisPairingStore on a real redis-server', () => {
   });
 
   it('refuses a record with a non-numeric time before writing anything', async () => {
-    const keyPrefix = server.prefix();
-    const s = new RedisPairingStore({ redis: server.client, keyPrefix });
+    const keyPrefix = redis.server.prefix();
+    const s = new RedisPairingStore({ redis: redis.server.client, keyPrefix });
     const r = pairingRecord({ expiresAt: Number.NaN });
     await expect(s.create(r)).rejects.toBeInstanceOf(RedisStoreError);
     expect(await s.get(r.lookupId)).toBeUndefined();

@@ -1,51 +1,26 @@
-/**
- * The Registry suite on SqliteRegistry (a fresh relay.db per registry) and on RedisRegistry against a real
- * redis-server, plus what only Redis does: two instances share accounts, revocations and the OTP replay guard (also
- * under a race across instances), state survives a restart (AOF), and failures are RELAY_ERR_STORE.
- */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RedisRegistry } from '../../src/store/redis/registry.js';
 import { RedisStoreError } from '../../src/store/redis/replay-cache.js';
-import { openDatabase, SqliteRegistry } from '../../src/store/sqlite/index.js';
-import { freePort, HAVE_REDIS, startTestRedis, type TestRedis } from '../redis-server.js';
+import { SqliteRegistry } from '../../src/store/sqlite/index.js';
+import { freePort, HAVE_REDIS, useTestRedis } from '../redis-server.js';
 import { accountId, newDevice, registrySuite, stored } from './registry.suite.js';
+import { onTempDatabase } from './temp-database.js';
 
-registrySuite('sqlite', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'oppie-registry-'));
-  const db = openDatabase(dir);
-  const registry = new SqliteRegistry(db);
-  return Object.assign(registry, {
-    async close() {
-      db.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  });
-});
+registrySuite('sqlite', async () => onTempDatabase((db) => new SqliteRegistry(db)));
 
 describe.runIf(HAVE_REDIS)('RedisRegistry on a real redis-server', () => {
-  let server: TestRedis;
-  let other: Redis;
+  const redis = useTestRedis();
 
-  beforeAll(async () => {
-    server = await startTestRedis();
-    other = await server.connect();
-  });
-
-  afterAll(async () => {
-    await server?.stop();
-  });
-
-  // A fresh key prefix per registry isolates the tests on one server.
-  registrySuite('redis', async () => new RedisRegistry({ redis: server.client, keyPrefix: server.prefix() }));
+  // A fresh key prefix per registry isolates the tests on one redis.server.
+  registrySuite(
+    'redis',
+    async () => new RedisRegistry({ redis: redis.server.client, keyPrefix: redis.server.prefix() }),
+  );
 
   it('is shared by two instances: devices, revocations and OTP state', async () => {
-    const keyPrefix = server.prefix();
-    const a = new RedisRegistry({ redis: server.client, keyPrefix });
-    const b = new RedisRegistry({ redis: other, keyPrefix });
+    const keyPrefix = redis.server.prefix();
+    const a = new RedisRegistry({ redis: redis.server.client, keyPrefix });
+    const b = new RedisRegistry({ redis: redis.other, keyPrefix });
     const acct = accountId();
     const d1 = newDevice(acct);
     const d2 = newDevice(acct);
@@ -69,9 +44,9 @@ describe.runIf(HAVE_REDIS)('RedisRegistry on a real redis-server', () => {
   });
 
   it('lets exactly one of racing requests with the same code pass across two instances', async () => {
-    const keyPrefix = server.prefix();
-    const a = new RedisRegistry({ redis: server.client, keyPrefix });
-    const b = new RedisRegistry({ redis: other, keyPrefix });
+    const keyPrefix = redis.server.prefix();
+    const a = new RedisRegistry({ redis: redis.server.client, keyPrefix });
+    const b = new RedisRegistry({ redis: redis.other, keyPrefix });
     const acct = accountId();
     await a.createAccount(acct, newDevice(acct));
     await a.setPendingOtp(acct, 'S');
@@ -83,9 +58,9 @@ describe.runIf(HAVE_REDIS)('RedisRegistry on a real redis-server', () => {
   });
 
   it('lets exactly one of two instances register the same public key', async () => {
-    const keyPrefix = server.prefix();
-    const a = new RedisRegistry({ redis: server.client, keyPrefix });
-    const b = new RedisRegistry({ redis: other, keyPrefix });
+    const keyPrefix = redis.server.prefix();
+    const a = new RedisRegistry({ redis: redis.server.client, keyPrefix });
+    const b = new RedisRegistry({ redis: redis.other, keyPrefix });
     const acct1 = accountId();
     const acct2 = accountId();
     const d1 = newDevice(acct1);
@@ -97,15 +72,15 @@ describe.runIf(HAVE_REDIS)('RedisRegistry on a real redis-server', () => {
   });
 
   it('keeps accounts, devices and OTP state across a redis-server restart (AOF)', async () => {
-    const keyPrefix = server.prefix();
-    const owned = new RedisRegistry({ redis: { host: '127.0.0.1', port: server.port }, keyPrefix });
+    const keyPrefix = redis.server.prefix();
+    const owned = new RedisRegistry({ redis: { host: '127.0.0.1', port: redis.server.port }, keyPrefix });
     const acct = accountId();
     const d = newDevice(acct);
     await owned.createAccount(acct, d);
     await owned.setPendingOtp(acct, 'S');
     expect(await owned.acceptOtpCounter(acct, 5, 50)).toBe(true);
     await owned.revokeDevice(d.id, 60);
-    await server.restart();
+    await redis.server.restart();
     // The owned client reconnects by itself; scripts are loaded again (EVALSHA falls back to EVAL on NOSCRIPT).
     expect(await owned.acceptOtpCounter(acct, 5, 70)).toBe(false);
     expect(await owned.acceptOtpCounter(acct, 6, 70)).toBe(true);
@@ -146,7 +121,7 @@ describe.runIf(HAVE_REDIS)('RedisRegistry on a real redis-server', () => {
   });
 
   it('refuses non-numeric times before writing anything', async () => {
-    const r = new RedisRegistry({ redis: server.client, keyPrefix: server.prefix() });
+    const r = new RedisRegistry({ redis: redis.server.client, keyPrefix: redis.server.prefix() });
     const acct = accountId();
     const d = newDevice(acct, { createdAt: Number.NaN });
     await expect(r.createAccount(acct, d)).rejects.toBeInstanceOf(RedisStoreError);
@@ -161,7 +136,7 @@ describe.runIf(HAVE_REDIS)('RedisRegistry on a real redis-server', () => {
   });
 
   it('takes ids and keys that look like its internal names', async () => {
-    const r = new RedisRegistry({ redis: server.client, keyPrefix: server.prefix() });
+    const r = new RedisRegistry({ redis: redis.server.client, keyPrefix: redis.server.prefix() });
     const acct = 'ad:x';
     const d = newDevice(acct, { id: 'revoked', publicKey: 'd:revoked' });
     await r.createAccount(acct, d);

@@ -1,36 +1,24 @@
-/**
- * The ReplayCache suite on MemoryReplayCache and on RedisReplayCache against a real redis-server, plus what only
- * Redis does: two instances share one cache, entries survive a restart (AOF), failures are RELAY_ERR_STORE.
- */
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemoryReplayCache } from '../../src/store/memory/replay-cache.js';
 import { RedisReplayCache, RedisStoreError } from '../../src/store/redis/replay-cache.js';
-import { freePort, HAVE_REDIS, startTestRedis, type TestRedis } from '../redis-server.js';
+import { freePort, HAVE_REDIS, useTestRedis } from '../redis-server.js';
 import { replayCacheSuite } from './replay-cache.suite.js';
 
 replayCacheSuite('memory', async () => new MemoryReplayCache());
 
 describe.runIf(HAVE_REDIS)('RedisReplayCache on a real redis-server', () => {
-  let server: TestRedis;
-  let other: Redis;
+  const redis = useTestRedis();
 
-  beforeAll(async () => {
-    server = await startTestRedis();
-    other = await server.connect();
-  });
-
-  afterAll(async () => {
-    await server?.stop();
-  });
-
-  // A fresh key prefix per cache isolates the tests on one server.
-  replayCacheSuite('redis', async () => new RedisReplayCache({ redis: server.client, keyPrefix: server.prefix() }));
+  // A fresh key prefix per cache isolates the tests on one redis.server.
+  replayCacheSuite(
+    'redis',
+    async () => new RedisReplayCache({ redis: redis.server.client, keyPrefix: redis.server.prefix() }),
+  );
 
   it('is shared by two instances: issued on one, taken once on either', async () => {
-    const keyPrefix = server.prefix();
-    const a = new RedisReplayCache({ redis: server.client, keyPrefix });
-    const b = new RedisReplayCache({ redis: other, keyPrefix });
+    const keyPrefix = redis.server.prefix();
+    const a = new RedisReplayCache({ redis: redis.server.client, keyPrefix });
+    const b = new RedisReplayCache({ redis: redis.other, keyPrefix });
     expect(await a.add('challenge:c1', Date.now() + 60_000)).toBe(true);
     expect(await b.add('challenge:c1', Date.now() + 60_000)).toBe(false);
     expect(await b.take('challenge:c1')).toBe(true);
@@ -38,31 +26,31 @@ describe.runIf(HAVE_REDIS)('RedisReplayCache on a real redis-server', () => {
   });
 
   it('keeps the key prefix apart and sets a Redis expiry on every key', async () => {
-    const keyPrefix = server.prefix();
-    const a = new RedisReplayCache({ redis: server.client, keyPrefix });
-    const b = new RedisReplayCache({ redis: server.client, keyPrefix: server.prefix() });
+    const keyPrefix = redis.server.prefix();
+    const a = new RedisReplayCache({ redis: redis.server.client, keyPrefix });
+    const b = new RedisReplayCache({ redis: redis.server.client, keyPrefix: redis.server.prefix() });
     expect(await a.add('k', Date.now() + 60_000)).toBe(true);
     expect(await b.add('k', Date.now() + 60_000)).toBe(true);
-    const ttl = await server.client.pttl(`${keyPrefix}replay:k`);
+    const ttl = await redis.server.client.pttl(`${keyPrefix}replay:k`);
     expect(ttl).toBeGreaterThan(55_000);
     expect(ttl).toBeLessThanOrEqual(60_000);
   });
 
   it('computes the lifetime with its own clock, not the Redis server clock', async () => {
-    const keyPrefix = server.prefix();
+    const keyPrefix = redis.server.prefix();
     const skewed = { t: Date.now() + 3_600_000 };
-    const a = new RedisReplayCache({ redis: server.client, keyPrefix, now: () => skewed.t });
+    const a = new RedisReplayCache({ redis: redis.server.client, keyPrefix, now: () => skewed.t });
     expect(await a.add('k', skewed.t + 30_000)).toBe(true);
-    const ttl = await server.client.pttl(`${keyPrefix}replay:k`);
+    const ttl = await redis.server.client.pttl(`${keyPrefix}replay:k`);
     expect(ttl).toBeGreaterThan(25_000);
     expect(ttl).toBeLessThanOrEqual(30_000);
   });
 
   it('keeps live keys across a redis-server restart (AOF)', async () => {
-    const keyPrefix = server.prefix();
-    const owned = new RedisReplayCache({ redis: { host: '127.0.0.1', port: server.port }, keyPrefix });
+    const keyPrefix = redis.server.prefix();
+    const owned = new RedisReplayCache({ redis: { host: '127.0.0.1', port: redis.server.port }, keyPrefix });
     expect(await owned.add('nonce:n1', Date.now() + 60_000)).toBe(true);
-    await server.restart();
+    await redis.server.restart();
     // The owned client reconnects by itself.
     expect(await owned.add('nonce:n1', Date.now() + 60_000)).toBe(false);
     expect(await owned.take('nonce:n1')).toBe(true);

@@ -1,54 +1,26 @@
-/**
- * The SigningKeyStore suite on SqliteSigningKeyStore (a fresh relay.db per store) and on RedisSigningKeyStore against
- * a real redis-server, plus what only Redis does: two instances share the key ring, keys survive a restart (AOF), and
- * failures are RELAY_ERR_STORE.
- */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RedisStoreError } from '../../src/store/redis/replay-cache.js';
 import { RedisSigningKeyStore } from '../../src/store/redis/signing-keys.js';
-import { openDatabase, SqliteSigningKeyStore } from '../../src/store/sqlite/index.js';
-import { freePort, HAVE_REDIS, startTestRedis, type TestRedis } from '../redis-server.js';
+import { SqliteSigningKeyStore } from '../../src/store/sqlite/index.js';
+import { freePort, HAVE_REDIS, useTestRedis } from '../redis-server.js';
 import { signingKey, signingKeyStoreSuite } from './signing-keys.suite.js';
+import { onTempDatabase } from './temp-database.js';
 
-signingKeyStoreSuite('sqlite', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'oppie-signing-keys-'));
-  const db = openDatabase(dir);
-  const store = new SqliteSigningKeyStore(db);
-  return Object.assign(store, {
-    async close() {
-      db.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  });
-});
+signingKeyStoreSuite('sqlite', async () => onTempDatabase((db) => new SqliteSigningKeyStore(db)));
 
 describe.runIf(HAVE_REDIS)('RedisSigningKeyStore on a real redis-server', () => {
-  let server: TestRedis;
-  let other: Redis;
+  const redis = useTestRedis();
 
-  beforeAll(async () => {
-    server = await startTestRedis();
-    other = await server.connect();
-  });
-
-  afterAll(async () => {
-    await server?.stop();
-  });
-
-  // A fresh key prefix per store isolates the tests on one server.
+  // A fresh key prefix per store isolates the tests on one redis.server.
   signingKeyStoreSuite(
     'redis',
-    async () => new RedisSigningKeyStore({ redis: server.client, keyPrefix: server.prefix() }),
+    async () => new RedisSigningKeyStore({ redis: redis.server.client, keyPrefix: redis.server.prefix() }),
   );
 
-  it('is shared by two instances: a rotation on one is seen by the other', async () => {
-    const keyPrefix = server.prefix();
-    const a = new RedisSigningKeyStore({ redis: server.client, keyPrefix });
-    const b = new RedisSigningKeyStore({ redis: other, keyPrefix });
+  it('is shared by two instances: a rotation on one is seen by the redis.other', async () => {
+    const keyPrefix = redis.server.prefix();
+    const a = new RedisSigningKeyStore({ redis: redis.server.client, keyPrefix });
+    const b = new RedisSigningKeyStore({ redis: redis.other, keyPrefix });
     const k1 = signingKey({ createdAt: 1 });
     const k2 = signingKey({ createdAt: 2 });
     await a.activate(k1, 0);
@@ -60,12 +32,12 @@ describe.runIf(HAVE_REDIS)('RedisSigningKeyStore on a real redis-server', () => 
   });
 
   it('keeps the key ring across a redis-server restart (AOF)', async () => {
-    const keyPrefix = server.prefix();
-    const owned = new RedisSigningKeyStore({ redis: { host: '127.0.0.1', port: server.port }, keyPrefix });
+    const keyPrefix = redis.server.prefix();
+    const owned = new RedisSigningKeyStore({ redis: { host: '127.0.0.1', port: redis.server.port }, keyPrefix });
     const k1 = signingKey({ createdAt: 1 });
     const k2 = signingKey({ createdAt: 2, privatePem: null });
     await owned.activate(k1, 0);
-    await server.restart();
+    await redis.server.restart();
     // The owned client reconnects by itself; scripts are loaded again (EVALSHA falls back to EVAL on NOSCRIPT).
     await owned.activate(k2, 900);
     expect(await owned.list()).toEqual([{ ...k1, active: false, verifyUntil: 900 }, k2]);
@@ -90,7 +62,7 @@ describe.runIf(HAVE_REDIS)('RedisSigningKeyStore on a real redis-server', () => 
   });
 
   it('refuses a key with a non-numeric time, and a known kid, as RELAY_ERR_STORE before writing', async () => {
-    const s = new RedisSigningKeyStore({ redis: server.client, keyPrefix: server.prefix() });
+    const s = new RedisSigningKeyStore({ redis: redis.server.client, keyPrefix: redis.server.prefix() });
     await expect(s.activate(signingKey({ createdAt: Number.NaN }), 1)).rejects.toBeInstanceOf(RedisStoreError);
     await expect(s.activate(signingKey(), Number.POSITIVE_INFINITY)).rejects.toBeInstanceOf(RedisStoreError);
     expect(await s.list()).toEqual([]);
