@@ -44,6 +44,30 @@ export function indexedPayload(i: number, filler: string): string {
 const indexOf = (payload: unknown): number =>
   typeof payload === 'string' ? Number(payload.slice(0, INDEX_CHARS)) : Number.NaN;
 
+/** The sending half of a plaintext path: numbered raw `chat` envelopes from `a` to `to`. */
+export function plaintextSender(a: BenchPeer, to: string): Omit<StreamPath, 'close'> {
+  let counter = 0;
+  return {
+    kind: 'plaintext',
+    onDelivered: () => {},
+    onSettled: () => {},
+    onFailure: () => {},
+    send(_i, payload) {
+      counter += 1;
+      a.send(`p-${counter}`, to, payload);
+    },
+    wireBytes: (payload) =>
+      JSON.stringify({
+        type: 'chat',
+        id: 'p-1000000',
+        timestamp: Date.now(),
+        to,
+        metadata: { deviceId: a.deviceId },
+        payload,
+      }).length,
+  };
+}
+
 /** Raw protocol devices: A (sidecar) streams to B (its paired PWA); B acknowledges to the relay. */
 export async function plaintextPath(url: string): Promise<StreamPath> {
   const sidecar = await registerDevice(url, 'e2e-bench-plain-a');
@@ -51,25 +75,8 @@ export async function plaintextPath(url: string): Promise<StreamPath> {
   const target = { kind: 'relay' as const, url };
   const a = new BenchPeer(await openSocket(target, sidecar), sidecar.deviceId, true);
   const b = new BenchPeer(await openSocket(target, pwa), pwa.deviceId, true);
-  let counter = 0;
   const path: StreamPath = {
-    kind: 'plaintext',
-    onDelivered: () => {},
-    onSettled: () => {},
-    onFailure: () => {},
-    send(_i, payload) {
-      counter += 1;
-      a.send(`p-${counter}`, b.deviceId, payload);
-    },
-    wireBytes: (payload) =>
-      JSON.stringify({
-        type: 'chat',
-        id: 'p-1000000',
-        timestamp: Date.now(),
-        to: b.deviceId,
-        metadata: { deviceId: a.deviceId },
-        payload,
-      }).length,
+    ...plaintextSender(a, b.deviceId),
     async close() {
       a.close();
       b.close();

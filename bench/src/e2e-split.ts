@@ -9,7 +9,7 @@ import { OppieClient, type OppieClientOptions } from '@oppie/client-sdk';
 import { pairDevice, registerDevice } from '@oppie/test-kit';
 import WebSocket from 'ws';
 import { readCpuSeconds } from './child.js';
-import { type StreamPath, sdkWireBytes } from './e2e-paths.js';
+import { plaintextSender, type StreamPath, sdkWireBytes } from './e2e-paths.js';
 import type { ReceiverCommand, ReceiverMessage } from './e2e-receiver.js';
 import { BenchPeer, openSocket } from './peers.js';
 
@@ -98,25 +98,8 @@ export async function splitPlaintextPath(url: string, receiverCpu: number | unde
   receiver.command({ cmd: 'plain', url, deviceId: pwa.deviceId, token: pwa.token });
   await ready;
   const a = new BenchPeer(await openSocket({ kind: 'relay', url }, sidecar), sidecar.deviceId, true);
-  let counter = 0;
   const p: StreamPath = {
-    kind: 'plaintext',
-    onDelivered: () => {},
-    onSettled: () => {},
-    onFailure: () => {},
-    send(_i, payload) {
-      counter += 1;
-      a.send(`p-${counter}`, pwa.deviceId, payload);
-    },
-    wireBytes: (payload) =>
-      JSON.stringify({
-        type: 'chat',
-        id: 'p-1000000',
-        timestamp: Date.now(),
-        to: pwa.deviceId,
-        metadata: { deviceId: sidecar.deviceId },
-        payload,
-      }).length,
+    ...plaintextSender(a, pwa.deviceId),
     receiverCpuSeconds: () => receiver.cpuSeconds(),
     async close() {
       a.close();
