@@ -288,7 +288,10 @@ export class DirectPaths {
       this.report(err);
       return;
     }
-    if (typeof msg.a !== 'string' || msg.d === null || typeof msg.d !== 'object') return;
+    if (typeof msg.a !== 'string' || msg.d === null || typeof msg.d !== 'object') {
+      this.report(new OppieError('OPPIE_ERR_PROTOCOL', `a signal from ${from} has an unknown shape`));
+      return;
+    }
     const s = this.state(from);
     s.online = true;
     if (s.link?.attempt === msg.a) {

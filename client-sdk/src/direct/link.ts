@@ -294,7 +294,9 @@ export class DirectLink {
     let view: SelectedPath | undefined;
     try {
       view = await selectedPath(this.peer._pc);
-    } catch {
+    } catch (err) {
+      // Without stats the path is taken as direct; the peer's `path` message still marks a relayed end.
+      this.hooks.bad(err);
       view = undefined;
     }
     if (this.stateValue !== 'connecting') return;
