@@ -4,12 +4,31 @@ import type { OppieError } from './errors.js';
 /** Connection lifecycle: one field, changed in one place (Connection.setState). */
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
-/** An application message delivered exactly once, in order, from a paired peer. */
+/**
+ * An application message from a paired peer, delivered in order and once per process lifetime.
+ *
+ * Across a crash or page reload nothing is lost, and at most the messages being handed over at that moment come
+ * again, marked `redelivered` (the SDK stores its position after your handler ran, never before: see docs). Handlers
+ * that are not idempotent check `id` when `redelivered` is set.
+ *
+ * @example
+ * client.events.on('message', (m) => {
+ *   if (m.redelivered && seen.has(m.id)) return; // handled before the reload
+ *   seen.add(m.id);
+ *   show(m);
+ * });
+ */
 export interface IncomingMessage {
   readonly type: ApplicationType;
   readonly from: string;
+  /** The sender's message id, stable across resends and restarts: the key for de-duplication. */
   readonly id: string;
   readonly payload: unknown;
+  /**
+   * Set on the first messages from a peer after the client started: your handler may have seen them before a
+   * crash or reload (the SDK cannot tell whether the process died before or after handing them over).
+   */
+  readonly redelivered?: true;
 }
 
 export interface PeerInfo {

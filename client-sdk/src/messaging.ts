@@ -11,7 +11,7 @@ import type { Inbox } from './delivery/inbox.js';
 import type { Outbox, OutboxEntry } from './delivery/outbox.js';
 import { decodeReceipt, encodeReceipt } from './delivery/receipt.js';
 import { OppieError } from './errors.js';
-import type { ClientEvents } from './events.js';
+import type { ClientEvents, IncomingMessage } from './events.js';
 import type { Peers } from './peers.js';
 import type { Platform } from './platform.js';
 import { Pacer } from './transport/pacer.js';
@@ -407,8 +407,10 @@ export class Messaging {
     }
     const result = await this.d.inbox.accept(from, f.seq, f.id, { type: f.type, frame });
     if (result.kind === 'deliver') {
+      for (const fr of result.frames) await this.deliver(from, fr.id, fr.value, result.redelivered);
+      // Stored only now that the app has them: a crash before this line repeats the batch, never loses it.
+      await this.d.inbox.delivered(from, result.frames[result.frames.length - 1]?.seq ?? f.seq);
       // Frames released from the buffer were acknowledged when they were buffered; only this one is left.
-      for (const fr of result.frames) await this.deliver(from, fr.id, fr.value);
       ackToRelay(f);
     } else {
       // A duplicate, or a frame buffered behind a gap (persisted by the inbox): either way the relay may forget it.
@@ -432,7 +434,7 @@ export class Messaging {
     else this.outgoing.set(peer, open);
   }
 
-  private async deliver(from: string, id: string, value: InboxValue): Promise<void> {
+  private async deliver(from: string, id: string, value: InboxValue, redelivered: boolean): Promise<void> {
     const type = value.type as ApplicationType;
     const frame = value.frame;
     if ('v' in frame) {
@@ -440,7 +442,7 @@ export class Messaging {
       await this.dropTransfer(from);
       return;
     }
-    if ('p' in frame) return this.emit(type, from, id, frame.p);
+    if ('p' in frame) return this.emit(type, from, id, frame.p, redelivered);
     const chunk = decodeChunk(fromB64u(frame.c));
     const reassembler = await this.reassemblerFor(from, chunk.transferId, chunk.index);
     await this.d.platform.storage.set(`${RX_PREFIX}${from}/${chunk.transferId}/${chunk.index}`, frame.c);
@@ -463,11 +465,11 @@ export class Messaging {
       done: chunk.count,
       total: chunk.count,
     });
-    this.emit(type, from, id, JSON.parse(textDecoder.decode(r.bytes)));
+    this.emit(type, from, id, JSON.parse(textDecoder.decode(r.bytes)), redelivered);
   }
 
-  private emit(type: ApplicationType, from: string, id: string, payload: unknown): void {
-    const message = { type, from, id, payload };
+  private emit(type: ApplicationType, from: string, id: string, payload: unknown, redelivered: boolean): void {
+    const message: IncomingMessage = { type, from, id, payload, ...(redelivered && { redelivered: true }) };
     // The frame is committed: a throwing app listener must not cost the frames after it in this batch.
     try {
       this.d.events.emit(type, message);

@@ -6,6 +6,8 @@ export interface BridgeMessage {
   readonly from: string;
   readonly id: string;
   readonly payload: unknown;
+  /** May have been handed over before a restart: see `IncomingMessage.redelivered` in the client SDK. */
+  readonly redelivered?: true;
 }
 
 /**

@@ -104,7 +104,14 @@ export class IpcBridge {
   }
 
   private readonly onPeerMessage = (m: BridgeMessage): void => {
-    const line = JSON.stringify({ event: 'message', type: m.type, from: m.from, id: m.id, payload: m.payload });
+    const line = JSON.stringify({
+      event: 'message',
+      type: m.type,
+      from: m.from,
+      id: m.id,
+      payload: m.payload,
+      ...(m.redelivered && { redelivered: true }),
+    });
     if (this.conns.size > 0) {
       for (const conn of this.conns) this.write(conn, line);
       return;

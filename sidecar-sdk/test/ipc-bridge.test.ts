@@ -152,15 +152,19 @@ describe('IpcBridge', () => {
       .toEqual([{ ok: false, id: null, error: { code: 'IPC_ERR_LINE_TOO_LONG', message: expect.any(String) } }]);
   });
 
-  it('broadcasts peer messages to every IPC client', async () => {
+  it('broadcasts peer messages to every IPC client, with the redelivered flag when set', async () => {
     const f = fakeClient();
     await start(f.client);
     const [a, b] = [await local(), await local()];
     await expect.poll(() => bridges[0]?.stats.clients).toBe(2);
     f.events.emit('message', { type: 'runPlan', from: 'pwa-1', id: 'm1', payload: { plan: 'p' } });
-    const expected = { event: 'message', type: 'runPlan', from: 'pwa-1', id: 'm1', payload: { plan: 'p' } };
-    await expect.poll(() => a.lines).toEqual([expected]);
-    await expect.poll(() => b.lines).toEqual([expected]);
+    f.events.emit('message', { type: 'chat', from: 'pwa-1', id: 'm0', payload: 'hi', redelivered: true });
+    const expected = [
+      { event: 'message', type: 'runPlan', from: 'pwa-1', id: 'm1', payload: { plan: 'p' } },
+      { event: 'message', type: 'chat', from: 'pwa-1', id: 'm0', payload: 'hi', redelivered: true },
+    ];
+    await expect.poll(() => a.lines).toEqual(expected);
+    await expect.poll(() => b.lines).toEqual(expected);
   });
 
   it('queues peer messages while no IPC client is connected, bounded, counting and logging drops', async () => {

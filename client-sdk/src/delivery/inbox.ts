@@ -8,7 +8,15 @@ import { isSeq, keySegment, Serial, storageOp } from './internal.js';
 
 /** What {@link Inbox.accept} decided about one frame. */
 export type InboxResult<T> =
-  | { kind: 'deliver'; frames: Array<{ seq: number; id: string; value: T }> }
+  | {
+      kind: 'deliver';
+      frames: Array<{ seq: number; id: string; value: T }>;
+      /**
+       * The first batch from this peer since the inbox opened: the process may have handed these frames to the
+       * application before a crash or reload and died before {@link Inbox.delivered} stored it. See the class doc.
+       */
+      redelivered: boolean;
+    }
   | { kind: 'duplicate' }
   | { kind: 'buffered' };
 
@@ -20,8 +28,14 @@ export interface InboxOptions {
 }
 
 interface PeerState<T> {
-  /** Next seq to deliver; everything below it has been handed to the application. */
+  /** Next seq to hand out; everything below it has been handed to the application in this process. */
   expected: number;
+  /** Next seq after the stored position: everything below it is known delivered across a restart. */
+  committed: number;
+  /** No batch from this peer was handed out since the inbox opened (the next one may repeat one before a crash). */
+  fresh: boolean;
+  /** Seqs handed out from the buffer whose stored copies wait for {@link Inbox.delivered} to remove them. */
+  handedOut: number[];
   /** Frames ahead of `expected`, persisted too: they are acknowledged upstream, so a restart must not lose them. */
   ahead: Map<number, { id: string; value: T }>;
 }
@@ -29,10 +43,14 @@ interface PeerState<T> {
 /**
  * Exactly-once, in-order delivery per peer.
  *
- * **Commit point.** `accept` persists the advanced `expected` *before* it returns `deliver`: from that moment the
- * frames count as delivered, and a resend (before or after a restart) is a `duplicate`. A crash after the commit and
- * before the application has handled the frames loses them for the application; that is the price of never showing
- * a frame twice. Hand delivered frames to the application synchronously after `accept` resolves.
+ * **Commit point.** `accept` hands out a batch (`deliver`) at once, and from then on a resend in this process is a
+ * `duplicate`; the position is stored only when the caller reports the batch handled with {@link Inbox.delivered}.
+ * A crash or page reload in between therefore loses nothing: after the restart the batch is delivered again, with
+ * `redelivered: true`. Nothing can make the application's own effects and the stored position one atomic step, so
+ * the choice is between possibly losing that batch and possibly repeating it; a lossless channel must repeat. The
+ * flag is conservative: it is set on the first batch from each peer after the inbox opens, whether or not the
+ * process died mid-batch. `ackState` (the receipt) counts stored positions only, so the sender keeps the frames
+ * until they are delivered for good.
  *
  * Buffered frames are persisted (under `<prefix minus slash>-ahead/`) before `accept` returns `buffered`, so they
  * may be acknowledged to the relay at once: a relay whose in-flight window filled with frames waiting behind a gap
@@ -42,7 +60,10 @@ interface PeerState<T> {
  * @example
  * const inbox = await Inbox.open<AppMessage>(platform.storage);
  * const r = await inbox.accept(peer, frame.seq, frame.id, message);
- * if (r.kind === 'deliver') for (const f of r.frames) app.emit(f.value);
+ * if (r.kind === 'deliver') {
+ *   for (const f of r.frames) app.emit(f.value, { redelivered: r.redelivered });
+ *   await inbox.delivered(peer, r.frames[r.frames.length - 1].seq);
+ * }
  * // always, even for a duplicate: re-acknowledge so the sender can drop its copy
  * sendReceipt(peer, { v: 1, upTo: inbox.ackState(peer) });
  */
@@ -94,7 +115,8 @@ export class Inbox<T> {
       else states.push([peer, expected]);
     }
     const inbox = new Inbox<T>(store, window, prefix, corrupt);
-    for (const [peer, expected] of states) inbox.peers.set(peer, { expected, ahead: new Map() });
+    for (const [peer, expected] of states)
+      inbox.peers.set(peer, { expected, committed: expected, fresh: true, handedOut: [], ahead: new Map() });
     // Buffered frames from before the restart: kept if still ahead, removed if delivered since (a crash between the
     // commit and their removal) or unreadable.
     for (const key of await storageOp('listing the inbox', () => store.keys(inbox.aheadPrefix))) {
@@ -115,7 +137,7 @@ export class Inbox<T> {
         frame === undefined ||
         typeof frame.id !== 'string' ||
         !isSeq(seq) ||
-        seq <= state.expected
+        seq < state.expected
       ) {
         await storageOp('cleaning the inbox', () => store.delete(key));
         continue;
@@ -127,10 +149,10 @@ export class Inbox<T> {
 
   /**
    * Decides about frame `seq` from `peer`: below `expected` is a `duplicate`; already buffered is `buffered` again;
-   * `expected` itself
-   * is delivered with every buffered successor (after persisting, see the commit point above); up to `window`
-   * ahead is `buffered` (persisted); further ahead throws `OPPIE_ERR_REPLAY` (drop the frame unacknowledged: the
-   * sender resends it after the gap is filled). A seq that is not an integer >= 0 throws `OPPIE_ERR_PROTOCOL`.
+   * `expected` itself is handed out with every buffered successor (`deliver`: report it handled with
+   * {@link Inbox.delivered}); up to `window` ahead is `buffered` (persisted first); further ahead throws
+   * `OPPIE_ERR_REPLAY` (drop the frame unacknowledged: the sender resends it after the gap is filled). A seq that is
+   * not an integer >= 0 throws `OPPIE_ERR_PROTOCOL`.
    */
   accept(peer: string, seq: number, id: string, value: T): Promise<InboxResult<T>> {
     return this.serial.run(async () => {
@@ -156,27 +178,49 @@ export class Inbox<T> {
       for (let f = state.ahead.get(next); f !== undefined; f = state.ahead.get(++next)) {
         frames.push({ seq: next, id: f.id, value: f.value });
       }
-      // Commit point: persist first, then change memory, so a storage failure leaves everything as it was.
-      await storageOp('saving the inbox position', () =>
-        this.store.set(`${this.prefix}${keySegment(peer)}`, String(next)),
-      );
-      for (const f of frames) state.ahead.delete(f.seq);
-      state.expected = next;
-      // After the commit: a crash before these deletes leaves keys that open() recognises as delivered.
+      // Released frames leave memory now (this process hands them out once); their stored copies stay until the
+      // batch is reported delivered, so a crash before that finds them again.
       for (const f of frames.slice(1)) {
-        await storageOp('cleaning the inbox', () => this.store.delete(this.aheadKey(peer, f.seq)));
+        state.ahead.delete(f.seq);
+        state.handedOut.push(f.seq);
       }
-      return { kind: 'deliver', frames };
+      state.expected = next;
+      const redelivered = state.fresh;
+      state.fresh = false;
+      return { kind: 'deliver', frames, redelivered };
     });
   }
 
-  /** Highest seq delivered contiguously from `peer`, -1 if none: the `upTo` of the next receipt. */
+  /**
+   * Stores that every frame from `peer` up to `upTo` reached the application: resends are duplicates from now on,
+   * across restarts too, and `ackState` moves. Call it after handing a `deliver` batch to the application; positions
+   * only move forward, so a late call for an earlier batch changes nothing. A storage failure throws
+   * `OPPIE_ERR_STORAGE` and leaves the stored position where it was (the batch is redelivered after a restart).
+   */
+  delivered(peer: string, upTo: number): Promise<void> {
+    return this.serial.run(async () => {
+      const state = this.peers.get(peer);
+      if (state === undefined || !isSeq(upTo)) return;
+      const next = Math.min(upTo + 1, state.expected);
+      if (next <= state.committed) return;
+      await storageOp('saving the inbox position', () =>
+        this.store.set(`${this.prefix}${keySegment(peer)}`, String(next)),
+      );
+      state.committed = next;
+      // After the commit: a crash before these deletes leaves keys that open() recognises as delivered.
+      const done = state.handedOut.filter((s) => s < next);
+      state.handedOut = state.handedOut.filter((s) => s >= next);
+      for (const s of done) await storageOp('cleaning the inbox', () => this.store.delete(this.aheadKey(peer, s)));
+    });
+  }
+
+  /** Highest seq from `peer` whose delivery is stored, -1 if none: the `upTo` of the next receipt. */
   ackState(peer: string): number {
-    return (this.peers.get(peer)?.expected ?? 0) - 1;
+    return (this.peers.get(peer)?.committed ?? 0) - 1;
   }
 
   private state(peer: string): PeerState<T> {
-    const s = this.peers.get(peer) ?? { expected: 0, ahead: new Map() };
+    const s = this.peers.get(peer) ?? { expected: 0, committed: 0, fresh: true, handedOut: [], ahead: new Map() };
     this.peers.set(peer, s);
     return s;
   }

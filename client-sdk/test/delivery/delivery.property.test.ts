@@ -7,19 +7,38 @@ import { decodeReceipt, encodeReceipt } from '../../src/delivery/receipt.js';
 import { OppieError } from '../../src/errors.js';
 import { MemoryStore } from '../../src/platform.js';
 
-/** Accepts a frame the way a client does: a frame beyond the window is dropped unacknowledged and comes back. */
-async function receive(inbox: Inbox<number>, peer: string, seq: number, app: number[]): Promise<void> {
+/** What the application saw: frames in handling order, and the repeats it recognised by the `redelivered` flag. */
+class App {
+  readonly got: number[] = [];
+  readonly repeats: number[] = [];
+  take(frames: ReadonlyArray<{ value: number }>, redelivered: boolean): void {
+    for (const f of frames) {
+      if (redelivered && this.got.includes(f.value)) this.repeats.push(f.value);
+      else this.got.push(f.value);
+    }
+  }
+}
+
+/**
+ * Accepts a frame the way a client does: a frame beyond the window is dropped unacknowledged and comes back; a
+ * delivered batch goes to the app, then its position is stored, unless the process `dies` in between.
+ */
+async function receive(inbox: Inbox<number>, peer: string, seq: number, app: App, dies = false): Promise<void> {
   try {
     const r = await inbox.accept(peer, seq, `id-${seq}`, seq);
-    if (r.kind === 'deliver') app.push(...r.frames.map((f) => f.value));
+    if (r.kind !== 'deliver') return;
+    app.take(r.frames, r.redelivered);
+    if (!dies) await inbox.delivered(peer, seq + r.frames.length - 1);
   } catch (err) {
     if (!(err instanceof OppieError && err.code === 'OPPIE_ERR_REPLAY')) throw err;
   }
 }
 
 describe('delivery properties', () => {
-  it('the app receives 0..N-1 exactly once, in order, for any duplicates, reorders, drops and restarts', async () => {
-    const event = (n: number) => fc.oneof(fc.nat(n - 1), fc.constant('restart' as const));
+  it('the app receives 0..N-1 in order, losing nothing, for any duplicates, reorders, drops, restarts and crashes', async () => {
+    // 'crash': the process dies after handing a frame's batch to the app and before storing the position.
+    const event = (n: number) =>
+      fc.oneof(fc.nat(n - 1), fc.constant('restart' as const), fc.record({ crash: fc.nat(n - 1) }));
     const scenario = fc
       .integer({ min: 1, max: 40 })
       .chain((n) => fc.record({ n: fc.constant(n), window: fc.constantFrom(1, 4, 1024), events: fc.array(event(n)) }));
@@ -27,17 +46,25 @@ describe('delivery properties', () => {
       fc.asyncProperty(scenario, async ({ n, window, events }) => {
         const store = new MemoryStore();
         let inbox = await Inbox.open<number>(store, { window });
-        const app: number[] = [];
+        const app = new App();
+        let crashes = 0;
         for (const e of events) {
           if (e === 'restart') inbox = await Inbox.open<number>(store, { window });
-          else await receive(inbox, 'p', e, app);
+          else if (typeof e === 'number') await receive(inbox, 'p', e, app);
+          else {
+            await receive(inbox, 'p', e.crash, app, true);
+            inbox = await Inbox.open<number>(store, { window });
+            crashes++;
+          }
         }
         // Retransmission: the sender resends everything after the acknowledged position until all is acknowledged.
         for (let round = 0; inbox.ackState('p') < n - 1; round++) {
           expect(round).toBeLessThan(n + 1);
           for (let s = inbox.ackState('p') + 1; s < n; s++) await receive(inbox, 'p', s, app);
         }
-        expect(app).toEqual(Array.from({ length: n }, (_, i) => i));
+        expect(app.got).toEqual(Array.from({ length: n }, (_, i) => i));
+        // Only a crash repeats anything, and the app could tell each repeat by the flag.
+        if (crashes === 0) expect(app.repeats).toEqual([]);
       }),
       { numRuns: 300 },
     );
@@ -58,7 +85,7 @@ describe('delivery properties', () => {
         const [sStore, rStore] = [new MemoryStore(), new MemoryStore()];
         let outbox = await Outbox.open(sStore);
         let inbox = await Inbox.open<number>(rStore, { window });
-        const app: number[] = [];
+        const app = new App();
         let created = 0;
         for (let round = 0; created < n || outbox.size.entries > 0; round++) {
           expect(round).toBeLessThan(500);
@@ -88,7 +115,8 @@ describe('delivery properties', () => {
           if (rand() < restart) outbox = await Outbox.open(sStore);
           if (rand() < restart) inbox = await Inbox.open<number>(rStore, { window });
         }
-        expect(app).toEqual(Array.from({ length: n }, (_, i) => i));
+        expect(app.got).toEqual(Array.from({ length: n }, (_, i) => i));
+        expect(app.repeats).toEqual([]);
         expect(outbox.pending()).toEqual([]);
         expect(await sStore.keys('outbox/e/')).toEqual([]);
       }),

@@ -1,9 +1,11 @@
 // The PWA under test: the browser bundle with IndexedDB storage, driven by chromium.test.ts through `window.app`.
 // What it received is written to localStorage synchronously in the message handler, so a reload cannot hide a
-// message the SDK delivered, and the log shows every delivery, duplicates included.
+// message the SDK delivered. Like a real app, it skips a message flagged `redelivered` whose id it already has (one
+// handed over just before a reload), and counts such repeats; any other repeat shows in the log.
 import { attachBrowserLifecycle, browserPlatform, IndexedDbStore, OppieClient } from './oppie-client.js';
 
 const LOG_KEY = 'oppie-test/received';
+const REPEATS_KEY = 'oppie-test/repeats';
 const DB_NAME = 'oppie-browser-test';
 
 let client;
@@ -25,13 +27,21 @@ function countingStore(inner) {
 }
 
 function record(m) {
+  if (m.redelivered && received().some((e) => e.id === m.id)) {
+    localStorage.setItem(REPEATS_KEY, String(repeats() + 1));
+    return;
+  }
   const p = m.payload ?? {};
-  const entry = { type: m.type, from: p.from ?? null, n: typeof p.n === 'number' ? p.n : null };
+  const entry = { type: m.type, id: m.id, from: p.from ?? null, n: typeof p.n === 'number' ? p.n : null };
   if (m.type === 'diff') {
     lastDiff = p;
     entry.bytes = typeof p.diff === 'string' ? p.diff.length : -1;
   }
   localStorage.setItem(LOG_KEY, `${localStorage.getItem(LOG_KEY) ?? ''}${JSON.stringify(entry)}\n`);
+}
+
+function repeats() {
+  return Number(localStorage.getItem(REPEATS_KEY) ?? '0');
 }
 
 function received() {
@@ -100,6 +110,7 @@ window.app = {
   },
   outboxWrites: () => outboxWrites,
   received,
+  repeats,
   diff: () => lastDiff,
   errors: () => errors,
   state: () => client?.state,
