@@ -3,7 +3,7 @@
  * after a reconnect; decrypt, order and deduplicate through the inbox, deliver once, acknowledge end to end.
  * Transport-agnostic by design: a second transport (a WebRTC data channel) only needs another `send`.
  */
-import { type ApplicationType, isApplicationType, type WelcomePayload } from '@oppie/protocol';
+import { type ApplicationType, isApplicationType, isRetryable, type WelcomePayload } from '@oppie/protocol';
 import type { Emitter } from 'mitt';
 import { fromB64u, toB64u } from './crypto/sodium.js';
 import { decodeChunk, encodeChunk, Reassembler, splitPayload } from './delivery/chunker.js';
@@ -529,7 +529,8 @@ export class Messaging {
       this.d.events.emit('error', new OppieError('OPPIE_ERR_RELAY', `${code}: ${message}`, { relayCode: code }));
       return;
     }
-    if (code === 'RELAY_ERR_RATE_LIMITED') return this.resendLater([entry.id]);
+    // Busy, rate limiting, draining or without its store: the same frame is accepted later.
+    if (isRetryable(code)) return this.resendLater([entry.id]);
     const err = new OppieError('OPPIE_ERR_RELAY', `${code}: ${message}`, { relayCode: code });
     if (code === 'RELAY_ERR_RECIPIENT_FORBIDDEN') {
       // The peer left the account (revoked): nothing will ever reach it.

@@ -109,6 +109,19 @@ export function httpStatusOf(code: ErrorCode): number {
   return ERROR_CODES[code].status;
 }
 
+/**
+ * Whether a refusal with this code is worth retrying unchanged later: the relay was busy, rate limiting, draining or
+ * without its store (HTTP 429 or 503), as opposed to a refusal of the request itself.
+ *
+ * @example
+ * if (isRetryable(frame.payload.code)) resendLater(frame.re);
+ */
+export function isRetryable(code: string): boolean {
+  if (!isErrorCode(code)) return false;
+  const status = httpStatusOf(code);
+  return status === 429 || status === 503;
+}
+
 export function closeCodeOf(code: ErrorCode): CloseCode | undefined {
   const info: CodeInfo = ERROR_CODES[code];
   return info.close;

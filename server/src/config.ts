@@ -3,7 +3,7 @@
  * (`PORT` <-> `--port`), validated at start with an error naming the bad variable, then frozen.
  * The README's configuration table is generated from OPTIONS (`npm run config:doc`) and checked by a test.
  */
-type Kind = 'string' | 'int' | 'bool' | 'enum' | 'path' | 'url';
+type Kind = 'string' | 'int' | 'bool' | 'enum' | 'path' | 'url' | 'redis';
 
 interface OptionSpec {
   readonly env: string;
@@ -281,6 +281,13 @@ export const OPTIONS = {
     max: 86_400,
     description: 'Lifetime of minted TURN credentials.',
   },
+  redisUrl: {
+    env: 'REDIS_URL',
+    kind: 'redis',
+    default: undefined,
+    description:
+      'redis:// or rediss:// URL. Set, every store (queues, registry, pairing codes, rate limits, replay cache, signing keys, presence) moves to this Redis and several relay instances can run side by side behind a load balancer. Unset: the embedded single-process default.',
+  },
   trustProxy: {
     env: 'TRUST_PROXY',
     kind: 'bool',
@@ -329,6 +336,14 @@ function parseValue(spec: OptionSpec, raw: string): unknown {
       throw new ConfigError(spec.env, `must be true or false, got "${raw}"`);
     case 'enum':
       if (!spec.values?.includes(raw)) throw new ConfigError(spec.env, `must be one of ${spec.values?.join(', ')}`);
+      return raw;
+    case 'redis':
+      try {
+        const u = new URL(raw);
+        if (!['redis:', 'rediss:'].includes(u.protocol)) throw new Error('scheme');
+      } catch {
+        throw new ConfigError(spec.env, `must be a redis:// or rediss:// URL, got "${raw}"`);
+      }
       return raw;
     case 'url':
       try {

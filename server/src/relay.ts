@@ -9,6 +9,8 @@ import pino, { type Logger } from 'pino';
 import { type Audit, createAudit } from './audit.js';
 import { createAuth, registerAuthRoutes } from './auth/index.js';
 import type { AuthService } from './auth/types.js';
+import { type Cluster, type DeviceLocation, SingleInstance } from './cluster/cluster.js';
+import { openRedisEngine } from './cluster/redis-engine.js';
 import type { RelayConfig } from './config.js';
 import { type App, createApp } from './http/app.js';
 import { registerHealthRoute } from './http/routes/health.js';
@@ -24,7 +26,7 @@ import { turnOptions } from './turn/credentials.js';
 import { VERSION } from './version.js';
 import { Delivery } from './ws/delivery.js';
 import { Gateway } from './ws/gateway.js';
-import { Hub } from './ws/hub.js';
+import { type DirectoryEntry, Hub } from './ws/hub.js';
 import { Router } from './ws/router.js';
 
 export interface RelayOptions {
@@ -49,6 +51,8 @@ export interface Relay {
 
 const NOTICE_TTL_MS = 24 * 3600 * 1000;
 const SWEEP_MS = 1000;
+/** A Redis blip shorter than this keeps the sockets; a longer outage closes them with 4003 (reconnect). */
+const STORE_LOSS_GRACE_MS = 2000;
 
 /**
  * Creates a relay from a validated configuration.
@@ -69,11 +73,29 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
   const audit = options.audit ?? createAudit(config.auditLog ?? join(config.dataDir, 'audit.jsonl'));
   const metrics = createMetrics();
   const traffic = new TrafficCounters(metrics);
+  const redisUrl = config.redisUrl;
+  const shared =
+    redisUrl === undefined
+      ? undefined
+      : await openRedisEngine({ ...config, redisUrl }, logger, (err, op) => {
+          metrics.storeErrors.inc({ op: `cluster_${op}` });
+          logger.debug({ err, op }, 'cluster operation failed');
+        });
+  const cluster: Cluster = shared?.cluster ?? new SingleInstance();
   const db = openDatabase(config.dataDir);
-  const auth = await createAuth({ config, db, audit, metrics, logger });
+  const auth = await createAuth({
+    config,
+    db,
+    audit,
+    metrics,
+    logger,
+    stores: shared?.stores,
+    limiters: shared?.limiters,
+  });
 
   const hub = new Hub();
-  const queues: QueueStore = new MemoryQueueStore({ maxCount: config.queueMaxCount, maxBytes: config.queueMaxBytes });
+  const queues: QueueStore =
+    shared?.queues ?? new MemoryQueueStore({ maxCount: config.queueMaxCount, maxBytes: config.queueMaxBytes });
   const dedupe = new MemoryDedupeStore(config.dedupeWindow);
   const delivery = new Delivery(
     hub,
@@ -92,6 +114,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
       logger.error({ err, deviceId }, 'delivery failed');
       hub.get(deviceId)?.close(CLOSE_CODES.STORE_UNAVAILABLE, 'store unavailable');
     },
+    cluster,
   );
   const router = new Router(hub, queues, dedupe, delivery, auth, metrics, traffic, audit, {
     maxFrameBytes: config.maxFrameBytes,
@@ -101,12 +124,21 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     stepUpMaxAgeMs: config.stepUpMaxAgeSeconds * 1000,
   });
   const turn = turnOptions(config);
-  const gateway = new Gateway(config, hub, router, delivery, queues, auth, metrics, logger, turn);
+  const gateway = new Gateway(config, hub, router, delivery, queues, auth, metrics, logger, turn, cluster);
 
-  auth.events.on('deviceRevoked', ({ deviceId, accountId }) => {
+  /** What every instance does about a revocation, wherever it was made. */
+  const revokedHere = (accountId: string, deviceId: string) => {
     gateway.kick(deviceId);
     hub.broadcastPresence(accountId, deviceId, false);
     hub.removeFromDirectory(accountId, deviceId);
+  };
+  const deviceAddedHere = (accountId: string, deviceId: string, entry: DirectoryEntry) => {
+    hub.addToDirectory(accountId, deviceId, entry);
+    hub.broadcastPresence(accountId, deviceId, false);
+  };
+  auth.events.on('deviceRevoked', ({ deviceId, accountId }) => {
+    revokedHere(accountId, deviceId);
+    cluster.publish({ kind: 'revoked', accountId, deviceId });
     queues
       .purge(deviceId)
       .then((entries) => delivery.dropped(entries, 'recipient_revoked'))
@@ -116,9 +148,47 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
       });
   });
   auth.events.on('deviceAdded', (d) => {
-    hub.addToDirectory(d.accountId, d.id, { role: d.role, name: d.name });
-    hub.broadcastPresence(d.accountId, d.id, false);
+    deviceAddedHere(d.accountId, d.id, { role: d.role, name: d.name });
+    cluster.publish({ kind: 'deviceAdded', accountId: d.accountId, deviceId: d.id, role: d.role, name: d.name });
   });
+  let storeLoss: NodeJS.Timeout | undefined;
+  await cluster.start({
+    wake: (deviceId) => delivery.pump(deviceId),
+    replaced: (deviceId, connectionId) => gateway.replacedElsewhere(deviceId, connectionId),
+    event(e) {
+      if (e.kind === 'presence') hub.broadcastPresence(e.accountId, e.deviceId, e.online);
+      else if (e.kind === 'revoked') {
+        auth.revokedElsewhere(e.deviceId);
+        revokedHere(e.accountId, e.deviceId);
+      } else deviceAddedHere(e.accountId, e.deviceId, { role: e.role, name: e.name });
+    },
+    availability(up) {
+      clearTimeout(storeLoss);
+      storeLoss = undefined;
+      if (up) {
+        logger.warn('shared store (Redis) reachable again: accepting connections');
+        return;
+      }
+      logger.error('shared store (Redis) unreachable: refusing new connections');
+      storeLoss = setTimeout(() => {
+        if (!cluster.available) gateway.storeLost();
+      }, STORE_LOSS_GRACE_MS);
+      storeLoss.unref();
+    },
+  });
+  /** Where devices are connected: here (from the hub) or on another instance (from the shared store). */
+  const locate = async (ids: readonly string[]): Promise<Map<string, DeviceLocation>> => {
+    const found = new Map<string, DeviceLocation>();
+    const rest: string[] = [];
+    for (const id of ids) {
+      const c = hub.get(id);
+      if (c === undefined) rest.push(id);
+      else
+        found.set(id, { instance: cluster.instanceId, connectionId: c.id, path: c.path, connectedAt: c.connectedAt });
+    }
+    for (const [id, loc] of await cluster.locate(rest)) found.set(id, loc);
+    return found;
+  };
 
   const https =
     config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined
@@ -151,14 +221,14 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     const all = paths.relay + paths.turn + paths.direct;
     metrics.fallbackRatio.set(all === 0 ? 0 : paths.relay / all);
   };
-  registerAuthRoutes(app, { auth, config, isOnline: (id) => hub.get(id) !== undefined });
-  registerSessionsRoute(app, { auth, hub, queues });
+  registerAuthRoutes(app, { auth, config, online: async (ids) => new Set((await locate(ids)).keys()) });
+  registerSessionsRoute(app, { auth, locate, queues });
   registerTurnRoute(app, { auth, turn });
   registerHealthRoute(app, {
     startedAt,
     draining: () => gateway.isDraining,
     connections: () => hub.size,
-    checks: { store: () => auth.checkHealth() },
+    checks: { store: () => auth.checkHealth(), ...(cluster.shared && { redis: () => cluster.ping() }) },
   });
   registerMetricsRoute(app, metrics.registry, updateGauges);
   registerSchemaRoute(app);
@@ -202,8 +272,10 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
         for (const t of timers) clearInterval(t);
         await gateway.drain(config.shutdownGraceSeconds * 1000);
         await app.close();
+        clearTimeout(storeLoss);
         await queues.close();
         await auth.close();
+        await shared?.close();
         db.close();
         await audit.flush();
         logger.info('relay stopped');

@@ -30,9 +30,27 @@ export { decodePayload, deviceAck, encodePayload, type RoutedExtra, routedEnvelo
 export { asErrorBody, type RelayErrorBody, TestKitError, type TestKitErrorCode } from './errors.js';
 export { type FaultPlan, type FaultProxy, seededRandom, startFaultProxy } from './fault-proxy.js';
 export { describeFrame, type Frame, type FrameOf, type Received } from './frames.js';
+export {
+  type Haproxy,
+  type HaproxyBackend,
+  haproxyConfig,
+  hasHaproxy,
+  type StartHaproxyOptions,
+  startHaproxy,
+} from './haproxy.js';
 export { type ApiOptions, type ApiResponse, api, apiOk } from './http.js';
 export { type PageHandler, type PageServer, startPageProxy } from './page-proxy.js';
+export {
+  freePort,
+  hasRedis,
+  pingRedis,
+  type RedisServer,
+  startRedisProcess,
+  startTestRedis,
+  stopRedisProcess,
+} from './redis.js';
 export { type RelayOverrides, type StartTestRelayOptions, startTestRelay, type TestRelay } from './relay.js';
+export { RELAY_MAIN, type RelayProcess, type StartRelayProcessOptions, startRelayProcess } from './relay-process.js';
 export { requireBinary } from './require-binary.js';
 export { type CloseInfo, type FramePredicate, TestSocket } from './socket.js';
 export { type Direction, startWsMitm, type Tamper, type WsMitm } from './ws-mitm.js';

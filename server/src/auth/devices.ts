@@ -7,14 +7,15 @@ import type { DeviceClaims } from './types.js';
  * GET /api/auth/devices: the caller's account, revoked devices excluded.
  *
  * @example
- * const { devices } = await listAccountDevices(ctx, claims, relay.isOnline);
+ * const { devices } = await listAccountDevices(ctx, claims, relay.online);
  */
 export async function listAccountDevices(
   ctx: AuthContext,
   claims: DeviceClaims,
-  isOnline: (deviceId: string) => boolean,
+  online: (deviceIds: readonly string[]) => Promise<ReadonlySet<string>>,
 ): Promise<{ devices: DeviceInfo[] }> {
   const devices = await ctx.stores.registry.listDevices(claims.accountId);
+  const connected = await online(devices.map((d) => d.id));
   return {
     devices: devices.map((d) => ({
       id: d.id,
@@ -23,7 +24,7 @@ export async function listAccountDevices(
       publicKey: d.publicKey,
       createdAt: d.createdAt,
       lastSeenAt: d.lastSeenAt,
-      online: isOnline(d.id),
+      online: connected.has(d.id),
     })),
   };
 }

@@ -26,7 +26,7 @@ export type { AuthEvents, AuthService, DeviceClaims, DeviceRecord } from './type
  *
  * @example
  * const auth = await createAuth({ config, db, audit, metrics, logger });
- * registerAuthRoutes(app, { auth, config, isOnline: (deviceId) => connections.isOnline(deviceId) });
+ * registerAuthRoutes(app, { auth, config, online: (ids) => presence.online(ids) });
  */
 export function registerAuthRoutes(app: App, deps: AuthRouteDeps): void {
   registerProofRoutes(app, deps);

@@ -20,7 +20,7 @@ import { KeyRing, type RotationResult, rotateSigningKey } from './key-ring.js';
 import { enrollOtp, verifyOtp } from './otp.js';
 import { claimPairing, createPairing } from './pairing.js';
 import { issueChallenge } from './proof.js';
-import { type AuthLimitOptions, consumeLimit, createAuthLimiters } from './rate-limits.js';
+import { type AuthLimiters, type AuthLimitOptions, consumeLimit, createAuthLimiters } from './rate-limits.js';
 import { createEnrollmentToken, refreshToken, register } from './registration.js';
 import { RevocationCache } from './revocations.js';
 import type { AuthStores } from './stores.js';
@@ -46,6 +46,8 @@ export interface CreateAuthDeps {
   readonly now?: () => number;
   /** Replaces individual stores (a Redis registry, a shared replay cache). */
   readonly stores?: Partial<AuthStores>;
+  /** Replaces the in-memory rate limiters (Redis ones, shared by every instance). */
+  readonly limiters?: AuthLimiters;
   readonly limits?: Partial<AuthLimitOptions>;
 }
 
@@ -59,7 +61,10 @@ export interface Auth extends AuthService {
     call: CallContext,
   ): Promise<{ code: string; expiresAt: number; maxAttempts: number }>;
   claimPairing(body: PairingClaimRequest, call: CallContext): Promise<TokenResponse & { sidecarDeviceId: string }>;
-  listAccountDevices(claims: DeviceClaims, isOnline: (deviceId: string) => boolean): Promise<{ devices: DeviceInfo[] }>;
+  listAccountDevices(
+    claims: DeviceClaims,
+    online: (deviceIds: readonly string[]) => Promise<ReadonlySet<string>>,
+  ): Promise<{ devices: DeviceInfo[] }>;
   revokeDevice(claims: DeviceClaims, deviceId: string, call: CallContext): Promise<void>;
   enrollOtp(claims: DeviceClaims, call: CallContext): Promise<{ secret: string; uri: string }>;
   verifyOtp(claims: DeviceClaims, code: string, call: CallContext): Promise<TokenResponse>;
@@ -76,6 +81,8 @@ export interface Auth extends AuthService {
   limitAuthRequest(ip: string): Promise<void>;
   /** Pulls keys and revocations changed by other processes, and forgets expired codes (also runs on a timer). */
   refresh(): Promise<void>;
+  /** Another instance revoked `deviceId`: refuse its tokens here at once, without waiting for the next refresh. */
+  revokedElsewhere(deviceId: string): void;
 }
 
 /**
@@ -83,7 +90,7 @@ export interface Auth extends AuthService {
  *
  * @example
  * const auth = await createAuth({ config, db: openDatabase(config.dataDir), audit, metrics, logger });
- * registerAuthRoutes(app, { auth, config, isOnline: (id) => connections.has(id) });
+ * registerAuthRoutes(app, { auth, config, online: (ids) => presence.online(ids) });
  */
 export async function createAuth(deps: CreateAuthDeps): Promise<Auth> {
   const { config, audit, metrics, logger } = deps;
@@ -120,7 +127,7 @@ export async function createAuth(deps: CreateAuthDeps): Promise<Auth> {
       onFailure: (code) => metrics.authFailures.inc({ reason: code }),
     },
     revocations,
-    limiters: createAuthLimiters(config, deps.limits),
+    limiters: deps.limiters ?? createAuthLimiters(config, deps.limits),
     events: mitt<AuthEvents>(),
     audit,
     metrics,
@@ -174,7 +181,7 @@ export async function createAuth(deps: CreateAuthDeps): Promise<Auth> {
     refreshToken: (body, call) => refreshToken(ctx, body, call),
     createPairing: (claims, call) => createPairing(ctx, claims, call),
     claimPairing: (body, call) => claimPairing(ctx, body, call),
-    listAccountDevices: (claims, isOnline) => listAccountDevices(ctx, claims, isOnline),
+    listAccountDevices: (claims, online) => listAccountDevices(ctx, claims, online),
     revokeDevice: (claims, deviceId, call) => revokeDevice(ctx, claims, deviceId, call),
     enrollOtp: (claims, call) => enrollOtp(ctx, claims, call),
     verifyOtp: (claims, code, call) => verifyOtp(ctx, claims, code, call),
@@ -196,5 +203,6 @@ export async function createAuth(deps: CreateAuthDeps): Promise<Auth> {
     createEnrollmentToken: (opts) => createEnrollmentToken(stores.enrollments, { ...opts, now, audit }),
     limitAuthRequest: (ip) => consumeLimit(ctx.limiters, 'auth', ip, metrics),
     refresh,
+    revokedElsewhere: (deviceId) => revocations.add(deviceId),
   };
 }

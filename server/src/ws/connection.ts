@@ -34,6 +34,8 @@ export class Connection {
   ready = false;
   /** Last path reported by the device (transport report); the relay is the path until told otherwise. */
   path: PathName = 'relay';
+  /** Closed because the device connected again on another instance (which now owns its presence). */
+  replacedElsewhere = false;
   stepUpAt: number | undefined;
   /** Expiry of the token that authenticates this connection (ms); an `auth` frame moves it. */
   expiresAt: number;

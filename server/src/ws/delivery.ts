@@ -6,6 +6,7 @@
  * every step, and every drop or expiry reported to the sender as a queued `dropped`/`expired` notice.
  */
 import type { DropReason, RelayFrame } from '@oppie/protocol';
+import type { Cluster } from '../cluster/cluster.js';
 import type { Metrics, TrafficCounters } from '../metrics.js';
 import type { DedupeStore } from '../queue/dedupe.js';
 import type { QueueStore } from '../queue/queue-store.js';
@@ -36,11 +37,18 @@ export class Delivery {
     private readonly traffic: TrafficCounters,
     private readonly opts: DeliveryOptions,
     private readonly onError: (err: unknown, deviceId: string) => void,
+    private readonly cluster: Cluster,
   ) {}
 
-  /** Sends what is queued for a device while it has room in its window. Serialised per device. */
+  /**
+   * Sends what is queued for a device while it has room in its window. Serialised per device. A device connected
+   * to another instance is woken there (one hop); an offline one drains when it connects.
+   */
   pump(deviceId: string): void {
-    if (this.hub.get(deviceId) === undefined) return; // offline: its queue drains when it connects
+    if (this.hub.get(deviceId) === undefined) {
+      void this.wakeElsewhere(deviceId);
+      return;
+    }
     if (this.pumping.has(deviceId)) {
       this.again.add(deviceId);
       return;
@@ -53,6 +61,11 @@ export class Delivery {
         // A pump() that arrived after drain's last check must not be lost.
         if (this.again.delete(deviceId)) this.pump(deviceId);
       });
+  }
+
+  /** Wakes the instance holding `deviceId` (not this one); true when one does. */
+  wakeElsewhere(deviceId: string): Promise<boolean> {
+    return this.cluster.wake(deviceId);
   }
 
   private async drain(deviceId: string): Promise<void> {

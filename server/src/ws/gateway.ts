@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { AuthService, DeviceClaims } from '../auth/types.js';
+import type { Cluster, DeviceLocation } from '../cluster/cluster.js';
 import type { RelayConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import type { QueueStore } from '../queue/queue-store.js';
@@ -37,6 +38,7 @@ export class Gateway {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly turn: TurnOptions,
+    private readonly cluster: Cluster,
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
@@ -83,6 +85,9 @@ export class Gateway {
     const path = req.url?.split('?')[0];
     if (path !== '/session') throw new RelayError('RELAY_ERR_NOT_FOUND', 'WebSocket endpoint is /session');
     if (this.draining) throw new RelayError('RELAY_ERR_SHUTTING_DOWN');
+    // Without the shared store a connection could neither receive its queue nor be found by other instances.
+    if (!this.cluster.available)
+      throw new RelayError('RELAY_ERR_STORE_UNAVAILABLE', 'the shared store (Redis) is unreachable');
     const ip = clientIp(req, this.config.trustProxy);
     try {
       await this.upgradeLimiter.consume(ip);
@@ -152,6 +157,9 @@ export class Gateway {
   /** Welcome, presence and the first delivery; runs first on the connection's frame chain. */
   private async open(conn: Connection, replaced: boolean): Promise<void> {
     const current = () => !conn.closing && this.hub.get(conn.deviceId) === conn;
+    // Newest connection wins on every instance: an older one elsewhere closes when this is announced.
+    await this.cluster.attach(conn.deviceId, this.location(conn));
+    if (!current()) return;
     // Envelopes in flight to an older connection (replaced, or closed while its own release was pending) go back to
     // the queue before this connection may receive anything: delivery waits for `ready`.
     await this.queues.release(conn.deviceId);
@@ -165,6 +173,7 @@ export class Gateway {
       );
     }
     const stepUpRequired = await this.auth.accountRequiresStepUp(conn.accountId);
+    const elsewhere = await this.cluster.locate(this.hub.notHere(conn.accountId));
     if (!current()) return;
     conn.sendFrame('welcome', {
       deviceId: conn.deviceId,
@@ -182,13 +191,13 @@ export class Gateway {
         queueMaxBytes: this.config.queueMaxBytes,
         maxTtlMs: this.config.maxTtlSeconds * 1000,
       },
-      devices: this.hub.presence(conn.accountId),
+      devices: this.hub.presence(conn.accountId, elsewhere),
       ...(({ iceServers, expiresAt }) => ({ iceServers, iceExpiresAt: expiresAt }))(
         iceServersFor(this.turn, conn.deviceId, Date.now()),
       ),
     });
     conn.ready = true;
-    if (!replaced) this.hub.broadcastPresence(conn.accountId, conn.deviceId, true);
+    if (!replaced) this.announce(conn.accountId, conn.deviceId, true);
     this.auth.touchDevice(conn.deviceId, Date.now());
     this.delivery.pump(conn.deviceId);
   }
@@ -198,14 +207,52 @@ export class Gateway {
     if (conn.closedWith === undefined) conn.closedWith = code;
     this.metrics.connections.dec({ role: conn.role });
     this.metrics.closes.inc({ code: closeLabel(recorded) });
-    if (!this.hub.remove(conn)) return; // replaced: the newer connection owns the queue now
+    if (!this.hub.remove(conn)) return; // replaced here: the newer connection owns the queue now
     this.auth.touchDevice(conn.deviceId, Date.now());
-    if (conn.ready) this.hub.broadcastPresence(conn.accountId, conn.deviceId, false);
-    this.queues.release(conn.deviceId).catch((err: unknown) => {
-      // The next connection of this device releases again before anything is delivered to it.
-      this.metrics.storeErrors.inc({ op: 'release' });
-      this.log.error({ err, deviceId: conn.deviceId }, 'queue release failed');
+    if (conn.ready && !conn.replacedElsewhere) this.announce(conn.accountId, conn.deviceId, false);
+    this.cluster.detach(conn.deviceId, this.location(conn).connectionId).catch((err: unknown) => {
+      // The location expires by itself (a few heartbeats); until then other instances see the device online.
+      this.metrics.storeErrors.inc({ op: 'detach' });
+      this.log.warn({ err, deviceId: conn.deviceId }, 'cluster detach failed');
     });
+    this.queues
+      .release(conn.deviceId)
+      // Replaced on another instance: what this connection had in flight is pending again, so wake the new one.
+      .then(() => (conn.replacedElsewhere ? this.cluster.wake(conn.deviceId) : undefined))
+      .catch((err: unknown) => {
+        // The next connection of this device releases again before anything is delivered to it.
+        this.metrics.storeErrors.inc({ op: 'release' });
+        this.log.error({ err, deviceId: conn.deviceId }, 'queue release failed');
+      });
+  }
+
+  /** Where a connection held here is, as the other instances see it (connection ids are unique per process only). */
+  private location(conn: Connection): DeviceLocation {
+    return {
+      instance: this.cluster.instanceId,
+      connectionId: `${this.cluster.instanceId}/${conn.id}`,
+      path: conn.path,
+      connectedAt: conn.connectedAt,
+    };
+  }
+
+  /** Tells the account's other devices, here and on every other instance, that `deviceId` came or went. */
+  announce(accountId: string, deviceId: string, online: boolean): void {
+    this.hub.broadcastPresence(accountId, deviceId, online);
+    this.cluster.publish({ kind: 'presence', accountId, deviceId, online });
+  }
+
+  /** The device connected again on another instance: close its connection here without announcing it offline. */
+  replacedElsewhere(deviceId: string, connectionId: string): void {
+    const conn = this.hub.get(deviceId);
+    if (conn === undefined || this.location(conn).connectionId === connectionId) return;
+    conn.replacedElsewhere = true;
+    conn.close(CLOSE_CODES.SESSION_REPLACED, 'replaced by a newer connection');
+  }
+
+  /** The shared store is gone: every client is told to reconnect (with backoff) and refused until it returns. */
+  storeLost(): void {
+    for (const c of [...this.hub.connections()]) c.close(CLOSE_CODES.STORE_UNAVAILABLE, 'shared store unavailable');
   }
 
   private fail(conn: Connection, err: unknown): void {
@@ -219,6 +266,14 @@ export class Gateway {
    */
   async heartbeat(now: number): Promise<void> {
     const slowMs = this.config.slowConsumerSeconds * 1000;
+    if (this.cluster.shared) {
+      await this.cluster
+        .refresh([...this.hub.connections()].filter((c) => c.ready).map((c) => [c.deviceId, this.location(c)] as const))
+        .catch((err: unknown) => {
+          this.metrics.storeErrors.inc({ op: 'presence' });
+          this.log.warn({ err }, 'presence refresh failed');
+        });
+    }
     for (const conn of [...this.hub.connections()]) {
       if (!conn.alive) {
         conn.terminate(CLOSE_CODES.HEARTBEAT_TIMEOUT);

@@ -4,6 +4,7 @@
  * and one heartbeat sweep for all sockets.
  */
 import type { PresenceEntry, RoleName } from '@oppie/protocol';
+import type { DeviceLocation } from '../cluster/cluster.js';
 import type { Connection } from './connection.js';
 
 export interface DirectoryEntry {
@@ -94,19 +95,24 @@ export class Hub {
     else this.perIp.set(conn.ip, n);
   }
 
-  /** Presence of every device in the account directory. */
-  presence(accountId: string): PresenceEntry[] {
+  /** Devices of the account directory with no connection here (for a lookup on the other instances). */
+  notHere(accountId: string): string[] {
+    return [...(this.directories.get(accountId)?.keys() ?? [])].filter((id) => !this.byDevice.has(id));
+  }
+
+  /** Presence of every device in the account directory: connected here, or at one of the `elsewhere` locations. */
+  presence(accountId: string, elsewhere: ReadonlyMap<string, DeviceLocation> = new Map()): PresenceEntry[] {
     const dir = this.directories.get(accountId);
     if (dir === undefined) return [];
     return [...dir].map(([deviceId, d]) => {
-      const conn = this.byDevice.get(deviceId);
-      const entry: PresenceEntry = { deviceId, role: d.role, name: d.name, online: conn !== undefined };
-      if (conn !== undefined) entry.path = conn.path;
+      const path = this.byDevice.get(deviceId)?.path ?? elsewhere.get(deviceId)?.path;
+      const entry: PresenceEntry = { deviceId, role: d.role, name: d.name, online: path !== undefined };
+      if (path !== undefined) entry.path = path;
       return entry;
     });
   }
 
-  /** Tells the account's other live devices that `deviceId` came or went. */
+  /** Tells the account's other live devices here that `deviceId` came or went. */
   broadcastPresence(accountId: string, deviceId: string, online: boolean): void {
     const d = this.directories.get(accountId)?.get(deviceId);
     if (d === undefined) return;

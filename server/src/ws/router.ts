@@ -103,18 +103,27 @@ export class Router {
       await this.delivery.expired([entry], 'enqueue');
       return;
     }
-    const evicted = await this.queues.enqueue(entry);
+    let evicted: QueuedEnvelope[];
+    try {
+      evicted = await this.queues.enqueue(entry);
+    } catch (err) {
+      // Not accepted: the sender resends it after its reconnect, and that resend must not be taken as a duplicate.
+      await this.dedupe.forget(conn.deviceId, env.id);
+      throw new RelayError('RELAY_ERR_STORE_UNAVAILABLE', undefined, { cause: err });
+    }
     const accepted = !evicted.includes(entry);
+    const here = this.hub.get(env.to) !== undefined;
     if (accepted) {
-      const online = this.hub.get(env.to) !== undefined;
-      conn.ack(env.id, online ? 'forwarded' : 'queued');
+      // Connected to another instance: that one is woken (one hop) and delivers from the shared queue.
+      const elsewhere = !here && (await this.delivery.wakeElsewhere(env.to));
+      conn.ack(env.id, here || elsewhere ? 'forwarded' : 'queued');
       if (env.type === 'approve') {
         this.audit.log('approve.forwarded', { from: conn.deviceId, to: env.to, account: conn.accountId, id: env.id });
       }
     }
     // An evicted `entry` itself is reported too, and its id forgotten so a resend is taken as new.
     if (evicted.length > 0) await this.delivery.dropped(evicted, 'queue_full');
-    this.delivery.pump(env.to);
+    if (here) this.delivery.pump(env.to);
   }
 
   private async checkStepUp(conn: Connection, env: RoutedEnvelope, now: number): Promise<void> {

@@ -87,7 +87,7 @@ export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
   const online = new Set<string>();
   const auth = await createAuth({ config, db, audit, metrics, logger, now: () => clock.t, limits: opts.limits });
   const app = await createApp({ logger, trustProxy: false, publicUrl: config.issuer, version: 'test' });
-  registerAuthRoutes(app, { auth, config, isOnline: (id) => online.has(id) });
+  registerAuthRoutes(app, { auth, config, online: async (ids) => new Set(ids.filter((id) => online.has(id))) });
   await app.ready();
 
   const h: Harness = {

@@ -7,7 +7,7 @@ import { type AuthRouteDeps, authLimit } from './deps.js';
  * Proof-of-possession routes: challenge, register, token.
  *
  * @example
- * registerProofRoutes(app, { auth, config, isOnline });
+ * registerProofRoutes(app, { auth, config, online });
  */
 export function registerProofRoutes(app: App, deps: AuthRouteDeps): void {
   const onRequest = authLimit(deps);

@@ -6,8 +6,8 @@ import type { RelayConfig } from '../../config.js';
 export interface AuthRouteDeps {
   readonly auth: Auth;
   readonly config: RelayConfig;
-  /** Whether a device has a live connection (owned by the WebSocket layer). */
-  readonly isOnline: (deviceId: string) => boolean;
+  /** Which of `deviceIds` have a live connection on any instance (owned by the WebSocket layer). */
+  readonly online: (deviceIds: readonly string[]) => Promise<ReadonlySet<string>>;
 }
 
 /**

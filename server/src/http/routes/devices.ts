@@ -9,7 +9,7 @@ import { type AuthRouteDeps, authLimit, bearerSecurity } from './deps.js';
  * Device routes: list the caller's account, revoke a device of it.
  *
  * @example
- * registerDeviceRoutes(app, { auth, config, isOnline });
+ * registerDeviceRoutes(app, { auth, config, online });
  */
 export function registerDeviceRoutes(app: App, deps: AuthRouteDeps): void {
   const onRequest = authLimit(deps);
@@ -27,7 +27,7 @@ export function registerDeviceRoutes(app: App, deps: AuthRouteDeps): void {
     },
     async (request) => {
       const claims = await requireDevice(request, deps.auth);
-      return deps.auth.listAccountDevices(claims, deps.isOnline);
+      return deps.auth.listAccountDevices(claims, deps.online);
     },
   );
 

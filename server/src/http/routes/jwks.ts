@@ -7,7 +7,7 @@ import type { AuthRouteDeps } from './deps.js';
  * meant to be cached by verifiers.
  *
  * @example
- * registerJwksRoute(app, { auth, config, isOnline });
+ * registerJwksRoute(app, { auth, config, online });
  */
 export function registerJwksRoute(app: App, deps: AuthRouteDeps): void {
   app.get(

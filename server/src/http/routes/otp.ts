@@ -8,7 +8,7 @@ import { type AuthRouteDeps, authLimit, bearerSecurity } from './deps.js';
  * OTP step-up routes.
  *
  * @example
- * registerOtpRoutes(app, { auth, config, isOnline });
+ * registerOtpRoutes(app, { auth, config, online });
  */
 export function registerOtpRoutes(app: App, deps: AuthRouteDeps): void {
   const onRequest = authLimit(deps);

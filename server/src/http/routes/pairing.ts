@@ -8,7 +8,7 @@ import { type AuthRouteDeps, authLimit, bearerSecurity } from './deps.js';
  * Pairing routes: a sidecar creates a code, a PWA claims it.
  *
  * @example
- * registerPairingRoutes(app, { auth, config, isOnline });
+ * registerPairingRoutes(app, { auth, config, online });
  */
 export function registerPairingRoutes(app: App, deps: AuthRouteDeps): void {
   const onRequest = authLimit(deps);

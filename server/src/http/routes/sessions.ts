@@ -1,12 +1,22 @@
 import { type SessionInfo, SessionList } from '@oppie/protocol';
 import type { AuthService } from '../../auth/types.js';
+import type { DeviceLocation } from '../../cluster/cluster.js';
 import type { QueueStore } from '../../queue/queue-store.js';
-import type { Hub } from '../../ws/hub.js';
 import { type App, errorResponses } from '../app.js';
 import { requireDevice } from '../bearer.js';
 
-/** GET /api/sessions: the caller's account, device by device: online, connection age, path, queue depth. */
-export function registerSessionsRoute(app: App, deps: { auth: AuthService; hub: Hub; queues: QueueStore }): void {
+/**
+ * GET /api/sessions: the caller's account, device by device: online, connection age, path, queue depth. Every
+ * instance answers the same: locations and queues come from the shared stores.
+ */
+export function registerSessionsRoute(
+  app: App,
+  deps: {
+    auth: AuthService;
+    locate: (deviceIds: readonly string[]) => Promise<ReadonlyMap<string, DeviceLocation>>;
+    queues: QueueStore;
+  },
+): void {
   app.get(
     '/api/sessions',
     {
@@ -20,10 +30,11 @@ export function registerSessionsRoute(app: App, deps: { auth: AuthService; hub: 
     async (request) => {
       const claims = await requireDevice(request, deps.auth);
       const devices = await deps.auth.listDevices(claims.accountId);
+      const located = await deps.locate(devices.map((d) => d.id));
       const now = Date.now();
       const sessions: SessionInfo[] = [];
       for (const d of devices) {
-        const conn = deps.hub.get(d.id);
+        const conn = located.get(d.id);
         const q = await deps.queues.stats(d.id);
         sessions.push({
           deviceId: d.id,

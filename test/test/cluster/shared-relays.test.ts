@@ -1,0 +1,234 @@
+/**
+ * Several relay instances on one real Redis (REDIS_URL), each in this process on its own port: devices on different
+ * instances talk both ways, a queue is drained by whichever instance its device reconnects to, presence, sessions and
+ * device lists agree on every instance, a revocation on one instance kicks the socket on another, and a Redis outage
+ * gives clear errors and recovers by itself. The load-balanced, kill -9 version is lb-failover.test.ts.
+ */
+import {
+  apiOk,
+  connectDevice,
+  decodePayload,
+  hasRedis,
+  type PairedDevice,
+  pairDevice,
+  type RedisServer,
+  registerDevice,
+  startTestRedis,
+  startTestRelay,
+  type TestDevice,
+  type TestRelay,
+} from '@oppie/test-kit';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { pairedClients } from '../sdk/sdk-fixture.js';
+
+const HAVE_REDIS = hasRedis();
+
+interface SessionRow {
+  deviceId: string;
+  online: boolean;
+  path: string | null;
+  queueDepth: number;
+}
+
+describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
+  let redis: RedisServer;
+  let relays: TestRelay[] = [];
+  let sidecar: TestDevice;
+  let phone: PairedDevice;
+  const open: Array<{ close(): unknown }> = [];
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  const startRelays = async (n: number) => {
+    relays = await Promise.all(
+      Array.from({ length: n }, () => startTestRelay({ redisUrl: redis.url, envelopesPerSecond: 2000 })),
+    );
+    sidecar = await registerDevice(relays[0]!.url, 'workstation');
+    // Paired through another instance: pairing codes and the registry are shared.
+    phone = await pairDevice(relays[1]!.url, sidecar.token, 'phone');
+  };
+  afterEach(async () => {
+    for (const s of open.splice(0)) await s.close();
+    await Promise.all(relays.map((r) => r.close()));
+    relays = [];
+  });
+
+  it('routes both ways between devices on different instances, in order, and each sees the other online', async () => {
+    await startRelays(3);
+    const [a, b] = relays as [TestRelay, TestRelay];
+    const s = await connectDevice(a.url, sidecar, { autoAck: true });
+    open.push(s);
+    const ph = await connectDevice(b.url, phone, { autoAck: true });
+    open.push(ph);
+    // The sidecar learns of the phone through the other instance; the phone's welcome shows the sidecar online.
+    const up = await s.next('presence', (f) => f.payload.deviceId === phone.deviceId);
+    expect(up.payload.online).toBe(true);
+    expect(ph.welcome?.devices.find((d) => d.deviceId === sidecar.deviceId)?.online).toBe(true);
+
+    const N = 200;
+    const sent = Array.from({ length: N }, (_, i) => ph.chat(sidecar.deviceId, `p${i}`));
+    const back = Array.from({ length: N }, (_, i) => s.chat(phone.deviceId, `s${i}`));
+    // Online on another instance: acknowledged as forwarded (woken there), not queued.
+    expect((await ph.ackFor(sent[0]!.id)).payload.status).toBe('forwarded');
+    const atSidecar: string[] = [];
+    const atPhone: string[] = [];
+    for (let i = 0; i < N; i++) atSidecar.push(decodePayload(await s.next('chat')) as string);
+    for (let i = 0; i < N; i++) atPhone.push(decodePayload(await ph.next('chat')) as string);
+    expect(atSidecar).toEqual(sent.map((_, i) => `p${i}`));
+    expect(atPhone).toEqual(back.map((_, i) => `s${i}`));
+
+    await ph.close();
+    const down = await s.next('presence', (f) => f.payload.deviceId === phone.deviceId);
+    expect(down.payload.online).toBe(false);
+  });
+
+  it("drains a device's queue on whichever instance it reconnects to", async () => {
+    await startRelays(3);
+    const [a, , c] = relays as [TestRelay, TestRelay, TestRelay];
+    const s = await connectDevice(a.url, sidecar, { autoAck: true });
+    open.push(s);
+    const queued = Array.from({ length: 50 }, (_, i) => s.chat(phone.deviceId, `q${i}`));
+    expect((await s.ackFor(queued[0]!.id)).payload.status).toBe('queued');
+    for (const e of queued.slice(1)) await s.ackFor(e.id);
+    const ph = await connectDevice(c.url, phone, { autoAck: true });
+    open.push(ph);
+    const got: string[] = [];
+    for (let i = 0; i < queued.length; i++) got.push(decodePayload(await ph.next('chat')) as string);
+    expect(got).toEqual(queued.map((_, i) => `q${i}`));
+  });
+
+  it('answers /api/sessions and /api/auth/devices the same on every instance', async () => {
+    await startRelays(3);
+    const [a, b] = relays as [TestRelay, TestRelay];
+    open.push(await connectDevice(a.url, sidecar, { autoAck: true }));
+    const ph = await connectDevice(b.url, phone);
+    open.push(ph);
+    // Something waits for the phone (unacknowledged: in flight), so queue figures are part of the comparison.
+    const s2 = await connectDevice(a.url, sidecar, { autoAck: true }); // replaces the first, same instance
+    open.push(s2);
+    s2.chat(phone.deviceId, 'pending');
+    await ph.next('chat');
+    const views = await Promise.all(
+      relays.map(async (r) => ({
+        sessions: (
+          await apiOk<{ sessions: SessionRow[] }>(r.url, 'GET', '/api/sessions', undefined, { token: phone.token })
+        ).sessions,
+        devices: (
+          await apiOk<{ devices: Array<{ id: string; online: boolean }> }>(
+            r.url,
+            'GET',
+            '/api/auth/devices',
+            undefined,
+            {
+              token: sidecar.token,
+            },
+          )
+        ).devices,
+      })),
+    );
+    const strip = (v: (typeof views)[number]) => ({
+      sessions: v.sessions.map(({ deviceId, online, path, queueDepth }) => ({ deviceId, online, path, queueDepth })),
+      devices: v.devices.map(({ id, online }) => ({ id, online })),
+    });
+    expect(strip(views[0]!).sessions).toEqual(
+      expect.arrayContaining([
+        { deviceId: sidecar.deviceId, online: true, path: 'relay', queueDepth: 0 },
+        { deviceId: phone.deviceId, online: true, path: 'relay', queueDepth: 1 },
+      ]),
+    );
+    for (const v of views.slice(1)) expect(strip(v)).toEqual(strip(views[0]!));
+  });
+
+  it('closes a revoked device on another instance with 4500 and refuses its token on every instance', async () => {
+    await startRelays(3);
+    const [a, b, c] = relays as [TestRelay, TestRelay, TestRelay];
+    const ph = await connectDevice(c.url, phone);
+    open.push(ph);
+    const t0 = Date.now();
+    await apiOk(a.url, 'DELETE', `/api/auth/devices/${phone.deviceId}`, undefined, { token: sidecar.token });
+    const closed = await ph.closed;
+    console.log(`revocation on instance A closed the socket on instance C after ${Date.now() - t0} ms`);
+    expect(closed.code).toBe(4500);
+    for (const r of [b, c]) {
+      await expect(connectDevice(r.url, phone)).rejects.toMatchObject({
+        code: 'TESTKIT_UPGRADE_REFUSED',
+        body: { code: 'RELAY_ERR_DEVICE_REVOKED' },
+      });
+    }
+  });
+
+  it('newest connection wins across instances: the older one elsewhere is closed with 4501', async () => {
+    await startRelays(2);
+    const [a, b] = relays as [TestRelay, TestRelay];
+    const first = await connectDevice(a.url, phone);
+    open.push(first);
+    const second = await connectDevice(b.url, phone, { autoAck: true });
+    open.push(second);
+    expect((await first.closed).code).toBe(4501);
+    const s = await connectDevice(a.url, sidecar, { autoAck: true });
+    open.push(s);
+    s.chat(phone.deviceId, 'to the newest');
+    expect(decodePayload(await second.next('chat'))).toBe('to the newest');
+  });
+
+  it('fails readiness and closes sockets with 4003 while Redis is down, and recovers when it returns', async () => {
+    await startRelays(2);
+    const [a, b] = relays as [TestRelay, TestRelay];
+    const s = await connectDevice(a.url, sidecar, { autoAck: true });
+    open.push(s);
+    await redis.halt();
+    try {
+      expect((await s.closed).code).toBe(4003);
+      for (const r of relays) {
+        await expect.poll(async () => (await fetch(`${r.url}/api/health`)).status, { timeout: 10_000 }).toBe(503);
+      }
+      await expect(connectDevice(b.url, phone)).rejects.toMatchObject({
+        code: 'TESTKIT_UPGRADE_REFUSED',
+        status: 503,
+        body: { code: 'RELAY_ERR_STORE_UNAVAILABLE' },
+      });
+    } finally {
+      await redis.resume();
+    }
+    for (const r of relays) {
+      await expect.poll(async () => (await fetch(`${r.url}/api/health`)).status, { timeout: 15_000 }).toBe(200);
+    }
+    const s2 = await connectDevice(a.url, sidecar, { autoAck: true });
+    open.push(s2);
+    const ph = await connectDevice(b.url, phone, { autoAck: true });
+    open.push(ph);
+    s2.chat(phone.deviceId, 'after the outage');
+    expect(decodePayload(await ph.next('chat'))).toBe('after the outage');
+  }, 60_000);
+
+  it('SDK clients on different instances: a Redis outage mid-stream loses and repeats nothing', async () => {
+    await startRelays(2);
+    const [a, b] = relays as [TestRelay, TestRelay];
+    const { sidecar: sc, phone: pwa } = await pairedClients(a.url, { phone: { relayUrl: b.url } });
+    open.push(sc, pwa);
+    await pwa.connect();
+    const N = 300;
+    const atPhone: number[] = [];
+    pwa.events.on('message', (m) => atPhone.push((m.payload as { n: number }).n));
+
+    const sends: Array<Promise<void>> = [];
+    const batch = (from: number) => {
+      for (let n = from; n < from + N / 3; n++) sends.push(sc.send('chat', { n }));
+    };
+    batch(0);
+    await expect.poll(() => atPhone.length, { timeout: 10_000 }).toBeGreaterThan(0);
+    await redis.halt(); // mid-stream: part of the first third is still on its way
+    batch(N / 3); // taken by the outbox while the relays refuse everything
+    await new Promise((r) => setTimeout(r, 3000));
+    await redis.resume();
+    batch((2 * N) / 3);
+    await Promise.all(sends);
+    await expect.poll(() => atPhone.length, { timeout: 30_000 }).toBeGreaterThanOrEqual(N);
+    expect(atPhone).toEqual(Array.from({ length: N }, (_, i) => i));
+  }, 90_000);
+});
