@@ -40,7 +40,8 @@ export const OPTIONS = {
     env: 'PUBLIC_URL',
     kind: 'url',
     default: undefined,
-    description: 'External URL of the relay; the JWT issuer. Default: http://HOST:PORT.',
+    description:
+      'External URL of the relay; the JWT issuer. Default: http://HOST:PORT. Required with REDIS_URL (the same on every instance).',
   },
   tlsCertFile: {
     env: 'TLS_CERT_FILE',
@@ -408,6 +409,10 @@ export function loadConfig(
   }
   if (production && out.jwtSigningKeyFile === undefined) {
     throw new ConfigError('JWT_SIGNING_KEY_FILE', 'is required when NODE_ENV=production');
+  }
+  if (out.redisUrl !== undefined && out.publicUrl === undefined) {
+    // Tokens name their issuer; instances behind one balancer must all accept each other's.
+    throw new ConfigError('PUBLIC_URL', 'is required with REDIS_URL: every instance must name the same issuer');
   }
   const scheme = out.tlsCertFile === undefined ? 'http' : 'https';
   const issuer = (out.publicUrl as string | undefined) ?? `${scheme}://${out.host}:${out.port}`;

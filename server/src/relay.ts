@@ -167,6 +167,8 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
       storeLoss = undefined;
       if (up) {
         logger.warn('shared store (Redis) reachable again: accepting connections');
+        // Wake-ups published while this instance was cut off are lost: deliver every held queue now.
+        for (const c of hub.connections()) delivery.pump(c.deviceId);
         return;
       }
       logger.error('shared store (Redis) unreachable: refusing new connections');

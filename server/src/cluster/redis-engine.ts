@@ -37,6 +37,10 @@ function connect(url: string, log: Logger): Redis {
     // reach Redis refuses work with a reconnect code and clients retry; nothing waits unbounded in memory.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
+    // A command in flight when the connection dropped may have run: sending it again after the reconnect would run a
+    // queue script twice (a take whose first result was lost leaves entries in flight that no socket ever saw). It
+    // fails instead; the caller's error path (close with 4003, release on reconnect) puts things right.
+    autoResendUnfulfilledCommands: false,
     connectTimeout: 5_000,
     commandTimeout: 5_000,
     lazyConnect: true,

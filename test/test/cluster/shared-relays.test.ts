@@ -46,7 +46,9 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
 
   const startRelays = async (n: number) => {
     relays = await Promise.all(
-      Array.from({ length: n }, () => startTestRelay({ redisUrl: redis.url, envelopesPerSecond: 2000 })),
+      Array.from({ length: n }, () =>
+        startTestRelay({ redisUrl: redis.url, publicUrl: 'http://relay.test', envelopesPerSecond: 2000 }),
+      ),
     );
     sidecar = await registerDevice(relays[0]!.url, 'workstation');
     // Paired through another instance: pairing codes and the registry are shared.

@@ -64,11 +64,26 @@ function resolvePort(port: string | number): number | undefined {
   return container.ports.find((p: Obj) => p.name === port)?.containerPort;
 }
 
-/** The relay's environment as Kubernetes would give it (Secret values replaced by stand-ins). */
+/** A Secret's value as the placeholder Secrets of secrets.yaml define it. */
+function secretValue(name: string, key: string): string | undefined {
+  const secret = manifests.find((m) => m.doc.kind === 'Secret' && m.doc.metadata?.name === name)?.doc;
+  return secret?.stringData?.[key] ?? secret?.data?.[key];
+}
+
+/** The relay's environment as Kubernetes would give it (Secret values from the placeholder Secrets). */
 function relayEnv(): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const e of env) out[e.name] = e.value ?? `secret-from-${e.valueFrom?.secretKeyRef?.name}`;
+  for (const e of env) {
+    const ref = e.valueFrom?.secretKeyRef;
+    out[e.name] = e.value ?? secretValue(ref?.name, ref?.key) ?? `secret-from-${ref?.name}`;
+  }
   return out;
+}
+
+/** The redis-server arguments of the Redis StatefulSet (its shell script or its args), as one string. */
+function redisServerCommand(redis: Obj): string {
+  const c: Obj = redis.spec.template.spec.containers[0];
+  return [...(c.command ?? []), ...(c.args ?? [])].join(' ').replace(/\\\n/g, ' ');
 }
 
 describe('Kubernetes manifests (deploy/k8s)', () => {
@@ -87,14 +102,22 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     }
   });
 
-  it('the relay Deployment probes /api/health on its container port, requests resources and runs as non-root', () => {
+  it('the relay Deployment probes its container port, requests resources and runs as non-root', () => {
     expect(deployment.spec.selector.matchLabels).toBeDefined();
     expect(selects(deployment.spec.selector.matchLabels, podLabels)).toBe(true);
     expect(containerPort.containerPort).toBe(Number(relayEnv().PORT));
-    for (const probe of [container.readinessProbe, container.livenessProbe]) {
-      expect(probe?.httpGet?.path).toBe('/api/health');
-      expect(resolvePort(probe.httpGet.port)).toBe(containerPort.containerPort);
-    }
+    // Readiness follows /api/health (503 while draining or when the store or Redis is unreachable).
+    const readiness: Obj = container.readinessProbe;
+    expect(readiness?.httpGet?.path).toBe('/api/health');
+    expect(resolvePort(readiness.httpGet.port)).toBe(containerPort.containerPort);
+    // Liveness must not: a Redis outage fails /api/health on every pod at once, and restarting them all would only
+    // drop every connection.
+    const liveness: Obj = container.livenessProbe;
+    const livePort = liveness?.tcpSocket?.port ?? liveness?.httpGet?.port;
+    expect(livePort, 'liveness probes the relay port').toBeDefined();
+    expect(resolvePort(livePort)).toBe(containerPort.containerPort);
+    expect(liveness.httpGet?.path, 'liveness must not restart pods during a Redis outage').not.toBe('/api/health');
+    expect(liveness.exec, 'liveness must not restart pods during a Redis outage').toBeUndefined();
     expect(container.resources?.requests?.cpu).toBeDefined();
     expect(container.resources?.requests?.memory).toBeDefined();
     expect(container.resources?.limits?.memory).toBeDefined();
@@ -134,11 +157,39 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     }
   });
 
-  it('one replica until the relay has a shared store (REDIS_URL is not a relay option yet)', () => {
-    if (knownEnv.has('REDIS_URL')) return; // the Redis engine landed: scale-out is allowed
-    expect(deployment.spec.replicas).toBe(1);
-    expect(only('HorizontalPodAutoscaler').spec.maxReplicas).toBe(1);
-    expect(deployment.spec.strategy?.type).toBe('Recreate');
+  it('scales out on Redis: REDIS_URL and PUBLIC_URL set, several replicas, rolling updates, no relay volume', () => {
+    expect(knownEnv.has('REDIS_URL'), 'REDIS_URL is a relay option').toBe(true);
+    const redisUrl = env.find((e) => e.name === 'REDIS_URL');
+    expect(redisUrl?.valueFrom?.secretKeyRef, 'REDIS_URL comes from a Secret (it holds the password)').toBeDefined();
+    expect(env.find((e) => e.name === 'PUBLIC_URL')?.value, 'PUBLIC_URL is required with REDIS_URL').toMatch(
+      /^https:\/\//,
+    );
+    const config = loadConfig(relayEnv());
+    expect(config.redisUrl).toMatch(/^rediss?:\/\//);
+    expect(config.issuer).toBe(relayEnv().PUBLIC_URL);
+    const hpa = only('HorizontalPodAutoscaler');
+    expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
+    expect(hpa.spec.maxReplicas).toBeGreaterThan(hpa.spec.minReplicas);
+    expect(deployment.spec.replicas).toBeGreaterThanOrEqual(hpa.spec.minReplicas);
+    expect(deployment.spec.replicas).toBeLessThanOrEqual(hpa.spec.maxReplicas);
+    // RollingUpdate (not Recreate) that keeps at least one pod serving and may add one.
+    const strategy: Obj = deployment.spec.strategy;
+    expect(strategy?.type).toBe('RollingUpdate');
+    expect(strategy.rollingUpdate?.maxSurge).toBe(1);
+    expect([0, 1]).toContain(strategy.rollingUpdate?.maxUnavailable);
+    expect(strategy.rollingUpdate.maxUnavailable).toBeLessThan(hpa.spec.minReplicas);
+    // DATA_DIR holds nothing that must survive in Redis mode: an emptyDir, and no PVC (ReadWriteOnce would pin it).
+    const dataMount = container.volumeMounts.find(
+      (m: Obj) => config.dataDir === m.mountPath || config.dataDir?.startsWith(`${m.mountPath}/`),
+    );
+    const dataVolume = podSpec.volumes.find((v: Obj) => v.name === dataMount?.name);
+    expect(dataVolume?.emptyDir, `${config.dataDir} is on an emptyDir`).toBeDefined();
+    expect(podSpec.volumes.filter((v: Obj) => v.persistentVolumeClaim !== undefined)).toEqual([]);
+    const relayClaims = manifests.filter(
+      (m) =>
+        m.doc.kind === 'PersistentVolumeClaim' && m.doc.metadata?.labels?.['app.kubernetes.io/name'] === 'oppie-relay',
+    );
+    expect(relayClaims.map((m) => m.doc.metadata.name)).toEqual([]);
   });
 
   it('every Secret and ConfigMap referenced by a workload exists with that key', () => {
@@ -186,8 +237,10 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     const pdb = only('PodDisruptionBudget');
     expect(pdb.apiVersion).toBe('policy/v1');
     expect(selects(pdb.spec.selector.matchLabels, podLabels)).toBe(true);
-    // maxUnavailable keeps node drains possible with one replica (minAvailable: 1 would block them).
+    // One pod at a time: with at least minReplicas (>= 2) the others keep serving; maxUnavailable never blocks a
+    // drain outright, unlike minAvailable with a Deployment scaled down to one pod.
     expect(pdb.spec.maxUnavailable).toBe(1);
+    expect(pdb.spec.maxUnavailable).toBeLessThan(hpa.spec.minReplicas);
   });
 
   it('the Ingress routes to the Service port with WebSocket-friendly nginx timeouts', () => {
@@ -217,6 +270,28 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     const redisService = only('Service', 'oppie-redis');
     expect(redis.spec.serviceName).toBe(redisService.metadata.name);
     expect(selects(redisService.spec.selector, redis.spec.template.metadata.labels)).toBe(true);
+    // The relay's state lives here: persistence on (append-only file) and nothing evicted.
+    const command = redisServerCommand(redis);
+    expect(command).toMatch(/redis-server\b/);
+    expect(command).toMatch(/--appendonly\s+yes\b/);
+    expect(command).toMatch(/--maxmemory-policy\s+noeviction\b/);
+    expect(command).toMatch(/--dir\s+\/data\b/);
+    const dataClaim = redis.spec.volumeClaimTemplates?.find((t: Obj) => t.metadata.name === 'data');
+    expect(dataClaim, 'the append-only file is on a persistent volume').toBeDefined();
+    expect(redis.spec.template.spec.containers[0].volumeMounts).toContainEqual({ name: 'data', mountPath: '/data' });
+    // The placeholder REDIS_URL names this Service, and the NetworkPolicy lets the relay pods in on its port.
+    const redisRef = env.find((e) => e.name === 'REDIS_URL')?.valueFrom?.secretKeyRef;
+    const url = new URL(secretValue(redisRef?.name, redisRef?.key) ?? 'missing:');
+    expect(url.hostname.split('.').slice(0, 2)).toEqual([redisService.metadata.name, redisService.metadata.namespace]);
+    expect(Number(url.port)).toBe(redisService.spec.ports[0].port);
+    const policy = only('NetworkPolicy', 'oppie-redis');
+    expect(selects(policy.spec.podSelector.matchLabels, redis.spec.template.metadata.labels)).toBe(true);
+    const admitted = policy.spec.ingress.filter(
+      (r: Obj) =>
+        r.from.some((f: Obj) => selects(f.podSelector?.matchLabels ?? {}, podLabels)) &&
+        r.ports.some((p: Obj) => p.port === Number(url.port)),
+    );
+    expect(admitted.length, 'the relay pods may reach Redis').toBeGreaterThan(0);
     const coturn = only('Deployment', 'oppie-coturn');
     const udpService = manifests.some(
       (m) => m.doc.kind === 'Service' && m.doc.spec.ports.some((p: Obj) => p.protocol === 'UDP'),

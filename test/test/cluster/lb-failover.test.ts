@@ -1,0 +1,173 @@
+/**
+ * Scale-out under failure, with real processes: three relay instances (separate Node processes, REDIS_URL set)
+ * behind a real haproxy (round robin, no stickiness), one real redis-server with AOF, and SDK clients that know only
+ * the balancer's URL. A relay killed with SIGKILL mid-stream, and Redis restarted mid-stream: every numbered message
+ * arrives exactly once, in order, both ways.
+ */
+import { execFileSync } from 'node:child_process';
+import type { OppieClient } from '@oppie/client-sdk';
+import {
+  freePort,
+  type Haproxy,
+  hasHaproxy,
+  hasRedis,
+  type RedisServer,
+  type RelayProcess,
+  startHaproxy,
+  startRelayProcess,
+  startTestRedis,
+} from '@oppie/test-kit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pairedClients } from '../sdk/sdk-fixture.js';
+
+const HAVE_BOTH = hasHaproxy() && hasRedis();
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+describe.runIf(HAVE_BOTH)('three relay processes behind haproxy on one Redis', () => {
+  let redis: RedisServer;
+  const relays: RelayProcess[] = [];
+  let lb: Haproxy;
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    const lbPort = await freePort();
+    const env = {
+      REDIS_URL: redis.url,
+      PUBLIC_URL: `http://127.0.0.1:${lbPort}`, // the issuer every instance names: the balancer's address
+      // Every client comes from the balancer's address, and this test sends tens of thousands of envelopes.
+      ENVELOPES_PER_SECOND: '20000',
+      ENVELOPE_BURST: '20000',
+      UPGRADES_PER_IP_PER_SECOND: '1000',
+      AUTH_REQUESTS_PER_IP_PER_MINUTE: '10000',
+      SHUTDOWN_GRACE_SECONDS: '2',
+    };
+    // The first instance creates the shared signing key; the others find it.
+    relays.push(await startRelayProcess({ env }));
+    relays.push(...(await Promise.all([startRelayProcess({ env }), startRelayProcess({ env })])));
+    lb = await startHaproxy({ port: lbPort, backends: relays.map((r) => ({ host: '127.0.0.1', port: r.port })) });
+  }, 60_000);
+
+  afterAll(async () => {
+    await lb?.stop();
+    await Promise.all(relays.map((r) => r.stop()));
+    await redis?.stop();
+  });
+
+  /** The relay process holding the socket of the device with `role` (its own connection gauge says so). */
+  async function holding(role: 'sidecar' | 'pwa'): Promise<RelayProcess> {
+    for (const r of relays) {
+      const text = await (await fetch(`${r.url}/api/metrics`)).text();
+      const m = text.match(new RegExp(`^oppie_relay_connections\\{role="${role}"\\} (\\d+)`, 'm'));
+      if (Number(m?.[1] ?? 0) > 0) return r;
+    }
+    throw new Error(`no relay holds a ${role} connection`);
+  }
+
+  /** Streams `n` numbered chats each way and resolves with what each side received, once both have all. */
+  async function stream(
+    sidecar: OppieClient,
+    phone: OppieClient,
+    n: number,
+    midway: () => Promise<void>,
+  ): Promise<{ atSidecar: number[]; atPhone: number[] }> {
+    const atSidecar: number[] = [];
+    const atPhone: number[] = [];
+    sidecar.events.on('chat', (m) => atSidecar.push((m.payload as { n: number }).n));
+    phone.events.on('chat', (m) => atPhone.push((m.payload as { n: number }).n));
+    const sends: Array<Promise<void>> = [];
+    for (let i = 0; i < n; i++) sends.push(sidecar.send('chat', { n: i }), phone.send('chat', { n: i }));
+    for (const p of sends) p.catch(() => {}); // awaited below; a failed run must not also report each one
+    const until = async (what: string, done: () => boolean) => {
+      for (const deadline = Date.now() + 60_000; !done(); await new Promise((r) => setTimeout(r, 100))) {
+        if (Date.now() > deadline) {
+          const health = await Promise.all(
+            relays.map((r) =>
+              fetch(`${r.url}/api/health`).then(
+                (x) => x.status,
+                () => 0,
+              ),
+            ),
+          );
+          const cli = (...a: string[]) =>
+            execFileSync('redis-cli', ['-p', String(redis.port), ...a])
+              .toString()
+              .replace(/\n/g, ' ');
+          console.log(
+            `DIAG sidecar q ${cli('hgetall', `oppie:q:{${sidecar.deviceId}}:m`)} phone q ${cli('hgetall', `oppie:q:{${phone.deviceId}}:m`)} subs ${cli('pubsub', 'numsub', `oppie:dev:${sidecar.deviceId}`, `oppie:dev:${phone.deviceId}`)} presence ${cli('hgetall', `oppie:{presence}:${sidecar.deviceId}`)} / ${cli('hgetall', `oppie:{presence}:${phone.deviceId}`)}`,
+          );
+          for (const r of relays) console.log(`DIAG relay ${r.port} output: ${r.output().slice(-3000)}`);
+          throw new Error(
+            `${what}: sidecar got ${atSidecar.length}/${n}, phone ${atPhone.length}/${n}; states ${sidecar.state}/${phone.state}; ` +
+              `relays' health ${health}`,
+          );
+        }
+      }
+    };
+    await until('a quarter', () => Math.min(atSidecar.length, atPhone.length) > n / 4);
+    await midway();
+    await until('everything', () => Math.min(atSidecar.length, atPhone.length) >= n);
+    await Promise.all(sends);
+    await new Promise((r) => setTimeout(r, 300)); // a late duplicate would show now
+    return { atSidecar, atPhone };
+  }
+
+  it('kill -9 of an instance mid-stream: 10,000 numbered messages each way arrive exactly once, in order', async () => {
+    const { sidecar, phone } = await pairedClients(lb.url);
+    await phone.connect();
+    try {
+      const N = 10_000;
+      let victim: RelayProcess | undefined;
+      const got = await stream(sidecar, phone, N, async () => {
+        victim = await holding('sidecar');
+        await victim.kill('SIGKILL');
+      });
+      console.log(`killed the sidecar's relay (port ${victim?.port}) mid-stream; both sides got ${N} each`);
+      expect(got.atSidecar).toEqual(range(N));
+      expect(got.atPhone).toEqual(range(N));
+      await victim?.restart();
+    } finally {
+      await sidecar.close();
+      await phone.close();
+    }
+  }, 180_000);
+
+  it('Redis restarted mid-stream: nothing lost, nothing repeated', async () => {
+    const { sidecar, phone } = await pairedClients(lb.url);
+    await phone.connect();
+    try {
+      const N = 3_000;
+      const got = await stream(sidecar, phone, N, () => redis.restart());
+      expect(got.atSidecar).toEqual(range(N));
+      expect(got.atPhone).toEqual(range(N));
+    } finally {
+      await sidecar.close();
+      await phone.close();
+    }
+  }, 180_000);
+
+  it('Redis stopped for 10 s mid-stream: clear refusals meanwhile, then recovery with nothing lost', async () => {
+    const { sidecar, phone } = await pairedClients(lb.url);
+    await phone.connect();
+    const states: string[] = [];
+    sidecar.events.on('state', ({ to }) => states.push(to));
+    try {
+      const N = 3_000;
+      const during: number[] = [];
+      const got = await stream(sidecar, phone, N, async () => {
+        await redis.halt();
+        await new Promise((r) => setTimeout(r, 5_000));
+        during.push((await fetch(`${lb.url}/api/health`)).status);
+        await new Promise((r) => setTimeout(r, 5_000));
+        await redis.resume();
+      });
+      // haproxy has no healthy backend while every relay reports its store down: 503 either way.
+      expect(during).toEqual([503]);
+      expect(states).toContain('reconnecting');
+      expect(got.atSidecar).toEqual(range(N));
+      expect(got.atPhone).toEqual(range(N));
+    } finally {
+      await sidecar.close();
+      await phone.close();
+    }
+  }, 180_000);
+});
