@@ -118,7 +118,8 @@ export class Hub {
     if (d === undefined) return;
     const payload: PresenceEntry = { deviceId, role: d.role, name: d.name, online };
     for (const c of this.accountConnections(accountId)) {
-      if (c.deviceId !== deviceId) c.sendFrame('presence', payload);
+      // A connection still opening gets the account's presence in its welcome, which must be its first frame.
+      if (c.deviceId !== deviceId && c.ready) c.sendFrame('presence', payload);
     }
   }
 }

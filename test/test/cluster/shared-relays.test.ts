@@ -45,11 +45,18 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
   });
 
   const startRelays = async (n: number) => {
-    relays = await Promise.all(
-      Array.from({ length: n }, () =>
-        startTestRelay({ redisUrl: redis.url, publicUrl: 'http://relay.test', envelopesPerSecond: 2000 }),
-      ),
-    );
+    const start = () =>
+      startTestRelay({
+        redisUrl: redis.url,
+        publicUrl: 'http://relay.test',
+        envelopesPerSecond: 2000,
+        // One Redis for the whole file, so the per-address auth budget is shared by every test's registrations.
+        authRequestsPerIpPerMinute: 10_000,
+      });
+    // The first instance creates the shared signing key on the empty Redis; started together, each would create
+    // its own (see docs/operations.md#scaling: in production every instance reads JWT_SIGNING_KEY_FILE).
+    const first = await start();
+    relays = [first, ...(await Promise.all(Array.from({ length: n - 1 }, start)))];
     sidecar = await registerDevice(relays[0]!.url, 'workstation');
     // Paired through another instance: pairing codes and the registry are shared.
     phone = await pairDevice(relays[1]!.url, sidecar.token, 'phone');
@@ -176,6 +183,19 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
     open.push(s);
     s.chat(phone.deviceId, 'to the newest');
     expect(decodePayload(await second.next('chat'))).toBe('to the newest');
+  });
+
+  it('sends welcome first on every connection, even while presence from other instances is flying', async () => {
+    await startRelays(2);
+    const phones = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => pairDevice(relays[i % 2]!.url, sidecar.token, `phone ${i}`)),
+    );
+    const sockets = await Promise.all(
+      [sidecar, ...phones].map((d, i) => connectDevice(relays[i % 2]!.url, d, { waitForWelcome: false })),
+    );
+    open.push(...sockets);
+    const first = await Promise.all(sockets.map(async (s) => (await s.next()).type));
+    expect(new Set(first)).toEqual(new Set(['welcome']));
   });
 
   it('fails readiness and closes sockets with 4003 while Redis is down, and recovers when it returns', async () => {
