@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CLOSE_CODES, NO_RECONNECT_RANGE, RECONNECT_RANGE, shouldReconnect } from '../src/close-codes.js';
-import { closeCodeOf, ERROR_CODES, httpStatusOf, isErrorCode, RETIRED_ERROR_CODES } from '../src/codes.js';
+import { closeCodeOf, ERROR_CODES, httpStatusOf, isErrorCode, isRetryable, RETIRED_ERROR_CODES } from '../src/codes.js';
 import { RelayError } from '../src/errors.js';
 
 // The registry is an API: this snapshot fails when a code is renamed or removed. Adding a code means adding it here;
@@ -109,5 +109,15 @@ describe('close codes', () => {
     expect(shouldReconnect(1008)).toBe(false);
     expect(shouldReconnect(CLOSE_CODES.DEVICE_REVOKED)).toBe(false);
     expect(shouldReconnect(CLOSE_CODES.SHUTTING_DOWN)).toBe(true);
+  });
+
+  it('calls exactly the 429 and 503 codes retryable, and nothing unknown', () => {
+    const retryable = Object.keys(ERROR_CODES).filter(isRetryable);
+    expect(retryable).toEqual(
+      Object.keys(ERROR_CODES).filter((c) => [429, 503].includes(httpStatusOf(c as keyof typeof ERROR_CODES))),
+    );
+    expect(retryable).toEqual(expect.arrayContaining(['RELAY_ERR_RATE_LIMITED', 'RELAY_ERR_STORE_UNAVAILABLE']));
+    expect(isRetryable('RELAY_ERR_RECIPIENT_FORBIDDEN')).toBe(false);
+    expect(isRetryable('RELAY_ERR_NO_SUCH_CODE')).toBe(false);
   });
 });
