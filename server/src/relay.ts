@@ -185,8 +185,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     for (const id of ids) {
       const c = hub.get(id);
       if (c === undefined) rest.push(id);
-      else
-        found.set(id, { instance: cluster.instanceId, connectionId: c.id, path: c.path, connectedAt: c.connectedAt });
+      else found.set(id, gateway.location(c));
     }
     for (const [id, loc] of await cluster.locate(rest)) found.set(id, loc);
     return found;

@@ -16,7 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import type { PathName } from '@oppie/protocol';
 import type { Redis } from 'ioredis';
-import { attempt, defineScripts } from '../store/redis/replay-cache.js';
+import { attempt, defineScripts } from '../store/redis/client.js';
 import type { Cluster, ClusterEvent, ClusterHandlers, DeviceLocation } from './cluster.js';
 
 export interface RedisClusterOptions {

@@ -30,7 +30,8 @@
  * after `refreshTotals()`). Sweep, unlike the others, is atomic per device, not across devices.
  */
 import { PRIORITY_RANK, type Priority } from '@oppie/protocol';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
+import { closeClient, defineScripts, redisClient } from '../store/redis/client.js';
 import type { QueueBounds } from './device-queue.js';
 import type { QueueStats, QueueStore } from './queue-store.js';
 import type { QueuedEnvelope } from './queued-envelope.js';
@@ -356,19 +357,11 @@ export class RedisQueueStore implements QueueStore {
   constructor(opts: RedisQueueStoreOptions) {
     this.bounds = opts.bounds;
     this.prefix = opts.keyPrefix ?? 'oppie:';
-    if (opts.redis instanceof Redis) {
-      this.redis = opts.redis;
-      this.owned = false;
-    } else {
-      this.redis = typeof opts.redis === 'string' ? new Redis(opts.redis) : new Redis(opts.redis);
-      this.owned = true;
-    }
-    if (opts.onError !== undefined) this.redis.on('error', opts.onError);
-    for (const [name, lua] of Object.entries(SCRIPTS)) {
-      // defineCommand runs EVALSHA and falls back to EVAL (loading the script) on NOSCRIPT, e.g. after a restart.
-      this.redis.defineCommand(name, { numberOfKeys: 7, lua });
-    }
-    this.scripts = this.redis as unknown as Scripts;
+    ({ redis: this.redis, owned: this.owned } = redisClient(opts));
+    this.scripts = defineScripts<Scripts>(
+      this.redis,
+      Object.fromEntries(Object.entries(SCRIPTS).map(([name, lua]) => [name, { lua, numberOfKeys: 7 }])),
+    );
   }
 
   private keys(deviceId: string): string[] {
@@ -500,11 +493,6 @@ export class RedisQueueStore implements QueueStore {
   }
 
   async close(): Promise<void> {
-    if (!this.owned) return;
-    try {
-      await this.redis.quit();
-    } catch {
-      this.redis.disconnect();
-    }
+    await closeClient(this.redis, this.owned);
   }
 }

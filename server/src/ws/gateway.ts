@@ -227,7 +227,7 @@ export class Gateway {
   }
 
   /** Where a connection held here is, as the other instances see it (connection ids are unique per process only). */
-  private location(conn: Connection): DeviceLocation {
+  location(conn: Connection): DeviceLocation {
     return {
       instance: this.cluster.instanceId,
       connectionId: `${this.cluster.instanceId}/${conn.id}`,

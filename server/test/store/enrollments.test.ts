@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { RedisStoreError } from '../../src/store/redis/client.js';
 import { RedisEnrollmentStore } from '../../src/store/redis/enrollments.js';
-import { RedisStoreError } from '../../src/store/redis/replay-cache.js';
 import { SqliteEnrollmentStore } from '../../src/store/sqlite/index.js';
 import { freePort, HAVE_REDIS, useTestRedis } from '../redis-server.js';
 import { enrollmentRecord, enrollmentStoreSuite } from './enrollments.suite.js';

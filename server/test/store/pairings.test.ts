@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { RedisStoreError } from '../../src/store/redis/client.js';
 import { RedisPairingStore } from '../../src/store/redis/pairings.js';
-import { RedisStoreError } from '../../src/store/redis/replay-cache.js';
 import { SqlitePairingStore } from '../../src/store/sqlite/index.js';
 import { freePort, HAVE_REDIS, useTestRedis } from '../redis-server.js';
 import { pairingRecord, pairingStoreSuite } from './pairings.suite.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { RedisStoreError } from '../../src/store/redis/client.js';
 import { RedisRegistry } from '../../src/store/redis/registry.js';
-import { RedisStoreError } from '../../src/store/redis/replay-cache.js';
 import { SqliteRegistry } from '../../src/store/sqlite/index.js';
 import { freePort, HAVE_REDIS, useTestRedis } from '../redis-server.js';
 import { accountId, newDevice, registrySuite, stored } from './registry.suite.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryReplayCache } from '../../src/store/memory/replay-cache.js';
-import { RedisReplayCache, RedisStoreError } from '../../src/store/redis/replay-cache.js';
+import { RedisStoreError } from '../../src/store/redis/client.js';
+import { RedisReplayCache } from '../../src/store/redis/replay-cache.js';
 import { freePort, HAVE_REDIS, useTestRedis } from '../redis-server.js';
 import { replayCacheSuite } from './replay-cache.suite.js';
 

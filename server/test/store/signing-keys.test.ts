@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RedisStoreError } from '../../src/store/redis/replay-cache.js';
+import { RedisStoreError } from '../../src/store/redis/client.js';
 import { RedisSigningKeyStore } from '../../src/store/redis/signing-keys.js';
 import { SqliteSigningKeyStore } from '../../src/store/sqlite/index.js';
 import { freePort, HAVE_REDIS, useTestRedis } from '../redis-server.js';

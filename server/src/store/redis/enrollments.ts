@@ -20,7 +20,7 @@ import {
   RedisStoreError,
   type RedisStoreOptions,
   redisClient,
-} from './replay-cache.js';
+} from './client.js';
 
 // KEYS: token, exp, spent. ARGV: tokenHash, createdAt, expiresAt, uses.
 const CREATE = `#!lua

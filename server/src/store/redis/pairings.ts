@@ -22,7 +22,7 @@ import {
   RedisStoreError,
   type RedisStoreOptions,
   redisClient,
-} from './replay-cache.js';
+} from './client.js';
 
 export interface RedisPairingStoreOptions extends RedisStoreOptions {
   /** How long Redis keeps a record after its `expiresAt` (ms); default 24 h, the relay's pairing retention. */

@@ -26,7 +26,7 @@ import {
   RedisStoreError,
   type RedisStoreOptions,
   redisClient,
-} from './replay-cache.js';
+} from './client.js';
 
 // KEYS: account, device, pk, account devices. ARGV: accountId, deviceId, role, name, publicKey, createdAt,
 // createAccount ('1' creates the account, '0' requires it). Returns 1, or 0 when a key exists, -1 without account.

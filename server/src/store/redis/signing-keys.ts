@@ -22,7 +22,7 @@ import {
   RedisStoreError,
   type RedisStoreOptions,
   redisClient,
-} from './replay-cache.js';
+} from './client.js';
 
 const ACTIVATE = `#!lua
 local p = ARGV[1]
