@@ -6,10 +6,14 @@
  *   (a) plaintext: raw protocol devices, acknowledging to the relay as the protocol requires;
  *   (b) sdk: OppieClient sidecar -> OppieClient phone, paired through the relay, `send()` promises in flight (they
  *       resolve on the peer's end-to-end receipt), MemoryStore storage;
+ *   (c) sdk-clear: the same SDK path with the AEAD replaced by a copy (e2e-clear.ts): same frames and sizes, no
+ *       encryption;
  *
- * alternating between the two in rounds, then measures unloaded one-way latency (window 1), then the pure crypto cost
- * per frame (PeerSession.seal + open, in process). Prints a table of msgs/s, MB/s, latency and SDK / plaintext against
- * the targets (E2E costs <= 15% throughput for 1 KiB frames, <= 10% for 64 KiB chunks).
+ * alternating between them in rounds, then measures unloaded one-way latency (window 1), then the pure crypto cost
+ * per frame (PeerSession.seal + open, in process). Prints a table of msgs/s, MB/s, latency and two ratios: sdk /
+ * sdk-clear, what end-to-end encryption costs, judged against the targets (E2E costs <= 15% throughput for 1 KiB
+ * frames, <= 10% for 64 KiB chunks), and sdk / plaintext, what the whole SDK (encryption, outbox, ordering, receipts)
+ * costs against raw protocol devices that do none of it.
  * Exit code 1 when a phase failed (not when a target was missed: the table says that).
  */
 
@@ -19,6 +23,7 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { nodeFrameCrypto, setDefaultFrameCrypto } from '@oppie/client-sdk';
 import { type ServerChild, spawnServer } from './child.js';
+import { clearFrameCrypto } from './e2e-clear.js';
 import { type CryptoCost, measureCrypto } from './e2e-crypto.js';
 import { addStreams, measureStream, type StreamResult } from './e2e-measure.js';
 import { indexedPayload, type PathKind, plaintextPath, type StreamPath, sdkPath } from './e2e-paths.js';
@@ -62,9 +67,10 @@ interface Options {
 
 const USAGE = `usage: npm run bench:e2e -- [--quick] [options]
   --quick                 small counts: a smoke run
-  --rounds N              rounds that alternate plaintext and sdk (default 5, quick 2)
+  --rounds N              rounds that alternate the paths (default 5, quick 2)
   --sizes small,large     1 KiB frames, 47 KiB chunk-sized payloads (default both)
-  --paths plaintext,sdk   (default both; one alone is for profiling)
+  --paths plaintext,sdk-clear,sdk   (default all three; one alone is for profiling). sdk-clear: the SDK with
+                          the AEAD replaced by a copy, the baseline of the E2E cost
   --phases stream,serial,crypto
   --count-small N --count-large N --window-small N --window-large N
   --frame-crypto node|portable   the SDK's AEAD and base64url: Node's OpenSSL and Buffer, as sidecar-sdk
@@ -140,7 +146,7 @@ function parse(argv: string[]): Options | 'help' {
     quick,
     rounds: int('rounds', values.rounds, quick ? 2 : 5),
     cases: all.filter((c) => sizes.includes(c.name)),
-    paths: list('paths', values.paths, ['plaintext', 'sdk'] as const),
+    paths: list('paths', values.paths, ['plaintext', 'sdk-clear', 'sdk'] as const),
     phases: list('phases', values.phases, ['stream', 'serial', 'crypto'] as const),
     pin: values['no-pin'] !== true && process.env.BENCH_PIN !== '0',
     json: values.json,
@@ -167,6 +173,7 @@ function fillerOf(n: number): string {
 }
 
 const ROUND_WARMUP_SHARE = 0.1;
+const ALL_PATHS: readonly PathKind[] = ['plaintext', 'sdk-clear', 'sdk'];
 
 async function runStreams(
   opts: Options,
@@ -235,14 +242,28 @@ const mbps = (s: StreamResult | undefined) => (s === undefined ? undefined : s.b
 const lat = (xs: Float64Array | undefined): LatencySummary | undefined =>
   xs === undefined ? undefined : summarize(Array.from(xs));
 
-function row(name: string, plain: number | undefined, sdk: number | undefined, digits: number, check?: Case): string[] {
-  const ratio = plain !== undefined && sdk !== undefined ? sdk / plain : Number.NaN;
-  const verdict = check === undefined || Number.isNaN(ratio) ? '' : ratio >= check.targetRatio ? 'PASS' : 'FAIL';
+interface Triple {
+  readonly plain: number | undefined;
+  readonly clear: number | undefined;
+  readonly sdk: number | undefined;
+}
+
+const ratioOf = (a: number | undefined, b: number | undefined) =>
+  a !== undefined && b !== undefined && b !== 0 ? a / b : Number.NaN;
+const ratioText = (r: number) => (Number.isNaN(r) ? '-' : `${r.toFixed(2)}x`);
+
+/** One metric on the three paths; `check` judges sdk / sdk-clear, the cost of encryption alone, against the target. */
+function row(name: string, v: Triple, digits: number, check?: Case): string[] {
+  const cost = ratioOf(v.sdk, v.clear);
+  const verdict = check === undefined || Number.isNaN(cost) ? '' : cost >= check.targetRatio ? 'PASS' : 'FAIL';
+  const cell = (x: number | undefined) => (x === undefined ? '-' : fmt(x, digits));
   return [
     name,
-    plain === undefined ? '-' : fmt(plain, digits),
-    sdk === undefined ? '-' : fmt(sdk, digits),
-    Number.isNaN(ratio) ? '-' : `${ratio.toFixed(2)}x`,
+    cell(v.plain),
+    cell(v.clear),
+    cell(v.sdk),
+    ratioText(cost),
+    ratioText(ratioOf(v.sdk, v.plain)),
     check === undefined ? '' : `>= ${check.targetRatio}x (${check.targetText})`,
     verdict,
   ];
@@ -251,61 +272,107 @@ function row(name: string, plain: number | undefined, sdk: number | undefined, d
 function renderStreams(opts: Options, results: Map<string, CaseResults>): string {
   const rows: string[][] = [];
   for (const c of opts.cases) {
-    const { plaintext: p, sdk: s } = results.get(c.name) as CaseResults;
-    const ps = p.stream;
-    const ss = s.stream;
-    const perMsg = (r: StreamResult | undefined, cpu: 'ends' | 'sender' | 'receiver' | 'server') => {
-      if (r === undefined) return undefined;
+    const r = results.get(c.name) as CaseResults;
+    const p = r.plaintext;
+    const k = r['sdk-clear'];
+    const s = r.sdk;
+    const perMsg = (x: StreamResult | undefined, cpu: 'ends' | 'sender' | 'receiver' | 'server') => {
+      if (x === undefined) return undefined;
       const secs =
         cpu === 'server'
-          ? r.serverCpuSeconds
+          ? x.serverCpuSeconds
           : cpu === 'sender'
-            ? r.receiverCpuSeconds === undefined
+            ? x.receiverCpuSeconds === undefined
               ? undefined
-              : r.clientCpuSeconds
+              : x.clientCpuSeconds
             : cpu === 'receiver'
-              ? r.receiverCpuSeconds
-              : r.clientCpuSeconds + (r.receiverCpuSeconds ?? 0);
-      return secs === undefined ? undefined : (secs / r.count) * 1e6;
+              ? x.receiverCpuSeconds
+              : x.clientCpuSeconds + (x.receiverCpuSeconds ?? 0);
+      return secs === undefined ? undefined : (secs / x.count) * 1e6;
     };
     /** Messages per second if each role (sender, receiver, relay) had a core of its own: the busiest one's limit. */
-    const oneCoreEach = (r: StreamResult | undefined) => {
-      const costs = [perMsg(r, 'sender'), perMsg(r, 'receiver'), perMsg(r, 'server')];
+    const oneCoreEach = (x: StreamResult | undefined) => {
+      const costs = [perMsg(x, 'sender'), perMsg(x, 'receiver'), perMsg(x, 'server')];
       if (costs.some((c) => c === undefined)) return undefined;
       return 1e6 / Math.max(...(costs as number[]));
     };
-    const ms = (x: LatencySummary | undefined, k: 'p50' | 'p99') => (x === undefined ? undefined : x[k] / 1000);
-    const us = (x: LatencySummary | undefined, k: 'p50' | 'p99') => (x === undefined ? undefined : x[k]);
-    const [pd, sd, pset, sset] = [lat(ps?.delivery), lat(ss?.delivery), lat(ps?.settle), lat(ss?.settle)];
-    const [pser, sser, sserSettle] = [lat(p.serial?.delivery), lat(s.serial?.delivery), lat(s.serial?.settle)];
+    /** The metric `f` of the stream phase (or of the serial phase) of each path. */
+    const of = (f: (x: StreamResult | undefined) => number | undefined, phase: 'stream' | 'serial' = 'stream') => ({
+      plain: f(p[phase]),
+      clear: f(k[phase]),
+      sdk: f(s[phase]),
+    });
+    const at = (sel: 'delivery' | 'settle', q: 'p50' | 'p99', scale: number) => (x: StreamResult | undefined) => {
+      const l = lat(x?.[sel]);
+      return l === undefined ? undefined : l[q] / scale;
+    };
     const l = `${c.label}`;
-    const ratio = mps(ps) !== undefined && mps(ss) !== undefined ? (mps(ss) as number) / (mps(ps) as number) : NaN;
+    const cost = ratioOf(mps(s.stream), mps(k.stream));
     rows.push(
-      row(`${l}: throughput (msgs/s), window ${c.window}`, mps(ps), mps(ss), 0, c),
-      row(`${l}: throughput (MB/s of payload)`, mbps(ps), mbps(ss), 1),
-      [`${l}: E2E throughput cost`, '', '', Number.isNaN(ratio) ? '-' : `${((1 - ratio) * 100).toFixed(1)}%`, '', ''],
-      row(`${l}: delivery latency p50 under load (ms)`, ms(pd, 'p50'), ms(sd, 'p50'), 2),
-      row(`${l}: delivery latency p99 under load (ms)`, ms(pd, 'p99'), ms(sd, 'p99'), 2),
-      row(`${l}: window release p50 (ms)¹`, ms(pset, 'p50'), ms(sset, 'p50'), 2),
-      row(`${l}: window release p99 (ms)¹`, ms(pset, 'p99'), ms(sset, 'p99'), 2),
-      row(`${l}: unloaded one-way latency p50 (µs)`, us(pser, 'p50'), us(sser, 'p50'), 0),
-      row(`${l}: unloaded one-way latency p99 (µs)`, us(pser, 'p99'), us(sser, 'p99'), 0),
-      row(`${l}: unloaded send() -> receipt p50 (µs)`, undefined, us(sserSettle, 'p50'), 0),
-      row(`${l}: client CPU per message (µs, both ends)`, perMsg(ps, 'ends'), perMsg(ss, 'ends'), 1),
+      row(`${l}: throughput (msgs/s), window ${c.window}`, of(mps), 0, c),
+      row(`${l}: throughput (MB/s of payload)`, of(mbps), 1),
+      [
+        `${l}: E2E throughput cost`,
+        '',
+        '',
+        '',
+        Number.isNaN(cost) ? '-' : `${((1 - cost) * 100).toFixed(1)}%`,
+        '',
+        '',
+        '',
+      ],
+      row(`${l}: delivery latency p50 under load (ms)`, of(at('delivery', 'p50', 1000)), 2),
+      row(`${l}: delivery latency p99 under load (ms)`, of(at('delivery', 'p99', 1000)), 2),
+      row(`${l}: window release p50 (ms)¹`, of(at('settle', 'p50', 1000)), 2),
+      row(`${l}: window release p99 (ms)¹`, of(at('settle', 'p99', 1000)), 2),
+      row(`${l}: unloaded one-way latency p50 (µs)`, of(at('delivery', 'p50', 1), 'serial'), 0),
+      row(`${l}: unloaded one-way latency p99 (µs)`, of(at('delivery', 'p99', 1), 'serial'), 0),
+      row(
+        `${l}: unloaded send() -> receipt p50 (µs)`,
+        { ...of(at('settle', 'p50', 1), 'serial'), plain: undefined },
+        0,
+      ),
+      row(
+        `${l}: client CPU per message (µs, both ends)`,
+        of((x) => perMsg(x, 'ends')),
+        1,
+      ),
       ...(opts.split
         ? [
-            row(`${l}: sender CPU per message (µs)`, perMsg(ps, 'sender'), perMsg(ss, 'sender'), 1),
-            row(`${l}: receiver CPU per message (µs)`, perMsg(ps, 'receiver'), perMsg(ss, 'receiver'), 1),
+            row(
+              `${l}: sender CPU per message (µs)`,
+              of((x) => perMsg(x, 'sender')),
+              1,
+            ),
+            row(
+              `${l}: receiver CPU per message (µs)`,
+              of((x) => perMsg(x, 'receiver')),
+              1,
+            ),
           ]
         : []),
-      row(`${l}: relay CPU per message (µs)`, perMsg(ps, 'server'), perMsg(ss, 'server'), 1),
-      ...(opts.split
-        ? [row(`${l}: one core per role (msgs/s, projected)²`, oneCoreEach(ps), oneCoreEach(ss), 0, c)]
-        : []),
-      row(`${l}: envelope on the wire (bytes)`, p.wire, s.wire, 0),
+      row(
+        `${l}: relay CPU per message (µs)`,
+        of((x) => perMsg(x, 'server')),
+        1,
+      ),
+      ...(opts.split ? [row(`${l}: one core per role (msgs/s, projected)²`, of(oneCoreEach), 0, c)] : []),
+      row(`${l}: envelope on the wire (bytes)`, { plain: p.wire, clear: k.wire, sdk: s.wire }, 0),
     );
   }
-  return table(['metric', 'plaintext', 'sdk', 'sdk/plaintext', 'target', 'result'], rows);
+  return table(
+    [
+      'metric',
+      'plaintext (raw protocol)',
+      'sdk, AEAD off',
+      'sdk (E2E)',
+      'sdk / sdk AEAD off (E2E cost)',
+      'sdk / plaintext (whole SDK)',
+      'target (E2E cost)',
+      'result',
+    ],
+    rows,
+  );
 }
 
 function renderCrypto(costs: readonly CryptoCost[], opts: Options, results: Map<string, CaseResults>): string {
@@ -317,6 +384,7 @@ function renderCrypto(costs: readonly CryptoCost[], opts: Options, results: Map<
     const plainCpu = ends(r?.plaintext.stream);
     const sdkCpu = ends(r?.sdk.stream);
     const gap = sdkCpu - plainCpu;
+    const clearGap = sdkCpu - ends(r?.['sdk-clear'].stream);
     return [
       k.label,
       fmt(k.plaintextBytes),
@@ -329,6 +397,7 @@ function renderCrypto(costs: readonly CryptoCost[], opts: Options, results: Map<
       `${fmt(k.sdkToB64u, 1)} / ${fmt(k.sdkFromB64u, 1)}`,
       `${fmt(k.nodeToB64u, 1)} / ${fmt(k.nodeFromB64u, 1)}`,
       Number.isFinite(gap) ? fmt(gap, 1) : '-',
+      Number.isFinite(clearGap) ? fmt(clearGap, 1) : '-',
     ];
   });
   return table(
@@ -344,6 +413,7 @@ function renderCrypto(costs: readonly CryptoCost[], opts: Options, results: Map<
       'b64u enc / dec µs, SDK JS',
       'b64u enc / dec µs, Buffer',
       'client CPU gap sdk-plain µs/msg',
+      'client CPU gap sdk-clear µs/msg',
     ],
     rows,
   );
@@ -369,7 +439,9 @@ async function main(): Promise<number> {
     `${pinning ? `pinned: client cpu ${pinning.client}, relay cpu ${pinning.server}${opts.split ? `, receiver cpu ${receiverCpu}` : ''}` : 'not pinned'}; ${opts.split ? 'receiver in its own process; ' : ''}SDK frame crypto ${opts.frameCrypto}; mode ${opts.quick ? 'quick' : 'full'}, ${opts.rounds} rounds; ${opts.cases.map((c) => `${c.label}: ${c.count} (+${c.warmup}) window ${c.window}, serial ${c.serialCount}`).join('; ')}\n`,
   );
   const results = new Map<string, CaseResults>();
-  for (const c of opts.cases) results.set(c.name, { plaintext: { errors: [] }, sdk: { errors: [] } });
+  for (const c of opts.cases) {
+    results.set(c.name, { plaintext: { errors: [] }, 'sdk-clear': { errors: [] }, sdk: { errors: [] } });
+  }
   const costs: CryptoCost[] = [];
   let failed = false;
   if (opts.phases.includes('stream') || opts.phases.includes('serial')) {
@@ -378,14 +450,15 @@ async function main(): Promise<number> {
     try {
       for (const kind of opts.paths) {
         try {
+          const clear = kind === 'sdk-clear';
           const path =
             kind === 'plaintext'
               ? opts.split
                 ? await splitPlaintextPath(server.url, receiverCpu)
                 : await plaintextPath(server.url)
               : opts.split
-                ? await splitSdkPath(server.url, receiverCpu, opts.frameCrypto)
-                : await sdkPath(server.url);
+                ? await splitSdkPath(server.url, receiverCpu, opts.frameCrypto, clear)
+                : await sdkPath(server.url, clear ? clearFrameCrypto(opts.frameCrypto) : undefined);
           paths.set(kind, path);
         } catch (err) {
           for (const r of results.values()) r[kind].errors.push(`setup: ${errorText(err)}`);
@@ -420,7 +493,7 @@ async function main(): Promise<number> {
   if (costs.length > 0) console.log(`\n${renderCrypto(costs, opts, results)}`);
   for (const c of opts.cases) {
     const r = results.get(c.name) as CaseResults;
-    for (const kind of ['plaintext', 'sdk'] as const) {
+    for (const kind of ALL_PATHS) {
       const s = r[kind].stream;
       if (s !== undefined) {
         const cpu = (x: number | undefined) =>
@@ -440,7 +513,7 @@ async function main(): Promise<number> {
       [...results].map(([name, r]) => [
         name,
         Object.fromEntries(
-          (['plaintext', 'sdk'] as const).map((k) => [
+          ALL_PATHS.map((k) => [
             k,
             {
               errors: r[k].errors,

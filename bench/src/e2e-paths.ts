@@ -5,17 +5,20 @@
  *   envelope's text, routed envelopes acknowledged to the relay (batched per turn);
  * - sdk: an OppieClient sidecar sending to an OppieClient phone paired through the relay, `ws` sockets and
  *   MemoryStore storage: every frame sealed (XChaCha20-Poly1305), kept in the outbox, opened, ordered through the
- *   inbox, and acknowledged with an end-to-end receipt that resolves the `send()` promise.
+ *   inbox, and acknowledged with an end-to-end receipt that resolves the `send()` promise;
+ * - sdk-clear: the same SDK path with the AEAD replaced by a copy (same frames, same sizes): what the SDK costs
+ *   without encryption.
  *
  * The payload's first 10 characters carry the message's index, so the receiver checks order and the bench matches a
  * delivery to its send time.
  */
-import { MemoryStore, OppieClient, type OppieClientOptions } from '@oppie/client-sdk';
+import { type FrameCrypto, MemoryStore, OppieClient, type OppieClientOptions } from '@oppie/client-sdk';
 import { pairDevice, registerDevice } from '@oppie/test-kit';
 import WebSocket from 'ws';
 import { BenchPeer, openSocket } from './peers.js';
 
-export type PathKind = 'plaintext' | 'sdk';
+/** `sdk-clear`: the SDK with the AEAD replaced by a copy (e2e-clear.ts), the baseline for what encryption costs. */
+export type PathKind = 'plaintext' | 'sdk-clear' | 'sdk';
 
 export interface StreamPath {
   readonly kind: PathKind;
@@ -93,7 +96,13 @@ export async function plaintextPath(url: string): Promise<StreamPath> {
   return path;
 }
 
-function sdkClient(relayUrl: string, role: 'sidecar' | 'pwa', name: string): Promise<OppieClient> {
+/** An OppieClient on `ws` and MemoryStore; `frameCrypto` replaces the process default (the clear path's copy). */
+export function sdkClient(
+  relayUrl: string,
+  role: 'sidecar' | 'pwa',
+  name: string,
+  frameCrypto?: FrameCrypto,
+): Promise<OppieClient> {
   return OppieClient.create({
     relayUrl,
     role,
@@ -101,6 +110,7 @@ function sdkClient(relayUrl: string, role: 'sidecar' | 'pwa', name: string): Pro
     platform: {
       WebSocket: WebSocket as unknown as NonNullable<NonNullable<OppieClientOptions['platform']>['WebSocket']>,
       storage: new MemoryStore(),
+      ...(frameCrypto === undefined ? {} : { frameCrypto }),
     },
   });
 }
@@ -124,17 +134,20 @@ export function sdkWireBytes(payload: string, from: string, to: string): number 
   return header + b64 + 13;
 }
 
-/** OppieClient sidecar -> OppieClient phone, paired end to end through the relay (as test/test/sdk/sdk-fixture.ts). */
-export async function sdkPath(url: string): Promise<StreamPath> {
-  const sidecar = await sdkClient(url, 'sidecar', 'e2e-bench-workstation');
+/**
+ * OppieClient sidecar -> OppieClient phone, paired end to end through the relay (as test/test/sdk/sdk-fixture.ts);
+ * with `clear`, both ends on that frame cipher instead of the real AEAD (the `sdk-clear` path).
+ */
+export async function sdkPath(url: string, clear?: FrameCrypto): Promise<StreamPath> {
+  const sidecar = await sdkClient(url, 'sidecar', 'e2e-bench-workstation', clear);
   await sidecar.register();
   await sidecar.connect();
   const offer = await sidecar.createPairing();
-  const phone = await sdkClient(url, 'pwa', 'e2e-bench-phone');
+  const phone = await sdkClient(url, 'pwa', 'e2e-bench-phone', clear);
   await Promise.all([phone.pair(offer.link), offer.completed]);
   const to = phone.deviceId;
   const path: StreamPath = {
-    kind: 'sdk',
+    kind: clear === undefined ? 'sdk' : 'sdk-clear',
     onDelivered: () => {},
     onSettled: () => {},
     onFailure: () => {},

@@ -10,12 +10,20 @@
 import * as nodeCrypto from 'node:crypto';
 import { nodeFrameCrypto, OppieClient, type OppieClientOptions, setDefaultFrameCrypto } from '@oppie/client-sdk';
 import WebSocket from 'ws';
+import { clearFrameCrypto } from './e2e-clear.js';
 import { INDEX_CHARS } from './e2e-paths.js';
 import { BenchPeer, openSocket } from './peers.js';
 
 export type ReceiverCommand =
   | { readonly cmd: 'plain'; readonly url: string; readonly deviceId: string; readonly token: string }
-  | { readonly cmd: 'sdk'; readonly url: string; readonly link: string; readonly frameCrypto: 'node' | 'portable' }
+  | {
+      readonly cmd: 'sdk';
+      readonly url: string;
+      readonly link: string;
+      readonly frameCrypto: 'node' | 'portable';
+      /** The `sdk-clear` path: the AEAD replaced by a copy (e2e-clear.ts). */
+      readonly clear: boolean;
+    }
   | { readonly cmd: 'close' };
 
 export type ReceiverMessage =
@@ -59,6 +67,7 @@ async function start(cmd: ReceiverCommand): Promise<void> {
       name: 'e2e-bench-phone',
       platform: {
         WebSocket: WebSocket as unknown as NonNullable<NonNullable<OppieClientOptions['platform']>['WebSocket']>,
+        ...(cmd.clear ? { frameCrypto: clearFrameCrypto(cmd.frameCrypto) } : {}),
       },
     });
     phone.events.on('message', (m) => delivered(indexOf(m.payload)));

@@ -1,15 +1,14 @@
 /**
- * `bench:e2e --split`: the same two paths as e2e-paths.ts, with the receiving end in a child process
+ * `bench:e2e --split`: the same paths as e2e-paths.ts, with the receiving end in a child process
  * (e2e-receiver.ts). The sender stays in the bench process, so the bench's own CPU time is the sender's and the
  * child's (from /proc) is the receiver's: the per-end cost that the one-process topology can only report as a sum.
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { OppieClient, type OppieClientOptions } from '@oppie/client-sdk';
 import { pairDevice, registerDevice } from '@oppie/test-kit';
-import WebSocket from 'ws';
 import { readCpuSeconds } from './child.js';
-import { plaintextSender, type StreamPath, sdkWireBytes } from './e2e-paths.js';
+import { clearFrameCrypto } from './e2e-clear.js';
+import { plaintextSender, type StreamPath, sdkClient, sdkWireBytes } from './e2e-paths.js';
 import type { ReceiverCommand, ReceiverMessage } from './e2e-receiver.js';
 import { BenchPeer, openSocket } from './peers.js';
 
@@ -111,20 +110,22 @@ export async function splitPlaintextPath(url: string, receiverCpu: number | unde
   return p;
 }
 
-/** SDK: the sidecar OppieClient here, the phone OppieClient in the child, paired through the relay. */
+/**
+ * SDK: the sidecar OppieClient here, the phone OppieClient in the child, paired through the relay; with `clear`,
+ * both on the copy cipher of e2e-clear.ts (the `sdk-clear` path).
+ */
 export async function splitSdkPath(
   url: string,
   receiverCpu: number | undefined,
   frameCrypto: 'node' | 'portable',
+  clear = false,
 ): Promise<StreamPath> {
-  const sidecar = await OppieClient.create({
-    relayUrl: url,
-    role: 'sidecar',
-    name: 'e2e-bench-split-workstation',
-    platform: {
-      WebSocket: WebSocket as unknown as NonNullable<NonNullable<OppieClientOptions['platform']>['WebSocket']>,
-    },
-  });
+  const sidecar = await sdkClient(
+    url,
+    'sidecar',
+    'e2e-bench-split-workstation',
+    clear ? clearFrameCrypto(frameCrypto) : undefined,
+  );
   await sidecar.register();
   await sidecar.connect();
   const offer = await sidecar.createPairing();
@@ -134,10 +135,10 @@ export async function splitSdkPath(
     deliveries(() => path as StreamPath, false),
   );
   const ready = receiver.ready();
-  receiver.command({ cmd: 'sdk', url, link: offer.link, frameCrypto });
+  receiver.command({ cmd: 'sdk', url, link: offer.link, frameCrypto, clear });
   const [to] = await Promise.all([ready, offer.completed]);
   const p: StreamPath = {
-    kind: 'sdk',
+    kind: clear ? 'sdk-clear' : 'sdk',
     onDelivered: () => {},
     onSettled: () => {},
     onFailure: () => {},
