@@ -63,6 +63,10 @@ export class OppieClient {
   private refreshTimer: unknown;
   private welcome: WelcomePayload | undefined;
   private readonly openWaiters: Array<{ resolve: () => void; reject: (e: OppieError) => void }> = [];
+  /** `auth` frames sent by stepUp(), by frame id, until the relay's ack or error. */
+  private readonly authWaiters = new Map<string, { resolve: () => void; reject: (e: OppieError) => void }>();
+  /** Set by a successful stepUp() (the account has OTP from then on); the next welcome says again. */
+  private stepUpKnown: boolean | undefined;
 
   private constructor(
     readonly options: OppieClientOptions,
@@ -257,6 +261,7 @@ export class OppieClient {
 
   private welcomed(w: WelcomePayload): void {
     this.welcome = w;
+    this.stepUpKnown = undefined;
     for (const d of w.devices) this.online.set(d.deviceId, d.online);
     this.messaging.connected(w);
     this.directPaths.welcomed(w.iceServers, w.iceExpiresAt, w.devices);
@@ -266,6 +271,20 @@ export class OppieClient {
   }
 
   private frame(f: RelayFrameIn): void {
+    const waiter = f.re === undefined ? undefined : this.authWaiters.get(f.re);
+    if (waiter !== undefined && (f.type === 'ack' || f.type === 'error')) {
+      this.authWaiters.delete(f.re as string);
+      if (f.type === 'ack') waiter.resolve();
+      else {
+        const e = f.payload as { code?: string; message?: string };
+        waiter.reject(
+          new OppieError('OPPIE_ERR_AUTH', `${e.code}: ${e.message ?? ''}`, {
+            ...(e.code !== undefined && { relayCode: e.code }),
+          }),
+        );
+      }
+      return;
+    }
     if (f.type === 'pair') {
       this.messaging.ackToRelay(f);
       this.messaging.serially(() => this.pairing.received(f));
@@ -332,6 +351,103 @@ export class OppieClient {
   }
 
   /**
+   * Starts TOTP enrollment for the account (RFC 6238: SHA-1, 6 digits, 30 s). Show `uri` as a QR code for an
+   * authenticator app; the enrollment stays pending until the first {@link stepUp} with a code from it.
+   * Rejects with an OppieError whose `relayCode` is `RELAY_ERR_OTP_ALREADY_ENROLLED` once the account has OTP.
+   *
+   * @example
+   * const { uri } = await client.enrollOtp();
+   * showQrCode(uri);
+   * await client.stepUp(prompt('code from your authenticator'));
+   */
+  async enrollOtp(): Promise<{ secret: string; uri: string }> {
+    return this.api.enrollOtp(await this.token());
+  }
+
+  /**
+   * OTP step-up: verifies `code` with the relay and hands the token with the fresh step-up to the live connection
+   * (an `auth` frame, acknowledged before this resolves), so an `approve` sent next is forwarded. The first
+   * successful call also confirms a pending enrollment. Not connected: the token is used by the next connection.
+   * Rejects with `relayCode` `RELAY_ERR_OTP_INVALID` for a wrong or reused code.
+   *
+   * @example
+   * if (client.stepUpRequired) await client.stepUp(code);
+   * await client.send('approve', { planId });
+   */
+  async stepUp(code: string): Promise<void> {
+    const res = await this.api.verifyOtp(await this.token(), code);
+    this.cachedToken = { token: res.token, expiresAt: res.expiresAt };
+    this.scheduleRefresh(res.expiresAt);
+    this.stepUpKnown = true;
+    if (this.connection.state !== 'open') return;
+    const id = `auth-${this.platform.now()}-${Math.random().toString(36).slice(2, 8)}`;
+    await new Promise<void>((resolve, reject) => {
+      const timer = this.platform.timers.setTimeout(() => {
+        this.authWaiters.delete(id);
+        reject(new OppieError('OPPIE_ERR_TIMEOUT', 'the relay did not acknowledge the step-up token'));
+      }, 10_000);
+      const settle = (fn: () => void) => {
+        this.platform.timers.clearTimeout(timer);
+        fn();
+      };
+      this.authWaiters.set(id, { resolve: () => settle(resolve), reject: (e) => settle(() => reject(e)) });
+      this.connection.send({ type: 'auth', id, timestamp: this.platform.now(), payload: { token: res.token } });
+    });
+  }
+
+  /**
+   * Whether this account has OTP, so that `approve` needs a recent {@link stepUp} (the relay's window is
+   * STEP_UP_MAX_AGE_SECONDS). From the last welcome; true after a successful stepUp.
+   *
+   * @example
+   * if (client.stepUpRequired) await client.stepUp(await askForCode());
+   */
+  get stepUpRequired(): boolean {
+    return this.stepUpKnown ?? this.welcome?.stepUpRequired ?? false;
+  }
+
+  /**
+   * The relay's VAPID public key, for `pushManager.subscribe({ applicationServerKey })` (base64url; decode it to
+   * bytes for browsers that want a BufferSource). Rejects with `relayCode` `RELAY_ERR_PUSH_DISABLED` when the
+   * relay has Web Push off.
+   *
+   * @example
+   * const key = await client.pushPublicKey();
+   * const sub = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+   * await client.subscribePush(sub.toJSON() as { endpoint: string; keys: { p256dh: string; auth: string } });
+   */
+  async pushPublicKey(): Promise<string> {
+    return this.api.vapidPublicKey();
+  }
+
+  /**
+   * PWA: registers this device's push subscription (`PushSubscription.toJSON()`), replacing the previous one. The
+   * relay then sends a wake-up push when a high-priority message waits for this device while it is offline; the
+   * push carries only opaque ids, `{ t: 'wake', ids, from }`. Rejects with `relayCode`
+   * `RELAY_ERR_PUSH_SUBSCRIPTION_INVALID` (endpoint or keys unusable) or `RELAY_ERR_ROLE_FORBIDDEN` (a sidecar).
+   *
+   * @example
+   * await client.subscribePush(subscription.toJSON() as { endpoint: string; keys: { p256dh: string; auth: string } });
+   */
+  async subscribePush(sub: { endpoint: string; keys: { p256dh: string; auth: string } }): Promise<void> {
+    await this.api.putPushSubscription(await this.token(), {
+      endpoint: sub.endpoint,
+      keys: { p256dh: sub.keys.p256dh, auth: sub.keys.auth },
+    });
+  }
+
+  /**
+   * PWA: removes this device's push subscription (resolves also when there was none).
+   *
+   * @example
+   * await subscription.unsubscribe();
+   * await client.unsubscribePush();
+   */
+  async unsubscribePush(): Promise<void> {
+    await this.api.deletePushSubscription(await this.token());
+  }
+
+  /**
    * Messages (frames) kept in the outbox until the peer acknowledges them, e.g. to show "3 waiting". They survive a
    * restart and are sent again on the next connection.
    */
@@ -345,6 +461,8 @@ export class OppieClient {
   }
 
   async close(): Promise<void> {
+    for (const w of this.authWaiters.values()) w.reject(new OppieError('OPPIE_ERR_CLOSED'));
+    this.authWaiters.clear();
     if (this.refreshTimer !== undefined) this.platform.timers.clearTimeout(this.refreshTimer);
     this.refreshTimer = undefined;
     this.messaging.close();

@@ -1,11 +1,13 @@
 /**
- * The relay's REST API as the SDK uses it: proofs of key possession, tokens, pairing codes, devices.
+ * The relay's REST API as the SDK uses it: proofs of key possession, tokens, pairing codes, devices, OTP step-up and
+ * Web Push registration.
  */
 import {
   type DeviceInfo,
   type PairingClaimRequest,
   type Proof,
   type ProofPurpose,
+  type PushSubscriptionRequest,
   proofMessage,
   type TokenResponse,
 } from '@oppie/protocol';
@@ -93,5 +95,30 @@ export class RelayApi {
 
   async revoke(token: string, deviceId: string): Promise<void> {
     await this.call('DELETE', `/api/auth/devices/${encodeURIComponent(deviceId)}`, undefined, token);
+  }
+
+  /** POST /api/auth/otp/enroll: a pending TOTP secret for the account (confirmed by the first verify). */
+  async enrollOtp(token: string): Promise<{ secret: string; uri: string }> {
+    return this.call('POST', '/api/auth/otp/enroll', {}, token);
+  }
+
+  /** POST /api/auth/otp/verify: a token carrying a fresh step-up. */
+  async verifyOtp(token: string, code: string): Promise<TokenResponse> {
+    return this.call('POST', '/api/auth/otp/verify', { code }, token);
+  }
+
+  /** GET /api/push/vapid-public-key: the applicationServerKey, base64url. */
+  async vapidPublicKey(): Promise<string> {
+    return (await this.call<{ publicKey: string }>('GET', '/api/push/vapid-public-key')).publicKey;
+  }
+
+  /** PUT /api/push/subscription: stores this PWA's subscription, replacing the previous one. */
+  async putPushSubscription(token: string, sub: PushSubscriptionRequest): Promise<void> {
+    await this.call('PUT', '/api/push/subscription', sub, token);
+  }
+
+  /** DELETE /api/push/subscription. */
+  async deletePushSubscription(token: string): Promise<void> {
+    await this.call('DELETE', '/api/push/subscription', undefined, token);
   }
 }

@@ -58,6 +58,12 @@ export const ERROR_CODES = {
     status: 403,
     message: 'this account requires a recent OTP step-up before approve',
   },
+  // Web Push wake-up.
+  RELAY_ERR_PUSH_DISABLED: { status: 404, message: 'Web Push is switched off on this relay (PUSH_ENABLED=false)' },
+  RELAY_ERR_PUSH_SUBSCRIPTION_INVALID: {
+    status: 400,
+    message: 'the push subscription is not usable (endpoint or keys)',
+  },
   // Envelopes on the WebSocket.
   RELAY_ERR_BINARY_UNSUPPORTED: { status: 400, message: 'binary frames are not part of the protocol' },
   RELAY_ERR_MALFORMED_JSON: { status: 400, message: 'the frame is not valid JSON' },

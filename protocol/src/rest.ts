@@ -181,3 +181,46 @@ export const TurnCredentialsResponse = Type.Object(
 );
 
 export const Jwks = Type.Object({ keys: Type.Array(Type.Record(Type.String(), Type.Unknown())) }, { title: 'JWKS' });
+
+/** GET /api/push/vapid-public-key: the VAPID key a PWA passes to `pushManager.subscribe()`. */
+export const VapidPublicKeyResponse = Type.Object(
+  {
+    publicKey: Base64Url('applicationServerKey: the uncompressed P-256 point (65 bytes), base64url.', 87, 87),
+  },
+  { title: 'VapidPublicKeyResponse' },
+);
+export type VapidPublicKeyResponse = Static<typeof VapidPublicKeyResponse>;
+
+/**
+ * PUT /api/push/subscription: the browser's `PushSubscription.toJSON()`. The schema only bounds the shape and sizes
+ * (a violation is RELAY_ERR_BAD_REQUEST); the relay then checks the content (https endpoint, a P-256 point of 65
+ * bytes, a 16-byte auth secret) and refuses with RELAY_ERR_PUSH_SUBSCRIPTION_INVALID.
+ */
+export const PushSubscriptionRequest = Type.Object(
+  {
+    endpoint: Type.String({ minLength: 1, maxLength: 2048, description: 'The push service URL (https).' }),
+    expirationTime: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'Ignored (browsers send null).' }),
+    ),
+    keys: Type.Object(
+      {
+        p256dh: Type.String({ minLength: 1, maxLength: 128, description: 'P-256 public key, base64url.' }),
+        auth: Type.String({ minLength: 1, maxLength: 64, description: 'Auth secret, 16 bytes, base64url.' }),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  // Browsers may add fields to toJSON() in future; unknown ones are dropped, not refused.
+  { additionalProperties: true, title: 'PushSubscriptionRequest' },
+);
+export type PushSubscriptionRequest = Static<typeof PushSubscriptionRequest>;
+
+/**
+ * The body of a wake-up push (encrypted for the PWA, RFC 8291): that something awaits it and opaque ids, never
+ * content. `ids` are the ids of the queued envelopes that caused it, `from` the sender device id.
+ */
+export interface PushWakePayload {
+  readonly t: 'wake';
+  readonly ids: readonly string[];
+  readonly from: string;
+}

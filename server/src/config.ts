@@ -282,6 +282,80 @@ export const OPTIONS = {
     max: 86_400,
     description: 'Lifetime of minted TURN credentials.',
   },
+  pushEnabled: {
+    env: 'PUSH_ENABLED',
+    kind: 'bool',
+    default: true,
+    description:
+      'Web Push wake-ups for offline PWAs (high-priority envelopes). Off: the /api/push routes answer RELAY_ERR_PUSH_DISABLED and nothing is sent.',
+  },
+  pushVapidSubject: {
+    env: 'PUSH_VAPID_SUBJECT',
+    kind: 'string',
+    default: undefined,
+    description:
+      'VAPID contact (`mailto:` or `https:` URL) sent to push services. Default: PUBLIC_URL when it is https, else mailto:ops@localhost (set a real one in production).',
+  },
+  pushVapidKeyFile: {
+    env: 'PUSH_VAPID_KEY_FILE',
+    kind: 'path',
+    default: undefined,
+    description:
+      'JSON `{ publicKey, privateKey }` (base64url, as `web-push generate-vapid-keys --json` prints). Default: a key pair generated once and kept in the store (relay.db, or Redis with REDIS_URL).',
+  },
+  pushCoalesceSeconds: {
+    env: 'PUSH_COALESCE_SECONDS',
+    kind: 'int',
+    default: 30,
+    min: 0,
+    max: 3600,
+    description: 'At most one push per device within this interval; later triggers are counted as coalesced.',
+  },
+  pushTtlSeconds: {
+    env: 'PUSH_TTL_SECONDS',
+    kind: 'int',
+    default: 3600,
+    min: 0,
+    max: 86_400,
+    description: 'How long the push service keeps an undelivered wake-up (the Web Push TTL header).',
+  },
+  pushConcurrency: {
+    env: 'PUSH_CONCURRENCY',
+    kind: 'int',
+    default: 8,
+    min: 1,
+    max: 256,
+    description: 'Push requests in flight at once, per instance.',
+  },
+  pushQueueMax: {
+    env: 'PUSH_QUEUE_MAX',
+    kind: 'int',
+    default: 1000,
+    min: 1,
+    description: 'Wake-ups waiting for a free request slot before new ones are dropped (counted).',
+  },
+  pushTimeoutSeconds: {
+    env: 'PUSH_TIMEOUT_SECONDS',
+    kind: 'int',
+    default: 10,
+    min: 1,
+    max: 120,
+    description: 'A push request without an answer for this long is abandoned and counted as failed.',
+  },
+  pushCaFile: {
+    env: 'PUSH_CA_FILE',
+    kind: 'path',
+    default: undefined,
+    description:
+      'PEM CA certificates trusted for push endpoints in addition to the system ones (a push service behind a private CA).',
+  },
+  pushAllowPrivateEndpoints: {
+    env: 'PUSH_ALLOW_PRIVATE_ENDPOINTS',
+    kind: 'bool',
+    default: false,
+    description:
+      'Accept subscription endpoints on localhost, loopback, private or link-local addresses (tests, a LAN push service). Off: refused, so a device cannot make the relay call its own network.',
+  },
   redisUrl: {
     env: 'REDIS_URL',
     kind: 'redis',
@@ -413,6 +487,10 @@ export function loadConfig(
   if (out.redisUrl !== undefined && out.publicUrl === undefined) {
     // Tokens name their issuer; instances behind one balancer must all accept each other's.
     throw new ConfigError('PUBLIC_URL', 'is required with REDIS_URL: every instance must name the same issuer');
+  }
+  const subject = out.pushVapidSubject as string | undefined;
+  if (subject !== undefined && !/^(mailto:[^@\s]+@[^@\s]+|https:\/\/[^\s]+)$/.test(subject)) {
+    throw new ConfigError('PUSH_VAPID_SUBJECT', `must be a mailto: address or an https: URL, got "${subject}"`);
   }
   const scheme = out.tlsCertFile === undefined ? 'http' : 'https';
   const issuer = (out.publicUrl as string | undefined) ?? `${scheme}://${out.host}:${out.port}`;

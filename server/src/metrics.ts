@@ -153,6 +153,12 @@ export function createMetrics() {
       help: 'Share of connected devices whose current path to their peer is the relay (0 when none are connected).',
       registers: r,
     }),
+    push: new Counter({
+      name: 'oppie_relay_push_total',
+      help: 'Web Push wake-ups by outcome (sent, gone: subscription deleted after 404/410, failed, dropped: queue full, coalesced).',
+      labelNames: ['outcome'] as const,
+      registers: r,
+    }),
     transportReports: new Counter({
       name: 'oppie_relay_transport_reports_total',
       help: 'Transport reports from SDKs, by path and upgrade outcome.',

@@ -15,10 +15,12 @@ import type { RelayConfig } from './config.js';
 import { type App, createApp } from './http/app.js';
 import { registerHealthRoute } from './http/routes/health.js';
 import { registerMetricsRoute } from './http/routes/metrics.js';
+import { registerPushRoutes } from './http/routes/push.js';
 import { registerSchemaRoute } from './http/routes/schema.js';
 import { registerSessionsRoute } from './http/routes/sessions.js';
 import { registerTurnRoute } from './http/routes/turn.js';
 import { createMetrics, type Metrics, TrafficCounters } from './metrics.js';
+import { createPush, type Push } from './push/index.js';
 import { MemoryDedupeStore } from './queue/dedupe.js';
 import { MemoryQueueStore, type QueueStore } from './queue/queue-store.js';
 import { openDatabase } from './store/sqlite/database.js';
@@ -47,6 +49,8 @@ export interface Relay {
   readonly metrics: Metrics;
   readonly queues: QueueStore;
   readonly hub: Hub;
+  /** Web Push wake-up: subscriptions and the trigger (a no-op service when PUSH_ENABLED is off). */
+  readonly push: Push;
 }
 
 const NOTICE_TTL_MS = 24 * 3600 * 1000;
@@ -93,6 +97,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     limiters: shared?.limiters,
   });
 
+  const push = await createPush({ config, db, shared: shared?.push, metrics, logger });
   const hub = new Hub();
   const queues: QueueStore =
     shared?.queues ?? new MemoryQueueStore({ maxCount: config.queueMaxCount, maxBytes: config.queueMaxBytes });
@@ -116,15 +121,40 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     },
     cluster,
   );
-  const router = new Router(hub, queues, dedupe, delivery, auth, metrics, traffic, audit, {
-    maxFrameBytes: config.maxFrameBytes,
-    maxJsonDepth: config.maxJsonDepth,
-    maxTtlMs: config.maxTtlSeconds * 1000,
-    clockSkewMs: config.clockSkewSeconds * 1000,
-    stepUpMaxAgeMs: config.stepUpMaxAgeSeconds * 1000,
-  });
+  const router = new Router(
+    hub,
+    queues,
+    dedupe,
+    delivery,
+    auth,
+    metrics,
+    traffic,
+    audit,
+    {
+      maxFrameBytes: config.maxFrameBytes,
+      maxJsonDepth: config.maxJsonDepth,
+      maxTtlMs: config.maxTtlSeconds * 1000,
+      clockSkewMs: config.clockSkewSeconds * 1000,
+      stepUpMaxAgeMs: config.stepUpMaxAgeSeconds * 1000,
+    },
+    push.queued,
+  );
   const turn = turnOptions(config);
-  const gateway = new Gateway(config, hub, router, delivery, queues, auth, metrics, logger, turn, cluster);
+  const gateway = new Gateway(
+    config,
+    hub,
+    router,
+    delivery,
+    queues,
+    auth,
+    metrics,
+    logger,
+    turn,
+    cluster,
+    (id, role) => {
+      if (role === 'pwa') push.online(id);
+    },
+  );
 
   /** What every instance does about a revocation, wherever it was made. */
   const revokedHere = (accountId: string, deviceId: string) => {
@@ -139,6 +169,10 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
   auth.events.on('deviceRevoked', ({ deviceId, accountId }) => {
     revokedHere(accountId, deviceId);
     cluster.publish({ kind: 'revoked', accountId, deviceId });
+    push.revoked(deviceId).catch((err) => {
+      metrics.storeErrors.inc({ op: 'push_revoke' });
+      logger.error({ err, deviceId }, 'push subscription removal after revoke failed');
+    });
     queues
       .purge(deviceId)
       .then((entries) => delivery.dropped(entries, 'recipient_revoked'))
@@ -225,6 +259,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
   registerAuthRoutes(app, { auth, config, online: async (ids) => new Set((await locate(ids)).keys()) });
   registerSessionsRoute(app, { auth, locate, queues });
   registerTurnRoute(app, { auth, turn });
+  registerPushRoutes(app, { auth, push });
   registerHealthRoute(app, {
     startedAt,
     draining: () => gateway.isDraining,
@@ -244,6 +279,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     metrics,
     queues,
     hub,
+    push,
     async start() {
       await app.listen({ host: config.host, port: config.port });
       const port = (app.server.address() as AddressInfo).port;
@@ -273,6 +309,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
         for (const t of timers) clearInterval(t);
         await gateway.drain(config.shutdownGraceSeconds * 1000);
         await app.close();
+        await push.close();
         clearTimeout(storeLoss);
         await queues.close();
         await auth.close();

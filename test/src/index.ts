@@ -41,6 +41,13 @@ export {
 export { type ApiOptions, type ApiResponse, api, apiOk } from './http.js';
 export { type PageHandler, type PageServer, startPageProxy } from './page-proxy.js';
 export {
+  type PushAnswer,
+  type ReceivedPush,
+  selfSignedCertificate,
+  startPushService,
+  type TestPushService,
+} from './push-service.js';
+export {
   freePort,
   hasRedis,
   pingRedis,

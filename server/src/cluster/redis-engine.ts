@@ -12,6 +12,7 @@ import type { QueueStore } from '../queue/queue-store.js';
 import { RedisQueueStore } from '../queue/redis-queue-store.js';
 import { RedisEnrollmentStore } from '../store/redis/enrollments.js';
 import { RedisPairingStore } from '../store/redis/pairings.js';
+import { RedisPushStore } from '../store/redis/push.js';
 import { createRedisAuthLimiters } from '../store/redis/rate-limits.js';
 import { RedisRegistry } from '../store/redis/registry.js';
 import { RedisReplayCache } from '../store/redis/replay-cache.js';
@@ -27,6 +28,8 @@ export interface SharedEngine {
   readonly cluster: Cluster;
   readonly stores: AuthStores;
   readonly limiters: AuthLimiters;
+  /** Push subscriptions, the VAPID key pair and coalescing marks. */
+  readonly push: RedisPushStore;
   close(): Promise<void>;
 }
 
@@ -110,6 +113,7 @@ export async function openRedisEngine(
         replay: new RedisReplayCache({ redis }),
       },
       limiters: createRedisAuthLimiters(redis, config),
+      push: new RedisPushStore({ redis }),
       async close() {
         await cluster.close();
         try {

@@ -51,7 +51,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     // header, never in cookies, so credentials stay off.
     await app.register(cors, {
       origin: opts.corsOrigins === '*' ? '*' : [...opts.corsOrigins],
-      methods: ['GET', 'POST', 'DELETE'],
+      methods: ['GET', 'POST', 'PUT', 'DELETE'],
       allowedHeaders: ['Authorization', 'Content-Type'],
       maxAge: 600,
     });

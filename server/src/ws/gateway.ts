@@ -39,6 +39,8 @@ export class Gateway {
     private readonly log: Logger,
     private readonly turn: TurnOptions,
     private readonly cluster: Cluster,
+    /** A device's connection is attached (the Web Push wake-up starts a new coalescing interval); must not throw. */
+    private readonly deviceOnline: (deviceId: string, role: DeviceClaims['role']) => void = () => {},
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
@@ -160,6 +162,7 @@ export class Gateway {
     // Newest connection wins on every instance: an older one elsewhere closes when this is announced.
     await this.cluster.attach(conn.deviceId, this.location(conn));
     if (!current()) return;
+    this.deviceOnline(conn.deviceId, conn.role);
     // Envelopes in flight to an older connection (replaced, or closed while its own release was pending) go back to
     // the queue before this connection may receive anything: delivery waits for `ready`.
     await this.queues.release(conn.deviceId);

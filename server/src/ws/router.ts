@@ -11,6 +11,7 @@ import {
   parseDeviceFrame,
   RelayError,
   ROUTE_RULES,
+  type RoleName,
   type RoutedEnvelope,
 } from '@oppie/protocol';
 import type { Audit } from '../audit.js';
@@ -40,6 +41,8 @@ export class Router {
     private readonly traffic: TrafficCounters,
     private readonly audit: Audit,
     private readonly opts: RouterOptions,
+    /** An envelope was queued for a device connected nowhere (the Web Push wake-up); must not block or throw. */
+    private readonly queuedOffline: (entry: QueuedEnvelope, role: RoleName | undefined) => void = () => {},
   ) {}
 
   /** Handles one WebSocket message. Never throws: failures become error frames with a code. */
@@ -117,6 +120,7 @@ export class Router {
       // Connected to another instance: that one is woken (one hop) and delivers from the shared queue.
       const elsewhere = !here && (await this.delivery.wakeElsewhere(env.to));
       conn.ack(env.id, here || elsewhere ? 'forwarded' : 'queued');
+      if (!here && !elsewhere) this.queuedOffline(entry, this.hub.directory(conn.accountId)?.get(env.to)?.role);
       if (env.type === 'approve') {
         this.audit.log('approve.forwarded', { from: conn.deviceId, to: env.to, account: conn.accountId, id: env.id });
       }

@@ -49,4 +49,19 @@ export const MIGRATIONS: readonly string[] = [
     uses_left INTEGER NOT NULL
   ) STRICT;
   `,
+  `
+  CREATE TABLE push_subscriptions (
+    device_id TEXT PRIMARY KEY,
+    endpoint TEXT NOT NULL,
+    p256dh TEXT NOT NULL,
+    auth TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE TABLE vapid_keys (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    public_key TEXT NOT NULL,
+    private_key TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];
