@@ -12,10 +12,12 @@ export default defineConfig({
       '@oppie/test-kit': src('./test/src/index.ts'),
       '@oppie/client-sdk': src('./client-sdk/src/index.ts'),
       '@oppie/sidecar-sdk': src('./sidecar-sdk/src/index.ts'),
+      '@oppie/sidecar-demo/messages': src('./examples/sidecar-demo/src/messages.ts'),
+      '@oppie/sidecar-demo': src('./examples/sidecar-demo/src/index.ts'),
     },
   },
   test: {
-    include: ['{protocol,server,client-sdk,sidecar-sdk,test,bench}/test/**/*.test.ts'],
+    include: ['{protocol,server,client-sdk,sidecar-sdk,test,bench}/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
     pool: 'forks',
     testTimeout: 20_000,
     hookTimeout: 30_000,
