@@ -16,8 +16,11 @@ export function hasChromium(): boolean {
   return false;
 }
 
-/** Headless Chromium with the flags measured to work here (FIELD-NOTES, Chromium section). */
-export function launchChromium(): Promise<Browser> {
+/**
+ * Headless Chromium with the flags measured to work here (FIELD-NOTES, Chromium section), followed by `extraArgs`
+ * (a fake camera's flags, say).
+ */
+export function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -29,6 +32,7 @@ export function launchChromium(): Promise<Browser> {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...extraArgs,
     ],
   });
 }
