@@ -340,7 +340,8 @@ export const OPTIONS = {
     default: 10,
     min: 1,
     max: 120,
-    description: 'A push request without an answer for this long is abandoned and counted as failed.',
+    description:
+      'Deadline of a whole push request (lookup, connect, send, answer); past it the request is destroyed and counted as failed.',
   },
   pushCaFile: {
     env: 'PUSH_CA_FILE',
@@ -354,7 +355,7 @@ export const OPTIONS = {
     kind: 'bool',
     default: false,
     description:
-      'Accept subscription endpoints on localhost, loopback, private or link-local addresses (tests, a LAN push service). Off: refused, so a device cannot make the relay call its own network.',
+      'Accept subscription endpoints on localhost, private addresses or ports other than 443 (tests, a LAN push service). Off: refused when stored, and every push connects only to public addresses on 443, so a device cannot make the relay call its own network.',
   },
   redisUrl: {
     env: 'REDIS_URL',

@@ -99,8 +99,10 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
 
   const push = await createPush({ config, db, shared: shared?.push, metrics, logger });
   const hub = new Hub();
-  const queues: QueueStore =
-    shared?.queues ?? new MemoryQueueStore({ maxCount: config.queueMaxCount, maxBytes: config.queueMaxBytes });
+  const queues: QueueStore = push.watch(
+    shared?.queues ?? new MemoryQueueStore({ maxCount: config.queueMaxCount, maxBytes: config.queueMaxBytes }),
+    (deviceId) => hub.get(deviceId)?.role === 'pwa',
+  );
   const dedupe = new MemoryDedupeStore(config.dedupeWindow);
   const delivery = new Delivery(
     hub,
@@ -153,6 +155,10 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     cluster,
     (id, role) => {
       if (role === 'pwa') push.online(id);
+    },
+    (id, role) => {
+      // Reconnected here meanwhile: the new connection takes the released envelopes, nothing to wake.
+      if (role === 'pwa' && hub.get(id) === undefined) push.released(id);
     },
   );
 

@@ -3,27 +3,29 @@
  * offline PWA when a high-priority envelope is queued for it. `createPush` builds it on the relay's stores.
  */
 
-import { readFileSync } from 'node:fs';
-import { Agent } from 'node:https';
-import { rootCertificates } from 'node:tls';
 import { type PushSubscriptionRequest, RelayError } from '@oppie/protocol';
 import type { Logger } from 'pino';
 import type { DeviceClaims } from '../auth/types.js';
-import { ConfigError, type RelayConfig } from '../config.js';
+import type { RelayConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
-import type { QueuedEnvelope } from '../queue/queued-envelope.js';
+import type { QueueStore } from '../queue/queue-store.js';
 import { MemoryPushCoalescer } from '../store/memory/push-coalescer.js';
 import type { RedisPushStore } from '../store/redis/push.js';
 import type { Database } from '../store/sqlite/database.js';
 import { SqlitePushSubscriptionStore, SqliteVapidKeyStore } from '../store/sqlite/push.js';
+import { pushAgent } from './agent.js';
+import { InflightWakeRefs, type WakeRef } from './inflight.js';
 import { webPushSender } from './sender.js';
 import type { PushSubscriptionRecord, PushSubscriptionStore } from './stores.js';
 import { validateSubscription } from './subscription.js';
 import { loadVapid } from './vapid.js';
-import { PushWake } from './wake.js';
+import { PushWake, wakes } from './wake.js';
 
+export { isPrivateAddress, isPrivateHost } from './address.js';
+export { PushEndpointRefusedError, pushAgent } from './agent.js';
+export type { WakeRef } from './inflight.js';
 export type { PushSubscriptionRecord, PushSubscriptionStore, VapidKeys } from './stores.js';
-export { isPrivateHost, validateSubscription } from './subscription.js';
+export { validateSubscription } from './subscription.js';
 export { checkVapidKeys, loadVapid, vapidSubject } from './vapid.js';
 
 export interface PushDeps {
@@ -47,7 +49,17 @@ export interface Push {
   /** The stored subscription of a device (operators, tests). */
   subscription(deviceId: string): Promise<PushSubscriptionRecord | undefined>;
   /** The router queued `entry` for a device connected nowhere (fire and forget). */
-  queued(entry: QueuedEnvelope, role: DeviceClaims['role'] | undefined): void;
+  queued(entry: WakeRef, role: DeviceClaims['role'] | undefined): void;
+  /**
+   * Wraps the relay's queue store so that what each PWA has in flight is known; `isPwa` tells (at delivery time,
+   * the device is connected here) whether a recipient is a PWA. The store is returned as is when push is off.
+   */
+  watch(queues: QueueStore, isPwa: (deviceId: string) => boolean): QueueStore;
+  /**
+   * A PWA's connection closed and what it had in flight went back to its queue: the high-priority envelopes among
+   * them wake it as if they had just been queued (fire and forget).
+   */
+  released(deviceId: string): void;
   /** A device connected: its next offline period starts a new coalescing interval. */
   online(deviceId: string): void;
   /** A device was revoked: forget its subscription. */
@@ -66,6 +78,8 @@ const OFF: Push = {
   unsubscribe: async () => disabled(),
   subscription: async () => undefined,
   queued() {},
+  watch: (queues) => queues,
+  released() {},
   online() {},
   revoked: async () => {},
   close: async () => {},
@@ -75,17 +89,6 @@ const OFF: Push = {
 function pwaOnly(claims: DeviceClaims): void {
   if (claims.role !== 'pwa')
     throw new RelayError('RELAY_ERR_ROLE_FORBIDDEN', 'only a PWA device has a push subscription');
-}
-
-function caAgent(file: string): Agent {
-  let pem: string;
-  try {
-    pem = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError('PUSH_CA_FILE', `cannot read ${file}: ${(err as Error).message}`);
-  }
-  // `ca` replaces the default roots: keep them, so public push services still verify.
-  return new Agent({ ca: [...rootCertificates, pem], keepAlive: true, maxSockets: 64 });
 }
 
 /**
@@ -100,7 +103,8 @@ export async function createPush(deps: PushDeps): Promise<Push> {
   if (!config.pushEnabled) return OFF;
   const subscriptions: PushSubscriptionStore = shared ?? new SqlitePushSubscriptionStore(deps.db);
   const vapid = await loadVapid(config, shared ?? new SqliteVapidKeyStore(deps.db));
-  const agent = config.pushCaFile === undefined ? undefined : caAgent(config.pushCaFile);
+  const agent = pushAgent({ allowPrivate: config.pushAllowPrivateEndpoints, caFile: config.pushCaFile });
+  let inflight: InflightWakeRefs | undefined;
   const wake = new PushWake(
     {
       subscriptions,
@@ -109,7 +113,7 @@ export async function createPush(deps: PushDeps): Promise<Push> {
         vapid,
         ttlSeconds: config.pushTtlSeconds,
         timeoutMs: config.pushTimeoutSeconds * 1000,
-        ...(agent !== undefined && { agent }),
+        agent,
       }),
       metrics,
       logger,
@@ -134,13 +138,20 @@ export async function createPush(deps: PushDeps): Promise<Push> {
     },
     subscription: (deviceId) => subscriptions.get(deviceId),
     queued: (entry, role) => wake.queued(entry, role),
+    watch(queues, isPwa) {
+      inflight = new InflightWakeRefs((e) => wakes(e) && isPwa(e.to));
+      return inflight.watch(queues);
+    },
+    released(deviceId) {
+      if (inflight !== undefined) wake.released(inflight.take(deviceId));
+    },
     online: (deviceId) => wake.online(deviceId),
     async revoked(deviceId) {
       await subscriptions.delete(deviceId);
     },
     async close() {
       await wake.close();
-      agent?.destroy();
+      agent.destroy();
     },
   };
 }

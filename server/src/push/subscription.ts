@@ -2,8 +2,8 @@
  * Strict checks of a browser push subscription before the relay stores it and, later, posts to its endpoint.
  */
 import { createPublicKey } from 'node:crypto';
-import { isIP } from 'node:net';
 import { type PushSubscriptionRequest, RelayError } from '@oppie/protocol';
+import { isPrivateHost } from './address.js';
 
 /** What the stored subscription needs from the request, normalised (base64url without padding). */
 export interface ValidSubscription {
@@ -25,46 +25,15 @@ function decodeKey(value: string, name: string, bytes: number): Buffer {
   return raw;
 }
 
-/** The IPv4 address of an IPv4-mapped IPv6 tail: URL parsing turns `::ffff:127.0.0.1` into `::ffff:7f00:1`. */
-function mappedIpv4(tail: string): string {
-  if (tail.includes('.')) return tail;
-  const [hi = 0, lo = 0] = tail.split(':').map((g) => Number.parseInt(g, 16));
-  return [hi >> 8, hi & 0xff, lo >> 8, lo & 0xff].join('.');
-}
-
-/** Loopback, private, shared, link-local, multicast and unspecified addresses, and `localhost`: never a public push service. */
-export function isPrivateHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (host === 'localhost' || host.endsWith('.localhost')) return true;
-  const family = isIP(host);
-  if (family === 4) {
-    const [a = 0, b = 0] = host.split('.').map(Number);
-    return (
-      a === 0 ||
-      a === 10 ||
-      a === 127 ||
-      (a === 169 && b === 254) ||
-      (a === 172 && b >= 16 && b <= 31) ||
-      (a === 192 && b === 168) ||
-      (a === 100 && b >= 64 && b <= 127) ||
-      a >= 224
-    );
-  }
-  if (family === 6) {
-    if (host === '::' || host === '::1') return true;
-    if (host.startsWith('::ffff:')) return isPrivateHost(mappedIpv4(host.slice(7)));
-    return /^f[cd]/.test(host) || /^fe[89ab]/.test(host);
-  }
-  return false;
-}
-
 /**
- * Validates `PushSubscription.toJSON()`: an https endpoint (web-push only speaks HTTPS), not on a private address
- * unless `allowPrivate`, a valid uncompressed P-256 point of 65 bytes and a 16-byte auth secret. Throws RelayError
- * RELAY_ERR_PUSH_SUBSCRIPTION_INVALID naming the field at fault.
+ * Validates `PushSubscription.toJSON()`: an https endpoint (web-push only speaks HTTPS), not on `localhost` or a
+ * private address literal and on port 443 unless `allowPrivate`, whose origin is written canonically (no
+ * percent-encoding, lower case, no default port), a valid uncompressed P-256 point of 65 bytes and a 16-byte auth
+ * secret. Throws RelayError RELAY_ERR_PUSH_SUBSCRIPTION_INVALID naming the field at fault. The endpoint is returned
+ * normalised (`URL.href`): what is stored is exactly what was checked and what the sender connects to.
  *
- * DNS names are not resolved here: a public name that points at a private address is not caught (the push request
- * itself is the only call made to it, with the encrypted wake-up as body).
+ * This is the fast first refusal only: DNS names are not resolved here. The check that counts runs when a push
+ * connects (agent.ts), on every address the name resolves to then.
  *
  * @example
  * const sub = validateSubscription(request.body, { allowPrivate: config.pushAllowPrivateEndpoints });
@@ -82,7 +51,14 @@ export function validateSubscription(
   if (url.protocol !== 'https:') throw invalid('endpoint must be an https: URL');
   if (url.username !== '' || url.password !== '') throw invalid('endpoint must not carry credentials');
   if (!opts.allowPrivate && isPrivateHost(url.hostname)) {
-    throw invalid('endpoint is on a loopback or private address (see PUSH_ALLOW_PRIVATE_ENDPOINTS)');
+    throw invalid('endpoint is on localhost or a private address (see PUSH_ALLOW_PRIVATE_ENDPOINTS)');
+  }
+  if (!opts.allowPrivate && url.port !== '')
+    throw invalid('endpoint port must be 443 (see PUSH_ALLOW_PRIVATE_ENDPOINTS)');
+  // URL parsers disagree on unusual hosts (`127.0.0.1%2eexample.com`, `0x7f.1`, backslashes); a browser serialises
+  // PushSubscription.endpoint canonically, so anything else is refused rather than guessed at.
+  if (!body.endpoint.startsWith(`${url.origin}/`)) {
+    throw invalid(`endpoint must start with its canonical origin ${url.origin}/`);
   }
   const point = decodeKey(body.keys.p256dh, 'p256dh', 65);
   if (point[0] !== 0x04) throw invalid('keys.p256dh must be an uncompressed P-256 point (0x04 prefix)');
@@ -100,5 +76,5 @@ export function validateSubscription(
     throw invalid('keys.p256dh is not a point on P-256');
   }
   const auth = decodeKey(body.keys.auth, 'auth', 16);
-  return { endpoint: body.endpoint, p256dh: point.toString('base64url'), auth: auth.toString('base64url') };
+  return { endpoint: url.href, p256dh: point.toString('base64url'), auth: auth.toString('base64url') };
 }

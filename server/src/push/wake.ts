@@ -6,12 +6,17 @@
 import type { PushWakePayload, RoleName } from '@oppie/protocol';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
-import type { QueuedEnvelope } from '../queue/queued-envelope.js';
-import type { PushSend } from './sender.js';
-import type { PushCoalescer, PushSubscriptionStore } from './stores.js';
+import type { WakeRef } from './inflight.js';
+import type { PushSend, SendResult } from './sender.js';
+import type { PushCoalescer, PushSubscriptionRecord, PushSubscriptionStore } from './stores.js';
 
 /** Routed types that never wake: signals are useless by the time a phone wakes, receipts are bookkeeping. */
 const NO_WAKE = new Set(['signal', 'receipt']);
+
+/** Whether an envelope for a PWA may wake it: high priority, and not a signal or receipt. */
+export function wakes(entry: Pick<WakeRef, 'priority' | 'type'>): boolean {
+  return entry.priority === 'high' && !NO_WAKE.has(entry.type);
+}
 /** Ids carried by one push at most (each at most 64 characters): well below the 4 KiB push services accept. */
 export const MAX_WAKE_IDS = 16;
 
@@ -64,8 +69,23 @@ export class PushWake {
    * An envelope was queued for a device connected nowhere. Sync and cheap: it only decides and queues.
    * `role` is the recipient's role from the account directory.
    */
-  queued(entry: QueuedEnvelope, role: RoleName | undefined): void {
-    if (role !== 'pwa' || entry.priority !== 'high' || NO_WAKE.has(entry.type)) return;
+  queued(entry: WakeRef, role: RoleName | undefined): void {
+    if (role !== 'pwa') return;
+    this.add(entry);
+    this.pump();
+  }
+
+  /**
+   * A PWA's connection closed with `entries` in flight; they went back to its queue. Like {@link queued} for each,
+   * except that they are all added before any is sent, so they share one push.
+   */
+  released(entries: readonly WakeRef[]): void {
+    for (const entry of entries) this.add(entry);
+    this.pump();
+  }
+
+  private add(entry: WakeRef): void {
+    if (!wakes(entry)) return;
     const waiting = this.waiting.get(entry.to);
     if (waiting !== undefined) {
       if (waiting.ids.length < MAX_WAKE_IDS) waiting.ids.push(entry.id);
@@ -79,7 +99,6 @@ export class PushWake {
     const job: Job = { deviceId: entry.to, from: entry.from, ids: [entry.id] };
     this.waiting.set(job.deviceId, job);
     this.queue.push(job);
-    this.pump();
   }
 
   /** The device came online: its next offline period gets a push without waiting out the interval. */
@@ -105,8 +124,11 @@ export class PushWake {
 
   private async run(job: Job): Promise<void> {
     const { subscriptions, coalescer, send, logger } = this.deps;
+    let outcome: PushOutcome;
+    let result: SendResult;
+    let sub: PushSubscriptionRecord | undefined;
     try {
-      const sub = await subscriptions.get(job.deviceId);
+      sub = await subscriptions.get(job.deviceId);
       // No subscription is the normal case for a PWA that never asked for notifications: nothing to count.
       if (sub === undefined) return;
       if (this.opts.coalesceMs > 0 && !(await coalescer.claim(job.deviceId, this.opts.coalesceMs))) {
@@ -114,18 +136,35 @@ export class PushWake {
         return;
       }
       const payload: PushWakePayload = { t: 'wake', ids: job.ids, from: job.from };
-      const result = await send(sub, JSON.stringify(payload));
-      this.count(result.outcome);
-      if (result.outcome === 'gone') {
-        await subscriptions.delete(job.deviceId, sub.endpoint);
-      } else if (result.outcome === 'failed') {
-        logger.warn({ err: result.error, status: result.status, deviceId: job.deviceId }, 'web push failed');
-        // A failed push did not wake anyone: the next trigger may try again at once.
-        if (this.opts.coalesceMs > 0) await coalescer.release(job.deviceId);
-      }
+      result = await send(sub, JSON.stringify(payload));
+      outcome = result.outcome;
     } catch (err) {
+      // The store failed before anything was sent.
       this.count('failed');
       logger.warn({ err, deviceId: job.deviceId }, 'web push wake-up failed');
+      return;
+    }
+    // One outcome per push: cleanup that fails afterwards is a store error, not a second failure.
+    this.count(outcome);
+    if (outcome === 'gone') {
+      await this.cleanup('push_delete', job.deviceId, () => subscriptions.delete(job.deviceId, sub.endpoint));
+    } else if (outcome === 'failed') {
+      // Status code and error only: the endpoint's path is the device's capability and stays out of the logs.
+      const host = URL.canParse(sub.endpoint) ? new URL(sub.endpoint).host : undefined;
+      logger.warn({ err: result.error, status: result.status, host, deviceId: job.deviceId }, 'web push failed');
+      // A failed push did not wake anyone: the next trigger may try again at once.
+      if (this.opts.coalesceMs > 0) {
+        await this.cleanup('push_release', job.deviceId, () => coalescer.release(job.deviceId));
+      }
+    }
+  }
+
+  private async cleanup(op: string, deviceId: string, fn: () => Promise<unknown>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      this.deps.metrics.storeErrors.inc({ op });
+      this.deps.logger.warn({ err, deviceId, op }, 'web push cleanup failed');
     }
   }
 

@@ -41,6 +41,11 @@ export class Gateway {
     private readonly cluster: Cluster,
     /** A device's connection is attached (the Web Push wake-up starts a new coalescing interval); must not throw. */
     private readonly deviceOnline: (deviceId: string, role: DeviceClaims['role']) => void = () => {},
+    /**
+     * A device's last connection here closed and its in-flight envelopes went back to its queue (not replaced by a
+     * newer connection here or elsewhere): the Web Push wake-up for what bounced off a dead socket; must not throw.
+     */
+    private readonly deviceReleased: (deviceId: string, role: DeviceClaims['role']) => void = () => {},
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
@@ -221,7 +226,10 @@ export class Gateway {
     this.queues
       .release(conn.deviceId)
       // Replaced on another instance: what this connection had in flight is pending again, so wake the new one.
-      .then(() => (conn.replacedElsewhere ? this.cluster.wake(conn.deviceId) : undefined))
+      .then(async () => {
+        if (conn.replacedElsewhere) await this.cluster.wake(conn.deviceId);
+        else this.deviceReleased(conn.deviceId, conn.role);
+      })
       .catch((err: unknown) => {
         // The next connection of this device releases again before anything is delivered to it.
         this.metrics.storeErrors.inc({ op: 'release' });

@@ -3,7 +3,15 @@
  * browser-like subscription key pair, and the checks a push service and a browser make on a push (VAPID, RFC 8291).
  */
 import { createECDH, type ECDH, randomBytes } from 'node:crypto';
-import { type ApiResponse, api, type RelayOverrides, startPushService, type TestPushService } from '@oppie/test-kit';
+import {
+  type ApiResponse,
+  api,
+  type PairedDevice,
+  pairDevice,
+  type RelayOverrides,
+  startPushService,
+  type TestPushService,
+} from '@oppie/test-kit';
 import ece from 'http_ece';
 import { importJWK, type JWTPayload, jwtVerify } from 'jose';
 import { type Pair, pairOnRelay } from '../relay/fixture.js';
@@ -53,6 +61,19 @@ export async function pushSetup(overrides: RelayOverrides = {}): Promise<PushSet
       await ps.close();
     },
   };
+}
+
+/** Pairs another phone on the setup's relay, subscribed at `${ps.url}/push/<name>`. */
+export async function subscribedPhone(
+  p: PushSetup,
+  name: string,
+): Promise<{ phone: PairedDevice; sub: SubscriptionKeys; endpoint: string }> {
+  const phone = await pairDevice(p.t.url, p.sidecar.token, name);
+  const sub = subscriptionKeys();
+  const endpoint = `${p.ps.url}/push/${name}`;
+  const res = await putSubscription(p.t.url, phone.token, { endpoint, keys: sub.keys });
+  if (res.status !== 204) throw new Error(`subscription refused: ${JSON.stringify(res.body)}`);
+  return { phone, sub, endpoint };
 }
 
 export function putSubscription(url: string, token: string | undefined, body: unknown): Promise<ApiResponse> {

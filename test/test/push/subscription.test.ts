@@ -62,13 +62,22 @@ describe('GET /api/push/vapid-public-key', () => {
     }
   });
 
-  it('answers RELAY_ERR_PUSH_DISABLED on every push route when PUSH_ENABLED is off', async () => {
+  it('answers RELAY_ERR_PUSH_DISABLED when PUSH_ENABLED is off, after the body and token checks', async () => {
     p = await pairOnRelay({ pushEnabled: false });
     const key = await api(p.t.url, 'GET', '/api/push/vapid-public-key');
     expect(key.status).toBe(404);
     expect(key.body).toMatchObject({ code: 'RELAY_ERR_PUSH_DISABLED' });
-    const put = await putSubscription(p.t.url, p.phone.token, { endpoint: 'https://push.example.com/x', keys });
+    const body = { endpoint: 'https://push.example.com/x', keys };
+    const put = await putSubscription(p.t.url, p.phone.token, body);
+    expect(put.status).toBe(404);
     expect(put.body).toMatchObject({ code: 'RELAY_ERR_PUSH_DISABLED' });
+    const del = await api(p.t.url, 'DELETE', '/api/push/subscription', undefined, { token: p.sidecar.token });
+    expect(del.body).toMatchObject({ code: 'RELAY_ERR_PUSH_DISABLED' });
+    // As documented: the request is checked first.
+    expect((await putSubscription(p.t.url, undefined, body)).body).toMatchObject({ code: 'RELAY_ERR_TOKEN_MISSING' });
+    expect((await putSubscription(p.t.url, p.phone.token, { endpoint: body.endpoint })).body).toMatchObject({
+      code: 'RELAY_ERR_BAD_REQUEST',
+    });
   });
 });
 
@@ -93,6 +102,15 @@ describe('PUT /api/push/subscription', () => {
     );
   });
 
+  it('stores the endpoint normalised, as the sender will connect to it', async () => {
+    p = await pairOnRelay();
+    const raw = 'https://push.example.com/send/../send/a b';
+    expect((await putSubscription(p.t.url, p.phone.token, { endpoint: raw, keys })).status).toBe(204);
+    expect(await p.t.relay.push.subscription(p.phone.deviceId)).toMatchObject({
+      endpoint: 'https://push.example.com/send/a%20b',
+    });
+  });
+
   const notOnCurve = Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 1)]);
   const compressed = Buffer.concat([Buffer.from([2]), randomBytes(64)]);
   it.each([
@@ -104,6 +122,18 @@ describe('PUT /api/push/subscription', () => {
     ['an IPv4-mapped loopback endpoint', { endpoint: 'https://[::ffff:127.0.0.1]/x', keys }],
     ['a private IPv4 endpoint', { endpoint: 'https://192.168.1.20/x', keys }],
     ['localhost', { endpoint: 'https://localhost/x', keys }],
+    ['localhost with its final dot', { endpoint: 'https://localhost./x', keys }],
+    [
+      'a percent-encoded host that other parsers read as 127.0.0.1',
+      { endpoint: 'https://127.0.0.1%2eexample.com/x', keys },
+    ],
+    ['a hexadecimal loopback host', { endpoint: 'https://0x7f.1/x', keys }],
+    ['a host not in canonical form', { endpoint: 'https://PUSH.example.com/x', keys }],
+    ['a port other than 443', { endpoint: 'https://push.example.com:8443/x', keys }],
+    ['an IPv6 multicast endpoint', { endpoint: 'https://[ff02::1]/x', keys }],
+    ['a NAT64 endpoint holding a private IPv4', { endpoint: 'https://[64:ff9b::10.0.0.1]/x', keys }],
+    ['an IPv4-compatible IPv6 endpoint', { endpoint: 'https://[::10.0.0.1]/x', keys }],
+    ['a 6to4 endpoint holding a private IPv4', { endpoint: 'https://[2002:c0a8:101::1]/x', keys }],
     ['a short p256dh', { endpoint, keys: { ...keys, p256dh: b64(randomBytes(64)) } }],
     ['a p256dh that is no uncompressed point', { endpoint, keys: { ...keys, p256dh: b64(compressed) } }],
     ['a p256dh off the curve', { endpoint, keys: { ...keys, p256dh: b64(notOnCurve) } }],

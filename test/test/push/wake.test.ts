@@ -10,6 +10,7 @@ import {
   pushCount,
   pushSetup,
   putSubscription,
+  subscribedPhone,
   subscriptionKeys,
   verifyVapid,
 } from './fixture.js';
@@ -98,7 +99,7 @@ describe.runIf(HAVE_OPENSSL)('Web Push wake-up', () => {
   });
 
   it('deletes the subscription when the push service answers 410; later triggers send nothing', async () => {
-    p = await pushSetup({ pushCoalesceSeconds: 0 });
+    p = await pushSetup({ pushCoalesceSeconds: 0, pushConcurrency: 1 });
     p.ps.answer = () => 410;
     const s = await p.connect(p.sidecar);
     s.chat(p.phone.deviceId, 'one', { priority: 'high' });
@@ -108,11 +109,48 @@ describe.runIf(HAVE_OPENSSL)('Web Push wake-up', () => {
 
     const again = s.chat(p.phone.deviceId, 'two', { priority: 'high' });
     expect((await s.ackFor(again.id)).payload.status).toBe('queued');
-    // Nothing to send to: after a settle, still only the one push, and nothing counted for the second trigger.
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(p.ps.received).toHaveLength(1);
-    expect(await pushCount(p.t.url, 'sent')).toBe(0);
+    // A sentinel: a second PWA that is subscribed. Triggers run in order with one request slot, so had the second
+    // trigger found a subscription, its push would arrive before the sentinel's.
+    const { phone: phone2, sub: sub2 } = await subscribedPhone(p, 'phone2');
+    p.ps.answer = () => 201;
+    const sentinel = s.chat(phone2.deviceId, 'sentinel', { priority: 'high' });
+    expect((await s.ackFor(sentinel.id)).payload.status).toBe('queued');
+    const next = await p.ps.nth(1);
+    expect(next.path).toBe('/push/phone2');
+    expect(JSON.parse(decryptPush(next.body, sub2)).ids).toEqual([sentinel.id]);
+    await vi.waitFor(async () => expect(await pushCount(p!.t.url, 'sent')).toBe(1));
+    expect(p.ps.received).toHaveLength(2);
     expect(await pushCount(p.t.url, 'failed')).toBe(0);
+  });
+
+  it('wakes a PWA whose connection died with high-priority envelopes in flight, once for all of them', async () => {
+    p = await pushSetup();
+    const s = await p.connect(p.sidecar);
+    const ph = await p.connect(p.phone); // never acks: the envelopes stay in flight
+    const ids = [0, 1, 2].map((i) => s.chat(p!.phone.deviceId, `m${i}`, { priority: 'high' }).id);
+    const signal = s.routed('signal', p.phone.deviceId, 'sdp', { priority: 'high' }).id;
+    const acked = new Map<string, string>();
+    while (acked.size < ids.length + 1) {
+      const ack = await s.next('ack');
+      for (const id of ack.payload.ids) acked.set(id, ack.payload.status);
+    }
+    expect([...acked.values()]).toEqual(['forwarded', 'forwarded', 'forwarded', 'forwarded']);
+    for (const id of [...ids, signal]) await ph.next(undefined, (f) => f.id === id);
+    expect(p.ps.received).toHaveLength(0);
+
+    ph.ws.terminate(); // a dead socket: no close handshake, nothing acknowledged
+    const push = await p.ps.nth(0);
+    const woken = JSON.parse(decryptPush(push.body, p.sub)) as { ids: string[]; from: string };
+    expect(woken.ids.sort()).toEqual([...ids].sort()); // not the signal
+    expect(woken.from).toBe(p.sidecar.deviceId);
+    // The other two joined the one push (or were coalesced behind it): one push, every trigger counted.
+    await vi.waitFor(async () => expect(await pushCount(p!.t.url, 'coalesced')).toBe(2));
+    expect(await pushCount(p.t.url, 'sent')).toBe(1);
+    expect(p.ps.received).toHaveLength(1);
+
+    // The envelopes themselves went back to the queue for the next connection.
+    const again = await p.connect(p.phone, { autoAck: true });
+    for (const id of ids) await again.next('chat', (f) => f.id === id);
   });
 
   it('deletes the subscription when the device is revoked', async () => {
