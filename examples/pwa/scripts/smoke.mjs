@@ -2,7 +2,8 @@
  * End-to-end smoke of the PWA in Debian's Chromium (playwright-core): starts a relay (temp DATA_DIR), the demo
  * sidecar and the PWA (Vite dev server, or `vite preview` of dist/ with `preview`), all on 127.0.0.1, then pairs,
  * runs plans (a small and a 5 MiB diff), approves, rejects, chats, reloads, enrolls OTP and approves with a step-up,
- * revokes; in `preview` also the service worker, a push (delivered through CDP) and the offline shell.
+ * revokes (dev: also a malformed payload and the push button without a service worker); in `preview` also the
+ * service worker, a push (delivered through CDP) and the offline shell.
  * Prints one line per step; screenshots go to OUT (default /tmp/pwa-smoke).
  *
  *   npx tsc -b && npm run bundle && node examples/pwa/scripts/smoke.mjs dev
@@ -313,6 +314,37 @@ try {
     await page.waitForFunction(() => !document.querySelector('[data-testid=approve]'), null, { timeout: 15000 });
     console.log('     statuses', await t('approval-status').allTextContents());
   });
+  if (mode === 'dev')
+    await step('malformed payload -> APP_ERR_BAD_PAYLOAD, nothing stored', async () => {
+      // As if the workstation sent a progress without planId (the SDK's event emitter, driven from the page).
+      await page.evaluate(() =>
+        window.oppie.client.events.emit('message', {
+          type: 'progress',
+          from: 'smoke',
+          id: 'smoke-bad-1',
+          payload: { step: 1, total: 2, message: 'x', status: 'running' },
+        }),
+      );
+      await t('error').waitFor({ timeout: 5000 });
+      const code = await t('error').getAttribute('data-code');
+      if (code !== 'APP_ERR_BAD_PAYLOAD') throw new Error(`expected APP_ERR_BAD_PAYLOAD, got ${code}`);
+      const plans = await page.evaluate(() => Object.keys(JSON.parse(localStorage.getItem('oppie-pwa/view/v1')).plans));
+      if (plans.includes('undefined')) throw new Error('a plan "undefined" was stored');
+      await t('error').getByRole('button').click();
+    });
+  if (mode === 'dev')
+    await step('push-enable in dev -> APP_ERR_PUSH_NEEDS_SW', async () => {
+      // The dev server registers no service worker: the button must fail at once with a clear code, not hang.
+      await t('nav-settings').click();
+      await t('push-enable').click();
+      await t('error').waitFor({ timeout: 5000 });
+      const code = await t('error').getAttribute('data-code');
+      const text = await t('error').textContent();
+      if (code !== 'APP_ERR_PUSH_NEEDS_SW') throw new Error(`expected APP_ERR_PUSH_NEEDS_SW, got ${code}: ${text}`);
+      if ((await t('push-enable').getAttribute('data-state')) !== 'idle') throw new Error('push-enable is not idle');
+      console.log('     push-enable:', text);
+      await t('error').getByRole('button').click();
+    });
   if (mode === 'dev')
     await step('revoke (confirm)', async () => {
       await t('nav-pair').click();

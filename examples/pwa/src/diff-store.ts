@@ -1,6 +1,7 @@
 /**
  * Diff bodies (`unified`, possibly several MB) in their own IndexedDB database, keyed by diffId, so a reload can
- * show a diff again without the sidecar resending it. Kept apart from the SDK's database.
+ * show a diff again without the sidecar resending it. Kept apart from the SDK's database. What is kept is decided by
+ * the model with diff-budget.ts; this module only stores, reads and deletes.
  */
 const DB = 'oppie-pwa-diffs';
 const STORE = 'diffs';
@@ -40,6 +41,27 @@ export function putDiffBody(diffId: string, unified: string): Promise<void> {
 
 export function deleteDiffBody(diffId: string): Promise<void> {
   return run('readwrite', (s) => s.delete(diffId)).then(() => undefined);
+}
+
+/** Deletes several bodies in one transaction. */
+export function deleteDiffBodies(diffIds: readonly string[]): Promise<void> {
+  if (diffIds.length === 0) return Promise.resolve();
+  return open().then(
+    (db) =>
+      new Promise<void>((resolve, reject) => {
+        const tx = db.transaction(STORE, 'readwrite');
+        const store = tx.objectStore(STORE);
+        for (const id of diffIds) store.delete(id);
+        tx.oncomplete = () => resolve();
+        tx.onabort = () => reject(tx.error);
+      }),
+  );
+}
+
+/** The diffIds with a stored body. */
+export async function storedDiffIds(): Promise<string[]> {
+  const keys = await run('readonly', (s) => s.getAllKeys());
+  return keys.filter((k): k is string => typeof k === 'string');
 }
 
 export async function getDiffBody(diffId: string): Promise<string | undefined> {

@@ -9,6 +9,7 @@ import { App } from './components/App.js';
 import { messageOf } from './errors.js';
 import { ModelContext } from './hooks.js';
 import { AppModel } from './model.js';
+import { refreshPush } from './push.js';
 import { registerServiceWorker } from './sw-register.js';
 import './styles.css';
 
@@ -47,6 +48,9 @@ async function boot(root: HTMLElement): Promise<void> {
   window.oppie = { client, model };
   attachBrowserLifecycle(client);
   model.start();
+  // Notifications on: check the subscription against the relay's current VAPID key (docs/operations.md, rotation).
+  if (model.peers.length > 0)
+    refreshPush(client).catch((err: unknown) => console.warn('oppie-pwa: could not refresh push', err));
   root.textContent = ''; // the static "Starting Oppie…" placeholder
   render(
     <ModelContext.Provider value={model}>

@@ -12,17 +12,14 @@ import type {
   RunPlanPayload,
 } from '@oppie/sidecar-demo/messages';
 import type { ConnectionState, IncomingMessage, OppieClient, PathName, PeerInfo } from 'oppie-client';
-import { deleteDiffBody, getDiffBody, putDiffBody } from './diff-store.js';
-import { codeOf, isStepUpRequired, messageOf } from './errors.js';
-import { stepUp, stepUpRequired } from './sdk-ext.js';
+import { isStored, overBudget } from './diff-budget.js';
+import { deleteDiffBodies, getDiffBody, putDiffBody, storedDiffIds } from './diff-store.js';
+import { AppError, codeOf, isStepUpRequired, messageOf } from './errors.js';
+import { clip, isChat, isDiff, isProgress, isRecover, STORED_TEXT } from './payload-guards.js';
+import { Transfers } from './transfers.js';
 import { type ApprovalStatus, type DiffMeta, loadView, type PlanView, saveView, type ViewState } from './view-state.js';
 
-export interface Transfer {
-  readonly peer: string;
-  readonly id: string;
-  readonly done: number;
-  readonly total: number;
-}
+export type { Transfer } from './transfers.js';
 
 export interface Banner {
   readonly code: string;
@@ -37,7 +34,6 @@ export interface StepUpPrompt {
   readonly decision: Decision;
 }
 
-const TRANSFER_LINGER_MS = 1500;
 /** Diff texts kept in memory (each may be several MB); older ones are read again from IndexedDB. */
 const MAX_BODIES_IN_MEMORY = 4;
 
@@ -47,7 +43,7 @@ export class AppModel {
   path: PathName = 'relay';
   peers: PeerInfo[] = [];
   readonly online = new Map<string, boolean>();
-  readonly transfers = new Map<string, Transfer>();
+  readonly transfers = new Transfers(() => this.changed());
   error: Banner | undefined;
   stepUpPrompt: StepUpPrompt | undefined;
   /** Diffs whose approve/reject is on its way (buttons disabled). */
@@ -70,6 +66,7 @@ export class AppModel {
     const ev = this.client.events;
     ev.on('state', ({ to }) => {
       this.state = to;
+      if (to === 'open') this.transfers.reconnected();
       this.changed();
     });
     ev.on('path', ({ path }) => {
@@ -81,10 +78,41 @@ export class AppModel {
       this.changed();
     });
     ev.on('paired', () => this.refreshPeers());
-    ev.on('transfer', (t) => this.transfer(t));
+    ev.on('transfer', (t) => {
+      if (t.direction === 'in') this.transfers.progress(t.peer, t.id, t.done, t.total);
+    });
     ev.on('message', (m) => this.received(m));
     ev.on('error', (e) => this.fail(e));
     if (this.peers.length > 0) this.connect();
+    this.tidyDiffBodies().catch((err: unknown) => this.fail(err));
+  }
+
+  /**
+   * On start: applies the body budget to the state as loaded (it may predate the budget) and deletes stored bodies
+   * the view no longer refers to (their plan was dropped while a delete failed, or the tab closed in between).
+   */
+  private async tidyDiffBodies(): Promise<void> {
+    this.evict(overBudget(Object.values(this.view.diffs)));
+    const stored = await storedDiffIds();
+    // The view as it is now: a diff received while the keys were read is in it already.
+    const unused = stored.filter((id) => {
+      const d = own(this.view.diffs, id);
+      return d === undefined || !isStored(d);
+    });
+    await deleteDiffBodies(unused);
+  }
+
+  /** Marks `diffIds` as not stored and deletes their bodies from IndexedDB and memory. */
+  private evict(diffIds: readonly string[]): void {
+    if (diffIds.length === 0) return;
+    let diffs = this.view.diffs;
+    for (const id of diffIds) {
+      const d = own(diffs, id);
+      if (d !== undefined) diffs = { ...diffs, [id]: { ...d, stored: false } };
+      this.bodies.delete(id);
+    }
+    this.commit({ ...this.view, diffs });
+    deleteDiffBodies(diffIds).catch((err: unknown) => this.fail(err));
   }
 
   connect(): void {
@@ -102,10 +130,11 @@ export class AppModel {
 
   private commit(next: ViewState): void {
     this.view = saveView(next);
-    for (const diffId of Object.keys(next.diffs)) {
-      if (this.view.diffs[diffId] !== undefined) continue;
-      this.bodies.delete(diffId); // its plan was dropped from the bounded view
-      deleteDiffBody(diffId).catch((err: unknown) => this.fail(err));
+    const dropped = Object.keys(next.diffs).filter((diffId) => !Object.hasOwn(this.view.diffs, diffId));
+    if (dropped.length > 0) {
+      // Their plans were dropped from the bounded view.
+      for (const diffId of dropped) this.bodies.delete(diffId);
+      deleteDiffBodies(dropped).catch((err: unknown) => this.fail(err));
     }
     // The persisted id list is bounded; the lookup set follows it from time to time.
     if (this.seen.size > this.view.seen.length + 500) this.seen = new Set(this.view.seen);
@@ -148,7 +177,7 @@ export class AppModel {
     const planId = `plan-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
     const plan: PlanView = {
       planId,
-      prompt,
+      prompt: clip(prompt, STORED_TEXT.prompt),
       status: 'running',
       step: 0,
       total: 0,
@@ -166,7 +195,12 @@ export class AppModel {
 
   async sendChat(text: string, planId?: string): Promise<void> {
     const payload: ChatPayload = { text, from: 'pwa', ...(planId !== undefined && { planId }) };
-    const entry = { id: `local-${Date.now().toString(36)}`, from: 'pwa' as const, text, at: Date.now() };
+    const entry = {
+      id: `local-${Date.now().toString(36)}`,
+      from: 'pwa' as const,
+      text: clip(text, STORED_TEXT.chat),
+      at: Date.now(),
+    };
     this.commit({ ...this.view, chat: [...this.view.chat, planId === undefined ? entry : { ...entry, planId }] });
     try {
       await this.client.send('chat', payload);
@@ -178,7 +212,7 @@ export class AppModel {
   // --- approvals ---------------------------------------------------------------------------------------------------
 
   async decide(diffId: string, decision: Decision): Promise<void> {
-    if (stepUpRequired(this.client)) {
+    if (this.client.stepUpRequired) {
       this.stepUpPrompt = { diffId, decision };
       this.changed();
       return;
@@ -188,7 +222,7 @@ export class AppModel {
 
   /** Verifies the TOTP code, then sends the approval that waited for it. Rejects (for the form) on a bad code. */
   async submitStepUp(code: string): Promise<void> {
-    await stepUp(this.client, code);
+    await this.client.stepUp(code);
     const waiting = this.stepUpPrompt;
     this.stepUpPrompt = undefined;
     this.changed();
@@ -201,7 +235,7 @@ export class AppModel {
   }
 
   private async sendDecision(diffId: string, decision: Decision): Promise<void> {
-    const meta = this.view.diffs[diffId];
+    const meta = own(this.view.diffs, diffId);
     if (meta === undefined) return;
     const payload: ApprovePayload = { planId: meta.planId, diffId, decision };
     this.deciding.add(diffId);
@@ -224,7 +258,7 @@ export class AppModel {
   }
 
   private setApproval(diffId: string, approval: ApprovalStatus): void {
-    const meta = this.view.diffs[diffId];
+    const meta = own(this.view.diffs, diffId);
     if (meta === undefined) return;
     this.commit({ ...this.view, diffs: { ...this.view.diffs, [diffId]: { ...meta, approval } } });
   }
@@ -236,10 +270,12 @@ export class AppModel {
 
   // --- diffs -------------------------------------------------------------------------------------------------------
 
-  /** The diff text, from memory or IndexedDB (after a reload). */
+  /** The diff text, from memory or IndexedDB (after a reload); undefined when not stored on this device. */
   async diffBody(diffId: string): Promise<string | undefined> {
     const cached = this.bodies.get(diffId);
     if (cached !== undefined) return cached;
+    const meta = own(this.view.diffs, diffId);
+    if (meta !== undefined && !isStored(meta)) return undefined;
     const stored = await getDiffBody(diffId);
     if (stored !== undefined) this.keepBody(diffId, stored);
     return stored;
@@ -254,56 +290,46 @@ export class AppModel {
     }
   }
 
-  private transfer(t: { peer: string; id: string; direction: 'in' | 'out'; done: number; total: number }): void {
-    if (t.direction !== 'in') return;
-    this.transfers.set(t.id, { peer: t.peer, id: t.id, done: t.done, total: t.total });
-    if (t.done >= t.total) setTimeout(() => this.dropTransfer(t.id), TRANSFER_LINGER_MS);
-    this.changed();
-  }
-
-  private dropTransfer(id: string): void {
-    if (this.transfers.delete(id)) this.changed();
-  }
-
   // --- incoming ----------------------------------------------------------------------------------------------------
 
   private received(m: IncomingMessage): void {
     if (this.seen.has(m.id)) return; // handed over again after a reload (`redelivered`)
     this.seen.add(m.id);
+    this.transfers.messageFrom(m.from);
+    // The id is recorded even when the payload is refused, so a redelivery does not raise the banner again.
     let next: ViewState = { ...this.view, seen: [...this.view.seen, m.id] };
+    let bad = false;
     switch (m.type) {
       case 'progress':
-        next = this.progress(next, m.payload as ProgressPayload);
+        if (isProgress(m.payload)) next = this.progress(next, m.payload);
+        else bad = true;
         break;
       case 'diff':
-        next = this.diff(next, m.payload as DiffPayload);
-        for (const t of this.transfers.values())
-          if (t.peer === m.from && t.done >= t.total) this.transfers.delete(t.id);
+        if (isDiff(m.payload)) next = this.diff(next, m.payload);
+        else bad = true;
         break;
-      case 'chat': {
-        const p = m.payload as ChatPayload;
-        // Another phone of the account may chat too; only the sidecar's answers are from the workstation.
-        const entry = {
-          id: m.id,
-          from: p.from === 'pwa' ? ('pwa' as const) : ('sidecar' as const),
-          text: p.text,
-          at: Date.now(),
-        };
-        next = { ...next, chat: [...next.chat, p.planId === undefined ? entry : { ...entry, planId: p.planId }] };
+      case 'chat':
+        if (isChat(m.payload)) next = chat(next, m.id, m.payload);
+        else bad = true;
         break;
-      }
       case 'recover':
-        next = this.recover(next, m.payload as RecoverPayload);
+        if (isRecover(m.payload)) next = this.recover(next, m.payload);
+        else bad = true;
         break;
       default:
         break; // runPlan / approve are PWA -> sidecar
     }
     this.commit(next);
+    if (bad) {
+      this.fail(
+        new AppError('APP_ERR_BAD_PAYLOAD', `a ${m.type} message from the workstation was malformed and was ignored`),
+      );
+    }
   }
 
   private plan(v: ViewState, planId: string): PlanView {
     return (
-      v.plans[planId] ?? {
+      own(v.plans, planId) ?? {
         planId,
         prompt: '',
         status: 'running',
@@ -322,28 +348,38 @@ export class AppModel {
       status: p.status,
       step: p.step,
       total: p.total,
-      message: p.message,
+      message: clip(p.message, STORED_TEXT.message),
       updatedAt: Date.now(),
       ...(p.status === 'awaiting-approval' && p.diffId !== undefined && { pendingDiffId: p.diffId }),
     };
     return settleDiffs({ ...v, plans: { ...v.plans, [p.planId]: plan } }, plan);
   }
 
+  /** Keeps the body (memory, IndexedDB within the budget) and returns the view with the diff's metadata. */
   private diff(v: ViewState, p: DiffPayload): ViewState {
     this.keepBody(p.diffId, p.unified);
-    putDiffBody(p.diffId, p.unified).catch((err: unknown) => this.fail(err));
-    const prev = v.diffs[p.diffId];
+    const prev = own(v.diffs, p.diffId);
     const meta: DiffMeta = {
       diffId: p.diffId,
       planId: p.planId,
-      title: p.title,
+      title: clip(p.title, STORED_TEXT.title),
       files: p.files,
       bytes: p.unified.length,
       approval: prev?.approval ?? (p.awaitingApproval ? 'pending' : 'none'),
       receivedAt: Date.now(),
     };
+    let diffs: Record<string, DiffMeta> = { ...v.diffs, [p.diffId]: meta };
+    const evicted = overBudget(Object.values(diffs), undefined, p.diffId);
+    for (const id of evicted) {
+      const d = own(diffs, id);
+      if (d !== undefined) diffs = { ...diffs, [id]: { ...d, stored: false } };
+      // The new diff stays in memory even when it alone is over the budget; evicted older ones go.
+      if (id !== p.diffId) this.bodies.delete(id);
+    }
+    if (!evicted.includes(p.diffId)) putDiffBody(p.diffId, p.unified).catch((err: unknown) => this.fail(err));
+    deleteDiffBodies(evicted).catch((err: unknown) => this.fail(err));
     const plan = this.plan(v, p.planId);
-    return { ...v, plans: { ...v.plans, [p.planId]: plan }, diffs: { ...v.diffs, [p.diffId]: meta } };
+    return { ...v, plans: { ...v.plans, [p.planId]: plan }, diffs };
   }
 
   /** The sidecar's whole state after a reconnect: it wins over what this device saw, except local prompts. */
@@ -353,7 +389,7 @@ export class AppModel {
       const { pendingDiffId: _old, ...prev } = this.plan(next, s.planId);
       const plan: PlanView = {
         ...prev,
-        prompt: s.prompt || prev.prompt,
+        prompt: s.prompt !== '' ? clip(s.prompt, STORED_TEXT.prompt) : prev.prompt,
         status: s.status,
         step: s.step,
         total: s.total,
@@ -366,6 +402,22 @@ export class AppModel {
     }
     return next;
   }
+}
+
+/** `rec[key]` if it is the record's own entry: ids come from the peer and may be `constructor` or `__proto__`. */
+function own<T>(rec: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(rec, key) ? rec[key] : undefined;
+}
+
+function chat(v: ViewState, id: string, p: ChatPayload): ViewState {
+  // Another phone of the account may chat too; only the sidecar's answers are from the workstation.
+  const entry = {
+    id,
+    from: p.from === 'pwa' ? ('pwa' as const) : ('sidecar' as const),
+    text: clip(p.text, STORED_TEXT.chat),
+    at: Date.now(),
+  };
+  return { ...v, chat: [...v.chat, p.planId === undefined ? entry : { ...entry, planId: p.planId }] };
 }
 
 /** A plan that reached applied/rejected settles its diffs still marked pending; one awaiting approval reopens it. */

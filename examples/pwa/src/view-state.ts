@@ -29,6 +29,8 @@ export interface DiffMeta {
   readonly bytes: number;
   readonly approval: ApprovalStatus;
   readonly receivedAt: number;
+  /** False once the body was evicted from IndexedDB by the budget (diff-budget.ts), or never fit in it. */
+  readonly stored?: boolean;
 }
 
 export interface ChatEntry {
@@ -82,7 +84,7 @@ export function saveView(v: ViewState): ViewState {
   if (all.length > MAX_PLANS) {
     const kept = all.sort((a, b) => b.updatedAt - a.updatedAt).slice(0, MAX_PLANS);
     plans = Object.fromEntries(kept.map((p) => [p.planId, p]));
-    diffs = Object.fromEntries(Object.entries(diffs).filter(([, d]) => plans[d.planId] !== undefined));
+    diffs = Object.fromEntries(Object.entries(diffs).filter(([, d]) => Object.hasOwn(plans, d.planId)));
   }
   const bounded: ViewState = {
     ...v,

@@ -18,6 +18,7 @@ export function DiffView({ meta }: { meta: DiffMeta }) {
   const [shown, setShown] = useState(FILES_PAGE);
   const [expanded, setExpanded] = useState(meta.approval === 'pending' || meta.bytes <= COLLAPSE_DECIDED_BYTES);
 
+  // Read again when `stored` turns false (the budget evicted the body): the diff then shows "not stored".
   useEffect(() => {
     if (!expanded) return;
     let live = true;
@@ -33,7 +34,7 @@ export function DiffView({ meta }: { meta: DiffMeta }) {
     return () => {
       live = false;
     };
-  }, [model, meta.diffId, meta.receivedAt, expanded]);
+  }, [model, meta.diffId, meta.receivedAt, meta.stored, expanded]);
 
   const files = useMemo(() => (typeof body === 'string' ? splitFiles(body) : []), [body]);
   const deciding = model.deciding.has(meta.diffId);

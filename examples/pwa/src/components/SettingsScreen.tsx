@@ -1,7 +1,6 @@
 import { pairingQrSvg } from 'oppie-client';
 import { useEffect, useState } from 'preact/hooks';
 import { useModel } from '../hooks.js';
-import { enrollOtp, stepUp, stepUpRequired } from '../sdk-ext.js';
 import { PushButton } from './PushButton.js';
 import { TotpForm } from './TotpForm.js';
 
@@ -36,7 +35,7 @@ export function SettingsScreen() {
         <h3 id="otp-title">Two-step approval</h3>
         <p>
           Require a code from an authenticator app before any approval.
-          {stepUpRequired(model.client) && <strong> On for this account.</strong>}
+          {model.client.stepUpRequired && <strong> On for this account.</strong>}
         </p>
         {enrollment === undefined ? (
           <button
@@ -46,7 +45,7 @@ export function SettingsScreen() {
             onClick={async () => {
               setBusy(true);
               try {
-                setEnrollment(await enrollOtp(model.client));
+                setEnrollment(await model.client.enrollOtp());
                 setConfirmed(false);
               } catch (err) {
                 model.fail(err);
@@ -83,7 +82,7 @@ export function SettingsScreen() {
               onSubmit={async (code) => {
                 setCodeError(undefined);
                 try {
-                  await stepUp(model.client, code);
+                  await model.client.stepUp(code);
                   setConfirmed(true);
                 } catch (err) {
                   setCodeError(err instanceof Error ? err.message : String(err));
