@@ -45,6 +45,9 @@ export interface OppieClientOptions {
   readonly direct?: DirectOptions;
 }
 
+/** How long {@link OppieClient.stepUp} waits for the relay to acknowledge the step-up token on an open connection. */
+export const STEP_UP_ACK_TIMEOUT_MS = 10_000;
+
 interface Registration {
   readonly accountId: string;
   readonly role: 'sidecar' | 'pwa';
@@ -365,33 +368,79 @@ export class OppieClient {
   }
 
   /**
-   * OTP step-up: verifies `code` with the relay and hands the token with the fresh step-up to the live connection
-   * (an `auth` frame, acknowledged before this resolves), so an `approve` sent next is forwarded. The first
-   * successful call also confirms a pending enrollment. Not connected: the token is used by the next connection.
-   * Rejects with `relayCode` `RELAY_ERR_OTP_INVALID` for a wrong or reused code.
+   * OTP step-up: verifies `code` with the relay and makes the token with the fresh step-up the one this device uses
+   * from then on: every later connection opens with it, and the live connection gets it in an `auth` frame,
+   * acknowledged before this resolves, so an `approve` sent next is forwarded. A connection that drops (or is still
+   * opening with the old token) before the ack is waited out: the frame goes again on the next connection, and the
+   * call resolves once that one acknowledged it. Not connected (idle, closed): resolves at once, the next connection
+   * uses the token. The first successful call also confirms a pending enrollment.
+   *
+   * Rejects with `relayCode` `RELAY_ERR_OTP_INVALID` for a wrong or reused code; with `OPPIE_ERR_TIMEOUT` when an
+   * open connection does not acknowledge within `timeoutMs` (default {@link STEP_UP_ACK_TIMEOUT_MS}, 10 s); with
+   * `OPPIE_ERR_CLOSED` when the client closes (or gives up reconnecting) first. In those two cases the step-up is kept
+   * for the next connection; do not ask for another code.
    *
    * @example
    * if (client.stepUpRequired) await client.stepUp(code);
    * await client.send('approve', { planId });
    */
-  async stepUp(code: string): Promise<void> {
+  async stepUp(code: string, opts: { timeoutMs?: number } = {}): Promise<void> {
+    const timeoutMs = opts.timeoutMs ?? STEP_UP_ACK_TIMEOUT_MS;
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+      throw new RangeError(`stepUp: timeoutMs must be a positive number of ms, got ${timeoutMs}`);
+    }
     const res = await this.api.verifyOtp(await this.token(), code);
+    // The code is spent: from here on the upgrade of every new connection presents this token (token() returns it).
     this.cachedToken = { token: res.token, expiresAt: res.expiresAt };
     this.scheduleRefresh(res.expiresAt);
     this.stepUpKnown = true;
-    if (this.connection.state !== 'open') return;
-    const id = `auth-${this.platform.now()}-${Math.random().toString(36).slice(2, 8)}`;
-    await new Promise<void>((resolve, reject) => {
-      const timer = this.platform.timers.setTimeout(() => {
-        this.authWaiters.delete(id);
-        reject(new OppieError('OPPIE_ERR_TIMEOUT', 'the relay did not acknowledge the step-up token'));
-      }, 10_000);
-      const settle = (fn: () => void) => {
-        this.platform.timers.clearTimeout(timer);
-        fn();
+    const state = this.connection.state;
+    if (state === 'idle' || state === 'closed') return;
+    await this.presentToken(res.token, timeoutMs);
+  }
+
+  /**
+   * Hands `token` to the session in an `auth` frame and waits for the relay's ack. A connection that is not open yet,
+   * or drops before the ack, may have been opened with an older token: the frame is sent again when the next
+   * connection opens (the relay accepts the same token twice), and the ack timer runs only while a frame is out.
+   */
+  private presentToken(token: string, timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let frameId: string | undefined;
+      let timer: unknown;
+      /** Forgets the frame in flight: answered, timed out, or lost with its socket. */
+      const forget = () => {
+        if (timer !== undefined) this.platform.timers.clearTimeout(timer);
+        timer = undefined;
+        if (frameId !== undefined) this.authWaiters.delete(frameId);
+        frameId = undefined;
       };
-      this.authWaiters.set(id, { resolve: () => settle(resolve), reject: (e) => settle(() => reject(e)) });
-      this.connection.send({ type: 'auth', id, timestamp: this.platform.now(), payload: { token: res.token } });
+      const settle = (err?: OppieError) => {
+        forget();
+        this.events.off('state', onState);
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      const send = () => {
+        forget();
+        const id = `auth-${this.platform.now()}-${Math.random().toString(36).slice(2, 8)}`;
+        frameId = id;
+        this.authWaiters.set(id, { resolve: () => settle(), reject: (e) => settle(e) });
+        timer = this.platform.timers.setTimeout(
+          () => settle(new OppieError('OPPIE_ERR_TIMEOUT', 'the relay did not acknowledge the step-up token')),
+          timeoutMs,
+        );
+        // Not handed over: the socket is already going, and the next `open` sends again.
+        if (!this.connection.send({ type: 'auth', id, timestamp: this.platform.now(), payload: { token } })) forget();
+      };
+      const onState = ({ to }: ClientEvents['state']) => {
+        if (to === 'open') send();
+        else if (to === 'closed' || to === 'idle') {
+          settle(new OppieError('OPPIE_ERR_CLOSED', 'the connection ended before the step-up reached it'));
+        } else forget(); // reconnecting: a frame or ack in flight died with the old socket
+      };
+      this.events.on('state', onState);
+      if (this.connection.state === 'open') send();
     });
   }
 

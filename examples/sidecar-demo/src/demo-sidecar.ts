@@ -12,6 +12,7 @@ import type { DemoPayloads, PlanState } from './messages.js';
 import { isApprove, isChat, isRunPlan } from './payload-guards.js';
 import { PlanBook, type PlanRecord } from './plan-book.js';
 import { planScript } from './plan-script.js';
+import type { StepGate } from './step-gate.js';
 
 export interface DemoSidecarOptions {
   /** The relay's base URL, `http(s)://host:port`. */
@@ -26,6 +27,11 @@ export interface DemoSidecarOptions {
   readonly log?: (line: string) => void;
   /** The WebRTC direct path; `{ enabled: false }` keeps everything on the relay. Default: sidecar-sdk's. */
   readonly direct?: DirectOptions;
+  /**
+   * Awaited before each progress step of a plan is sent (the running steps and the approval request), so a test can
+   * hold a plan at a known step; see `createStepGate`. Default: none, the steps run free every `stepMs`.
+   */
+  readonly stepGate?: StepGate;
 }
 
 /** What the diff of a plan was, for checking what a PWA shows (the text itself is not kept). */
@@ -127,14 +133,20 @@ export async function startDemoSidecar(opts: DemoSidecarOptions): Promise<DemoSi
     };
     book.add(plan);
     log(`plan ${planId}: ${JSON.stringify(prompt)} (${script.files} files, ${script.unified.length} bytes of diff)`);
-    const next = () => {
+    const next = async () => {
       plan.timer = undefined;
-      if (closed) return;
+      try {
+        await opts.stepGate?.({ planId, step: plan.step + 1, total: plan.total });
+      } catch (err) {
+        return log(`plan ${planId}: step gate failed, plan stopped: ${errorText(err)}`);
+      }
+      // Closed, or dropped from the book, while the gate held it: a dropped plan never sends again.
+      if (closed || book.get(planId) !== plan) return;
       const message = script.steps[plan.step];
       plan.step++;
       if (message !== undefined) {
         progress(plan, message);
-        plan.timer = setTimeout(next, stepMs);
+        plan.timer = setTimeout(() => void next(), stepMs);
         return;
       }
       const diffId = `${planId}-diff`;
@@ -147,13 +159,17 @@ export async function startDemoSidecar(opts: DemoSidecarOptions): Promise<DemoSi
       progress(plan, `Waiting for approval: ${files} files changed`, 'high');
       log(`plan ${planId}: diff ${diffId} sent, waiting for approval`);
     };
-    next();
+    void next();
   };
 
   const approve = (m: IncomingMessage) => {
     if (!isApprove(m.payload)) return log(`approve from ${m.from}: bad payload, ignored`);
     const { planId, diffId, decision } = m.payload;
     const plan = book.get(planId);
+    // Only the PWA that started the plan decides on its diff (another paired PWA sees none of it).
+    if (plan !== undefined && plan.owner !== m.from) {
+      return log(`approve ${planId}/${diffId} from ${m.from}: not the PWA that started the plan, ignored`);
+    }
     if (plan === undefined || plan.pendingDiffId !== diffId) {
       return log(`approve ${planId}/${diffId}: no such pending diff, ignored`);
     }

@@ -15,4 +15,5 @@ export type * from './messages.js';
 export { showPairing } from './pairing-output.js';
 export { MAX_PLANS } from './plan-book.js';
 export { type PlanScript, planScript } from './plan-script.js';
+export { createStepGate, type GatedStep, type StepGate, type StepTurnstile } from './step-gate.js';
 export { type FileChange, type Hunk, type HunkLine, unifiedDiff } from './unified-diff.js';

@@ -7,11 +7,12 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type DemoSidecar, startDemoSidecar } from './demo-sidecar.js';
+import { startDemoSidecar } from './demo-sidecar.js';
 import { DemoError, errorText } from './errors.js';
 import { showPairing } from './pairing-output.js';
-import { type PwaDevServer, startPwaDevServer } from './pwa-dev-server.js';
-import { type RelayChild, startRelayChild } from './relay-child.js';
+import { startPwaDevServer } from './pwa-dev-server.js';
+import { startRelayChild } from './relay-child.js';
+import { RunningParts } from './running-parts.js';
 import { untilSignal } from './until-signal.js';
 
 /** The repository root, from examples/sidecar-demo/{src,dist}/run-demo. */
@@ -31,6 +32,12 @@ function port(value: string | undefined, fallback: number, name: string): number
 }
 
 async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  // Signal handlers first: a Ctrl-C during startup must still stop the relay child, which would outlive us.
+  const abort = new AbortController();
+  const signalled = untilSignal().then((signal) => {
+    abort.abort(signal);
+    return signal;
+  });
   const { values } = parseArgs({
     args: [...argv],
     options: {
@@ -46,36 +53,53 @@ async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<num
   }
   const out = (text: string) => process.stdout.write(text);
   const state = resolve(values.state ?? env.OPPIE_DEMO_STATE ?? join(ROOT, '.demo'));
+  const relayPort = port(values['relay-port'] ?? env.OPPIE_DEMO_RELAY_PORT, 0, '--relay-port');
+  const pwaPort = port(values['pwa-port'] ?? env.OPPIE_DEMO_PWA_PORT, 5173, '--pwa-port');
   mkdirSync(join(state, 'relay'), { recursive: true, mode: 0o700 });
-  let relay: RelayChild | undefined;
-  let demo: DemoSidecar | undefined;
-  let pwa: PwaDevServer | undefined;
+  const parts = new RunningParts();
   const stopAll = async () => {
-    await pwa?.close().catch((err: unknown) => out(`vite close: ${(err as Error).message}\n`));
-    await demo?.close();
-    await relay?.stop();
+    for (const failure of await parts.stopAll()) out(`stopping ${failure}\n`);
   };
-  try {
-    relay = await startRelayChild({
-      main: join(ROOT, 'server/dist/main.js'),
-      port: port(values['relay-port'] ?? env.OPPIE_DEMO_RELAY_PORT, 0, '--relay-port'),
-      dataDir: join(state, 'relay'),
-      log: (line) => out(`[relay] ${line}\n`),
-    });
-    demo = await startDemoSidecar({
+
+  const relayStart = startRelayChild({
+    main: join(ROOT, 'server/dist/main.js'),
+    port: relayPort,
+    dataDir: join(state, 'relay'),
+    log: (line) => out(`[relay] ${line}\n`),
+    signal: abort.signal,
+  });
+  const startup = (async () => {
+    const relay = await relayStart;
+    await parts.add('relay', () => relay.stop());
+    const demo = await startDemoSidecar({
       relayUrl: relay.url,
       stateDir: join(state, 'sidecar'),
       log: (line) => out(`[sidecar] ${line}\n`),
     });
-    pwa = await startPwaDevServer({
-      root: join(ROOT, 'examples/pwa'),
-      port: port(values['pwa-port'] ?? env.OPPIE_DEMO_PWA_PORT, 5173, '--pwa-port'),
-      relayUrl: relay.url,
-    });
-  } catch (err) {
+    await parts.add('sidecar', () => demo.close());
+    const pwa = await startPwaDevServer({ root: join(ROOT, 'examples/pwa'), port: pwaPort, relayUrl: relay.url });
+    await parts.add('vite', () => pwa.close());
+    return { relay, demo, pwa };
+  })();
+  const first = await Promise.race([
+    startup.then(
+      (started) => ({ started }),
+      (err: unknown) => ({ err }),
+    ),
+    signalled.then((signal) => ({ signal })),
+  ]);
+  if ('signal' in first) {
+    out(`\n${first.signal} during startup: stopping\n`);
+    startup.catch(() => {}); // aborted or cut short; what started is stopped below or as it registers
+    await relayStart.catch(() => {}); // the abort kills a relay still starting; wait until it is gone
     await stopAll();
-    throw err;
+    return 0;
   }
+  if ('err' in first) {
+    await stopAll();
+    throw first.err;
+  }
+  const { relay, demo, pwa } = first.started;
   out(
     `\nOppie demo is running (loopback only; Ctrl-C stops it)\n` +
       `  PWA:    ${pwa.url}\n  Relay:  ${relay.url}\n  State:  ${state}\n\n` +
@@ -85,7 +109,7 @@ async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<num
   );
   void showPairing(demo, out);
   const crashed = relay.exited.then((code) => `the relay exited (${code})`);
-  const reason = await Promise.race([untilSignal(), crashed]);
+  const reason = await Promise.race([signalled, crashed]);
   out(`\n${reason}: stopping\n`);
   await stopAll();
   return reason.startsWith('SIG') ? 0 : 1;

@@ -1,63 +1,37 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type IncomingMessage, OppieClient } from '@oppie/client-sdk';
-import { nodePlatform } from '@oppie/sidecar-sdk';
 import { startTestRelay, type TestRelay } from '@oppie/test-kit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type DemoSidecar, startDemoSidecar } from '../src/demo-sidecar.js';
 import { LARGE_DIFF_BYTES } from '../src/diff-size.js';
 import type { DemoPayloads } from '../src/messages.js';
 import { planScript } from '../src/plan-script.js';
+import { createStepGate, type StepTurnstile } from '../src/step-gate.js';
 import { parseUnifiedDiff } from './parse-unified-diff.js';
-
-type Type = keyof DemoPayloads;
-
-/** A Node PWA: a real client on the relay, with every message it receives recorded by type. */
-class Phone {
-  readonly got: IncomingMessage[] = [];
-  private constructor(readonly client: OppieClient) {
-    client.events.on('message', (m) => this.got.push(m));
-  }
-
-  static async open(relayUrl: string, dataDir: string): Promise<Phone> {
-    const client = await OppieClient.create({
-      relayUrl,
-      role: 'pwa',
-      name: 'phone',
-      platform: nodePlatform({ dataDir, rtc: false }),
-    });
-    return new Phone(client);
-  }
-
-  of<T extends Type>(type: T, planId?: string): DemoPayloads[T][] {
-    return this.got
-      .filter((m) => m.type === type)
-      .map((m) => m.payload as DemoPayloads[T])
-      .filter((p) => planId === undefined || (p as { planId?: string }).planId === planId);
-  }
-
-  async until<T extends Type>(type: T, pred: (p: DemoPayloads[T]) => boolean, ms = 15_000): Promise<DemoPayloads[T]> {
-    const end = Date.now() + ms;
-    for (;;) {
-      const hit = this.of(type).find(pred);
-      if (hit !== undefined) return hit;
-      if (Date.now() > end) throw new Error(`no ${type} matched; got ${this.got.map((m) => m.type).join(',')}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-}
+import { Phone } from './phone.js';
 
 let relay: TestRelay;
 let dir: string;
 let demo: DemoSidecar;
 let phone: Phone;
+let turnstile: StepTurnstile;
 const logs: string[] = [];
+
+/** Resolves once the demo logged `line`. */
+async function logged(line: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!logs.includes(line)) {
+    if (Date.now() > end) throw new Error(`not logged: ${line}; got ${JSON.stringify(logs)}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 beforeEach(async () => {
   relay = await startTestRelay();
   dir = await mkdtemp(join(tmpdir(), 'oppie-demo-'));
   logs.length = 0;
+  turnstile = createStepGate(); // free-running unless a test holds it
   demo = await startDemoSidecar({
     relayUrl: relay.url,
     stateDir: join(dir, 'sidecar'),
@@ -65,6 +39,7 @@ beforeEach(async () => {
     stepMs: 5,
     log: (l) => logs.push(l),
     direct: { enabled: false },
+    stepGate: turnstile.gate,
   });
   expect(demo.paired()).toBe(false);
   phone = await Phone.open(relay.url, join(dir, 'phone'));
@@ -188,5 +163,55 @@ describe('demo sidecar', () => {
       ]),
     );
     expect(demo.plans().map((p) => p.prompt)).toEqual(['Fix login']);
+  });
+
+  it('takes approve only from the PWA that started the plan; another paired PWA is logged and ignored', async () => {
+    const other = await Phone.open(relay.url, join(dir, 'other-phone'));
+    try {
+      const offer = await demo.createPairing();
+      await Promise.all([other.client.pair(offer.link), offer.completed]);
+      await phone.client.send('runPlan', { planId: 'p1', prompt: 'Fix login' });
+      const waiting = await phone.until('progress', (p) => p.status === 'awaiting-approval');
+      await other.client.send('approve', { planId: 'p1', diffId: waiting.diffId!, decision: 'approve' });
+      await logged(`approve p1/p1-diff from ${other.client.deviceId}: not the PWA that started the plan, ignored`);
+      expect(demo.plans()[0]).toMatchObject({ status: 'awaiting-approval', pendingDiffId: 'p1-diff' });
+      expect(other.of('progress')).toEqual([]); // it never saw the plan either
+
+      await phone.client.send('approve', { planId: 'p1', diffId: waiting.diffId!, decision: 'approve' });
+      await phone.until('progress', (p) => p.status === 'applied');
+      expect(demo.plans()[0]).toMatchObject({ status: 'applied' });
+    } finally {
+      await other.client.close();
+    }
+  });
+
+  it('a step gate holds the plan at a known step; released, every step comes once', async () => {
+    const script = planScript('Fix login');
+    const total = script.steps.length + 2;
+    turnstile.allowThrough(2);
+    await phone.client.send('runPlan', { planId: 'p1', prompt: 'Fix login' });
+    expect(await turnstile.heldAt(3, 'p1')).toEqual({ planId: 'p1', step: 3, total });
+    expect(demo.plans()[0]).toMatchObject({ status: 'running', step: 2 });
+    await phone.until('progress', (p) => p.step === 2);
+    expect(phone.of('progress', 'p1').map((p) => p.step)).toEqual([1, 2]);
+
+    turnstile.allowThrough(total - 2); // every running step, not the request for approval
+    expect(await turnstile.heldAt(total - 1, 'p1')).toMatchObject({ step: total - 1 });
+    expect(demo.plans()[0]).toMatchObject({ status: 'running', step: total - 2 });
+    expect(demo.diffOf('p1')).toBeUndefined();
+
+    turnstile.allowThrough(Number.POSITIVE_INFINITY);
+    await phone.until('progress', (p) => p.status === 'awaiting-approval');
+    expect(phone.of('progress', 'p1').map((p) => p.step)).toEqual(Array.from({ length: total - 1 }, (_, i) => i + 1));
+  });
+
+  it('a plan closed while held at the gate sends nothing more', async () => {
+    turnstile.allowThrough(1);
+    await phone.client.send('runPlan', { planId: 'p1', prompt: 'Fix login' });
+    await turnstile.heldAt(2, 'p1');
+    await demo.close();
+    turnstile.allowThrough(Number.POSITIVE_INFINITY);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(demo.plans()[0]).toMatchObject({ step: 1 });
   });
 });

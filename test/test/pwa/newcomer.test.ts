@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type DemoSidecar, LARGE_DIFF_BYTES, startDemoSidecar } from '@oppie/sidecar-demo';
+import { createStepGate, type DemoSidecar, LARGE_DIFF_BYTES, startDemoSidecar } from '@oppie/sidecar-demo';
 import { type PageServer, startTestRelay, type TestRelay } from '@oppie/test-kit';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,8 +21,10 @@ import { totpCode, totpCounter } from './totp.js';
 
 const SHOTS = fileURLToPath(new URL('../../../.vitest-artifacts/screenshots/', import.meta.url));
 const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 1 };
-/** Slow enough that the offline spell and the reload both land while the second plan still runs. */
-const STEP_MS = 700;
+/** Paced like a real agent; where the test acts between two steps it holds the plan at the gate, not on a timer. */
+const STEP_MS = 150;
+/** The demo sidecar's steps pass only as far as the test allows (free-running until a test says otherwise). */
+const turnstile = createStepGate();
 
 let relay: TestRelay;
 let dir: string;
@@ -61,6 +63,7 @@ describe.skipIf(!hasChromium())('reference PWA in Chromium (390x844)', () => {
       stepMs: STEP_MS,
       log: () => {},
       direct: { enabled: false },
+      stepGate: turnstile.gate,
     });
     net = await startNetSwitch(relay.url);
     pwa = await startPwaServer(net.url);
@@ -104,19 +107,21 @@ describe.skipIf(!hasChromium())('reference PWA in Chromium (390x844)', () => {
     await tid('totp-submit').click();
     await page.getByText('Two-step approval is on.').waitFor({ timeout: 15_000 });
 
-    // A plan with the large-diff trigger: progress, the transfer, the diff of the sidecar's exact length.
+    // A plan with the large-diff trigger: progress (held after step 3 for the screenshot), the transfer, the diff of
+    // the sidecar's exact length.
+    turnstile.allowThrough(3);
     await tid('nav-work').click();
     await tid('plan-input').fill('Regenerate the API client, large');
     await tid('plan-start').click();
     const plan = tid('plan').first();
     const planId = (await plan.getAttribute('data-plan-id')) as string;
     const progress = plan.getByTestId('progress');
-    await expect
-      .poll(async () => Number(await progress.getAttribute('data-step')), { timeout: 15_000 })
-      .toBeGreaterThanOrEqual(3);
+    await turnstile.heldAt(4, planId);
+    await expect.poll(() => progress.getAttribute('data-step'), { timeout: 15_000 }).toBe('3');
     expect(await plan.getAttribute('data-status')).toBe('running');
-    expect(await progress.textContent()).toMatch(/^(Editing |Running tests)/);
+    expect(await progress.textContent()).toMatch(/^Editing /);
     await shot(page, 'work-progress');
+    turnstile.allowThrough(Number.POSITIVE_INFINITY);
     await expect.poll(() => demo.diffOf(planId), { timeout: 20_000 }).toBeDefined();
     const sent = demo.diffOf(planId)!;
     expect(sent.bytes).toBeGreaterThanOrEqual(LARGE_DIFF_BYTES);
@@ -146,17 +151,19 @@ describe.skipIf(!hasChromium())('reference PWA in Chromium (390x844)', () => {
     expect(await diff.getByTestId('approval-status').textContent()).toBe('approved');
     expect(await tid('error').count()).toBe(0);
 
-    // A second plan: offline (the connection cut) and back, then a reload, both mid-stream; nothing lost or repeated.
+    // A second plan: offline (the connection cut) and back, then a reload, both mid-stream at known steps (the
+    // sidecar held at its gate); nothing lost or repeated.
+    turnstile.allowThrough(1);
     await tid('chat-input').fill('status');
     await tid('chat-send').click();
     await tid('plan-input').fill('Add a health endpoint');
     await tid('plan-start').click();
     const second = page.locator('[data-testid="plan"]').filter({ hasText: 'Add a health endpoint' });
     const secondId = (await second.getAttribute('data-plan-id')) as string;
-    const sidecarStatus = () => demo.plans().find((p) => p.planId === secondId)?.status;
-    await expect
-      .poll(async () => Number(await second.getByTestId('progress').getAttribute('data-step')), { timeout: 15_000 })
-      .toBeGreaterThanOrEqual(1);
+    const sidecarPlan = () => demo.plans().find((p) => p.planId === secondId);
+    const shownStep = () => second.getByTestId('progress').getAttribute('data-step');
+    await turnstile.heldAt(2, secondId);
+    await expect.poll(shownStep, { timeout: 15_000 }).toBe('1');
     // The network goes: the connection is cut (as the phone's radio would) before Chromium's offline mode is on,
     // which could hold the close back; reconnecting fails until the network is back.
     const cutAt = Date.now();
@@ -165,15 +172,23 @@ describe.skipIf(!hasChromium())('reference PWA in Chromium (390x844)', () => {
       (await page.evaluate<Recorded[]>(readRecord)).some((m) => m.type === 'state' && m.at >= cutAt && m.to !== 'open');
     await expect.poll(dropped, { timeout: 10_000 }).toBe(true);
     await context.setOffline(true);
-    await page.waitForTimeout(2 * STEP_MS);
-    expect(sidecarStatus()).toBe('running');
+    // Steps 2 and 3 are sent while the phone is offline: the relay queues them.
+    turnstile.allowThrough(3);
+    await turnstile.heldAt(4, secondId);
+    expect(sidecarPlan()).toMatchObject({ status: 'running', step: 3 });
     net.up();
     await context.setOffline(false);
     const reopened = async () =>
       (await page.evaluate<Recorded[]>(readRecord)).some((m) => m.type === 'state' && m.at > cutAt && m.to === 'open');
     await expect.poll(reopened, { timeout: 20_000 }).toBe(true);
-    expect(sidecarStatus()).toBe('running');
+    await expect.poll(shownStep, { timeout: 15_000 }).toBe('3');
+    // Step 4 on the reconnected page, then the reload while the plan waits at step 5; the rest flows to the new page.
+    turnstile.allowThrough(4);
+    await turnstile.heldAt(5, secondId);
+    await expect.poll(shownStep, { timeout: 15_000 }).toBe('4');
+    expect(sidecarPlan()).toMatchObject({ status: 'running', step: 4 });
     await page.reload();
+    turnstile.allowThrough(Number.POSITIVE_INFINITY);
     await expect.poll(() => tid('conn-state').textContent(), { timeout: 15_000 }).toBe('open');
     await tid('chat-input').fill('how is it going?');
     await tid('chat-send').click();
