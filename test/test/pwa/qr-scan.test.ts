@@ -64,7 +64,7 @@ describe.skipIf(!hasChromium())('reference PWA pairs by scanning the QR code (Ch
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
-  it('scans the sidecar QR code from the camera and pairs: same SAS, the workstation listed, connection open', async () => {
+  it('scans the sidecar QR code from the camera and pairs (same SAS, named workstation, open), then revokes it', async () => {
     const { page, errors } = await phone(['camera']);
     const tid = (id: string) => page.getByTestId(id);
 
@@ -80,6 +80,13 @@ describe.skipIf(!hasChromium())('reference PWA pairs by scanning the QR code (Ch
     expect(await tid('scan-qr').textContent()).toBe('Scan QR code');
     expect(await tid('scan-error').count()).toBe(0);
     expect(await tid('error').count()).toBe(0);
+    // The list shows the workstation's own name (from the relay's device list), and revoking it (after the
+    // confirmation) removes it here and cuts the sidecar off at the relay.
+    await expect.poll(() => tid('workstation').locator('strong').textContent(), { timeout: 10_000 }).toBe('qr box');
+    page.once('dialog', (d) => void d.accept());
+    await tid('revoke').click();
+    await expect.poll(() => tid('workstation').count(), { timeout: 15_000 }).toBe(0);
+    await expect.poll(() => demo.client.state, { timeout: 15_000 }).toBe('closed');
     expect(errors).toEqual([]);
   }, 90_000);
 

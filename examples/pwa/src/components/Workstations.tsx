@@ -1,17 +1,11 @@
+import type { DeviceInfo } from 'oppie-client';
 import { useEffect, useState } from 'preact/hooks';
 import { useModel } from '../hooks.js';
-
-interface DeviceRow {
-  readonly deviceId: string;
-  readonly name?: string;
-  readonly online?: boolean;
-  readonly lastSeen?: number;
-}
 
 /** Paired workstations (client.peers(), with presence from client.devices()), each with a confirmed revoke. */
 export function Workstations({ onError }: { onError: (err: unknown) => void }) {
   const model = useModel();
-  const [devices, setDevices] = useState<readonly DeviceRow[]>([]);
+  const [devices, setDevices] = useState<readonly DeviceInfo[]>([]);
   const [busy, setBusy] = useState<string | undefined>(undefined);
   const peerCount = model.peers.length;
 
@@ -21,7 +15,7 @@ export function Workstations({ onError }: { onError: (err: unknown) => void }) {
     model.client
       .devices()
       .then((list) => {
-        if (live) setDevices(list as unknown as readonly DeviceRow[]);
+        if (live) setDevices(list);
       })
       .catch((err: unknown) => console.warn('oppie-pwa: device list unavailable', err));
     return () => {
@@ -49,7 +43,7 @@ export function Workstations({ onError }: { onError: (err: unknown) => void }) {
       ) : (
         <ul class="list">
           {model.peers.map((p) => {
-            const info = devices.find((d) => d.deviceId === p.deviceId);
+            const info = devices.find((d) => d.id === p.deviceId);
             const online = model.online.get(p.deviceId) ?? info?.online;
             // The relay's list has the display name; the SDK's peer record may still hold its placeholder (the role).
             const name = info?.name ?? p.name;
