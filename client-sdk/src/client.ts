@@ -463,25 +463,26 @@ export class OppieClient {
    * @example
    * const key = await client.pushPublicKey();
    * const sub = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
-   * await client.subscribePush(sub.toJSON() as { endpoint: string; keys: { p256dh: string; auth: string } });
+   * await client.subscribePush(sub.toJSON());
    */
   async pushPublicKey(): Promise<string> {
     return this.api.vapidPublicKey();
   }
 
   /**
-   * PWA: registers this device's push subscription (`PushSubscription.toJSON()`), replacing the previous one. The
-   * relay then sends a wake-up push when a high-priority message waits for this device while it is offline; the
-   * push carries only opaque ids, `{ t: 'wake', ids, from }`. Rejects with `relayCode`
-   * `RELAY_ERR_PUSH_SUBSCRIPTION_INVALID` (endpoint or keys unusable) or `RELAY_ERR_ROLE_FORBIDDEN` (a sidecar).
+   * PWA: registers this device's push subscription (`PushSubscription.toJSON()`, whose fields the DOM types leave
+   * optional), replacing the previous one. The relay then sends a wake-up push when a high-priority message waits
+   * for this device while it is offline; the push carries only opaque ids, `{ t: 'wake', ids, from }`. The relay
+   * checks the subscription: rejects with `relayCode` `RELAY_ERR_BAD_REQUEST` (endpoint or keys missing),
+   * `RELAY_ERR_PUSH_SUBSCRIPTION_INVALID` (unusable) or `RELAY_ERR_ROLE_FORBIDDEN` (a sidecar).
    *
    * @example
-   * await client.subscribePush(subscription.toJSON() as { endpoint: string; keys: { p256dh: string; auth: string } });
+   * await client.subscribePush(subscription.toJSON());
    */
-  async subscribePush(sub: { endpoint: string; keys: { p256dh: string; auth: string } }): Promise<void> {
+  async subscribePush(sub: { endpoint?: string; keys?: Record<string, string> }): Promise<void> {
     await this.api.putPushSubscription(await this.token(), {
-      endpoint: sub.endpoint,
-      keys: { p256dh: sub.keys.p256dh, auth: sub.keys.auth },
+      endpoint: sub.endpoint ?? '',
+      keys: { p256dh: sub.keys?.p256dh ?? '', auth: sub.keys?.auth ?? '' },
     });
   }
 

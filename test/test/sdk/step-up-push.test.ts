@@ -193,6 +193,12 @@ describe('Web Push registration through the SDK', () => {
       code: 'OPPIE_ERR_RELAY',
       relayCode: 'RELAY_ERR_PUSH_SUBSCRIPTION_INVALID',
     });
+    // A PushSubscription.toJSON() without keys (the DOM types allow it) reaches the relay and gets its code.
+    await expect(phone.subscribePush({ endpoint })).rejects.toMatchObject({
+      code: 'OPPIE_ERR_RELAY',
+      relayCode: 'RELAY_ERR_BAD_REQUEST',
+    });
+    expect(await t.relay.push.subscription(phone.deviceId)).toBeUndefined();
     await expect(sidecar.subscribePush({ endpoint, keys })).rejects.toMatchObject({
       code: 'OPPIE_ERR_AUTH',
       relayCode: 'RELAY_ERR_ROLE_FORBIDDEN',
