@@ -156,9 +156,18 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     (id, role) => {
       if (role === 'pwa') push.online(id);
     },
-    (id, role) => {
-      // Reconnected here meanwhile: the new connection takes the released envelopes, nothing to wake.
-      if (role === 'pwa' && hub.get(id) === undefined) push.released(id);
+    (id, role, wake) => {
+      // Reconnected here meanwhile: the new connection takes the released envelopes (its acks clear the refs).
+      if (role !== 'pwa' || hub.get(id) !== undefined) return;
+      if (!wake) {
+        push.released(id, false);
+        return;
+      }
+      // Connected on another instance: that one delivers them, nothing to wake.
+      cluster.locate([id]).then(
+        (found) => push.released(id, !found.has(id)),
+        () => push.released(id, true),
+      );
     },
   );
 

@@ -56,10 +56,11 @@ export interface Push {
    */
   watch(queues: QueueStore, isPwa: (deviceId: string) => boolean): QueueStore;
   /**
-   * A PWA's connection closed and what it had in flight went back to its queue: the high-priority envelopes among
-   * them wake it as if they had just been queued (fire and forget).
+   * A PWA's connection closed and what it had in flight went back to its queue: with `wake`, the high-priority
+   * envelopes among them wake it as if they had just been queued (fire and forget); without (the device went on
+   * elsewhere, or the release failed), they are only forgotten.
    */
-  released(deviceId: string): void;
+  released(deviceId: string, wake: boolean): void;
   /** A device connected: its next offline period starts a new coalescing interval. */
   online(deviceId: string): void;
   /** A device was revoked: forget its subscription. */
@@ -142,8 +143,10 @@ export async function createPush(deps: PushDeps): Promise<Push> {
       inflight = new InflightWakeRefs((e) => wakes(e) && isPwa(e.to));
       return inflight.watch(queues);
     },
-    released(deviceId) {
-      if (inflight !== undefined) wake.released(inflight.take(deviceId));
+    released(deviceId, wakeIt) {
+      if (inflight === undefined) return;
+      if (wakeIt) wake.released(inflight.take(deviceId));
+      else inflight.forget(deviceId);
     },
     online: (deviceId) => wake.online(deviceId),
     async revoked(deviceId) {

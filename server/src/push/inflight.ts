@@ -16,6 +16,18 @@ export type WakeRef = Pick<QueuedEnvelope, 'id' | 'from' | 'to' | 'type' | 'prio
 const key = (e: WakeRef) => `${e.from}\n${e.id}`;
 
 /**
+ * A device whose refs nobody touched (no take, no ack) for this long is forgotten at the next sweep: a live
+ * connection with envelopes in flight is closed by heartbeats long before, so such refs only belong to a device that
+ * went on elsewhere (another instance acked them) and must neither leak nor wake it later.
+ */
+export const INFLIGHT_REF_MAX_IDLE_MS = 15 * 60_000;
+
+interface DeviceRefs {
+  readonly refs: Map<string, WakeRef>;
+  touchedAt: number;
+}
+
+/**
  * @example
  * const inflight = new InflightWakeRefs((e) => e.priority === 'high');
  * const queues = inflight.watch(new MemoryQueueStore(bounds));
@@ -23,36 +35,61 @@ const key = (e: WakeRef) => `${e.from}\n${e.id}`;
  * for (const ref of inflight.take(deviceId)) wake.queued(ref, 'pwa');
  */
 export class InflightWakeRefs {
-  /** Device id -> (sender + envelope id) -> ref. Bounded by each device's in-flight window. */
-  private readonly byDevice = new Map<string, Map<string, WakeRef>>();
+  /**
+   * Device id -> (sender + envelope id) -> ref. Bounded by each device's in-flight window, and in devices by
+   * {@link INFLIGHT_REF_MAX_IDLE_MS} (forgotten at the sweep) and by {@link forget}.
+   */
+  private readonly byDevice = new Map<string, DeviceRefs>();
 
   /** `keep`: which taken entries may matter for a wake-up (others are not tracked at all). */
-  constructor(private readonly keep: (entry: QueuedEnvelope) => boolean) {}
+  constructor(
+    private readonly keep: (entry: QueuedEnvelope) => boolean,
+    private readonly clock: () => number = Date.now,
+  ) {}
 
   private add(entries: readonly QueuedEnvelope[]): void {
     for (const e of entries) {
       if (!this.keep(e)) continue;
-      let refs = this.byDevice.get(e.to);
-      if (refs === undefined) {
-        refs = new Map();
-        this.byDevice.set(e.to, refs);
+      let d = this.byDevice.get(e.to);
+      if (d === undefined) {
+        d = { refs: new Map(), touchedAt: this.clock() };
+        this.byDevice.set(e.to, d);
       }
-      refs.set(key(e), { id: e.id, from: e.from, to: e.to, type: e.type, priority: e.priority });
+      d.touchedAt = this.clock();
+      d.refs.set(key(e), { id: e.id, from: e.from, to: e.to, type: e.type, priority: e.priority });
     }
   }
 
   private remove(deviceId: string, entries: readonly QueuedEnvelope[]): void {
-    const refs = this.byDevice.get(deviceId);
-    if (refs === undefined) return;
-    for (const e of entries) refs.delete(key(e));
-    if (refs.size === 0) this.byDevice.delete(deviceId);
+    const d = this.byDevice.get(deviceId);
+    if (d === undefined) return;
+    for (const e of entries) d.refs.delete(key(e));
+    d.touchedAt = this.clock();
+    if (d.refs.size === 0) this.byDevice.delete(deviceId);
   }
 
   /** Forgets and returns what `deviceId` had in flight (its connection closed and the queue was released). */
   take(deviceId: string): WakeRef[] {
-    const refs = this.byDevice.get(deviceId);
+    const d = this.byDevice.get(deviceId);
     this.byDevice.delete(deviceId);
-    return refs === undefined ? [] : [...refs.values()];
+    return d === undefined ? [] : [...d.refs.values()];
+  }
+
+  /** Forgets `deviceId`'s refs without waking it (it went on elsewhere, or its release failed). */
+  forget(deviceId: string): void {
+    this.byDevice.delete(deviceId);
+  }
+
+  /** Devices tracked (for tests and gauges). */
+  get devices(): number {
+    return this.byDevice.size;
+  }
+
+  /** Drops devices whose refs nobody touched for {@link INFLIGHT_REF_MAX_IDLE_MS}. */
+  private age(now: number): void {
+    for (const [deviceId, d] of this.byDevice) {
+      if (now - d.touchedAt > INFLIGHT_REF_MAX_IDLE_MS) this.byDevice.delete(deviceId);
+    }
   }
 
   /** Wraps `queues`: takes are recorded; acks, expiries and purges forgotten; everything else passes through. */
@@ -75,6 +112,7 @@ export class InflightWakeRefs {
       sweep: async (now) => {
         const expired = await queues.sweep(now);
         for (const e of expired) this.remove(e.to, [e]);
+        this.age(now);
         return expired;
       },
       purge: async (deviceId) => {

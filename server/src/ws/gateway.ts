@@ -45,7 +45,11 @@ export class Gateway {
      * A device's last connection here closed and its in-flight envelopes went back to its queue (not replaced by a
      * newer connection here or elsewhere): the Web Push wake-up for what bounced off a dead socket; must not throw.
      */
-    private readonly deviceReleased: (deviceId: string, role: DeviceClaims['role']) => void = () => {},
+    /**
+     * A connection closed and its in-flight envelopes went back to the queue; `wake` is false when the device went
+     * on elsewhere or the release failed. Must not throw.
+     */
+    private readonly deviceReleased: (deviceId: string, role: DeviceClaims['role'], wake: boolean) => void = () => {},
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
@@ -227,11 +231,12 @@ export class Gateway {
       .release(conn.deviceId)
       // Replaced on another instance: what this connection had in flight is pending again, so wake the new one.
       .then(async () => {
+        this.deviceReleased(conn.deviceId, conn.role, !conn.replacedElsewhere);
         if (conn.replacedElsewhere) await this.cluster.wake(conn.deviceId);
-        else this.deviceReleased(conn.deviceId, conn.role);
       })
       .catch((err: unknown) => {
         // The next connection of this device releases again before anything is delivered to it.
+        this.deviceReleased(conn.deviceId, conn.role, false);
         this.metrics.storeErrors.inc({ op: 'release' });
         this.log.error({ err, deviceId: conn.deviceId }, 'queue release failed');
       });
