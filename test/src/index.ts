@@ -40,6 +40,7 @@ export {
 } from './haproxy.js';
 export { type ApiOptions, type ApiResponse, api, apiOk } from './http.js';
 export { type PageHandler, type PageServer, startPageProxy } from './page-proxy.js';
+export { processAlive } from './process-alive.js';
 export {
   type PushAnswer,
   type ReceivedPush,

@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '@oppie/test-kit';
+import { freePort, processAlive } from '@oppie/test-kit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DemoError } from '../src/errors.js';
 import { INHERITED_ENV, type RelayChild, relayEnv, startRelayChild } from '../src/relay-child.js';
@@ -35,20 +35,10 @@ const onLinux = process.platform === 'linux';
 if (!onLinux)
   console.warn('\n!!! SKIPPED the run-demo signal test: it finds the relay child with `ps --ppid` (Linux only)\n');
 
-/** Whether a process with this id still exists (signal 0 only checks). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Polls until the process is gone (a reaped child disappears at once; a grandchild when its parent reaps it). */
 async function gone(pid: number, ms = 10_000): Promise<boolean> {
   const end = Date.now() + ms;
-  while (alive(pid)) {
+  while (processAlive(pid)) {
     if (Date.now() > end) return false;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -132,7 +122,7 @@ describe.skipIf(!haveBuild)('startRelayChild', () => {
     const health = await fetch(`${relay.url}/api/health`);
     expect(health.status).toBe(200);
     await health.body?.cancel();
-    expect(alive(relay.pid)).toBe(true);
+    expect(processAlive(relay.pid)).toBe(true);
     await relay.stop();
     expect(await gone(relay.pid)).toBe(true);
     await relay.stop(); // twice is harmless

@@ -1,5 +1,6 @@
 import { type ChildProcess, execFileSync, type SpawnOptions, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { processAlive } from '@oppie/test-kit';
 
 /**
  * A network-namespace lab for tests that need separate hosts on one machine (strict NAT simulation for the direct
@@ -47,15 +48,6 @@ function listNamespaces(): string[] {
     .filter((n) => n !== '');
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** SIGKILLs every process still inside a namespace (deleting a namespace does not end its processes). */
 function killNamespacePids(ns: string): void {
   let out = '';
@@ -96,7 +88,7 @@ export function removeStaleNamespaces(): string[] {
     const m = OWNED.exec(ns);
     if (!m) continue;
     const pid = Number(m[1]);
-    if (pid === process.pid || pidAlive(pid)) continue;
+    if (pid === process.pid || processAlive(pid)) continue;
     try {
       deleteNamespace(ns);
       removed.push(ns);
