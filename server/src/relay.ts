@@ -20,7 +20,7 @@ import { registerSchemaRoute } from './http/routes/schema.js';
 import { registerSessionsRoute } from './http/routes/sessions.js';
 import { registerTurnRoute } from './http/routes/turn.js';
 import { createMetrics, type Metrics, TrafficCounters } from './metrics.js';
-import { createPush, type Push } from './push/index.js';
+import { createPush, type Push, wakes } from './push/index.js';
 import { MemoryDedupeStore } from './queue/dedupe.js';
 import { MemoryQueueStore, type QueueStore } from './queue/queue-store.js';
 import { openDatabase } from './store/sqlite/database.js';
@@ -99,10 +99,8 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
 
   const push = await createPush({ config, db, shared: shared?.push, metrics, logger });
   const hub = new Hub();
-  const queues: QueueStore = push.watch(
-    shared?.queues ?? new MemoryQueueStore({ maxCount: config.queueMaxCount, maxBytes: config.queueMaxBytes }),
-    (deviceId) => hub.get(deviceId)?.role === 'pwa',
-  );
+  const queues: QueueStore =
+    shared?.queues ?? new MemoryQueueStore({ maxCount: config.queueMaxCount, maxBytes: config.queueMaxBytes });
   const dedupe = new MemoryDedupeStore(config.dedupeWindow);
   const delivery = new Delivery(
     hub,
@@ -156,17 +154,22 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     (id, role) => {
       if (role === 'pwa') push.online(id);
     },
-    (id, role, wake) => {
-      // Reconnected here meanwhile: the new connection takes the released envelopes (its acks clear the refs).
+    (id, role, released) => {
+      // Reconnected here meanwhile: the new connection takes the released envelopes, nothing to wake.
       if (role !== 'pwa' || hub.get(id) !== undefined) return;
-      if (!wake) {
-        push.released(id, false);
-        return;
-      }
+      const wakeFor = released.filter(wakes);
+      if (wakeFor.length === 0) return;
       // Connected on another instance: that one delivers them, nothing to wake.
       cluster.locate([id]).then(
-        (found) => push.released(id, !found.has(id)),
-        () => push.released(id, true),
+        (found) => {
+          if (!found.has(id)) push.released(wakeFor);
+        },
+        (err: unknown) => {
+          // Unknown whether it is connected elsewhere: wake it (a spare notification beats a missed approval).
+          metrics.storeErrors.inc({ op: 'push_locate' });
+          logger.warn({ err, deviceId: id }, 'device location unknown after release; waking it');
+          push.released(wakeFor);
+        },
       );
     },
   );

@@ -8,25 +8,23 @@ import type { Logger } from 'pino';
 import type { DeviceClaims } from '../auth/types.js';
 import type { RelayConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
-import type { QueueStore } from '../queue/queue-store.js';
 import { MemoryPushCoalescer } from '../store/memory/push-coalescer.js';
 import type { RedisPushStore } from '../store/redis/push.js';
 import type { Database } from '../store/sqlite/database.js';
 import { SqlitePushSubscriptionStore, SqliteVapidKeyStore } from '../store/sqlite/push.js';
 import { pushAgent } from './agent.js';
-import { InflightWakeRefs, type WakeRef } from './inflight.js';
 import { webPushSender } from './sender.js';
 import type { PushSubscriptionRecord, PushSubscriptionStore } from './stores.js';
 import { validateSubscription } from './subscription.js';
 import { loadVapid } from './vapid.js';
-import { PushWake, wakes } from './wake.js';
+import { PushWake, type WakeRef } from './wake.js';
 
 export { isPrivateAddress, isPrivateHost } from './address.js';
 export { PushEndpointRefusedError, pushAgent } from './agent.js';
-export type { WakeRef } from './inflight.js';
 export type { PushSubscriptionRecord, PushSubscriptionStore, VapidKeys } from './stores.js';
 export { validateSubscription } from './subscription.js';
 export { checkVapidKeys, loadVapid, vapidSubject } from './vapid.js';
+export { type WakeRef, wakes } from './wake.js';
 
 export interface PushDeps {
   readonly config: RelayConfig;
@@ -51,16 +49,10 @@ export interface Push {
   /** The router queued `entry` for a device connected nowhere (fire and forget). */
   queued(entry: WakeRef, role: DeviceClaims['role'] | undefined): void;
   /**
-   * Wraps the relay's queue store so that what each PWA has in flight is known; `isPwa` tells (at delivery time,
-   * the device is connected here) whether a recipient is a PWA. The store is returned as is when push is off.
+   * A PWA's connection closed, it is connected nowhere, and these in-flight envelopes went back to its queue: the
+   * high-priority ones wake it as if they had just been queued, all in one push (fire and forget).
    */
-  watch(queues: QueueStore, isPwa: (deviceId: string) => boolean): QueueStore;
-  /**
-   * A PWA's connection closed and what it had in flight went back to its queue: with `wake`, the high-priority
-   * envelopes among them wake it as if they had just been queued (fire and forget); without (the device went on
-   * elsewhere, or the release failed), they are only forgotten.
-   */
-  released(deviceId: string, wake: boolean): void;
+  released(entries: readonly WakeRef[]): void;
   /** A device connected: its next offline period starts a new coalescing interval. */
   online(deviceId: string): void;
   /** A device was revoked: forget its subscription. */
@@ -79,7 +71,6 @@ const OFF: Push = {
   unsubscribe: async () => disabled(),
   subscription: async () => undefined,
   queued() {},
-  watch: (queues) => queues,
   released() {},
   online() {},
   revoked: async () => {},
@@ -105,7 +96,6 @@ export async function createPush(deps: PushDeps): Promise<Push> {
   const subscriptions: PushSubscriptionStore = shared ?? new SqlitePushSubscriptionStore(deps.db);
   const vapid = await loadVapid(config, shared ?? new SqliteVapidKeyStore(deps.db));
   const agent = pushAgent({ allowPrivate: config.pushAllowPrivateEndpoints, caFile: config.pushCaFile });
-  let inflight: InflightWakeRefs | undefined;
   const wake = new PushWake(
     {
       subscriptions,
@@ -139,15 +129,7 @@ export async function createPush(deps: PushDeps): Promise<Push> {
     },
     subscription: (deviceId) => subscriptions.get(deviceId),
     queued: (entry, role) => wake.queued(entry, role),
-    watch(queues, isPwa) {
-      inflight = new InflightWakeRefs((e) => wakes(e) && isPwa(e.to));
-      return inflight.watch(queues);
-    },
-    released(deviceId, wakeIt) {
-      if (inflight === undefined) return;
-      if (wakeIt) wake.released(inflight.take(deviceId));
-      else inflight.forget(deviceId);
-    },
+    released: (entries) => wake.released(entries),
     online: (deviceId) => wake.online(deviceId),
     async revoked(deviceId) {
       await subscriptions.delete(deviceId);

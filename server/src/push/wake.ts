@@ -6,9 +6,12 @@
 import type { PushWakePayload, RoleName } from '@oppie/protocol';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
-import type { WakeRef } from './inflight.js';
+import type { QueuedEnvelope } from '../queue/queued-envelope.js';
 import type { PushSend, SendResult } from './sender.js';
 import type { PushCoalescer, PushSubscriptionRecord, PushSubscriptionStore } from './stores.js';
+
+/** What a wake-up needs of an envelope. */
+export type WakeRef = Pick<QueuedEnvelope, 'id' | 'from' | 'to' | 'type' | 'priority'>;
 
 /** Routed types that never wake: signals are useless by the time a phone wakes, receipts are bookkeeping. */
 const NO_WAKE = new Set(['signal', 'receipt']);

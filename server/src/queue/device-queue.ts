@@ -151,7 +151,8 @@ export class DeviceQueue {
   }
 
   /** Returns in-flight entries to the front of their classes, in their original order (redelivery after reconnect). */
-  release(): void {
+  /** Puts every in-flight entry back in front of its class; returns them in take order. */
+  release(): QueuedEnvelope[] {
     const back = [...this.inflightEntries()].sort((a, b) => b.order - a.order);
     this.inflight.clear();
     this.inflightSize = 0;
@@ -159,6 +160,7 @@ export class DeviceQueue {
       this.fifo(entry).unshift(entry);
       if (entry.expiresAt < this.nextExpiryAt) this.nextExpiryAt = entry.expiresAt;
     }
+    return back.reverse().map((b) => b.entry);
   }
 
   /** Send time of the oldest in-flight entry, for slow-consumer detection. */

@@ -28,8 +28,8 @@ export interface QueueStore {
   ): Promise<{ entries: QueuedEnvelope[]; expired: QueuedEnvelope[] }>;
   /** Removes acknowledged in-flight entries and returns them. */
   ack(deviceId: string, ids: readonly string[], from: string | undefined): Promise<QueuedEnvelope[]>;
-  /** Puts in-flight entries back in front (the device disconnected before acknowledging). */
-  release(deviceId: string): Promise<void>;
+  /** Puts in-flight entries back in front (the device disconnected before acknowledging) and returns them. */
+  release(deviceId: string): Promise<QueuedEnvelope[]>;
   /** Removes every expired pending entry of every device. */
   sweep(now: number): Promise<QueuedEnvelope[]>;
   /** Removes and returns everything queued for a device (revocation). */
@@ -88,8 +88,8 @@ export class MemoryQueueStore implements QueueStore {
     return this.track(deviceId, (q) => q.ack(ids, from));
   }
 
-  async release(deviceId: string): Promise<void> {
-    this.queues.get(deviceId)?.release();
+  async release(deviceId: string): Promise<QueuedEnvelope[]> {
+    return this.queues.get(deviceId)?.release() ?? [];
   }
 
   async sweep(now: number): Promise<QueuedEnvelope[]> {

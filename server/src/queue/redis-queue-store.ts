@@ -245,13 +245,17 @@ return finish(acked)
 
 const RELEASE = `#!lua
 ${PRELUDE}
+local released = {}
 if inflight > 0 then
-  for _, x in ipairs(inflightList()) do lowerDue(x.e[2][18]) end
+  for _, x in ipairs(inflightList()) do
+    lowerDue(x.e[2][18])
+    table.insert(released, x.e)
+  end
   cur = {0, 0, 0}
   inflight = 0
   redis.call('DEL', FLIGHT)
 end
-return finish()
+return finish(released)
 `;
 
 const SWEEP = `#!lua
@@ -427,8 +431,9 @@ export class RedisQueueStore implements QueueStore {
     return envelopes(acked);
   }
 
-  async release(deviceId: string): Promise<void> {
-    await this.run('release', 'oppieQueueRelease', deviceId);
+  async release(deviceId: string): Promise<QueuedEnvelope[]> {
+    const [released] = await this.run('release', 'oppieQueueRelease', deviceId);
+    return envelopes(released);
   }
 
   async sweep(now: number): Promise<QueuedEnvelope[]> {

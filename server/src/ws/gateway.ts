@@ -13,6 +13,7 @@ import type { Cluster, DeviceLocation } from '../cluster/cluster.js';
 import type { RelayConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import type { QueueStore } from '../queue/queue-store.js';
+import type { QueuedEnvelope } from '../queue/queued-envelope.js';
 import { iceServersFor, type TurnOptions } from '../turn/credentials.js';
 import { Connection, type ConnectionSettings } from './connection.js';
 import type { Delivery } from './delivery.js';
@@ -46,10 +47,14 @@ export class Gateway {
      * newer connection here or elsewhere): the Web Push wake-up for what bounced off a dead socket; must not throw.
      */
     /**
-     * A connection closed and its in-flight envelopes went back to the queue; `wake` is false when the device went
-     * on elsewhere or the release failed. Must not throw.
+     * A connection closed and these in-flight envelopes went back to its queue (not called when the device went on
+     * to another instance, which delivers them). Must not throw.
      */
-    private readonly deviceReleased: (deviceId: string, role: DeviceClaims['role'], wake: boolean) => void = () => {},
+    private readonly deviceReleased: (
+      deviceId: string,
+      role: DeviceClaims['role'],
+      released: readonly QueuedEnvelope[],
+    ) => void = () => {},
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
@@ -230,13 +235,12 @@ export class Gateway {
     this.queues
       .release(conn.deviceId)
       // Replaced on another instance: what this connection had in flight is pending again, so wake the new one.
-      .then(async () => {
-        this.deviceReleased(conn.deviceId, conn.role, !conn.replacedElsewhere);
+      .then(async (released) => {
         if (conn.replacedElsewhere) await this.cluster.wake(conn.deviceId);
+        else if (released.length > 0) this.deviceReleased(conn.deviceId, conn.role, released);
       })
       .catch((err: unknown) => {
         // The next connection of this device releases again before anything is delivered to it.
-        this.deviceReleased(conn.deviceId, conn.role, false);
         this.metrics.storeErrors.inc({ op: 'release' });
         this.log.error({ err, deviceId: conn.deviceId }, 'queue release failed');
       });
