@@ -5,8 +5,10 @@
  */
 import { type ApplicationType, isApplicationType, isRetryable, type WelcomePayload } from '@oppie/protocol';
 import type { Emitter } from 'mitt';
-import { fromB64u, toB64u } from './crypto/sodium.js';
+import { type Base64url, jsBase64url } from './crypto/aead.js';
+import { toB64u } from './crypto/sodium.js';
 import { decodeChunk, encodeChunk, Reassembler, splitPayload } from './delivery/chunker.js';
+import { type Compression, webCompression } from './delivery/compression.js';
 import type { Inbox } from './delivery/inbox.js';
 import type { Outbox, OutboxEntry } from './delivery/outbox.js';
 import { decodeReceipt, encodeReceipt } from './delivery/receipt.js';
@@ -16,7 +18,7 @@ import type { Peers } from './peers.js';
 import type { Platform } from './platform.js';
 import { Pacer } from './transport/pacer.js';
 import type { RelayFrameIn } from './transport/relay-connection.js';
-import { decodePlain, encodePlain, type InboxValue, SEALED_PAYLOAD } from './wire.js';
+import { decodePlain, encodeChunkFrame, encodePlain, type InboxValue, P_FRAME_OPEN, SEALED_PAYLOAD } from './wire.js';
 
 /** Payloads above this are chunked, so every frame stays well below the relay's and WebRTC's message limits. */
 const CHUNK_THRESHOLD = 48 * 1024;
@@ -85,8 +87,14 @@ export class Messaging {
   private rtoTimer: unknown;
   private closed = false;
 
+  /** Chunk text travels in the frame codec (native base64url on Node), chunk bodies in the platform's deflate. */
+  private readonly codec: Base64url;
+  private readonly compression: Compression;
+
   constructor(private readonly d: MessagingDeps) {
     this.pacer = new Pacer(d.platform.timers, d.platform.now, d.send);
+    this.codec = d.platform.frameCrypto?.base64url ?? jsBase64url;
+    this.compression = d.platform.compression ?? webCompression;
   }
 
   private newId(prefix: string): string {
@@ -207,8 +215,12 @@ export class Messaging {
   }
 
   async send(to: string, type: ApplicationType, payload: unknown, priority?: 'high' | 'normal' | 'low'): Promise<void> {
+    // Encoding and compression start at once, outside the per-peer chain: a burst of large messages compresses in
+    // parallel (zlib and CompressionStream work off the main thread) while the chain only seals and persists in order.
+    const prepared = this.prepare(payload);
+    prepared.catch(() => {}); // observed by enqueue; a send refused before it gets there must not leave it unhandled
     const previous = this.sendChains.get(to) ?? Promise.resolve();
-    const queued = previous.then(() => this.enqueue(to, type, payload, priority));
+    const queued = previous.then(() => this.enqueue(to, type, prepared, priority));
     const tail = queued.catch(() => {});
     this.sendChains.set(to, tail);
     void tail.then(() => {
@@ -217,23 +229,28 @@ export class Messaging {
     return (await queued)();
   }
 
+  /** The plaintext frames of one message: itself, or its compressed chunks. */
+  private async prepare(payload: unknown): Promise<Uint8Array[]> {
+    const whole = encodePlain({ p: payload });
+    if (whole.length <= CHUNK_THRESHOLD) return [whole];
+    // `{"p":` + the payload's JSON + `}`: the payload's own UTF-8 JSON without a second JSON.stringify.
+    const json = whole.subarray(P_FRAME_OPEN, whole.length - 1);
+    const chunks = await splitPayload(json, { deflate: this.compression.deflateRaw });
+    return chunks.map((c) => encodeChunkFrame(this.codec.encode(encodeChunk(c))));
+  }
+
   /** Seals and persists every frame of one message; returns a wait for its end-to-end receipt. */
   private async enqueue(
     to: string,
     type: ApplicationType,
-    payload: unknown,
+    prepared: Promise<Uint8Array[]>,
     priority?: 'high' | 'normal' | 'low',
   ): Promise<() => Promise<void>> {
     if (this.closed) throw new OppieError('OPPIE_ERR_CLOSED');
     const session = this.d.peers.session(to);
     if (session === undefined) throw new OppieError('OPPIE_ERR_NOT_PAIRED', `${to} is not a paired device`);
-    const whole = encodePlain({ p: payload });
-    const frames =
-      whole.length <= CHUNK_THRESHOLD
-        ? [whole]
-        : (await splitPayload(textEncoder.encode(JSON.stringify(payload)))).map((c) =>
-            encodePlain({ c: toB64u(encodeChunk(c)) }),
-          );
+    const frames = await prepared;
+    if (this.closed) throw new OppieError('OPPIE_ERR_CLOSED');
     let lastSeq = -1;
     let firstSeq = -1;
     let firstId = '';
@@ -443,7 +460,7 @@ export class Messaging {
       return;
     }
     if ('p' in frame) return this.emit(type, from, id, frame.p, redelivered);
-    const chunk = decodeChunk(fromB64u(frame.c));
+    const chunk = decodeChunk(this.codec.decode(frame.c));
     const reassembler = await this.reassemblerFor(from, chunk.transferId, chunk.index);
     await this.d.platform.storage.set(`${RX_PREFIX}${from}/${chunk.transferId}/${chunk.index}`, frame.c);
     const r = await reassembler.add(chunk);
@@ -489,7 +506,7 @@ export class Messaging {
     const current = this.reassemblers.get(peer);
     if (current !== undefined && this.rxTransfer.get(peer) === transferId) return current;
     await this.dropTransfer(peer);
-    const fresh = new Reassembler();
+    const fresh = new Reassembler({ inflate: this.compression.inflateRaw });
     this.reassemblers.set(peer, fresh);
     this.rxTransfer.set(peer, transferId);
     if (index > 0) {
@@ -498,7 +515,7 @@ export class Messaging {
       keys.sort((a, b) => Number(a.slice(prefix.length)) - Number(b.slice(prefix.length)));
       for (const key of keys) {
         const text = await this.d.platform.storage.get(key);
-        if (text !== undefined) await fresh.add(decodeChunk(fromB64u(text)));
+        if (text !== undefined) await fresh.add(decodeChunk(this.codec.decode(text)));
       }
     }
     return fresh;

@@ -32,6 +32,7 @@ export interface Timers {
 }
 
 import type { FrameCrypto } from './crypto/aead.js';
+import type { Compression } from './delivery/compression.js';
 
 /**
  * A WebRTC implementation (the browser's globals, or `@roamhq/wrtc` in Node): what simple-peer calls `wrtc`.
@@ -53,6 +54,8 @@ export interface Platform {
   readonly now: () => number;
   /** A faster AEAD and base64url codec for frames (same bytes on the wire); libsodium and the JS codec when absent. */
   readonly frameCrypto?: Partial<FrameCrypto>;
+  /** Raw deflate for chunked payloads (same bytes on the wire); the Web `CompressionStream` when absent. */
+  readonly compression?: Compression;
 }
 
 /** In-memory storage (tests, ephemeral clients). */
@@ -106,5 +109,6 @@ export function defaultPlatform(overrides: Partial<Platform> = {}): Platform {
     },
     now: overrides.now ?? (() => Date.now()),
     ...(overrides.frameCrypto !== undefined && { frameCrypto: overrides.frameCrypto }),
+    ...(overrides.compression !== undefined && { compression: overrides.compression }),
   };
 }

@@ -250,8 +250,11 @@ export function nodeAead(nodeCrypto: NodeCryptoLike, minBytes = NODE_AEAD_MIN_BY
 }
 
 /**
- * Base64url on Node's `Buffer`, canonical like {@link fromB64u}: `Buffer` decoding is lenient (it skips padding,
- * whitespace and foreign characters), so a decoded text is accepted only when it re-encodes to itself.
+ * Base64url on Node's `Buffer`, canonical like {@link fromB64u}. `Buffer` decoding is lenient: it skips padding,
+ * whitespace and foreign characters (each skipped character shortens the output) and takes `+/` as well as `-_`. So a
+ * text is accepted only when its length is possible, nothing was skipped (the output has exactly the length the text
+ * implies), it has no `+` or `/`, and the unused low bits of its last character are zero; the same set as re-encoding
+ * and comparing, at about half the cost on a 64 KB frame.
  *
  * @example
  * const codec = nodeBase64url(Buffer);
@@ -261,13 +264,30 @@ export function nodeBase64url(buffer: BufferLike): Base64url {
     encode: (bytes) => buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url'),
     decode(text) {
       if (typeof text !== 'string') throw new OppieError('OPPIE_ERR_PROTOCOL', 'base64url: expected a string');
+      const n = text.length;
       const bytes = buffer.from(text, 'base64url');
-      if (bytes.toString('base64url') !== text) {
+      if (
+        n % 4 === 1 ||
+        bytes.length !== Math.floor((n * 3) / 4) ||
+        text.includes('+') ||
+        text.includes('/') ||
+        !zeroTail(text)
+      ) {
         throw new OppieError('OPPIE_ERR_PROTOCOL', 'base64url: not the canonical unpadded base64url of any bytes');
       }
       return plain(bytes);
     },
   };
+}
+
+const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** Whether the bits of the last character that encode no byte (4 after 2 characters, 2 after 3) are zero. */
+function zeroTail(text: string): boolean {
+  const rest = text.length % 4;
+  if (rest === 0) return true;
+  const v = B64URL.indexOf(text.charAt(text.length - 1));
+  return v >= 0 && (v & (rest === 2 ? 0x0f : 0x03)) === 0;
 }
 
 /**

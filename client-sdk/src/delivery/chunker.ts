@@ -33,7 +33,7 @@ const FLAG_COMPRESSED = 1;
 export const CHUNK_HEADER_BYTES = 26;
 
 /**
- * Compresses `bytes` (raw deflate, kept only when it is smaller) and splits the result into chunks of at most
+ * Compresses `bytes` (raw deflate, by `opts.deflate` when given; kept only when it is smaller) and splits the result into chunks of at most
  * `chunkBytes`. An empty payload gives one empty chunk.
  *
  * @example
@@ -42,14 +42,14 @@ export const CHUNK_HEADER_BYTES = 26;
  */
 export async function splitPayload(
   bytes: Uint8Array,
-  opts: { chunkBytes?: number; compress?: boolean } = {},
+  opts: { chunkBytes?: number; compress?: boolean; deflate?: (bytes: Uint8Array) => Promise<Uint8Array> } = {},
 ): Promise<Chunk[]> {
   const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1) throw new RangeError('chunkBytes must be an integer >= 1');
   let body = bytes;
   let compressed = false;
   if ((opts.compress ?? true) && bytes.byteLength > 0) {
-    const deflated = await deflateRaw(bytes);
+    const deflated = await (opts.deflate ?? deflateRaw)(bytes);
     if (deflated.byteLength < bytes.byteLength) [body, compressed] = [deflated, true];
   }
   const count = Math.max(1, Math.ceil(body.byteLength / chunkBytes));

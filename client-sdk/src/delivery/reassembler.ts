@@ -1,7 +1,7 @@
 /** Rebuilds chunked payloads, bounded in transfers, buffered bytes and decompressed size. */
 import { OppieError } from '../errors.js';
 import { type Chunk, checkShape } from './chunker.js';
-import { concat, inflateRaw } from './compression.js';
+import { type Compression, concat, inflateRaw } from './compression.js';
 
 export interface ReassemblerOptions {
   /** Transfers in progress at once. Default 4. */
@@ -10,6 +10,8 @@ export interface ReassemblerOptions {
   maxBytes?: number;
   /** Size of one reassembled (decompressed) payload: the decompression bomb guard. Default 64 MiB. */
   maxOutputBytes?: number;
+  /** Inflates a compressed transfer (bounded, with the errors of {@link Compression.inflateRaw}). Default: Web streams. */
+  inflate?: Compression['inflateRaw'];
 }
 
 export type ReassemblyProgress = { done: false; received: number; count: number } | { done: true; bytes: Uint8Array };
@@ -43,11 +45,13 @@ export class Reassembler {
   private readonly maxTransfers: number;
   private readonly maxBytes: number;
   private readonly maxOutputBytes: number;
+  private readonly inflate: Compression['inflateRaw'];
 
   constructor(opts: ReassemblerOptions = {}) {
     this.maxTransfers = positive('maxTransfers', opts.maxTransfers ?? 4);
     this.maxBytes = positive('maxBytes', opts.maxBytes ?? 32 * 1024 * 1024);
     this.maxOutputBytes = positive('maxOutputBytes', opts.maxOutputBytes ?? 64 * 1024 * 1024);
+    this.inflate = opts.inflate ?? inflateRaw;
   }
 
   /** Chunk bytes currently held over all transfers in progress. */
@@ -93,7 +97,7 @@ export class Reassembler {
     this.release(id, true);
     if (!t.compressed) return { done: true, bytes: body };
     try {
-      return { done: true, bytes: await inflateRaw(body, this.maxOutputBytes) };
+      return { done: true, bytes: await this.inflate(body, this.maxOutputBytes) };
     } catch (err) {
       this.remember(id, false, count);
       throw err;

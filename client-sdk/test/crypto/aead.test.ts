@@ -150,6 +150,24 @@ describe('nodeBase64url', () => {
   it('refuses a non-string', () => {
     expect(codeOf(() => codec.decode(42 as unknown as string))).toBe('OPPIE_ERR_PROTOCOL');
   });
+
+  it('accepts and refuses exactly what the SDK codec does, on arbitrary text near the alphabet', () => {
+    const near = fc.constantFrom(...'AAQgw-_09az+/= \n*é'.split(''), 'B', 'f', 'P', '8');
+    const verdict = (f: () => Uint8Array) => {
+      try {
+        return Buffer.from(f()).toString('hex');
+      } catch (err) {
+        return (err as { code?: string }).code ?? 'no code';
+      }
+    };
+    fc.assert(
+      fc.property(fc.array(near, { maxLength: 14 }), (chars) => {
+        const text = chars.join('');
+        expect(verdict(() => codec.decode(text))).toBe(verdict(() => fromB64u(text)));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
 });
 
 describe('PeerSession with the Node backend', () => {

@@ -1,4 +1,5 @@
-import { APPLICATION_TYPES, type IncomingMessage } from '@oppie/client-sdk';
+import zlib from 'node:zlib';
+import { APPLICATION_TYPES, type IncomingMessage, nodeCompression } from '@oppie/client-sdk';
 import { startTestRelay, type TestRelay } from '@oppie/test-kit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pairedClients } from './sdk-fixture.js';
@@ -63,6 +64,47 @@ describe('SDK end to end through the relay', () => {
     expect(sent.at(-1)).toBe(1);
     expect(received.at(-1)).toBe(1);
     expect(received.length).toBeGreaterThan(1);
+  }, 60_000);
+
+  it('keeps send order for large and small messages sent at once, across compression backends', async () => {
+    t = await startTestRelay();
+    // The sidecar compresses with zlib (as sidecar-sdk's platform does), the phone with the Web streams, and the
+    // other way round: each inflates what the other deflated.
+    let zlibDeflates = 0;
+    const node = nodeCompression(zlib);
+    const counting = {
+      deflateRaw: (b: Uint8Array) => {
+        zlibDeflates += 1;
+        return node.deflateRaw(b);
+      },
+      inflateRaw: node.inflateRaw,
+    };
+    const { sidecar, phone } = await pairedClients(t.url, { sidecar: { platform: { compression: counting } } });
+    closers.push(
+      () => sidecar.close(),
+      () => phone.close(),
+    );
+    // Large messages take longer to prepare (compression) than the small ones sent right after them: the order the
+    // app called send() in must still be the order of delivery.
+    const payloads = Array.from({ length: 12 }, (_, i) =>
+      i % 3 === 0 ? { i, diff: `+ line of message ${i}\n`.repeat(9000 + i * 1000) } : { i },
+    );
+    for (const [from, to] of [
+      [sidecar, phone],
+      [phone, sidecar],
+    ] as const) {
+      const got: unknown[] = [];
+      const all = new Promise<void>((resolve) =>
+        to.events.on('diff', (m) => {
+          got.push(m.payload);
+          if (got.length === payloads.length) resolve();
+        }),
+      );
+      await Promise.all(payloads.map((p) => from.send('diff', p)));
+      await all;
+      expect(got).toEqual(payloads);
+    }
+    expect(zlibDeflates).toBe(4);
   }, 60_000);
 
   it('keeps delivering when an application listener throws, and reports it', async () => {
