@@ -17,7 +17,7 @@ import { Outbox } from './delivery/outbox.js';
 import { type DirectOptions, DirectPaths } from './direct/direct-paths.js';
 import { OppieError } from './errors.js';
 import type { ClientEvents, ConnectionState, PeerInfo } from './events.js';
-import { Messaging } from './messaging.js';
+import { checkReceiptOptions, Messaging, type ReceiptOptions } from './messaging.js';
 import { PairingFlow } from './pairing-flow.js';
 import { Peers } from './peers.js';
 import { defaultPlatform, type Platform } from './platform.js';
@@ -43,6 +43,11 @@ export interface OppieClientOptions {
   readonly pairingTimeoutMs?: number;
   /** The WebRTC direct path (on by default when the platform has WebRTC). */
   readonly direct?: DirectOptions;
+  /**
+   * Delayed end-to-end receipts: a delivered frame's receipt waits up to `delayMs` (default 10) for more frames to
+   * cover, and goes at once when `every` (default 16) frames wait for it. `{ delayMs: 0, every: 1 }`: one per turn.
+   */
+  readonly receipts?: ReceiptOptions;
 }
 
 /** How long {@link OppieClient.stepUp} waits for the relay to acknowledge the step-up token on an open connection. */
@@ -95,6 +100,7 @@ export class OppieClient {
     );
     this.messaging = new Messaging({
       deviceId,
+      ...(options.receipts !== undefined && { receipts: options.receipts }),
       platform,
       peers: peerSet,
       outbox,
@@ -136,6 +142,7 @@ export class OppieClient {
 
   /** Loads this device's identity, registration, peers, outbox and inbox from storage (creating the identity once). */
   static async create(options: OppieClientOptions): Promise<OppieClient> {
+    checkReceiptOptions(options.receipts);
     const platform = defaultPlatform(options.platform);
     await sodiumReady();
     const store = platform.storage;

@@ -16,6 +16,7 @@ export { type Compression, nodeCompression, webCompression, type ZlibLike } from
 export type { DirectOptions } from './direct/direct-paths.js';
 export { OppieError, SDK_ERROR_CODES, type SdkErrorCode } from './errors.js';
 export type { ClientEvents, ConnectionState, IncomingMessage, PeerInfo } from './events.js';
+export type { ReceiptOptions } from './messaging.js';
 export * from './pairing/index.js';
 export {
   defaultPlatform,

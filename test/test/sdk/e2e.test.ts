@@ -2,7 +2,7 @@ import zlib from 'node:zlib';
 import { APPLICATION_TYPES, type IncomingMessage, nodeCompression } from '@oppie/client-sdk';
 import { startTestRelay, type TestRelay } from '@oppie/test-kit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { pairedClients } from './sdk-fixture.js';
+import { pairedClients, sdkClient } from './sdk-fixture.js';
 
 let t: TestRelay | undefined;
 const closers: Array<() => Promise<void>> = [];
@@ -106,6 +106,42 @@ describe('SDK end to end through the relay', () => {
     }
     expect(zlibDeflates).toBe(4);
   }, 60_000);
+
+  it('covers a stream with delayed receipts: one per 16 frames, and a lone frame on the timer', async () => {
+    t = await startTestRelay();
+    // A delay far longer than the stream takes: every receipt during it is the count-triggered one.
+    const { sidecar, phone } = await pairedClients(t.url, { phone: { receipts: { delayMs: 3_000, every: 16 } } });
+    closers.push(
+      () => sidecar.close(),
+      () => phone.close(),
+    );
+    const receiptsIn = async () => {
+      const text = await (await fetch(`${t?.url}/api/metrics`)).text();
+      const line = text
+        .split('\n')
+        .find((l) => /^oppie_relay_envelopes_total\{type="receipt",direction="in"\}/.test(l));
+      return Number(line?.split(' ')[1] ?? 0);
+    };
+    const before = await receiptsIn();
+    const got: number[] = [];
+    phone.events.on('progress', (m) => got.push((m.payload as { n: number }).n));
+    const t0 = performance.now();
+    // 399 = 16 * 24 + 15: the last 15 frames are covered only when the timer fires.
+    await Promise.all(Array.from({ length: 399 }, (_, n) => sidecar.send('progress', { n })));
+    expect(got).toEqual(Array.from({ length: 399 }, (_, n) => n));
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(2_900);
+    const forStream = (await receiptsIn()) - before;
+    // 24 count-triggered receipts at most (fewer when frames arrive in bursts), and the timer's one.
+    expect(forStream).toBeGreaterThan(1);
+    expect(forStream).toBeLessThanOrEqual(24 + 1);
+  }, 60_000);
+
+  it('refuses receipt options out of range with a RangeError', async () => {
+    t = await startTestRelay();
+    for (const receipts of [{ delayMs: -1 }, { delayMs: 1.5 }, { delayMs: 60_001 }, { every: 0 }, { every: 2.5 }]) {
+      await expect(sdkClient(t.url, 'pwa', 'phone', { receipts })).rejects.toThrow(RangeError);
+    }
+  });
 
   it('keeps delivering when an application listener throws, and reports it', async () => {
     t = await startTestRelay();
