@@ -44,8 +44,10 @@ export interface OppieClientOptions {
   /** The WebRTC direct path (on by default when the platform has WebRTC). */
   readonly direct?: DirectOptions;
   /**
-   * Delayed end-to-end receipts: a delivered frame's receipt waits up to `delayMs` (default 10) for more frames to
-   * cover, and goes at once when `every` (default 16) frames wait for it. `{ delayMs: 0, every: 1 }`: one per turn.
+   * Pacing of end-to-end receipts. Default: one round per turn, so `send()` settles one round trip after delivery.
+   * `{ intervalMs: 10 }`: at most one round per 10 ms in a stream (the first after a pause at once, and at once when
+   * `every`, default 16, frames wait), for fewer receipts in streams of large messages at up to 10 ms later settling
+   * when sends follow each other one at a time.
    */
   readonly receipts?: ReceiptOptions;
 }

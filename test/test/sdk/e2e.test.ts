@@ -107,10 +107,10 @@ describe('SDK end to end through the relay', () => {
     expect(zlibDeflates).toBe(4);
   }, 60_000);
 
-  it('covers a stream with delayed receipts: one per 16 frames, and a lone frame on the timer', async () => {
+  it('paces receipts in a stream (one per 16 frames or per interval) and acknowledges a lone message at once', async () => {
     t = await startTestRelay();
-    // A delay far longer than the stream takes: every receipt during it is the count-triggered one.
-    const { sidecar, phone } = await pairedClients(t.url, { phone: { receipts: { delayMs: 3_000, every: 16 } } });
+    // An interval far longer than the stream takes: every receipt during it is the count-triggered one.
+    const { sidecar, phone } = await pairedClients(t.url, { phone: { receipts: { intervalMs: 3_000, every: 16 } } });
     closers.push(
       () => sidecar.close(),
       () => phone.close(),
@@ -122,23 +122,33 @@ describe('SDK end to end through the relay', () => {
         .find((l) => /^oppie_relay_envelopes_total\{type="receipt",direction="in"\}/.test(l));
       return Number(line?.split(' ')[1] ?? 0);
     };
-    const before = await receiptsIn();
     const got: number[] = [];
     phone.events.on('progress', (m) => got.push((m.payload as { n: number }).n));
+    // After a pause (none has gone yet), a lone message's receipt goes at the next turn, not after the interval.
+    const lone = performance.now();
+    await sidecar.send('progress', { n: -1 });
+    expect(performance.now() - lone).toBeLessThan(2_000);
+    await new Promise((r) => setTimeout(r, 3_100));
+    const before = await receiptsIn();
     const t0 = performance.now();
-    // 399 = 16 * 24 + 15: the last 15 frames are covered only when the timer fires.
-    await Promise.all(Array.from({ length: 399 }, (_, n) => sidecar.send('progress', { n })));
-    expect(got).toEqual(Array.from({ length: 399 }, (_, n) => n));
+    // 400 = 1 (answered at once after the pause) + 16 * 24 + 15: the last 15 wait out the interval.
+    await Promise.all(Array.from({ length: 400 }, (_, n) => sidecar.send('progress', { n })));
+    expect(got).toEqual(Array.from({ length: 401 }, (_, n) => n - 1));
     expect(performance.now() - t0).toBeGreaterThanOrEqual(2_900);
     const forStream = (await receiptsIn()) - before;
-    // 24 count-triggered receipts at most (fewer when frames arrive in bursts), and the timer's one.
-    expect(forStream).toBeGreaterThan(1);
-    expect(forStream).toBeLessThanOrEqual(24 + 1);
+    expect(forStream).toBeGreaterThan(2);
+    expect(forStream).toBeLessThanOrEqual(1 + 24 + 1);
   }, 60_000);
 
   it('refuses receipt options out of range with a RangeError', async () => {
     t = await startTestRelay();
-    for (const receipts of [{ delayMs: -1 }, { delayMs: 1.5 }, { delayMs: 60_001 }, { every: 0 }, { every: 2.5 }]) {
+    for (const receipts of [
+      { intervalMs: -1 },
+      { intervalMs: 1.5 },
+      { intervalMs: 60_001 },
+      { every: 0 },
+      { every: 2.5 },
+    ]) {
       await expect(sdkClient(t.url, 'pwa', 'phone', { receipts })).rejects.toThrow(RangeError);
     }
   });
