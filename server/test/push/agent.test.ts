@@ -54,6 +54,39 @@ describe('pushAgent without private endpoints', () => {
     expect(asked).toEqual(['push.example.com']);
   });
 
+  it('hands net.connect only the public addresses of a name that resolves to private and public ones', async () => {
+    // The lookup is called directly: connecting to a public address is not something a test here may do.
+    const answers = [
+      { address: '10.0.0.7', family: 4 },
+      { address: '198.51.100.7', family: 4 },
+      { address: '::1', family: 6 },
+      { address: '2001:db8::7', family: 6 },
+      { address: '169.254.169.254', family: 4 },
+    ];
+    agent = pushAgent({ allowPrivate: false, resolve: (_h, _o, cb) => cb(null, answers) });
+    type Lookup = (host: string, opts: object, cb: (err: Error | null, ...rest: unknown[]) => void) => void;
+    const lookup = (agent as unknown as { options: { lookup: Lookup } }).options.lookup;
+    const ask = (opts: object) =>
+      new Promise<unknown[]>((resolve) => lookup('push.example.com', opts, (...args) => resolve(args)));
+    // net.connect with autoSelectFamily asks for all of them: it must not get one private address among them.
+    expect(await ask({ all: true })).toEqual([
+      null,
+      [
+        { address: '198.51.100.7', family: 4 },
+        { address: '2001:db8::7', family: 6 },
+      ],
+    ]);
+    // Asked for one, it gets the first public one, whatever came first in the answer.
+    expect(await ask({})).toEqual([null, '198.51.100.7', 4]);
+    // A resolver error passes through unchanged (the request fails with it, counted as failed).
+    const dnsError = Object.assign(new Error('getaddrinfo ENOTFOUND push.example.com'), { code: 'ENOTFOUND' });
+    agent.destroy();
+    agent = pushAgent({ allowPrivate: false, resolve: (_h, _o, cb) => cb(dnsError, []) });
+    const failing = (agent as unknown as { options: { lookup: Lookup } }).options.lookup;
+    const [err] = await new Promise<unknown[]>((resolve) => failing('push.example.com', {}, (...a) => resolve(a)));
+    expect(err).toBe(dnsError);
+  });
+
   it('names the variable when PUSH_CA_FILE cannot be read', () => {
     expect(() => pushAgent({ allowPrivate: false, caFile: '/nonexistent/ca.pem' })).toThrow(
       expect.objectContaining({ name: 'ConfigError', variable: 'PUSH_CA_FILE' }),

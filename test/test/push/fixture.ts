@@ -9,6 +9,7 @@ import {
   type PairedDevice,
   pairDevice,
   type RelayOverrides,
+  type StartTestRelayOptions,
   startPushService,
   type TestPushService,
 } from '@oppie/test-kit';
@@ -44,9 +45,9 @@ export interface PushSetup extends Pair {
 }
 
 /** A paired relay whose phone registered a subscription on a local push service. */
-export async function pushSetup(overrides: RelayOverrides = {}): Promise<PushSetup> {
+export async function pushSetup(overrides: RelayOverrides = {}, opts: StartTestRelayOptions = {}): Promise<PushSetup> {
   const ps = await startPushService();
-  const pair = await pairOnRelay({ pushCaFile: ps.caFile, pushAllowPrivateEndpoints: true, ...overrides });
+  const pair = await pairOnRelay({ pushCaFile: ps.caFile, pushAllowPrivateEndpoints: true, ...overrides }, opts);
   const sub = subscriptionKeys();
   const endpoint = `${ps.url}/push/${pair.phone.deviceId}`;
   const res = await putSubscription(pair.t.url, pair.phone.token, { endpoint, keys: sub.keys });

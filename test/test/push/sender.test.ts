@@ -3,6 +3,7 @@
  * trickles is cut off at PUSH_TIMEOUT_SECONDS, each counted as `failed`, and the request slot goes to the next push.
  */
 import { requireBinary } from '@oppie/test-kit';
+import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { decryptPush, type PushSetup, pushCount, pushSetup, subscribedPhone } from './fixture.js';
 
@@ -16,11 +17,13 @@ afterEach(async () => {
 
 describe.runIf(HAVE_OPENSSL)('Web Push to a hostile endpoint', () => {
   it.each([
-    ['streams a body that never ends', 'stream'],
-    ['trickles a byte a second', 'trickle'],
-  ] as const)('cuts off an endpoint that %s, counts it failed, and sends the next push', async (_, answer) => {
+    ['streams a body that never ends', 'stream', 'PUSH_ERR_RESPONSE_TOO_LARGE'],
+    ['trickles a byte a second', 'trickle', 'PUSH_ERR_TIMEOUT'],
+  ] as const)('cuts off an endpoint that %s, counts it failed, and sends the next push', async (_, answer, code) => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (l: string) => lines.push(l) });
     // One request slot: the second push can only go out once the first one has let go of it.
-    p = await pushSetup({ pushTimeoutSeconds: 2, pushConcurrency: 1 });
+    p = await pushSetup({ pushTimeoutSeconds: 2, pushConcurrency: 1 }, { logger });
     p.ps.answer = (push) => (push.path === new URL(p!.endpoint).pathname ? answer : 201);
     const { phone: phone2, sub: sub2 } = await subscribedPhone(p, 'phone2');
 
@@ -36,6 +39,9 @@ describe.runIf(HAVE_OPENSSL)('Web Push to a hostile endpoint', () => {
     const written = await p.ps.cutOff(0, 10_000);
     expect(written).toBeLessThan(64 * 1024 * 1024);
     await vi.waitFor(async () => expect(await pushCount(p!.t.url, 'failed')).toBe(1), { timeout: 10_000 });
+    // The guard meant for this answer cut it: the byte cap for the endless body, the deadline for the trickle.
+    const failures = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'web push failed');
+    expect(failures.map((f) => f.err?.code)).toEqual([code]);
     const next = await p.ps.nth(1, 10_000);
     expect(next.path).toBe('/push/phone2');
     expect(JSON.parse(decryptPush(next.body, sub2)).ids).toEqual([second.id]);

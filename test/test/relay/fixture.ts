@@ -5,6 +5,7 @@ import {
   pairDevice,
   type RelayOverrides,
   registerDevice,
+  type StartTestRelayOptions,
   startTestRelay,
   type TestDevice,
   type TestRelay,
@@ -18,8 +19,8 @@ export interface Pair {
 }
 
 /** A relay with one account: a sidecar and a phone paired to it. */
-export async function pairOnRelay(overrides: RelayOverrides = {}): Promise<Pair> {
-  const t = await startTestRelay(overrides);
+export async function pairOnRelay(overrides: RelayOverrides = {}, opts: StartTestRelayOptions = {}): Promise<Pair> {
+  const t = await startTestRelay(overrides, opts);
   const sidecar = await registerDevice(t.url, 'workstation');
   const phone = await pairDevice(t.url, sidecar.token, 'phone');
   return { t, sidecar, phone, connect: (device, opts) => connectDevice(t.url, device, opts) };

@@ -27,9 +27,10 @@ const quickReconnect = { nextDelayMs: () => 20 };
 
 /**
  * A sidecar and a phone on an account with OTP enrolled (confirmed with the previous step's code); the phone then runs
- * through `mitm` (a relay in the middle that sees every frame), with `platform.fetch` observed by `onFetch`.
+ * through `mitm` (a relay in the middle that sees every frame), with `platform.fetch` observed by `onAnswered`, which
+ * runs when an answer has arrived and before the SDK sees it.
  */
-async function steppedAccount(onFetch: (url: string) => void = () => {}) {
+async function steppedAccount(onAnswered: (url: string) => void = () => {}) {
   t = await startTestRelay();
   mitm = await startWsMitm(t.url);
   const phoneStore = new MemoryStore();
@@ -39,8 +40,9 @@ async function steppedAccount(onFetch: (url: string) => void = () => {}) {
   await phone.stepUp(totp.generate({ timestamp: Date.now() - 30_000 }));
   await phone.close();
   const observed: typeof fetch = async (input, init) => {
-    onFetch(String(input instanceof Request ? input.url : input));
-    return fetch(input, init);
+    const res = await fetch(input, init);
+    onAnswered(String(input instanceof Request ? input.url : input));
+    return res;
   };
   const again = await sdkClient(mitm.url, 'pwa', 'phone', {
     storage: phoneStore,
@@ -135,7 +137,7 @@ describe('OTP step-up when the connection drops or is opening', () => {
   it('a connection still opening with the old token gets the step-up once it opens', async () => {
     let verified: () => void = () => {};
     const { phone, totp, states, approved, relay, mitm } = await steppedAccount((url) => {
-      if (url.endsWith('/api/auth/otp/verify')) setTimeout(() => verified(), 50);
+      if (url.endsWith('/api/auth/otp/verify')) verified();
     });
     // Frames to the phone are held: the next connection is upgraded (with the old token) but not welcomed yet.
     const held: string[] = [];
@@ -155,12 +157,16 @@ describe('OTP step-up when the connection drops or is opening', () => {
       })
       .toBeTruthy();
     expect(phone.state).toBe('reconnecting');
-    // The welcome is let through only after the verify answered, so stepUp finds the connection still opening.
+    // The welcome is let through only once the verify has answered (it reaches the phone's socket after the SDK has
+    // the answer), so stepUp finds the connection still opening, whatever the speed of the machine.
+    let stateAtAnswer = '';
     verified = () => {
+      stateAtAnswer = phone.state;
       holding = false;
       for (const text of held.splice(0)) mitm.inject(text);
     };
     await phone.stepUp(totp.generate());
+    expect(stateAtAnswer).toBe('reconnecting');
     expect(states.at(-1)).toBe('open');
     await phone.send('approve', { plan: 4 });
     expect(await approved).toEqual({ plan: 4 });
