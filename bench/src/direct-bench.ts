@@ -14,7 +14,6 @@
  *
  * Everything but the relay runs in this process (both clients, both channel ends), as the raw channel does.
  */
-import * as nodeCrypto from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
@@ -22,7 +21,6 @@ import zlib from 'node:zlib';
 import {
   MemoryStore,
   nodeCompression,
-  nodeFrameCrypto,
   OppieClient,
   type OppieClientOptions,
   type ReceiptOptions,
@@ -32,6 +30,7 @@ import SimplePeer from 'simple-peer';
 import WebSocket from 'ws';
 import { spawnServer } from './child.js';
 import { bundleStale, type ChromiumSetup, chromiumMissing, chromiumSetup } from './chromium-setup.js';
+import { frameCryptoOf } from './frame-backend.js';
 import { relayOverridesJson } from './relay-overrides.js';
 import { machineInfo } from './report.js';
 import { fmt, quantile, table } from './stats.js';
@@ -56,7 +55,7 @@ function client(
       WebSocket: WebSocket as unknown as NonNullable<OppieClientOptions['platform']>['WebSocket'],
       storage,
       // What a Node sidecar gets from sidecar-sdk's nodePlatform.
-      frameCrypto: nodeFrameCrypto(nodeCrypto, Buffer),
+      frameCrypto: frameCryptoOf('sidecar'),
       compression: nodeCompression(zlib),
       ...(direct ? { rtc } : { rtc: undefined }),
     },

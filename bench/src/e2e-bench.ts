@@ -17,17 +17,16 @@
  * Exit code 1 when a phase failed (not when a target was missed: the table says that).
  */
 
-import * as nodeCrypto from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { nodeFrameCrypto, setDefaultFrameCrypto } from '@oppie/client-sdk';
 import { type ServerChild, spawnServer } from './child.js';
 import { clearFrameCrypto } from './e2e-clear.js';
 import { type CryptoCost, measureCrypto } from './e2e-crypto.js';
 import { addStreams, measureStream, type StreamResult } from './e2e-measure.js';
 import { indexedPayload, type PathKind, plaintextPath, type StreamPath, sdkPath } from './e2e-paths.js';
 import { splitPlaintextPath, splitSdkPath } from './e2e-split.js';
+import { FRAME_BACKENDS, type FrameBackend, useFrameBackend } from './frame-backend.js';
 import { allowedCpus, type Pinning, pinSelf, planPinning } from './pin.js';
 import { relayOverridesJson } from './relay-overrides.js';
 import { machineInfo } from './report.js';
@@ -61,8 +60,8 @@ interface Options {
   readonly json: string | undefined;
   /** The receiving end of each path in its own process (e2e-receiver.ts). */
   readonly split: boolean;
-  /** The SDK's frame cipher in this process: libsodium + JS base64url (browsers), or Node's OpenSSL + Buffer. */
-  readonly frameCrypto: 'node' | 'portable';
+  /** The SDK's frame cipher in this process (frame-backend.ts). */
+  readonly frameCrypto: FrameBackend;
 }
 
 const USAGE = `usage: npm run bench:e2e -- [--quick] [options]
@@ -73,8 +72,9 @@ const USAGE = `usage: npm run bench:e2e -- [--quick] [options]
                           the AEAD replaced by a copy, the baseline of the E2E cost
   --phases stream,serial,crypto
   --count-small N --count-large N --window-small N --window-large N
-  --frame-crypto node|portable   the SDK's AEAD and base64url: Node's OpenSSL and Buffer, as sidecar-sdk
-                          injects them (default), or the portable libsodium wasm + JS codec a browser uses
+  --frame-crypto sidecar|node|portable   the SDK's AEAD and base64url: what sidecar-sdk injects (native
+                          libsodium + Buffer, default), Node's OpenSSL + Buffer, or the libsodium wasm + JS
+                          codec a browser uses
   --split                 the receiving end (PWA / phone) in its own process: per-end CPU, and its own core
                           when the machine has a third one (with two it shares the sender's)
   --no-pin                do not pin client and relay to one CPU each (BENCH_PIN=0)
@@ -151,7 +151,7 @@ function parse(argv: string[]): Options | 'help' {
     pin: values['no-pin'] !== true && process.env.BENCH_PIN !== '0',
     json: values.json,
     split: values.split === true,
-    frameCrypto: list('frame-crypto', values['frame-crypto'] ?? 'node', ['node', 'portable'] as const)[0] ?? 'node',
+    frameCrypto: list('frame-crypto', values['frame-crypto'] ?? 'sidecar', FRAME_BACKENDS)[0] ?? 'sidecar',
   };
 }
 
@@ -390,10 +390,12 @@ function renderCrypto(costs: readonly CryptoCost[], opts: Options, results: Map<
       fmt(k.plaintextBytes),
       `${fmt(k.seal, 1)} / ${fmt(k.open, 1)}`,
       `${fmt(k.nodeSeal, 1)} / ${fmt(k.nodeOpen, 1)}`,
-      fmt(k.plaintextBytes / (k.nodeSeal + k.nodeOpen), 1),
+      `${fmt(k.sidecarSeal, 1)} / ${fmt(k.sidecarOpen, 1)}`,
+      fmt(k.plaintextBytes / (k.sidecarSeal + k.sidecarOpen), 1),
       `${fmt(k.nonce, 1)} / ${fmt(k.nodeNonce, 1)}`,
       `${fmt(k.aeadEncrypt, 1)} / ${fmt(k.aeadDecrypt, 1)}`,
       `${fmt(k.nodeAeadEncrypt, 1)} / ${fmt(k.nodeAeadDecrypt, 1)}`,
+      `${fmt(k.nativeAeadEncrypt, 1)} / ${fmt(k.nativeAeadDecrypt, 1)}`,
       `${fmt(k.sdkToB64u, 1)} / ${fmt(k.sdkFromB64u, 1)}`,
       `${fmt(k.nodeToB64u, 1)} / ${fmt(k.nodeFromB64u, 1)}`,
       Number.isFinite(gap) ? fmt(gap, 1) : '-',
@@ -406,10 +408,12 @@ function renderCrypto(costs: readonly CryptoCost[], opts: Options, results: Map<
       'plaintext B',
       'seal / open µs, portable',
       'seal / open µs, node',
-      'node seal+open MB/s',
+      'seal / open µs, sidecar',
+      'sidecar seal+open MB/s',
       'nonce µs sodium / WebCrypto',
       'AEAD enc / dec µs, wasm',
       'AEAD enc / dec µs, OpenSSL',
+      'AEAD enc / dec µs, native',
       'b64u enc / dec µs, SDK JS',
       'b64u enc / dec µs, Buffer',
       'client CPU gap sdk-plain µs/msg',
@@ -427,7 +431,7 @@ async function main(): Promise<number> {
   }
   const opts = parsed;
   const machine = machineInfo();
-  if (opts.frameCrypto === 'node') setDefaultFrameCrypto(nodeFrameCrypto(nodeCrypto, Buffer));
+  useFrameBackend(opts.frameCrypto);
   const pinning: Pinning | undefined = opts.pin ? planPinning() : undefined;
   if (pinning) pinSelf(pinning.client);
   // The receiver child (--split) gets a third CPU when there is one; on two it shares the sender's, as without --split.

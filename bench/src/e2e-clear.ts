@@ -6,16 +6,22 @@
  *
  * Bench only: nothing here is exported by an SDK package, and a PeerSession built on it authenticates nothing.
  */
-import * as nodeCrypto from 'node:crypto';
-import { type Aead, type FrameCrypto, jsBase64url, nodeFrameCrypto } from '@oppie/client-sdk';
+import { type Aead, type FrameCrypto, jsBase64url, nodeBase64url } from '@oppie/client-sdk';
+import type { FrameBackend } from './frame-backend.js';
 
 const TAG_BYTES = 16;
 
-/** ciphertext = plaintext || 16 zero bytes; open strips them. */
+/**
+ * ciphertext = plaintext || 16 zero bytes; open strips them. `sealAt` writes it once into the frame's array, as the
+ * native backend does, so both paths allocate and copy the same.
+ */
 const copyAead: Aead = {
-  seal(_key, _nonce, _ad, plaintext) {
-    const out = new Uint8Array(plaintext.length + TAG_BYTES);
-    out.set(plaintext);
+  seal(key, nonce, ad, plaintext) {
+    return this.sealAt?.(key, nonce, ad, plaintext, 0) as Uint8Array;
+  },
+  sealAt(_key, _nonce, _ad, plaintext, offset) {
+    const out = new Uint8Array(offset + plaintext.length + TAG_BYTES);
+    out.set(plaintext, offset);
     return out;
   },
   open(_key, _nonce, _ad, sealed) {
@@ -24,8 +30,7 @@ const copyAead: Aead = {
   },
 };
 
-/** The same codec as the measured backend (`node`: Buffer; `portable`: the SDK's JS codec), without the AEAD. */
-export function clearFrameCrypto(backend: 'node' | 'portable'): FrameCrypto {
-  const base64url = backend === 'node' ? nodeFrameCrypto(nodeCrypto, Buffer).base64url : jsBase64url;
-  return { aead: copyAead, base64url };
+/** The same codec as the measured backend (Buffer on Node; `portable`: the SDK's JS codec), without the AEAD. */
+export function clearFrameCrypto(backend: FrameBackend): FrameCrypto {
+  return { aead: copyAead, base64url: backend === 'portable' ? jsBase64url : nodeBase64url(Buffer) };
 }

@@ -16,6 +16,7 @@ import {
   sodiumReady,
   toB64u,
 } from '@oppie/client-sdk';
+import { nodeFrameCryptoBest } from '@oppie/sidecar-sdk';
 
 export interface CryptoCost {
   readonly label: string;
@@ -27,6 +28,9 @@ export interface CryptoCost {
   /** The same with the Node backend (OpenSSL ChaCha20-Poly1305 from 2 KiB up, Buffer base64url). */
   readonly nodeSeal: number;
   readonly nodeOpen: number;
+  /** The same with what sidecar-sdk injects (native libsodium, Buffer base64url). */
+  readonly sidecarSeal: number;
+  readonly sidecarOpen: number;
   /** libsodium's randombytes_buf(24): the nonce of every seal. */
   readonly nonce: number;
   /** Node's crypto.getRandomValues for the same 24 bytes, for comparison. */
@@ -36,6 +40,9 @@ export interface CryptoCost {
   /** OpenSSL ChaCha20-Poly1305 + HChaCha20 (nodeAead), every size. */
   readonly nodeAeadEncrypt: number;
   readonly nodeAeadDecrypt: number;
+  /** Native libsodium (sodium-native), every size. */
+  readonly nativeAeadEncrypt: number;
+  readonly nativeAeadDecrypt: number;
   readonly sdkToB64u: number;
   readonly sdkFromB64u: number;
   readonly nodeToB64u: number;
@@ -68,6 +75,9 @@ export async function measureCrypto(label: string, payload: string, iterations: 
   const nodeSidecar = await PeerSession.create(sidecarId, pwaId.publicKey, 'sidecar', fast);
   const nodePwa = await PeerSession.create(pwaId, sidecarId.publicKey, 'pwa', fast);
   const openssl = nodeAead(nodeCrypto, 0);
+  const best = nodeFrameCryptoBest();
+  const sidecarSession = await PeerSession.create(sidecarId, pwaId.publicKey, 'sidecar', best.frameCrypto);
+  const pwaSession = await PeerSession.create(pwaId, sidecarId.publicKey, 'pwa', best.frameCrypto);
   const plain = new TextEncoder().encode(JSON.stringify({ p: payload }));
   const header = (seq: number) => ({
     from: sidecar.selfDeviceId,
@@ -94,12 +104,16 @@ export async function measureCrypto(label: string, payload: string, iterations: 
     open: timeIt(iterations, () => pwa.open(header(1), sealed)),
     nodeSeal: timeIt(iterations, (i) => nodeSidecar.seal(header(i), plain)),
     nodeOpen: timeIt(iterations, () => nodePwa.open(header(1), sealed)),
+    sidecarSeal: timeIt(iterations, (i) => sidecarSession.seal(header(i), plain)),
+    sidecarOpen: timeIt(iterations, () => pwaSession.open(header(1), sealed)),
     nonce: timeIt(iterations, () => s.randombytes_buf(24)),
     nodeNonce: timeIt(iterations, () => globalThis.crypto.getRandomValues(new Uint8Array(24))),
     aeadEncrypt: timeIt(iterations, () => s.crypto_aead_xchacha20poly1305_ietf_encrypt(plain, ad, null, nonce, key)),
     aeadDecrypt: timeIt(iterations, () => s.crypto_aead_xchacha20poly1305_ietf_decrypt(null, ct, ad, nonce, key)),
     nodeAeadEncrypt: timeIt(iterations, () => openssl.seal(key, nonce, ad, plain)),
     nodeAeadDecrypt: timeIt(iterations, () => openssl.open(key, nonce, ad, ct)),
+    nativeAeadEncrypt: timeIt(iterations, () => best.frameCrypto.aead.seal(key, nonce, ad, plain)),
+    nativeAeadDecrypt: timeIt(iterations, () => best.frameCrypto.aead.open(key, nonce, ad, ct)),
     sdkToB64u: timeIt(iterations, () => toB64u(bytes)),
     sdkFromB64u: timeIt(iterations, () => fromB64u(sealed)),
     nodeToB64u: timeIt(iterations, () =>

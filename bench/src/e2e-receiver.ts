@@ -7,11 +7,11 @@
  * Parent -> child: `plain` (the device and its token) or `sdk` (the pairing link), then `close`.
  * Child -> parent: `ready` (with the device id), `delivered` batches of [index, epoch ms], `failure`.
  */
-import * as nodeCrypto from 'node:crypto';
-import { nodeFrameCrypto, OppieClient, type OppieClientOptions, setDefaultFrameCrypto } from '@oppie/client-sdk';
+import { OppieClient, type OppieClientOptions } from '@oppie/client-sdk';
 import WebSocket from 'ws';
 import { clearFrameCrypto } from './e2e-clear.js';
 import { INDEX_CHARS } from './e2e-paths.js';
+import { type FrameBackend, useFrameBackend } from './frame-backend.js';
 import { BenchPeer, openSocket } from './peers.js';
 
 export type ReceiverCommand =
@@ -20,7 +20,7 @@ export type ReceiverCommand =
       readonly cmd: 'sdk';
       readonly url: string;
       readonly link: string;
-      readonly frameCrypto: 'node' | 'portable';
+      readonly frameCrypto: FrameBackend;
       /** The `sdk-clear` path: the AEAD replaced by a copy (e2e-clear.ts). */
       readonly clear: boolean;
     }
@@ -60,7 +60,7 @@ async function start(cmd: ReceiverCommand): Promise<void> {
     closeEnd = async () => peer.close();
     send({ type: 'ready', deviceId: cmd.deviceId });
   } else if (cmd.cmd === 'sdk') {
-    if (cmd.frameCrypto === 'node') setDefaultFrameCrypto(nodeFrameCrypto(nodeCrypto, Buffer));
+    useFrameBackend(cmd.frameCrypto);
     const phone = await OppieClient.create({
       relayUrl: cmd.url,
       role: 'pwa',

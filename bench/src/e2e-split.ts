@@ -10,6 +10,7 @@ import { readCpuSeconds } from './child.js';
 import { clearFrameCrypto } from './e2e-clear.js';
 import { plaintextSender, type StreamPath, sdkClient, sdkWireBytes } from './e2e-paths.js';
 import type { ReceiverCommand, ReceiverMessage } from './e2e-receiver.js';
+import type { FrameBackend } from './frame-backend.js';
 import { BenchPeer, openSocket } from './peers.js';
 
 const ENTRY = fileURLToPath(new URL('./e2e-receiver.js', import.meta.url));
@@ -117,7 +118,7 @@ export async function splitPlaintextPath(url: string, receiverCpu: number | unde
 export async function splitSdkPath(
   url: string,
   receiverCpu: number | undefined,
-  frameCrypto: 'node' | 'portable',
+  frameCrypto: FrameBackend,
   clear = false,
 ): Promise<StreamPath> {
   const sidecar = await sdkClient(

@@ -18,6 +18,7 @@ export { decodeKey, encodeKey, FileStore, MAX_ENCODED_KEY_LENGTH } from './file-
 export { type BridgeClient, type BridgeMessage, IpcBridge, type IpcBridgeOptions } from './ipc-bridge.js';
 export { type IpcRequest, LineSplitter, type ParseResult, parseRequest, type SplitItem } from './ipc-lines.js';
 export { watchNetwork } from './network-watch.js';
+export { nodeFrameCryptoBest } from './node-frame-crypto.js';
 export { DEFAULT_MAX_PAYLOAD, type NodePlatformOptions, NodeWebSocket, nodePlatform } from './node-platform.js';
 export { loadNodeRtc } from './node-rtc.js';
 export { createSidecar, type SidecarOptions } from './sidecar.js';

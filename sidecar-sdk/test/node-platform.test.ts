@@ -2,10 +2,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { WebSocketLike } from '@oppie/client-sdk';
+import { type WebSocketLike, webCompression } from '@oppie/client-sdk';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { FileStore } from '../src/file-store.js';
+import { nodeFrameCryptoBest } from '../src/node-frame-crypto.js';
 import { NodeWebSocket, nodePlatform } from '../src/node-platform.js';
 
 let server: WebSocketServer;
@@ -122,5 +123,20 @@ describe('nodePlatform', () => {
   it('validates its options', () => {
     expect(() => nodePlatform({ dataDir: '' })).toThrow(/dataDir/);
     expect(() => nodePlatform({ dataDir: dir, maxPayload: 0 })).toThrow(/maxPayload/);
+  });
+});
+
+describe('nodePlatform frame crypto and compression', () => {
+  it('seals with native libsodium (its prebuilt addon loads here) and compresses with zlib', async () => {
+    const best = nodeFrameCryptoBest();
+    expect(best.error).toBeUndefined();
+    expect(best.aead).toBe('sodium-native');
+    const platform = nodePlatform({ dataDir: dir, rtc: false });
+    expect(platform.frameCrypto).toBe(best.frameCrypto);
+    // What zlib deflates here, the Web streams inflate (the phone's side), and back.
+    const bytes = new TextEncoder().encode('+ a diff line\n'.repeat(2000));
+    const deflated = await platform.compression!.deflateRaw(bytes);
+    expect(deflated.length).toBeLessThan(bytes.length / 10);
+    expect(Buffer.from(await webCompression.inflateRaw(deflated, bytes.length)).equals(Buffer.from(bytes))).toBe(true);
   });
 });

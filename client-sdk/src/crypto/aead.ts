@@ -25,6 +25,11 @@ export interface Aead {
    * cost per call may lose to the WebAssembly build on small frames. Default 0 (this backend for everything).
    */
   readonly minBytes?: number;
+  /**
+   * Optional: {@link Aead.seal} into a new array of `offset` + ciphertext + tag bytes, leaving the first `offset`
+   * bytes to the caller (the nonce goes there), so a sealed frame is allocated and written once.
+   */
+  sealAt?(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array, offset: number): Uint8Array;
 }
 
 /** Unpadded base64url (RFC 4648 section 5). `decode` must refuse every non-canonical spelling, as {@link fromB64u}. */
@@ -64,8 +69,14 @@ export function setDefaultFrameCrypto(backend: Partial<FrameCrypto>): void {
   defaultBackend = { ...backend };
 }
 
+/** A resolved backend: every AEAD has {@link Aead.sealAt} (a backend without one gets a copying adapter). */
+export interface ResolvedFrameCrypto {
+  readonly aead: Aead & Pick<Required<Aead>, 'sealAt'>;
+  readonly base64url: Base64url;
+}
+
 /** The backend for a new session: `explicit` parts first, then the process default, then libsodium and the JS codec. */
-export function resolveFrameCrypto(s: Sodium, explicit: Partial<FrameCrypto> = {}): FrameCrypto {
+export function resolveFrameCrypto(s: Sodium, explicit: Partial<FrameCrypto> = {}): ResolvedFrameCrypto {
   const sodium = sodiumAead(s);
   const chosen = explicit.aead ?? defaultBackend.aead ?? sodium;
   const min = chosen.minBytes ?? 0;
@@ -76,7 +87,78 @@ export function resolveFrameCrypto(s: Sodium, explicit: Partial<FrameCrypto> = {
           seal: (key, nonce, ad, pt) => (pt.length < min ? sodium : chosen).seal(key, nonce, ad, pt),
           open: (key, nonce, ad, ct) => (ct.length < min ? sodium : chosen).open(key, nonce, ad, ct),
         };
-  return { aead, base64url: explicit.base64url ?? defaultBackend.base64url ?? jsBase64url };
+  const base64url = explicit.base64url ?? defaultBackend.base64url ?? jsBase64url;
+  const own = aead.sealAt;
+  if (own !== undefined) return { aead: { ...aead, sealAt: own }, base64url };
+  return {
+    aead: {
+      ...aead,
+      sealAt(key, nonce, ad, pt, offset) {
+        const ct = aead.seal(key, nonce, ad, pt);
+        const out = new Uint8Array(offset + ct.length);
+        out.set(ct, offset);
+        return out;
+      },
+    },
+    base64url,
+  };
+}
+
+// ---- Native libsodium (sodium-native): XChaCha20-Poly1305 in C, into caller-allocated arrays ----
+
+/** The part of `sodium-native` {@link nativeSodiumAead} uses (structural: this file never imports Node modules). */
+export interface SodiumNativeLike {
+  crypto_aead_xchacha20poly1305_ietf_encrypt(
+    c: Uint8Array,
+    m: Uint8Array,
+    ad: Uint8Array | null,
+    nsec: null,
+    npub: Uint8Array,
+    k: Uint8Array,
+  ): number;
+  /** Throws when the tag does not verify. */
+  crypto_aead_xchacha20poly1305_ietf_decrypt(
+    m: Uint8Array,
+    nsec: null,
+    c: Uint8Array,
+    ad: Uint8Array | null,
+    npub: Uint8Array,
+    k: Uint8Array,
+  ): number;
+}
+
+/**
+ * XChaCha20-Poly1305-IETF from native libsodium (the `sodium-native` addon): the same construction and bytes as the
+ * WebAssembly build, without the copies in and out of its heap, and written straight into the frame's array
+ * ({@link Aead.sealAt}). Measured on Node 20 here: about 3 µs to seal 1 KiB (WebAssembly 9, OpenSSL 20) and 35-44 µs
+ * for 48 KB (OpenSSL through {@link nodeAead} 59, with its HChaCha20 and copies). Fast at every size: `minBytes` 0.
+ *
+ * @example
+ * import sodiumNative from 'sodium-native';
+ * setDefaultFrameCrypto({ aead: nativeSodiumAead(sodiumNative) });
+ */
+export function nativeSodiumAead(sn: SodiumNativeLike): Aead {
+  const check = (key: Uint8Array, nonce: Uint8Array) => {
+    if (key.length !== AEAD_KEY_BYTES) throw new RangeError('aead: the key must be 32 bytes');
+    if (nonce.length !== AEAD_NONCE_BYTES) throw new RangeError('aead: the nonce must be 24 bytes');
+  };
+  const sealAt = (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array, offset: number) => {
+    check(key, nonce);
+    const out = new Uint8Array(offset + plaintext.length + AEAD_TAG_BYTES);
+    sn.crypto_aead_xchacha20poly1305_ietf_encrypt(out.subarray(offset), plaintext, ad, null, nonce, key);
+    return out;
+  };
+  return {
+    sealAt,
+    seal: (key, nonce, ad, plaintext) => sealAt(key, nonce, ad, plaintext, 0),
+    open(key, nonce, ad, sealed) {
+      check(key, nonce);
+      if (sealed.length < AEAD_TAG_BYTES) throw new Error('aead: ciphertext shorter than the tag');
+      const out = new Uint8Array(sealed.length - AEAD_TAG_BYTES);
+      sn.crypto_aead_xchacha20poly1305_ietf_decrypt(out, null, sealed, ad, nonce, key);
+      return out;
+    },
+  };
 }
 
 // ---- Node: OpenSSL ChaCha20-Poly1305 + HChaCha20, Buffer base64url ----

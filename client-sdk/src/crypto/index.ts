@@ -8,9 +8,12 @@ export {
   jsBase64url,
   NODE_AEAD_MIN_BYTES,
   type NodeCryptoLike,
+  nativeSodiumAead,
   nodeAead,
   nodeBase64url,
   nodeFrameCrypto,
+  type ResolvedFrameCrypto,
+  type SodiumNativeLike,
   setDefaultFrameCrypto,
   sodiumAead,
 } from './aead.js';

@@ -7,7 +7,13 @@
  * so a relay that rewrites sender, recipient, type, id or seq makes the frame fail to open.
  */
 import { OppieError } from '../errors.js';
-import { AEAD_NONCE_BYTES, AEAD_TAG_BYTES, type FrameCrypto, resolveFrameCrypto } from './aead.js';
+import {
+  AEAD_NONCE_BYTES,
+  AEAD_TAG_BYTES,
+  type FrameCrypto,
+  type ResolvedFrameCrypto,
+  resolveFrameCrypto,
+} from './aead.js';
 import { deviceIdOf, type Identity } from './identity.js';
 import { sodiumReady, utf8 } from './sodium.js';
 
@@ -74,7 +80,7 @@ export class PeerSession {
   readonly peerDeviceId: string;
 
   private constructor(
-    private readonly c: FrameCrypto,
+    private readonly c: ResolvedFrameCrypto,
     private readonly tx: Uint8Array,
     private readonly rx: Uint8Array,
     selfDeviceId: string,
@@ -147,10 +153,9 @@ export class PeerSession {
     }
     // WebCrypto's generator (pooled): libsodium.js's randombytes_buf calls back into JS for the same bytes, ~20x slower.
     const nonce = freshNonce();
-    const ct = this.c.aead.seal(this.tx, nonce, ad, plaintext);
-    const out = new Uint8Array(NONCE_BYTES + ct.length);
+    // The nonce goes in front of the ciphertext in the same array (written once by a backend with its own sealAt).
+    const out = this.c.aead.sealAt(this.tx, nonce, ad, plaintext, NONCE_BYTES);
     out.set(nonce);
-    out.set(ct, NONCE_BYTES);
     return this.c.base64url.encode(out);
   }
 

@@ -1,11 +1,15 @@
 import * as nodeCrypto from 'node:crypto';
+import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   hchacha20,
+  nativeSodiumAead,
   nodeAead,
   nodeBase64url,
   nodeFrameCrypto,
+  resolveFrameCrypto,
+  type SodiumNativeLike,
   setDefaultFrameCrypto,
   sodiumAead,
 } from '../../src/crypto/aead.js';
@@ -69,8 +73,12 @@ describe('hchacha20', () => {
   });
 });
 
-describe('nodeAead (OpenSSL ChaCha20-Poly1305 + HChaCha20)', () => {
-  const node = () => nodeAead(nodeCrypto);
+const sodiumNative = createRequire(import.meta.url)('sodium-native') as SodiumNativeLike;
+
+describe.each([
+  ['nodeAead (OpenSSL ChaCha20-Poly1305 + HChaCha20)', () => nodeAead(nodeCrypto)],
+  ['nativeSodiumAead (sodium-native)', () => nativeSodiumAead(sodiumNative)],
+] as const)('%s', (_, node) => {
   const sizes = fc.oneof(
     fc.uint8Array({ maxLength: 300 }),
     fc.integer({ min: 0, max: 70_000 }).map((n) => new Uint8Array(nodeCrypto.randomBytes(n))),
@@ -118,6 +126,23 @@ describe('nodeAead (OpenSSL ChaCha20-Poly1305 + HChaCha20)', () => {
     expect(throws(() => node().open(key, nonce, ad, sealed.subarray(0, 15)))).toBe(true);
     expect(throws(() => node().seal(key.subarray(1), nonce, ad, sealed))).toBe(true);
     expect(throws(() => node().seal(key, nonce.subarray(1), ad, sealed))).toBe(true);
+  });
+
+  it('sealAt leaves the offset to the caller and writes the same ciphertext after it', () => {
+    const aead = resolveFrameCrypto(s, { aead: node() }).aead;
+    fc.assert(
+      fc.property(sizes, fc.integer({ min: 0, max: 40 }), (plaintext, offset) => {
+        const key = new Uint8Array(nodeCrypto.randomBytes(32));
+        const nonce = new Uint8Array(nodeCrypto.randomBytes(24));
+        const at = aead.sealAt(key, nonce, new Uint8Array(0), plaintext, offset);
+        expect(at.length).toBe(offset + plaintext.length + 16);
+        expect(at.subarray(0, offset).every((b) => b === 0)).toBe(true);
+        expect(
+          Buffer.from(at.subarray(offset)).equals(Buffer.from(node().seal(key, nonce, new Uint8Array(0), plaintext))),
+        ).toBe(true);
+      }),
+      { numRuns: 60 },
+    );
   });
 });
 
