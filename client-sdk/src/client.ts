@@ -47,7 +47,7 @@ export interface OppieClientOptions {
    * Pacing of end-to-end receipts. Default: one round per turn, so `send()` settles one round trip after delivery.
    * `{ intervalMs: 10 }`: at most one round per 10 ms in a stream (the first after a pause at once, and at once when
    * `every`, default 16, frames wait), for fewer receipts in streams of large messages at up to 10 ms later settling
-   * when sends follow each other one at a time.
+   * when sends follow each other one at a time. `intervalMs` at most 1000 (the sender resends after 3 s of silence).
    */
   readonly receipts?: ReceiptOptions;
 }

@@ -27,10 +27,12 @@ const RESEND_DELAY_MS = 1_000;
  * Receipt pacing (defaults of {@link ReceiptOptions}). Off by default: a receipt per turn keeps a request/response
  * exchange (send, await, send the next) at one round trip per message, where any pacing would add its interval to
  * each. Raised (10 ms), a stream of 64 KiB messages on the direct path sent about one receipt per seven messages
- * instead of one per message (each a blocking data-channel send) and ran about 28% faster (bench:direct).
+ * instead of one per message (each a blocking data-channel send) and ran 21-28% faster (bench/RESULTS.md).
  */
 const RECEIPT_INTERVAL_MS = 0;
 const RECEIPT_EVERY = 16;
+/** Large messages compressed at once per client; the others wait in call order (see prepare). */
+const PREPARE_AHEAD = 4;
 /**
  * Frames per peer on their way at once (sent, not yet acknowledged end to end). Below the receiver's inbox window
  * (1024), so however the relay reorders a resend, no frame lands beyond it and is refused; and a burst from the app
@@ -59,11 +61,13 @@ export interface ReceiptOptions {
 /** Throws a RangeError for receipt options out of range (a negative or non-integer interval, `every` below 1). */
 export function checkReceiptOptions(o: ReceiptOptions | undefined): void {
   if (o === undefined) return;
+  // Well below the sender's RTO_MS: a stream's last frames wait out the interval, and a longer wait would make the
+  // sender resend its whole window for want of a receipt.
   if (
     o.intervalMs !== undefined &&
-    !(Number.isSafeInteger(o.intervalMs) && o.intervalMs >= 0 && o.intervalMs <= 60_000)
+    !(Number.isSafeInteger(o.intervalMs) && o.intervalMs >= 0 && o.intervalMs <= 1_000)
   ) {
-    throw new RangeError(`receipts.intervalMs must be an integer from 0 to 60000, got ${o.intervalMs}`);
+    throw new RangeError(`receipts.intervalMs must be an integer from 0 to 1000, got ${o.intervalMs}`);
   }
   if (o.every !== undefined && !(Number.isSafeInteger(o.every) && o.every >= 1)) {
     throw new RangeError(`receipts.every must be an integer >= 1, got ${o.every}`);
@@ -251,8 +255,9 @@ export class Messaging {
   }
 
   async send(to: string, type: ApplicationType, payload: unknown, priority?: 'high' | 'normal' | 'low'): Promise<void> {
-    // Encoding and compression start at once, outside the per-peer chain: a burst of large messages compresses in
-    // parallel (zlib and CompressionStream work off the main thread) while the chain only seals and persists in order.
+    if (this.closed) throw new OppieError('OPPIE_ERR_CLOSED');
+    // Encoding and compression start at once, outside the per-peer chain (up to PREPARE_AHEAD large messages at a
+    // time: on Node zlib works on the thread pool meanwhile) while the chain only seals and persists in order.
     const prepared = this.prepare(payload);
     prepared.catch(() => {}); // observed by enqueue; a send refused before it gets there must not leave it unhandled
     const previous = this.sendChains.get(to) ?? Promise.resolve();
@@ -269,10 +274,21 @@ export class Messaging {
   private async prepare(payload: unknown): Promise<Uint8Array[]> {
     const whole = encodePlain({ p: payload });
     if (whole.length <= CHUNK_THRESHOLD) return [whole];
-    // `{"p":` + the payload's JSON + `}`: the payload's own UTF-8 JSON without a second JSON.stringify.
-    const json = whole.subarray(P_FRAME_OPEN, whole.length - 1);
-    const chunks = await splitPayload(json, { deflate: this.compression.deflateRaw });
-    return chunks.map((c) => encodeChunkFrame(this.codec.encode(encodeChunk(c))));
+    // A slot first: a burst of large sends holds at most PREPARE_AHEAD compressions (memory, zlib's thread pool that
+    // file writes share) in progress; the rest wait their turn in call order.
+    if (this.preparing >= PREPARE_AHEAD) await new Promise<void>((resolve) => this.prepareQueue.push(resolve));
+    else this.preparing += 1;
+    try {
+      // `{"p":` + the payload's JSON + `}`: the payload's own UTF-8 JSON without a second JSON.stringify.
+      const json = whole.subarray(P_FRAME_OPEN, whole.length - 1);
+      const chunks = await splitPayload(json, { deflate: this.compression.deflateRaw });
+      return chunks.map((c) => encodeChunkFrame(this.codec.encode(encodeChunk(c))));
+    } finally {
+      // The slot passes straight to the next in line, or is given back.
+      const next = this.prepareQueue.shift();
+      if (next !== undefined) next();
+      else this.preparing -= 1;
+    }
   }
 
   /** Seals and persists every frame of one message; returns a wait for its end-to-end receipt. */
@@ -681,6 +697,9 @@ export class Messaging {
   }
 
   private receiptTimer: unknown;
+  /** Large messages being prepared (compressed) now, and those waiting for a slot, in call order. */
+  private preparing = 0;
+  private readonly prepareQueue: Array<() => void> = [];
   /** When the scheduled receipts go (platform clock), and frames delivered since the last receipts went. */
   private receiptAt = 0;
   private unreceipted = 0;
@@ -694,6 +713,7 @@ export class Messaging {
    * for one at the next turn.
    */
   private scheduleReceipts(delayMs = 0): void {
+    if (this.closed) return;
     const due = this.d.platform.now() + delayMs;
     if (this.receiptTimer !== undefined) {
       if (this.receiptAt <= due) return;
@@ -728,8 +748,8 @@ export class Messaging {
         payload,
       };
       if (this.d.direct?.send(peer, receipt) !== true) this.pacer.pushUrgent(peer, receipt);
+      this.lastReceiptsAt = this.d.platform.now();
     }
-    if (this.receiptDue.size > 0) this.lastReceiptsAt = this.d.platform.now();
     this.receiptDue.clear();
     this.unreceipted = 0;
   }

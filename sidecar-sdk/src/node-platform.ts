@@ -115,7 +115,7 @@ export function nodePlatform(opts: NodePlatformOptions): Platform {
       clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
     },
     now: () => Date.now(),
-    // Native libsodium (or OpenSSL where it has no build): the same bytes as the WebAssembly build, several times faster.
+    // Native libsodium (or OpenSSL where it has no build): the same bytes as the WebAssembly build, faster at every size.
     frameCrypto: nodeFrameCryptoBest().frameCrypto,
     // zlib's raw deflate: the bytes CompressionStream makes, with less overhead per payload and a native output bound.
     compression: nodeCompression(zlib),

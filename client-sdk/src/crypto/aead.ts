@@ -88,17 +88,21 @@ export function resolveFrameCrypto(s: Sodium, explicit: Partial<FrameCrypto> = {
           open: (key, nonce, ad, ct) => (ct.length < min ? sodium : chosen).open(key, nonce, ad, ct),
         };
   const base64url = explicit.base64url ?? defaultBackend.base64url ?? jsBase64url;
-  const own = aead.sealAt;
-  if (own !== undefined) return { aead: { ...aead, sealAt: own }, base64url };
+  // Closures, not a spread: a backend written as a class keeps its prototype methods and its `this`.
+  const own = min <= 0 ? chosen.sealAt : undefined;
   return {
     aead: {
-      ...aead,
-      sealAt(key, nonce, ad, pt, offset) {
-        const ct = aead.seal(key, nonce, ad, pt);
-        const out = new Uint8Array(offset + ct.length);
-        out.set(ct, offset);
-        return out;
-      },
+      seal: (key, nonce, ad, pt) => aead.seal(key, nonce, ad, pt),
+      open: (key, nonce, ad, ct) => aead.open(key, nonce, ad, ct),
+      sealAt:
+        own !== undefined
+          ? (key, nonce, ad, pt, offset) => own.call(chosen, key, nonce, ad, pt, offset)
+          : (key, nonce, ad, pt, offset) => {
+              const ct = aead.seal(key, nonce, ad, pt);
+              const out = new Uint8Array(offset + ct.length);
+              out.set(ct, offset);
+              return out;
+            },
     },
     base64url,
   };
@@ -199,6 +203,7 @@ export interface BufferLike {
     byteOffset: number,
     length: number,
   ): Uint8Array & { toString(encoding: 'base64url'): string };
+  byteLength(text: string, encoding: 'utf8'): number;
 }
 
 const SIGMA = [0x61707865, 0x3320646e, 0x79622d32, 0x6b206574];
@@ -333,10 +338,11 @@ export function nodeAead(nodeCrypto: NodeCryptoLike, minBytes = NODE_AEAD_MIN_BY
 
 /**
  * Base64url on Node's `Buffer`, canonical like {@link fromB64u}. `Buffer` decoding is lenient: it skips padding,
- * whitespace and foreign characters (each skipped character shortens the output) and takes `+/` as well as `-_`. So a
- * text is accepted only when its length is possible, nothing was skipped (the output has exactly the length the text
- * implies), it has no `+` or `/`, and the unused low bits of its last character are zero; the same set as re-encoding
- * and comparing, at about half the cost on a 64 KB frame.
+ * whitespace and foreign ASCII (each skipped character shortens the output), takes `+/` as well as `-_`, and reads a
+ * character from U+0100 up by its low byte. So a text is accepted only when its length is possible, it is ASCII,
+ * nothing was skipped (the output has exactly the length the text implies), it has no `+` or `/`, and the unused low
+ * bits of its last character are zero; the same set as re-encoding and comparing, at about half the cost on a 64 KB
+ * frame.
  *
  * @example
  * const codec = nodeBase64url(Buffer);
@@ -350,6 +356,8 @@ export function nodeBase64url(buffer: BufferLike): Base64url {
       const bytes = buffer.from(text, 'base64url');
       if (
         n % 4 === 1 ||
+        // ASCII only: Buffer reads a character from U+0100 up by its low byte (U+0141 as 'A').
+        buffer.byteLength(text, 'utf8') !== n ||
         bytes.length !== Math.floor((n * 3) / 4) ||
         text.includes('+') ||
         text.includes('/') ||

@@ -167,6 +167,8 @@ describe('nodeBase64url', () => {
     ['non-zero trailing bits', 'AB'],
     ['non-ASCII', 'AAé'],
     ['a foreign character', 'AA*A'],
+    ['a character Buffer reads as A', 'ŁAAA'],
+    ['a character Buffer reads as +', 'īAAA'],
   ])('refuses %s with OPPIE_ERR_PROTOCOL, as the SDK codec does', (_, text) => {
     expect(codeOf(() => codec.decode(text))).toBe('OPPIE_ERR_PROTOCOL');
     expect(codeOf(() => fromB64u(text))).toBe('OPPIE_ERR_PROTOCOL');
@@ -177,7 +179,8 @@ describe('nodeBase64url', () => {
   });
 
   it('accepts and refuses exactly what the SDK codec does, on arbitrary text near the alphabet', () => {
-    const near = fc.constantFrom(...'AAQgw-_09az+/= \n*é'.split(''), 'B', 'f', 'P', '8');
+    // Ł and ī: Buffer reads U+0100 and up by the low byte ('A', '+'), so they must be refused as non-ASCII.
+    const near = fc.constantFrom(...'AAQgw-_09az+/= \n*éŁīĀİ'.split(''), 'B', 'f', 'P', '8');
     const verdict = (f: () => Uint8Array) => {
       try {
         return Buffer.from(f()).toString('hex');

@@ -71,11 +71,18 @@ describe('SDK end to end through the relay', () => {
     // The sidecar compresses with zlib (as sidecar-sdk's platform does), the phone with the Web streams, and the
     // other way round: each inflates what the other deflated.
     let zlibDeflates = 0;
+    let active = 0;
+    let maxActive = 0;
     const node = nodeCompression(zlib);
     const counting = {
-      deflateRaw: (b: Uint8Array) => {
+      deflateRaw: async (b: Uint8Array) => {
         zlibDeflates += 1;
-        return node.deflateRaw(b);
+        maxActive = Math.max(maxActive, ++active);
+        try {
+          return await node.deflateRaw(b);
+        } finally {
+          active -= 1;
+        }
       },
       inflateRaw: node.inflateRaw,
     };
@@ -87,7 +94,7 @@ describe('SDK end to end through the relay', () => {
     // Large messages take longer to prepare (compression) than the small ones sent right after them: the order the
     // app called send() in must still be the order of delivery.
     const payloads = Array.from({ length: 12 }, (_, i) =>
-      i % 3 === 0 ? { i, diff: `+ line of message ${i}\n`.repeat(9000 + i * 1000) } : { i },
+      i % 2 === 0 ? { i, diff: `+ line of message ${i}\n`.repeat(9000 + i * 1000) } : { i },
     );
     for (const [from, to] of [
       [sidecar, phone],
@@ -104,13 +111,15 @@ describe('SDK end to end through the relay', () => {
       await all;
       expect(got).toEqual(payloads);
     }
-    expect(zlibDeflates).toBe(4);
+    expect(zlibDeflates).toBe(6);
+    // Six large messages sent at once: four compress at a time (PREPARE_AHEAD), the others wait for a slot.
+    expect(maxActive).toBe(4);
   }, 60_000);
 
   it('paces receipts in a stream (one per 16 frames or per interval) and acknowledges a lone message at once', async () => {
     t = await startTestRelay();
-    // An interval far longer than the stream takes: every receipt during it is the count-triggered one.
-    const { sidecar, phone } = await pairedClients(t.url, { phone: { receipts: { intervalMs: 3_000, every: 16 } } });
+    const intervalMs = 1_000;
+    const { sidecar, phone } = await pairedClients(t.url, { phone: { receipts: { intervalMs, every: 16 } } });
     closers.push(
       () => sidecar.close(),
       () => phone.close(),
@@ -122,22 +131,31 @@ describe('SDK end to end through the relay', () => {
         .find((l) => /^oppie_relay_envelopes_total\{type="receipt",direction="in"\}/.test(l));
       return Number(line?.split(' ')[1] ?? 0);
     };
+    const sendAll = (from: number, count: number) =>
+      Promise.all(Array.from({ length: count }, (_, i) => sidecar.send('progress', { n: from + i })));
     const got: number[] = [];
     phone.events.on('progress', (m) => got.push((m.payload as { n: number }).n));
     // After a pause (none has gone yet), a lone message's receipt goes at the next turn, not after the interval.
     const lone = performance.now();
-    await sidecar.send('progress', { n: -1 });
-    expect(performance.now() - lone).toBeLessThan(2_000);
-    await new Promise((r) => setTimeout(r, 3_100));
+    await sendAll(0, 1);
+    expect(performance.now() - lone).toBeLessThan(intervalMs * 0.8);
+    await new Promise((r) => setTimeout(r, intervalMs + 100));
+
+    // A stream: one receipt after the pause, one per 16 frames (or more, when frames arrive in bursts), and one per
+    // interval for the frames in between. Per turn, as without pacing, it would be one per frame or burst (~280 here).
     const before = await receiptsIn();
     const t0 = performance.now();
-    // 400 = 1 (answered at once after the pause) + 16 * 24 + 15: the last 15 wait out the interval.
-    await Promise.all(Array.from({ length: 400 }, (_, n) => sidecar.send('progress', { n })));
-    expect(got).toEqual(Array.from({ length: 401 }, (_, n) => n - 1));
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(2_900);
+    await sendAll(1, 400);
+    const seconds = (performance.now() - t0) / 1000;
     const forStream = (await receiptsIn()) - before;
     expect(forStream).toBeGreaterThan(2);
-    expect(forStream).toBeLessThanOrEqual(1 + 24 + 1);
+    expect(forStream).toBeLessThanOrEqual(1 + 400 / 16 + Math.ceil(seconds / (intervalMs / 1000)) + 1);
+
+    // Right after a round went, fewer than 16 frames wait out the rest of the interval.
+    const tail = performance.now();
+    await sendAll(401, 15);
+    expect(performance.now() - tail).toBeGreaterThanOrEqual(intervalMs * 0.6);
+    expect(got).toEqual(Array.from({ length: 416 }, (_, n) => n));
   }, 60_000);
 
   it('refuses receipt options out of range with a RangeError', async () => {

@@ -41,8 +41,11 @@ async function steppedAccount(onAnswered: (url: string) => void = () => {}) {
   await phone.close();
   const observed: typeof fetch = async (input, init) => {
     const res = await fetch(input, init);
+    // The whole body is read here, so what the SDK does with the answer takes microtasks only, no I/O turn in which a
+    // frame released by onAnswered could arrive first.
+    const body = await res.arrayBuffer();
     onAnswered(String(input instanceof Request ? input.url : input));
-    return res;
+    return new Response(body, res);
   };
   const again = await sdkClient(mitm.url, 'pwa', 'phone', {
     storage: phoneStore,
