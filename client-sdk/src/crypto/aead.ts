@@ -30,6 +30,11 @@ export interface Aead {
    * bytes to the caller (the nonce goes there), so a sealed frame is allocated and written once.
    */
   sealAt?(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array, offset: number): Uint8Array;
+  /**
+   * Optional: {@link Aead.open} that may decrypt over `sealed` (the caller's own copy, which it gives up) and return a
+   * view of it, instead of allocating the plaintext. On a bad tag it throws and the caller discards `sealed`.
+   */
+  openInPlace?(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, sealed: Uint8Array): Uint8Array;
 }
 
 /** Unpadded base64url (RFC 4648 section 5). `decode` must refuse every non-canonical spelling, as {@link fromB64u}. */
@@ -69,9 +74,9 @@ export function setDefaultFrameCrypto(backend: Partial<FrameCrypto>): void {
   defaultBackend = { ...backend };
 }
 
-/** A resolved backend: every AEAD has {@link Aead.sealAt} (a backend without one gets a copying adapter). */
+/** A resolved backend: every AEAD has {@link Aead.sealAt} and {@link Aead.openInPlace} (adapters where absent). */
 export interface ResolvedFrameCrypto {
-  readonly aead: Aead & Pick<Required<Aead>, 'sealAt'>;
+  readonly aead: Aead & Pick<Required<Aead>, 'sealAt' | 'openInPlace'>;
   readonly base64url: Base64url;
 }
 
@@ -90,10 +95,15 @@ export function resolveFrameCrypto(s: Sodium, explicit: Partial<FrameCrypto> = {
   const base64url = explicit.base64url ?? defaultBackend.base64url ?? jsBase64url;
   // Closures, not a spread: a backend written as a class keeps its prototype methods and its `this`.
   const own = min <= 0 ? chosen.sealAt : undefined;
+  const ownOpen = min <= 0 ? chosen.openInPlace : undefined;
   return {
     aead: {
       seal: (key, nonce, ad, pt) => aead.seal(key, nonce, ad, pt),
       open: (key, nonce, ad, ct) => aead.open(key, nonce, ad, ct),
+      openInPlace:
+        ownOpen !== undefined
+          ? (key, nonce, ad, ct) => ownOpen.call(chosen, key, nonce, ad, ct)
+          : (key, nonce, ad, ct) => aead.open(key, nonce, ad, ct),
       sealAt:
         own !== undefined
           ? (key, nonce, ad, pt, offset) => own.call(chosen, key, nonce, ad, pt, offset)
@@ -155,6 +165,14 @@ export function nativeSodiumAead(sn: SodiumNativeLike): Aead {
   return {
     sealAt,
     seal: (key, nonce, ad, plaintext) => sealAt(key, nonce, ad, plaintext, 0),
+    // libsodium checks the tag before it writes, and its stream cipher XORs in place.
+    openInPlace(key, nonce, ad, sealed) {
+      check(key, nonce);
+      if (sealed.length < AEAD_TAG_BYTES) throw new Error('aead: ciphertext shorter than the tag');
+      const out = sealed.subarray(0, sealed.length - AEAD_TAG_BYTES);
+      sn.crypto_aead_xchacha20poly1305_ietf_decrypt(out, null, sealed, ad, nonce, key);
+      return out;
+    },
     open(key, nonce, ad, sealed) {
       check(key, nonce);
       if (sealed.length < AEAD_TAG_BYTES) throw new Error('aead: ciphertext shorter than the tag');

@@ -180,7 +180,8 @@ export class PeerSession {
     }
     if (bytes.length < NONCE_BYTES + TAG_BYTES) throw new OppieError('OPPIE_ERR_DECRYPT', 'the frame is too short');
     try {
-      return this.c.aead.open(this.rx, bytes.subarray(0, NONCE_BYTES), ad, bytes.subarray(NONCE_BYTES));
+      // `bytes` is this call's own decoded copy: the plaintext may be decrypted over it.
+      return this.c.aead.openInPlace(this.rx, bytes.subarray(0, NONCE_BYTES), ad, bytes.subarray(NONCE_BYTES));
     } catch (err) {
       throw new OppieError('OPPIE_ERR_DECRYPT', undefined, { cause: err });
     }

@@ -128,6 +128,28 @@ describe.each([
     expect(throws(() => node().seal(key, nonce.subarray(1), ad, sealed))).toBe(true);
   });
 
+  it('openInPlace (when the backend has one) opens what seal made and refuses a flipped bit', () => {
+    const aead = resolveFrameCrypto(s, { aead: node() }).aead;
+    fc.assert(
+      fc.property(sizes, fc.nat(), (plaintext, flip) => {
+        const key = new Uint8Array(nodeCrypto.randomBytes(32));
+        const nonce = new Uint8Array(nodeCrypto.randomBytes(24));
+        const ad = new Uint8Array([1, 2, 3]);
+        const sealed = s.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, key);
+        const mine = sealed.slice();
+        const opened = aead.openInPlace(key, nonce, ad, mine);
+        expect(Buffer.from(opened).equals(Buffer.from(plaintext))).toBe(true);
+        // A backend with its own openInPlace allocates nothing: the plaintext is a view of the sealed array.
+        expect(opened.buffer === mine.buffer).toBe(node().openInPlace !== undefined);
+        const bad = sealed.slice();
+        const bit = flip % (bad.length * 8);
+        bad[bit >> 3] = (bad[bit >> 3] as number) ^ (1 << (bit & 7));
+        expect(throws(() => aead.openInPlace(key, nonce, ad, bad))).toBe(true);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   it('sealAt leaves the offset to the caller and writes the same ciphertext after it', () => {
     const aead = resolveFrameCrypto(s, { aead: node() }).aead;
     fc.assert(
