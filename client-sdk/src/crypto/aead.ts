@@ -162,24 +162,20 @@ export function nativeSodiumAead(sn: SodiumNativeLike): Aead {
     sn.crypto_aead_xchacha20poly1305_ietf_encrypt(out.subarray(offset), plaintext, ad, null, nonce, key);
     return out;
   };
+  // libsodium checks the tag before it writes, and its stream cipher XORs in place.
+  const openInPlace = (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, sealed: Uint8Array) => {
+    check(key, nonce);
+    if (sealed.length < AEAD_TAG_BYTES) throw new Error('aead: ciphertext shorter than the tag');
+    const out = sealed.subarray(0, sealed.length - AEAD_TAG_BYTES);
+    sn.crypto_aead_xchacha20poly1305_ietf_decrypt(out, null, sealed, ad, nonce, key);
+    return out;
+  };
   return {
     sealAt,
     seal: (key, nonce, ad, plaintext) => sealAt(key, nonce, ad, plaintext, 0),
-    // libsodium checks the tag before it writes, and its stream cipher XORs in place.
-    openInPlace(key, nonce, ad, sealed) {
-      check(key, nonce);
-      if (sealed.length < AEAD_TAG_BYTES) throw new Error('aead: ciphertext shorter than the tag');
-      const out = sealed.subarray(0, sealed.length - AEAD_TAG_BYTES);
-      sn.crypto_aead_xchacha20poly1305_ietf_decrypt(out, null, sealed, ad, nonce, key);
-      return out;
-    },
-    open(key, nonce, ad, sealed) {
-      check(key, nonce);
-      if (sealed.length < AEAD_TAG_BYTES) throw new Error('aead: ciphertext shorter than the tag');
-      const out = new Uint8Array(sealed.length - AEAD_TAG_BYTES);
-      sn.crypto_aead_xchacha20poly1305_ietf_decrypt(out, null, sealed, ad, nonce, key);
-      return out;
-    },
+    openInPlace,
+    // The caller keeps `sealed`: decrypt over a copy of it (one allocation, as before).
+    open: (key, nonce, ad, sealed) => openInPlace(key, nonce, ad, sealed.slice()),
   };
 }
 
