@@ -1,8 +1,15 @@
+import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type Chunk, Reassembler, splitPayload } from '../../src/delivery/chunker.js';
-import { type Compression, nodeCompression, webCompression } from '../../src/delivery/compression.js';
+import {
+  type Compression,
+  DEFLATE_PROBE_FROM,
+  nodeCompression,
+  webCompression,
+  type ZlibLike,
+} from '../../src/delivery/compression.js';
 import { rejectsWith } from './helpers.js';
 
 const backends: Array<[string, Compression]> = [
@@ -64,5 +71,48 @@ describe('compression backends', () => {
     });
     expect(seen).toEqual([text(2000).length]);
     expect(chunks[0]?.compressed).toBe(true);
+  });
+
+  it('Node zlib: data that only Huffman coding shrinks is deflated Huffman-only after a probe; text keeps LZ77', async () => {
+    const calls: Array<{ bytes: number; strategy: number | undefined }> = [];
+    const spy: ZlibLike = {
+      deflateRaw: (buf, options, callback) => {
+        calls.push({ bytes: buf.byteLength, strategy: options.strategy });
+        zlib.deflateRaw(buf, options, callback);
+      },
+      inflateRaw: (buf, options, callback) => zlib.inflateRaw(buf, options, callback),
+      constants: zlib.constants,
+    };
+    const c = nodeCompression(spy);
+    const roundTrips = async (bytes: Uint8Array, deflated: Uint8Array) => {
+      for (const [, to] of backends) {
+        expect(Buffer.from(await to.inflateRaw(deflated, bytes.length)).equals(Buffer.from(bytes))).toBe(true);
+      }
+    };
+
+    // base64 of random bytes: six bits per byte, nothing for LZ77 to find.
+    const random = new TextEncoder().encode(randomBytes(48 * 1024).toString('base64'));
+    const huffman = await c.deflateRaw(random);
+    expect(calls).toEqual([
+      { bytes: 4096, strategy: undefined },
+      { bytes: random.length, strategy: zlib.constants.Z_HUFFMAN_ONLY },
+    ]);
+    expect(huffman.length / random.length).toBeLessThan(0.77); // what Huffman coding gains is kept
+    await roundTrips(random, huffman);
+
+    calls.length = 0;
+    const diff = text(3000);
+    const lz = await c.deflateRaw(diff);
+    expect(calls).toEqual([
+      { bytes: 4096, strategy: undefined },
+      { bytes: diff.length, strategy: undefined },
+    ]);
+    expect(lz.length).toBeLessThan(diff.length / 20);
+    await roundTrips(diff, lz);
+
+    calls.length = 0;
+    const small = random.subarray(0, DEFLATE_PROBE_FROM - 1);
+    await roundTrips(small, await c.deflateRaw(small));
+    expect(calls).toEqual([{ bytes: small.length, strategy: undefined }]);
   });
 });
