@@ -18,7 +18,7 @@ import type { Peers } from './peers.js';
 import type { Platform } from './platform.js';
 import { Pacer } from './transport/pacer.js';
 import type { RelayFrameIn } from './transport/relay-connection.js';
-import { decodePlain, encodeChunkFrame, encodePlain, type InboxValue, P_FRAME_OPEN, SEALED_PAYLOAD } from './wire.js';
+import { decodePlain, encodePlain, type InboxValue, P_FRAME_OPEN, SEALED_PAYLOAD } from './wire.js';
 
 /** Payloads above this are chunked, so every frame stays well below the relay's and WebRTC's message limits. */
 const CHUNK_THRESHOLD = 48 * 1024;
@@ -122,7 +122,7 @@ export class Messaging {
   private rtoTimer: unknown;
   private closed = false;
 
-  /** Chunk text travels in the frame codec (native base64url on Node), chunk bodies in the platform's deflate. */
+  /** Chunks are kept (inbox, chunk store) as text in the frame codec (native base64url on Node), deflated by the platform. */
   private readonly codec: Base64url;
   private readonly compression: Compression;
 
@@ -282,7 +282,7 @@ export class Messaging {
       // `{"p":` + the payload's JSON + `}`: the payload's own UTF-8 JSON without a second JSON.stringify.
       const json = whole.subarray(P_FRAME_OPEN, whole.length - 1);
       const chunks = await splitPayload(json, { deflate: this.compression.deflateRaw });
-      return chunks.map((c) => encodeChunkFrame(this.codec.encode(encodeChunk(c))));
+      return chunks.map(encodeChunk);
     } finally {
       // The slot passes straight to the next in line, or is given back.
       const next = this.prepareQueue.shift();
@@ -469,7 +469,7 @@ export class Messaging {
     }
     let frame: ReturnType<typeof decodePlain>;
     try {
-      frame = decodePlain(plain);
+      frame = decodePlain(plain, (chunk) => this.codec.encode(chunk));
     } catch (err) {
       ackToRelay(f); // authentic but malformed: a peer bug; retrying it would not help
       throw err;

@@ -70,21 +70,19 @@ export function encodePlain(frame: PlainFrame): Uint8Array {
 /** Bytes of `{"p":` in front of a whole message's JSON in {@link encodePlain}'s output. */
 export const P_FRAME_OPEN = 5;
 
-const C_OPEN = encoder.encode('{"c":"');
+/**
+ * First byte of a chunk's frame: a chunk travels as its own bytes (`encodeChunk`, whose first byte is its version),
+ * never inside JSON, which always starts with `{`. Base64url inside the plaintext would make every chunk a third
+ * larger through the cipher, on the wire and in the outbox.
+ */
+export const CHUNK_FRAME = 1;
 
 /**
- * The frame of one chunk, `{"c":"<base64url>"}`, built from the text directly: base64url needs no JSON escaping, so
- * JSON.stringify would only walk 64 KB to copy it.
+ * The frame in a plaintext. A chunk comes back as base64url text (by `toText`), the form the inbox and the chunk store
+ * keep; a JSON `{"c": text}` (what SDKs sent before chunks were binary, perhaps still in an outbox) is read the same.
  */
-export function encodeChunkFrame(chunkText: string): Uint8Array {
-  const out = new Uint8Array(C_OPEN.length + chunkText.length + P_CLOSE.length);
-  out.set(C_OPEN);
-  encoder.encodeInto(chunkText, out.subarray(C_OPEN.length));
-  out.set(P_CLOSE, C_OPEN.length + chunkText.length);
-  return out;
-}
-
-export function decodePlain(bytes: Uint8Array): PlainFrame {
+export function decodePlain(bytes: Uint8Array, toText: (chunk: Uint8Array) => string): PlainFrame {
+  if (bytes[0] === CHUNK_FRAME) return { c: toText(bytes) };
   let v: unknown;
   try {
     v = JSON.parse(decoder.decode(bytes));

@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodePlain, encodeFrame, encodePlain, SEALED_PAYLOAD } from '../src/wire.js';
+import { encodeChunk } from '../src/delivery/chunker.js';
+import { CHUNK_FRAME, decodePlain, encodeFrame, encodePlain, SEALED_PAYLOAD } from '../src/wire.js';
+
+/** Chunk bytes as text, for decodePlain (what the SDK passes is its base64url codec). */
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+const noChunk = () => {
+  throw new Error('not a chunk');
+};
 
 const reference = (frame: unknown) => new TextEncoder().encode(JSON.stringify(frame));
 
@@ -11,7 +18,7 @@ describe('encodePlain', () => {
         fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme' }), fc.base64String()),
         (p) => {
           expect(encodePlain({ p })).toEqual(reference({ p }));
-          expect(decodePlain(encodePlain({ p }))).toEqual({ p });
+          expect(decodePlain(encodePlain({ p }), noChunk)).toEqual({ p });
         },
       ),
       { numRuns: 300 },
@@ -78,6 +85,25 @@ describe('encodeFrame', () => {
       { payload: 7, [SEALED_PAYLOAD]: true },
     ]) {
       expect(encodeFrame(frame)).toBe(JSON.stringify(frame));
+    }
+  });
+});
+
+describe('decodePlain', () => {
+  it('reads a chunk frame as its bytes, a JSON chunk (older SDKs) as its text, and refuses anything else', () => {
+    const chunk = encodeChunk({
+      transferId: 'ab'.repeat(16),
+      index: 0,
+      count: 1,
+      compressed: false,
+      data: new Uint8Array([7, 8]),
+    });
+    expect(chunk[0]).toBe(CHUNK_FRAME);
+    expect(decodePlain(chunk, hex)).toEqual({ c: hex(chunk) });
+    expect(decodePlain(new TextEncoder().encode('{"c":"AQID"}'), noChunk)).toEqual({ c: 'AQID' });
+    expect(decodePlain(new TextEncoder().encode('{"v":1}'), noChunk)).toEqual({ v: 1 });
+    for (const bad of [new Uint8Array([2, 0, 0]), new Uint8Array([]), new TextEncoder().encode('{"x":1}')]) {
+      expect(() => decodePlain(bad, hex)).toThrow(expect.objectContaining({ code: 'OPPIE_ERR_PROTOCOL' }));
     }
   });
 });

@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
-import { APPLICATION_TYPES, type IncomingMessage, nodeCompression } from '@oppie/client-sdk';
+import { APPLICATION_TYPES, type IncomingMessage, nodeCompression, type OppieClientOptions } from '@oppie/client-sdk';
 import { startTestRelay, type TestRelay } from '@oppie/test-kit';
 import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { pairedClients, sdkClient } from './sdk-fixture.js';
 
 let t: TestRelay | undefined;
@@ -65,6 +67,43 @@ describe('SDK end to end through the relay', () => {
     expect(received.at(-1)).toBe(1);
     expect(received.length).toBeGreaterThan(1);
   }, 60_000);
+
+  it('packs chunks as bytes: every frame of a large incompressible payload stays below 64 KiB on the wire', async () => {
+    t = await startTestRelay();
+    const diffFrames: number[] = [];
+    /** The sidecar's socket, counting the bytes of each routed diff frame it sends. */
+    class CountingSocket extends WebSocket {
+      override send(data: unknown, ...rest: unknown[]): void {
+        const text = String(data);
+        if (text.includes('"type":"diff"')) diffFrames.push(Buffer.byteLength(text));
+        (super.send as (...a: unknown[]) => void)(data, ...rest);
+      }
+    }
+    type Platform = NonNullable<OppieClientOptions['platform']>;
+    const { sidecar, phone } = await pairedClients(t.url, {
+      sidecar: {
+        platform: {
+          WebSocket: CountingSocket as unknown as Platform['WebSocket'],
+          compression: nodeCompression(zlib),
+        } as Platform,
+      },
+    });
+    closers.push(
+      () => sidecar.close(),
+      () => phone.close(),
+    );
+    // base64 of random bytes: deflate keeps ~75% (Huffman only), so ~225 KiB travel in five chunks.
+    const blob = randomBytes(225 * 1024).toString('base64');
+    const got = new Promise<IncomingMessage>((resolve) => phone.events.on('diff', resolve));
+    await sidecar.send('diff', { blob });
+    expect(((await got).payload as { blob: string }).blob).toBe(blob);
+    expect(diffFrames.length).toBe(5);
+    // A full chunk fills its frame to the budget (base64url of its bytes once, not twice: ~86 KB if it were).
+    for (const bytes of diffFrames.slice(0, -1)) {
+      expect(bytes).toBeLessThanOrEqual(65_536);
+      expect(bytes).toBeGreaterThan(64_000);
+    }
+  });
 
   it('keeps send order for large and small messages sent at once, across compression backends', async () => {
     t = await startTestRelay();
