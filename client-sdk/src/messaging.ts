@@ -426,7 +426,9 @@ export class Messaging {
     const ackToRelay = viaRelay ? (frame: RelayFrameIn) => this.ackToRelay(frame) : () => {};
     const from = f.metadata?.deviceId;
     const session = from === undefined ? undefined : this.d.peers.session(from);
-    if (from === undefined || typeof f.payload !== 'string' || typeof f.seq !== 'number') {
+    // Sealed bytes come only from a binary data-channel message; the relay carries base64url text.
+    const sealed = typeof f.payload === 'string' || (!viaRelay && f.payload instanceof Uint8Array);
+    if (from === undefined || !sealed || typeof f.seq !== 'number') {
       ackToRelay(f);
       throw new OppieError('OPPIE_ERR_PROTOCOL', `a malformed ${f.type} frame was ignored`);
     }
@@ -441,7 +443,10 @@ export class Messaging {
     let plain: Uint8Array;
     try {
       // open() throws OPPIE_ERR_DECRYPT for anything forged, tampered or re-addressed: nothing of it reaches the app.
-      plain = session.open({ from, to: this.d.deviceId, type: f.type, id: f.id, seq: f.seq }, f.payload);
+      plain = session.open(
+        { from, to: this.d.deviceId, type: f.type, id: f.id, seq: f.seq },
+        f.payload as string | Uint8Array,
+      );
     } catch (err) {
       ackToRelay(f);
       throw err;
@@ -746,6 +751,7 @@ export class Messaging {
         seq: upTo,
         metadata: { deviceId: this.d.deviceId },
         payload,
+        [SEALED_PAYLOAD]: true,
       };
       if (this.d.direct?.send(peer, receipt) !== true) this.pacer.pushUrgent(peer, receipt);
       this.lastReceiptsAt = this.d.platform.now();

@@ -160,21 +160,23 @@ export class PeerSession {
   }
 
   /**
-   * Decrypts and authenticates a frame from the peer under the header it arrived with. Every failure has the same
+   * Decrypts and authenticates a frame from the peer under the header it arrived with: its base64url text (the relay)
+   * or its bytes (a binary data-channel message). Every failure has the same
    * code, so a caller (and an attacker watching it) cannot tell a bad tag from a rewritten header.
    *
    * @throws OppieError OPPIE_ERR_DECRYPT when the frame was tampered with, forged, reflected, or the header differs
    * @example
    * const bytes = session.open({ from: env.metadata.deviceId, to: env.to, type: env.type, id: env.id, seq: env.seq }, env.payload);
    */
-  open(header: FrameHeader, ciphertext: string): Uint8Array {
+  open(header: FrameHeader, ciphertext: string | Uint8Array): Uint8Array {
     const ad = frameAd(header);
     if (ad === undefined || header.from !== this.peerDeviceId || header.to !== this.selfDeviceId) {
       throw new OppieError('OPPIE_ERR_DECRYPT', 'the frame header does not belong to this session');
     }
     let bytes: Uint8Array;
     try {
-      bytes = this.c.base64url.decode(ciphertext);
+      // Bytes (a binary data-channel message) are copied too: the caller's array is never decrypted over.
+      bytes = typeof ciphertext === 'string' ? this.c.base64url.decode(ciphertext) : ciphertext.slice();
     } catch (err) {
       throw new OppieError('OPPIE_ERR_DECRYPT', 'the frame payload is not base64url', { cause: err });
     }

@@ -7,12 +7,12 @@
 export class FlowWindow {
   private sentBytes = 0;
   private creditedBytes = 0;
-  private readonly held: string[] = [];
+  private readonly held: Array<string | Uint8Array> = [];
   private heldBytes = 0;
 
   constructor(
     private readonly windowBytes: number,
-    private readonly write: (data: string) => void,
+    private readonly write: (data: string | Uint8Array) => void,
   ) {}
 
   /** Bytes sent and not yet reported received by the peer. */
@@ -25,7 +25,7 @@ export class FlowWindow {
   }
 
   /** Sends now when the window allows (and nothing waits ahead), else holds the frame in order. */
-  push(data: string): void {
+  push(data: string | Uint8Array): void {
     if (this.held.length === 0 && this.inFlight + data.length <= this.windowBytes) {
       this.sentBytes += data.length;
       this.write(data);
@@ -47,7 +47,7 @@ export class FlowWindow {
 
   private drain(): void {
     while (this.held.length > 0) {
-      const next = this.held[0] as string;
+      const next = this.held[0] as string | Uint8Array;
       if (this.inFlight > 0 && this.inFlight + next.length > this.windowBytes) return;
       this.held.shift();
       this.heldBytes -= next.length;

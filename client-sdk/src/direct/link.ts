@@ -6,10 +6,11 @@
  */
 import type { UpgradeOutcome } from '@oppie/protocol';
 import SimplePeer, { type SimplePeerInstance } from 'simple-peer';
+import type { Base64url } from '../crypto/aead.js';
 import type { FrameHeader, PeerSession } from '../crypto/session.js';
 import type { RtcImplementation, Timers } from '../platform.js';
 import type { RelayFrameIn } from '../transport/relay-connection.js';
-import { type ChannelFrame, decodeChannelFrame, encodeChannelFrame } from './channel-frames.js';
+import { type ChannelFrame, decodeChannelFrame, encodeChannelFrame, encodeEnvelopeBinary } from './channel-frames.js';
 import { CreditCounter, FlowWindow } from './flow-window.js';
 import { type SelectedPath, selectedPath } from './selected-path.js';
 
@@ -37,6 +38,8 @@ export interface LinkOptions {
   readonly heartbeatMs: number;
   readonly quietMs: number;
   readonly windowBytes: number;
+  /** Turns a sealed payload into the bytes a binary channel message carries. */
+  readonly base64url: Base64url;
 }
 
 export interface LinkHooks {
@@ -174,7 +177,9 @@ export class DirectLink {
   /** Queues a routed envelope on the channel; false when the link cannot take it (the caller uses the relay). */
   send(envelope: object): boolean {
     if (this.stateValue !== 'open') return false;
-    const data = encodeChannelFrame({ k: 'e', e: envelope as RelayFrameIn });
+    const data =
+      encodeEnvelopeBinary(envelope, this.o.base64url.decode) ??
+      encodeChannelFrame({ k: 'e', e: envelope as RelayFrameIn });
     if (data.length > MAX_CHANNEL_MESSAGE) return false;
     this.bytesSent += data.length;
     this.window.push(data);
@@ -186,7 +191,7 @@ export class DirectLink {
     this.end(end);
   }
 
-  private write(data: string): void {
+  private write(data: string | Uint8Array): void {
     if (this.peer.destroyed) return;
     try {
       this.peer.send(data);

@@ -14,7 +14,7 @@ declare module 'simple-peer' {
     /** The RTCPeerConnection underneath (simple-peer's own field; used for stats and ICE errors). */
     readonly _pc: unknown;
     signal(data: unknown): void;
-    send(data: string): void;
+    send(data: string | Uint8Array): void;
     destroy(err?: Error): void;
     on(event: 'signal', fn: (data: { type?: string; candidate?: unknown }) => void): this;
     on(event: 'connect' | 'close', fn: () => void): this;

@@ -47,6 +47,19 @@ describe('PeerSession', () => {
     expect(restarted.open(header, queued)).toEqual(bytes('while you were away'));
   });
 
+  it('opens the sealed bytes of a binary channel message, leaves them intact, and refuses any flipped bit', () => {
+    const sealed = fromB64u(pwa.seal(header, bytes('as bytes')));
+    const copy = sealed.slice();
+    expect(sidecar.open(header, sealed)).toEqual(bytes('as bytes'));
+    expect(sealed).toEqual(copy); // decrypted over its own copy, never over the caller's array
+    for (let bit = 0; bit < sealed.length * 8; bit += 13) {
+      const flipped = sealed.slice();
+      flipped[bit >>> 3] = (flipped[bit >>> 3] as number) ^ (1 << (bit & 7));
+      expect(codeOf(() => sidecar.open(header, flipped))).toBe('OPPIE_ERR_DECRYPT');
+    }
+    expect(codeOf(() => sidecar.open(header, sealed.subarray(0, 39)))).toBe('OPPIE_ERR_DECRYPT');
+  });
+
   it('uses a fresh nonce per frame', () => {
     const a = fromB64u(pwa.seal(header, bytes('x')));
     const b = fromB64u(pwa.seal(header, bytes('x')));

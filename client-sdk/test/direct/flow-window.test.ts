@@ -1,11 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { decodeChannelFrame, encodeChannelFrame } from '../../src/direct/channel-frames.js';
+import { jsBase64url } from '../../src/crypto/aead.js';
+import {
+  BINARY_ENVELOPE,
+  decodeChannelFrame,
+  encodeChannelFrame,
+  encodeEnvelopeBinary,
+} from '../../src/direct/channel-frames.js';
 import { CreditCounter, FlowWindow } from '../../src/direct/flow-window.js';
 import { OppieError } from '../../src/errors.js';
+import { SEALED_PAYLOAD } from '../../src/wire.js';
 
 describe('FlowWindow', () => {
   it('sends within the window, holds the rest in order, and releases it as credit arrives', () => {
-    const wire: string[] = [];
+    const wire: Array<string | Uint8Array> = [];
     const w = new FlowWindow(10, (d) => wire.push(d));
     w.push('aaaa');
     w.push('bbbb');
@@ -20,7 +27,7 @@ describe('FlowWindow', () => {
   });
 
   it('ignores stale or inflated credit, and lets one oversized frame through an empty window', () => {
-    const wire: string[] = [];
+    const wire: Array<string | Uint8Array> = [];
     const w = new FlowWindow(4, (d) => wire.push(d));
     w.push('0123456789');
     expect(wire).toEqual(['0123456789']);
@@ -80,5 +87,56 @@ describe('data-channel frames', () => {
       expect(code, bad).toBe('OPPIE_ERR_PROTOCOL');
     }
     expect(() => decodeChannelFrame(new Uint8Array([0xff, 0xfe]))).toThrow(OppieError);
+  });
+});
+
+describe('binary envelopes on the data channel', () => {
+  const sealed = new Uint8Array(Array.from({ length: 300 }, (_, i) => (i * 7) % 256));
+  const head = { type: 'diff', id: 'd-1', timestamp: 5, to: 'phone', seq: 3, metadata: { deviceId: 'sidecar' } };
+  const envelope = { ...head, payload: jsBase64url.encode(sealed), [SEALED_PAYLOAD]: true };
+
+  it('carry the sealed payload as its bytes, the other fields as JSON, and read back to the same envelope', () => {
+    const data = encodeEnvelopeBinary(envelope, jsBase64url.decode);
+    expect(data?.[0]).toBe(BINARY_ENVELOPE);
+    // A third smaller than the text frame, whose payload is base64url.
+    const text = encodeChannelFrame({ k: 'e', e: envelope as never });
+    expect(data?.length).toBeLessThan(text.length - 90);
+    const frame = decodeChannelFrame(data);
+    expect(frame).toEqual({ k: 'e', e: { ...head, payload: sealed } });
+    // What a browser's channel hands over (an ArrayBuffer) reads the same.
+    expect(decodeChannelFrame((data as Uint8Array).slice().buffer)).toEqual(frame);
+    // Only an envelope with a sealed payload goes binary.
+    expect(encodeEnvelopeBinary({ ...head, payload: 'x' }, jsBase64url.decode)).toBeUndefined();
+  });
+
+  it('refuse a truncated, overlong or malformed message with OPPIE_ERR_PROTOCOL', () => {
+    const good = encodeEnvelopeBinary(envelope, jsBase64url.decode) as Uint8Array;
+    const withHead = (json: string) => {
+      const h = new TextEncoder().encode(json);
+      const out = new Uint8Array(5 + h.length + 4);
+      out[0] = BINARY_ENVELOPE;
+      new DataView(out.buffer).setUint32(1, h.length);
+      out.set(h, 5);
+      return out;
+    };
+    const overlong = good.slice();
+    new DataView(overlong.buffer).setUint32(1, good.length);
+    for (const bad of [
+      good.subarray(0, 3),
+      overlong,
+      withHead('not json'),
+      withHead('[1]'),
+      withHead('{"type":"diff"}'),
+      withHead('{"type":"diff","id":"x","payload":"AAAA"}'),
+      withHead('\u0000'),
+    ]) {
+      let code: string | undefined;
+      try {
+        decodeChannelFrame(bad);
+      } catch (err) {
+        code = (err as OppieError).code;
+      }
+      expect(code).toBe('OPPIE_ERR_PROTOCOL');
+    }
   });
 });

@@ -2,6 +2,7 @@
  * The direct path between two Node clients on loopback, with real WebRTC (@roamhq/wrtc): the upgrade, what the
  * relay's metrics say about it, and the handover back to the relay and up again in the middle of two streams.
  */
+import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { APPLICATION_TYPES, type IncomingMessage, type OppieClient, type RtcImplementation } from '@oppie/client-sdk';
 import { startTestRelay, type TestRelay } from '@oppie/test-kit';
@@ -82,6 +83,43 @@ describe('direct path on loopback (real WebRTC)', () => {
     expect(metrics).toMatch(/oppie_relay_transport_reports_total\{path="direct",outcome="upgraded"\} 1\b/);
     expect(metrics).toMatch(/oppie_relay_sessions_by_path\{path="direct"\} 2\b/);
     expect(metrics).toMatch(/oppie_relay_fallback_ratio 0\b/);
+  });
+});
+
+describe('what the data channel carries', () => {
+  it('sends sealed frames as binary messages: a chunk of a large payload below 64 KiB, a third smaller than text', async () => {
+    const proto = (rtc as unknown as { RTCDataChannel: { prototype: { send(d: unknown): void } } }).RTCDataChannel
+      .prototype;
+    const original = proto.send;
+    const sent: Array<{ binary: boolean; kind: number | string; bytes: number }> = [];
+    proto.send = function (this: unknown, d: unknown) {
+      if (d instanceof Uint8Array) sent.push({ binary: true, kind: d[0] as number, bytes: d.byteLength });
+      else sent.push({ binary: false, kind: String(d).slice(0, 9), bytes: String(d).length });
+      original.call(this, d);
+    };
+    closers.push(async () => {
+      proto.send = original;
+    });
+    t = await startTestRelay();
+    const { sidecar, phone } = await directPair(t.url);
+    await until('the direct path', 15_000, () => (sidecar.pathTo(phone.deviceId) === 'direct' ? true : undefined));
+    sent.length = 0;
+    const blob = randomBytes(150 * 1024).toString('base64');
+    const got = new Promise<IncomingMessage>((resolve) => phone.events.on('diff', resolve));
+    await sidecar.send('diff', { blob });
+    expect(((await got).payload as { blob: string }).blob).toBe(blob);
+    expect(sidecar.pathTo(phone.deviceId)).toBe('direct');
+    // Every envelope (chunks, the receipt) went binary; no text envelope is left on the channel.
+    const envelopes = sent.filter((m) => m.binary);
+    expect(envelopes.every((m) => m.kind === 1)).toBe(true);
+    expect(sent.filter((m) => !m.binary && m.kind === '{"k":"e",')).toEqual([]);
+    // ~150 KiB after deflate in chunks of 48,128 bytes: four chunks and a receipt.
+    const chunks = envelopes.filter((m) => m.bytes > 1_000);
+    expect(chunks.length).toBe(4);
+    for (const c of chunks.slice(0, -1)) {
+      expect(c.bytes).toBeGreaterThan(48_128);
+      expect(c.bytes).toBeLessThan(49_000); // as base64url text it would be over 64,000
+    }
   });
 });
 
