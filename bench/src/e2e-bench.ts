@@ -30,7 +30,7 @@ import { FRAME_BACKENDS, type FrameBackend, useFrameBackend } from './frame-back
 import { allowedCpus, type Pinning, pinSelf, planPinning } from './pin.js';
 import { relayOverridesJson } from './relay-overrides.js';
 import { machineInfo } from './report.js';
-import { fmt, type LatencySummary, quantile, summarize, table } from './stats.js';
+import { fmt, type LatencySummary, median, summarize, table } from './stats.js';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -340,16 +340,14 @@ function renderStreams(opts: Options, results: Map<string, CaseResults>): string
     const pairedCpu = pairedRatios(s.rounds, k.rounds, (x) => perMsg(x, 'ends'));
     const pct = (r: number) => `${((1 - r) * 100).toFixed(1)}%`;
     const spread = (rs: readonly number[]) =>
-      rs.length === 0
-        ? '-'
-        : `${pct(quantile(rs, 0.5))} (${pct(rs[rs.length - 1] as number)} .. ${pct(rs[0] as number)})`;
+      rs.length === 0 ? '-' : `${pct(median(rs))} (${pct(rs[rs.length - 1] as number)} .. ${pct(rs[0] as number)})`;
     rows.push(
       row(
         `${l}: throughput (msgs/s), window ${c.window}`,
         of(mps),
         0,
         c,
-        paired.length > 0 ? quantile(paired, 0.5) : undefined,
+        paired.length > 0 ? median(paired) : undefined,
       ),
       row(`${l}: throughput (MB/s of payload)`, of(mbps), 1),
       [`${l}: E2E throughput cost`, '', '', '', Number.isNaN(cost) ? '-' : pct(cost), '', '', ''],

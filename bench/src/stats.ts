@@ -7,6 +7,14 @@ export function quantile(sorted: readonly number[], q: number): number {
   return sorted[rank] as number;
 }
 
+/** The median of already sorted values: the mean of the two middle ones for an even count. */
+export function median(sorted: readonly number[]): number {
+  const n = sorted.length;
+  if (n === 0) return Number.NaN;
+  const hi = sorted[n >> 1] as number;
+  return n % 2 === 1 ? hi : ((sorted[(n >> 1) - 1] as number) + hi) / 2;
+}
+
 export interface LatencySummary {
   readonly count: number;
   readonly p50: number;

@@ -3,6 +3,7 @@
  * marker (`v`) that fills a sequence number whose frame the relay refused for good, so the peer's in-order stream
  * never stalls on a hole.
  */
+import { decodeChunk } from './delivery/chunker.js';
 import { OppieError } from './errors.js';
 
 export type PlainFrame = { readonly p: unknown } | { readonly c: string } | { readonly v: 1 };
@@ -82,7 +83,10 @@ export const CHUNK_FRAME = 1;
  * keep; a JSON `{"c": text}` (what SDKs sent before chunks were binary, perhaps still in an outbox) is read the same.
  */
 export function decodePlain(bytes: Uint8Array, toText: (chunk: Uint8Array) => string): PlainFrame {
-  if (bytes[0] === CHUNK_FRAME) return { c: toText(bytes) };
+  if (bytes[0] === CHUNK_FRAME) {
+    decodeChunk(bytes); // a malformed chunk is refused here (OPPIE_ERR_PROTOCOL), before the inbox counts it
+    return { c: toText(bytes) };
+  }
   let v: unknown;
   try {
     v = JSON.parse(decoder.decode(bytes));

@@ -102,7 +102,16 @@ describe('decodePlain', () => {
     expect(decodePlain(chunk, hex)).toEqual({ c: hex(chunk) });
     expect(decodePlain(new TextEncoder().encode('{"c":"AQID"}'), noChunk)).toEqual({ c: 'AQID' });
     expect(decodePlain(new TextEncoder().encode('{"v":1}'), noChunk)).toEqual({ v: 1 });
-    for (const bad of [new Uint8Array([2, 0, 0]), new Uint8Array([]), new TextEncoder().encode('{"x":1}')]) {
+    // A chunk frame too short for its header, or with unknown flags, is refused before the inbox sees it.
+    const badFlags = chunk.slice();
+    badFlags[1] = 4;
+    for (const bad of [
+      new Uint8Array([1, 0, 0]),
+      badFlags,
+      new Uint8Array([2, 0, 0]),
+      new Uint8Array([]),
+      new TextEncoder().encode('{"x":1}'),
+    ]) {
       expect(() => decodePlain(bad, hex)).toThrow(expect.objectContaining({ code: 'OPPIE_ERR_PROTOCOL' }));
     }
   });

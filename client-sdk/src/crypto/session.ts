@@ -175,8 +175,9 @@ export class PeerSession {
     }
     let bytes: Uint8Array;
     try {
-      // Bytes (a binary data-channel message) are copied too: the caller's array is never decrypted over.
-      bytes = typeof ciphertext === 'string' ? this.c.base64url.decode(ciphertext) : ciphertext.slice();
+      // Bytes (a binary data-channel message) are copied too: the caller's array is never decrypted over. Not with
+      // .slice(): on a Node Buffer (what simple-peer hands over, also in browsers) that is a view of the same memory.
+      bytes = typeof ciphertext === 'string' ? this.c.base64url.decode(ciphertext) : new Uint8Array(ciphertext);
     } catch (err) {
       throw new OppieError('OPPIE_ERR_DECRYPT', 'the frame payload is not base64url', { cause: err });
     }

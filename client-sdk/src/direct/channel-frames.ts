@@ -42,8 +42,13 @@ export function encodeEnvelopeBinary(envelope: object, decode: (text: string) =>
   const f = envelope as { readonly payload?: unknown; readonly [SEALED_PAYLOAD]?: boolean };
   if (f[SEALED_PAYLOAD] !== true || typeof f.payload !== 'string') return undefined;
   const { payload, ...head } = f;
+  let sealed: Uint8Array;
+  try {
+    sealed = decode(payload);
+  } catch {
+    return undefined; // not canonical base64url (a damaged stored frame): the text form carries it as it is
+  }
   const headBytes = encoder.encode(JSON.stringify(head));
-  const sealed = decode(payload);
   const out = new Uint8Array(BINARY_HEAD_AT + headBytes.length + sealed.length);
   out[0] = BINARY_ENVELOPE;
   new DataView(out.buffer).setUint32(1, headBytes.length);

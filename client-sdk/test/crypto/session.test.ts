@@ -1,5 +1,7 @@
+import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { nativeSodiumAead, type SodiumNativeLike } from '../../src/crypto/aead.js';
 import { generateIdentity, type Identity } from '../../src/crypto/identity.js';
 import { type FrameHeader, PeerSession } from '../../src/crypto/session.js';
 import { fromB64u, toB64u } from '../../src/crypto/sodium.js';
@@ -47,11 +49,19 @@ describe('PeerSession', () => {
     expect(restarted.open(header, queued)).toEqual(bytes('while you were away'));
   });
 
-  it('opens the sealed bytes of a binary channel message, leaves them intact, and refuses any flipped bit', () => {
+  it('opens the sealed bytes of a binary channel message, leaves them intact, and refuses any flipped bit', async () => {
     const sealed = fromB64u(pwa.seal(header, bytes('as bytes')));
     const copy = sealed.slice();
     expect(sidecar.open(header, sealed)).toEqual(bytes('as bytes'));
     expect(sealed).toEqual(copy); // decrypted over its own copy, never over the caller's array
+    // What simple-peer hands over is a Buffer, whose slice() is a view: still intact after native libsodium, the
+    // backend that decrypts in place.
+    const native = await PeerSession.create(sidecarId, pwaId.publicKey, 'sidecar', {
+      aead: nativeSodiumAead(createRequire(import.meta.url)('sodium-native') as SodiumNativeLike),
+    });
+    const received = Buffer.from(sealed).subarray(0);
+    expect(native.open(header, received)).toEqual(bytes('as bytes'));
+    expect(Buffer.from(received).equals(Buffer.from(copy))).toBe(true);
     for (let bit = 0; bit < sealed.length * 8; bit += 13) {
       const flipped = sealed.slice();
       flipped[bit >>> 3] = (flipped[bit >>> 3] as number) ^ (1 << (bit & 7));

@@ -105,6 +105,8 @@ describe('binary envelopes on the data channel', () => {
     expect(frame).toEqual({ k: 'e', e: { ...head, payload: sealed } });
     // What a browser's channel hands over (an ArrayBuffer) reads the same.
     expect(decodeChannelFrame((data as Uint8Array).slice().buffer)).toEqual(frame);
+    // A damaged stored payload (not canonical base64url) falls back to the text form instead of throwing.
+    expect(encodeEnvelopeBinary({ ...envelope, payload: 'A' }, jsBase64url.decode)).toBeUndefined();
     // Only an envelope with a sealed payload goes binary.
     expect(encodeEnvelopeBinary({ ...head, payload: 'x' }, jsBase64url.decode)).toBeUndefined();
   });
