@@ -12,10 +12,14 @@
  *      same 64 KiB strings, same application window) measured in the same run, for two payloads (random base64 and
  *      diff text, see payloadOf). Target: SDK direct >= 0.8x raw.
  *
- * Everything but the relay runs in this process (both clients, both channel ends), as the raw channel does.
+ * Everything but the relay runs in this process (both clients, both channel ends), as the raw channel does; with
+ * `--split` the receiving end of every throughput run (the raw channel's answerer, the SDK phone) runs in a child
+ * process (direct-receiver.ts), as deployed.
  */
+import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import zlib from 'node:zlib';
 import {
@@ -30,6 +34,7 @@ import SimplePeer from 'simple-peer';
 import WebSocket from 'ws';
 import { spawnServer } from './child.js';
 import { bundleStale, type ChromiumSetup, chromiumMissing, chromiumSetup } from './chromium-setup.js';
+import type { DirectReceiverCommand, DirectReceiverMessage } from './direct-receiver.js';
 import { frameCryptoOf } from './frame-backend.js';
 import { relayOverridesJson } from './relay-overrides.js';
 import { machineInfo } from './report.js';
@@ -124,21 +129,116 @@ function payloadOf(kind: PayloadKind): string {
   return lines.join('').slice(0, MESSAGE);
 }
 
+/** The receiving end of a throughput run in a child process (`--split`). */
+interface ReceiverChild {
+  command(cmd: DirectReceiverCommand): void;
+  /** The child's next message of `type`; a `failure` or its exit rejects. */
+  next<T extends DirectReceiverMessage['type']>(type: T): Promise<Extract<DirectReceiverMessage, { type: T }>>;
+  onSignal(fn: (data: unknown) => void): void;
+  close(): Promise<void>;
+}
+
+const RECEIVER_ENTRY = fileURLToPath(new URL('./direct-receiver.js', import.meta.url));
+
+function spawnReceiver(): ReceiverChild {
+  const child = fork(RECEIVER_ENTRY, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const waiters = new Set<(m: DirectReceiverMessage | Error) => void>();
+  let signal: ((data: unknown) => void) | undefined;
+  child.on('message', (m: DirectReceiverMessage) => {
+    if (m.type === 'signal') signal?.(m.data);
+    for (const w of [...waiters]) w(m.type === 'failure' ? new Error(m.message) : m);
+  });
+  child.once('exit', (code) => {
+    for (const w of [...waiters]) w(new Error(`receiver child exited (${code})`));
+  });
+  return {
+    command: (cmd) => child.send(cmd),
+    next: (type) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => done(new Error(`receiver child: no ${type} within 30 s`)), 30_000);
+        const done = (m: DirectReceiverMessage | Error) => {
+          if (!(m instanceof Error) && m.type !== type) return;
+          clearTimeout(timer);
+          waiters.delete(done);
+          if (m instanceof Error) reject(m);
+          else resolve(m as never);
+        };
+        waiters.add(done);
+      }),
+    onSignal: (fn) => {
+      signal = fn;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        child.send({ cmd: 'close' } satisfies DirectReceiverCommand);
+      }),
+  };
+}
+
+/** Sidecar and phone on the path they reach: both here, or (`split`) the phone freshly paired in a child process. */
+async function sdkPair(
+  url: string,
+  stores: { sidecar: MemoryStore; phone: MemoryStore },
+  direct: boolean,
+  split: boolean,
+  receipts?: ReceiptOptions,
+): Promise<{ sidecar: OppieClient; phoneId: string; close: () => Promise<void> }> {
+  if (!split) {
+    const sidecar = await client(url, 'sidecar', stores.sidecar, direct);
+    const phone = await client(url, 'pwa', stores.phone, direct, receipts);
+    await Promise.all([sidecar.connect(), phone.connect()]);
+    return {
+      sidecar,
+      phoneId: phone.deviceId,
+      close: async () => void (await Promise.all([sidecar.close(), phone.close()])),
+    };
+  }
+  const sidecar = await client(url, 'sidecar', new MemoryStore(), direct);
+  const receiver = spawnReceiver();
+  try {
+    await sidecar.register();
+    await sidecar.connect();
+    const offer = await sidecar.createPairing();
+    const ready = receiver.next('ready');
+    receiver.command({
+      cmd: 'sdk',
+      url,
+      link: offer.link,
+      direct,
+      ...(receipts?.intervalMs !== undefined && { receiptIntervalMs: receipts.intervalMs }),
+    });
+    const [{ deviceId }] = await Promise.all([ready, offer.completed]);
+    return {
+      sidecar,
+      phoneId: deviceId,
+      close: async () => void (await Promise.all([sidecar.close(), receiver.close()])),
+    };
+  } catch (err) {
+    await Promise.all([sidecar.close(), receiver.close()]);
+    throw err;
+  }
+}
+
 /** MB/s of `count` SDK sends of 64 KiB with `window` in flight, sidecar -> phone, on the path the clients reach. */
 async function sdkThroughput(
   url: string,
   stores: { sidecar: MemoryStore; phone: MemoryStore },
   direct: boolean,
   kind: PayloadKind,
+  split: boolean,
   receipts?: ReceiptOptions,
 ) {
-  const sidecar = await client(url, 'sidecar', stores.sidecar, direct);
-  const phone = await client(url, 'pwa', stores.phone, direct, receipts);
+  const { sidecar, phoneId, close } = await sdkPair(url, stores, direct, split, receipts);
   try {
-    await Promise.all([sidecar.connect(), phone.connect()]);
     if (direct)
       await waitFor<void>('direct path', 20_000, (done) => {
-        if (sidecar.pathTo(phone.deviceId) === 'direct') done();
+        if (sidecar.pathTo(phoneId) === 'direct') done();
         sidecar.events.on('path', (e) => {
           if (e.path === 'direct') done();
         });
@@ -150,60 +250,83 @@ async function sdkThroughput(
       const lane = async () => {
         while (next < count) {
           next += 1;
-          await sidecar.send('diff', { d: payload }, { to: phone.deviceId });
+          await sidecar.send('diff', { d: payload }, { to: phoneId });
         }
       };
       await Promise.all(Array.from({ length: window }, lane));
-      const path = sidecar.pathTo(phone.deviceId);
+      const path = sidecar.pathTo(phoneId);
       return { mbps: (count * MESSAGE) / 1e6 / ((performance.now() - t0) / 1000), path };
     };
     await run(50, 8);
     return await run(direct ? 800 : 400, 16);
   } finally {
-    await Promise.all([sidecar.close(), phone.close()]);
+    await close();
   }
 }
 
-/** MB/s of a raw wrtc data channel with the same strings and an application window of 1 MiB. */
-async function rawThroughput(count: number, kind: PayloadKind): Promise<number> {
-  const a = new SimplePeer({ initiator: true, wrtc: rtc, trickle: true, objectMode: true });
+/** The raw channel's far end, counting and crediting every fourth message; in this process or (`split`) a child. */
+async function rawReceiver(
+  a: InstanceType<typeof SimplePeer>,
+  count: number,
+  split: boolean,
+): Promise<() => Promise<void>> {
+  if (split) {
+    const receiver = spawnReceiver();
+    receiver.onSignal((d) => a.signal(d));
+    a.on('signal', (d) => receiver.command({ cmd: 'signal', data: d }));
+    receiver.command({ cmd: 'raw', count });
+    return () => receiver.close();
+  }
   const b = new SimplePeer({ wrtc: rtc, trickle: true, objectMode: true });
   a.on('signal', (d) => b.signal(d));
   b.on('signal', (d) => a.signal(d));
-  await Promise.all([a, b].map((p) => new Promise<void>((r) => p.on('connect', () => r()))));
-  const payload = payloadOf(kind);
-  const windowBytes = 1024 * 1024;
   let received = 0;
-  let sent = 0;
-  let credited = 0;
-  const t0 = performance.now();
-  await new Promise<void>((resolve) => {
-    const pump = () => {
-      while (sent < count && (sent - credited) * MESSAGE < windowBytes) {
-        a.send(payload);
-        sent += 1;
-      }
-    };
-    b.on('data', () => {
-      received += 1;
-      if (received % 4 === 0 || received === count) b.send(String(received));
-      if (received === count) resolve();
-    });
-    a.on('data', (d: unknown) => {
-      credited = Number(String(d));
+  b.on('data', () => {
+    received += 1;
+    if (received % 4 === 0 || received === count) b.send(String(received));
+  });
+  return async () => b.destroy();
+}
+
+/** MB/s of a raw wrtc data channel with the same strings and an application window of 1 MiB. */
+async function rawThroughput(count: number, kind: PayloadKind, split: boolean): Promise<number> {
+  const a = new SimplePeer({ initiator: true, wrtc: rtc, trickle: true, objectMode: true });
+  const closeReceiver = await rawReceiver(a, count, split);
+  try {
+    await waitFor<void>('raw channel', 20_000, (done) => a.on('connect', () => done()));
+    const payload = payloadOf(kind);
+    const windowBytes = 1024 * 1024;
+    let sent = 0;
+    let credited = 0;
+    const t0 = performance.now();
+    await new Promise<void>((resolve) => {
+      const pump = () => {
+        while (sent < count && (sent - credited) * MESSAGE < windowBytes) {
+          a.send(payload);
+          sent += 1;
+        }
+      };
+      a.on('data', (d: unknown) => {
+        credited = Number(String(d));
+        if (credited === count) resolve();
+        else pump();
+      });
       pump();
     });
-    pump();
-  });
-  const mbps = (count * MESSAGE) / 1e6 / ((performance.now() - t0) / 1000);
-  a.destroy();
-  b.destroy();
-  return mbps;
+    return (count * MESSAGE) / 1e6 / ((performance.now() - t0) / 1000);
+  } finally {
+    a.destroy();
+    await closeReceiver();
+  }
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { quick: { type: 'boolean', default: false }, 'no-browser': { type: 'boolean', default: false } },
+    options: {
+      quick: { type: 'boolean', default: false },
+      'no-browser': { type: 'boolean', default: false },
+      split: { type: 'boolean', default: false },
+    },
   });
   const runs = values.quick ? 5 : 20;
   const info = machineInfo();
@@ -243,20 +366,20 @@ async function main(): Promise<void> {
     for (const kind of kinds) {
       // The reference is the median of three runs: a single raw run now and then comes out at a third of the others.
       const raws: number[] = [];
-      for (let i = 0; i < 3; i++) raws.push(await rawThroughput(values.quick ? 400 : 1600, kind));
+      for (let i = 0; i < 3; i++) raws.push(await rawThroughput(values.quick ? 400 : 1600, kind, values.split));
       raws.sort((x, y) => x - y);
       const raw = raws[1] as number;
       log(`  ${kind}: raw data channel ${raws.map((r) => r.toFixed(1)).join(', ')} MB/s (median ${raw.toFixed(1)})`);
-      const viaDirect = await sdkThroughput(relay.url, stores, true, kind);
+      const viaDirect = await sdkThroughput(relay.url, stores, true, kind, values.split);
       log(`  ${kind}: sdk direct ${viaDirect.mbps.toFixed(1)} MB/s (path ${viaDirect.path})`);
-      const paced = await sdkThroughput(relay.url, stores, true, kind, { intervalMs: 10 });
+      const paced = await sdkThroughput(relay.url, stores, true, kind, values.split, { intervalMs: 10 });
       log(`  ${kind}: sdk direct, receipts paced 10 ms ${paced.mbps.toFixed(1)} MB/s (path ${paced.path})`);
-      const viaRelay = await sdkThroughput(relay.url, stores, false, kind);
+      const viaRelay = await sdkThroughput(relay.url, stores, false, kind, values.split);
       log(`  ${kind}: sdk relay ${viaRelay.mbps.toFixed(1)} MB/s`);
       throughput.push({ kind, raw, raws, viaDirect, paced, viaRelay, ratio: viaDirect.mbps / raw });
     }
     const out = [
-      `Node <-> Node on 127.0.0.1, ${info.nproc} CPU (${info.cpu}), node ${process.version}, ${info.date}; relay in a child process.`,
+      `Node <-> Node on 127.0.0.1, ${info.nproc} CPU (${info.cpu}), node ${process.version}, ${info.date}; relay in a child process; throughput with ${values.split ? 'the receiving end (phone, raw answerer) in a child process of its own (--split)' : 'both ends in this process'}.`,
       browser === undefined
         ? `Chromium <-> Node: skipped (${skipBrowser}).`
         : `Chromium <-> Node: Chromium ${browser.version} headless (browser bundle, IndexedDB, the browser's RTCPeerConnection) and a Node sidecar; times by the page's clock from its connect.`,

@@ -1,0 +1,94 @@
+/// <reference path="../../client-sdk/src/direct/simple-peer.d.ts" />
+/**
+ * Child-process entry for `bench:direct --split`: the receiving end of a throughput run (the raw channel's answerer,
+ * or the SDK phone) in its own process, as deployed: its own main thread and its own wrtc threads, instead of one
+ * process serving both ends of the channel.
+ *
+ * Parent -> child: `raw` (then `signal`s from the initiator), or `sdk` (pair with the link, then connect), then `close`.
+ * Child -> parent: `signal` (raw), `ready` (sdk, with the phone's device id), `failure`.
+ */
+import { createRequire } from 'node:module';
+import zlib from 'node:zlib';
+import {
+  MemoryStore,
+  nodeCompression,
+  OppieClient,
+  type OppieClientOptions,
+  type RtcImplementation,
+} from '@oppie/client-sdk';
+import SimplePeer from 'simple-peer';
+import WebSocket from 'ws';
+import { frameCryptoOf } from './frame-backend.js';
+
+export type DirectReceiverCommand =
+  | { readonly cmd: 'raw'; readonly count: number }
+  | { readonly cmd: 'signal'; readonly data: unknown }
+  | {
+      readonly cmd: 'sdk';
+      readonly url: string;
+      readonly link: string;
+      readonly direct: boolean;
+      readonly receiptIntervalMs?: number;
+    }
+  | { readonly cmd: 'close' };
+
+export type DirectReceiverMessage =
+  | { readonly type: 'signal'; readonly data: unknown }
+  | { readonly type: 'ready'; readonly deviceId: string }
+  | { readonly type: 'failure'; readonly message: string };
+
+const rtc = createRequire(import.meta.url)('@roamhq/wrtc') as RtcImplementation;
+const send = (m: DirectReceiverMessage) => process.send?.(m);
+
+let raw: InstanceType<typeof SimplePeer> | undefined;
+let closeEnd: (() => Promise<void>) | undefined;
+
+/** The raw channel's far end: counts messages and credits the sender every fourth one (as in one process). */
+function startRaw(count: number): void {
+  const b = new SimplePeer({ wrtc: rtc, trickle: true, objectMode: true });
+  raw = b;
+  b.on('signal', (data) => send({ type: 'signal', data }));
+  let received = 0;
+  b.on('data', () => {
+    received += 1;
+    if (received % 4 === 0 || received === count) b.send(String(received));
+  });
+  b.on('error', (err) => send({ type: 'failure', message: `raw channel: ${err.message}` }));
+  closeEnd = async () => b.destroy();
+}
+
+async function startSdk(cmd: Extract<DirectReceiverCommand, { cmd: 'sdk' }>): Promise<void> {
+  const phone = await OppieClient.create({
+    relayUrl: cmd.url,
+    role: 'pwa',
+    name: 'direct-bench-phone',
+    ...(cmd.receiptIntervalMs !== undefined && { receipts: { intervalMs: cmd.receiptIntervalMs } }),
+    platform: {
+      WebSocket: WebSocket as unknown as NonNullable<NonNullable<OppieClientOptions['platform']>['WebSocket']>,
+      storage: new MemoryStore(),
+      frameCrypto: frameCryptoOf('sidecar'),
+      compression: nodeCompression(zlib),
+      ...(cmd.direct ? { rtc } : { rtc: undefined }),
+    },
+  });
+  phone.events.on('error', (e) => send({ type: 'failure', message: `phone: ${e.message}` }));
+  await phone.pair(cmd.link);
+  await phone.connect();
+  closeEnd = () => phone.close();
+  send({ type: 'ready', deviceId: phone.deviceId });
+}
+
+process.on('disconnect', () => process.exit(0));
+process.on('message', (cmd: DirectReceiverCommand) => {
+  if (cmd.cmd === 'close') {
+    void (closeEnd?.() ?? Promise.resolve()).finally(() => process.exit(0));
+  } else if (cmd.cmd === 'raw') {
+    startRaw(cmd.count);
+  } else if (cmd.cmd === 'signal') {
+    raw?.signal(cmd.data);
+  } else {
+    startSdk(cmd).catch((err: unknown) =>
+      send({ type: 'failure', message: `phone setup: ${err instanceof Error ? err.message : String(err)}` }),
+    );
+  }
+});
