@@ -16,7 +16,6 @@
  * `--split` the receiving end of every throughput run (the raw channel's answerer, the SDK phone) runs in a child
  * process (direct-receiver.ts), as deployed.
  */
-import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +35,7 @@ import { spawnServer } from './child.js';
 import { bundleStale, type ChromiumSetup, chromiumMissing, chromiumSetup } from './chromium-setup.js';
 import type { DirectReceiverCommand, DirectReceiverMessage } from './direct-receiver.js';
 import { frameCryptoOf } from './frame-backend.js';
+import { forkIpcChild } from './ipc-child.js';
 import { relayOverridesJson } from './relay-overrides.js';
 import { machineInfo } from './report.js';
 import { fmt, quantile, table } from './stats.js';
@@ -129,56 +129,13 @@ function payloadOf(kind: PayloadKind): string {
   return lines.join('').slice(0, MESSAGE);
 }
 
-/** The receiving end of a throughput run in a child process (`--split`). */
-interface ReceiverChild {
-  command(cmd: DirectReceiverCommand): void;
-  /** The child's next message of `type`; a `failure` or its exit rejects. */
-  next<T extends DirectReceiverMessage['type']>(type: T): Promise<Extract<DirectReceiverMessage, { type: T }>>;
-  onSignal(fn: (data: unknown) => void): void;
-  close(): Promise<void>;
-}
-
 const RECEIVER_ENTRY = fileURLToPath(new URL('./direct-receiver.js', import.meta.url));
 
-function spawnReceiver(): ReceiverChild {
-  const child = fork(RECEIVER_ENTRY, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const waiters = new Set<(m: DirectReceiverMessage | Error) => void>();
-  let signal: ((data: unknown) => void) | undefined;
-  child.on('message', (m: DirectReceiverMessage) => {
-    if (m.type === 'signal') signal?.(m.data);
-    for (const w of [...waiters]) w(m.type === 'failure' ? new Error(m.message) : m);
+/** The receiving end of a throughput run in a child process (`--split`); `onSignal` gets the raw answerer's signals. */
+function spawnReceiver(onSignal: (data: unknown) => void = () => {}) {
+  return forkIpcChild<DirectReceiverCommand, DirectReceiverMessage>(RECEIVER_ENTRY, (m) => {
+    if (m.type === 'signal') onSignal(m.data);
   });
-  child.once('exit', (code) => {
-    for (const w of [...waiters]) w(new Error(`receiver child exited (${code})`));
-  });
-  return {
-    command: (cmd) => child.send(cmd),
-    next: (type) =>
-      new Promise((resolve, reject) => {
-        const timer = setTimeout(() => done(new Error(`receiver child: no ${type} within 30 s`)), 30_000);
-        const done = (m: DirectReceiverMessage | Error) => {
-          if (!(m instanceof Error) && m.type !== type) return;
-          clearTimeout(timer);
-          waiters.delete(done);
-          if (m instanceof Error) reject(m);
-          else resolve(m as never);
-        };
-        waiters.add(done);
-      }),
-    onSignal: (fn) => {
-      signal = fn;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-        child.once('exit', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        child.send({ cmd: 'close' } satisfies DirectReceiverCommand);
-      }),
-  };
 }
 
 /** Sidecar and phone on the path they reach: both here, or (`split`) the phone freshly paired in a child process. */
@@ -271,8 +228,7 @@ async function rawReceiver(
   split: boolean,
 ): Promise<() => Promise<void>> {
   if (split) {
-    const receiver = spawnReceiver();
-    receiver.onSignal((d) => a.signal(d));
+    const receiver = spawnReceiver((d) => a.signal(d));
     a.on('signal', (d) => receiver.command({ cmd: 'signal', data: d }));
     receiver.command({ cmd: 'raw', count });
     return () => receiver.close();

@@ -3,72 +3,20 @@
  * (e2e-receiver.ts). The sender stays in the bench process, so the bench's own CPU time is the sender's and the
  * child's (from /proc) is the receiver's: the per-end cost that the one-process topology can only report as a sum.
  */
-import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { pairDevice, registerDevice } from '@oppie/test-kit';
-import { readCpuSeconds } from './child.js';
 import { clearFrameCrypto } from './e2e-clear.js';
 import { plaintextSender, type StreamPath, sdkClient, sdkWireBytes } from './e2e-paths.js';
 import type { ReceiverCommand, ReceiverMessage } from './e2e-receiver.js';
 import type { FrameBackend } from './frame-backend.js';
+import { forkIpcChild, type IpcChild } from './ipc-child.js';
 import { BenchPeer, openSocket } from './peers.js';
 
 const ENTRY = fileURLToPath(new URL('./e2e-receiver.js', import.meta.url));
-const SETUP_TIMEOUT_MS = 30_000;
+type Receiver = IpcChild<ReceiverCommand, ReceiverMessage>;
 
-interface Receiver {
-  readonly child: ChildProcess;
-  command(cmd: ReceiverCommand): void;
-  ready(): Promise<string>;
-  cpuSeconds(): Promise<number>;
-  close(): Promise<void>;
-}
-
-function spawnReceiver(cpu: number | undefined, onMessage: (m: ReceiverMessage) => void): Receiver {
-  const stdio = ['ignore', 'inherit', 'inherit', 'ipc'] as ('ignore' | 'inherit' | 'ipc')[];
-  const execArgv = (process.env.BENCH_RECEIVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  // taskset execs node in place: same pid, and the IPC channel (NODE_CHANNEL_FD) is inherited.
-  const child =
-    cpu === undefined
-      ? fork(ENTRY, [], { stdio, execArgv })
-      : spawn('taskset', ['-c', String(cpu), process.execPath, ...execArgv, ENTRY], { stdio });
-  let readyWaiter: { resolve: (id: string) => void; reject: (e: Error) => void } | undefined;
-  child.on('message', (m: ReceiverMessage) => {
-    if (m.type === 'ready') readyWaiter?.resolve(m.deviceId);
-    else if (m.type === 'failure' && readyWaiter !== undefined) readyWaiter.reject(new Error(m.message));
-    onMessage(m);
-  });
-  child.once('exit', (code) => readyWaiter?.reject(new Error(`receiver child exited (${code})`)));
-  return {
-    child,
-    command: (cmd) => child.send(cmd),
-    ready: () =>
-      new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('receiver child: not ready in time')), SETUP_TIMEOUT_MS);
-        readyWaiter = {
-          resolve: (id) => {
-            clearTimeout(timer);
-            readyWaiter = undefined;
-            resolve(id);
-          },
-          reject: (e) => {
-            clearTimeout(timer);
-            readyWaiter = undefined;
-            reject(e);
-          },
-        };
-      }),
-    cpuSeconds: () => readCpuSeconds(child.pid as number),
-    async close() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      child.send({ cmd: 'close' } satisfies ReceiverCommand);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
+const spawnReceiver = (cpu: number | undefined, onMessage: (m: ReceiverMessage) => void): Receiver =>
+  forkIpcChild<ReceiverCommand, ReceiverMessage>(ENTRY, onMessage, cpu);
 
 /** Routes the child's delivery batches to the path's callbacks, on this process's clock. */
 function deliveries(path: () => StreamPath, settleOnDelivery: boolean) {
@@ -94,7 +42,7 @@ export async function splitPlaintextPath(url: string, receiverCpu: number | unde
     receiverCpu,
     deliveries(() => path as StreamPath, true),
   );
-  const ready = receiver.ready();
+  const ready = receiver.next('ready');
   receiver.command({ cmd: 'plain', url, deviceId: pwa.deviceId, token: pwa.token });
   await ready;
   const a = new BenchPeer(await openSocket({ kind: 'relay', url }, sidecar), sidecar.deviceId, true);
@@ -135,7 +83,7 @@ export async function splitSdkPath(
     receiverCpu,
     deliveries(() => path as StreamPath, false),
   );
-  const ready = receiver.ready();
+  const ready = receiver.next('ready').then((m) => m.deviceId);
   receiver.command({ cmd: 'sdk', url, link: offer.link, frameCrypto, clear });
   const [to] = await Promise.all([ready, offer.completed]);
   const p: StreamPath = {
