@@ -3,7 +3,7 @@
  * marker (`v`) that fills a sequence number whose frame the relay refused for good, so the peer's in-order stream
  * never stalls on a hole.
  */
-import { decodeChunk } from './delivery/chunker.js';
+import { CHUNK_VERSION, decodeChunk } from './delivery/chunker.js';
 import { OppieError } from './errors.js';
 
 export type PlainFrame = { readonly p: unknown } | { readonly c: string } | { readonly v: 1 };
@@ -76,7 +76,7 @@ export const P_FRAME_OPEN = 5;
  * never inside JSON, which always starts with `{`. Base64url inside the plaintext would make every chunk a third
  * larger through the cipher, on the wire and in the outbox.
  */
-export const CHUNK_FRAME = 1;
+export const CHUNK_FRAME = CHUNK_VERSION;
 
 /**
  * The frame in a plaintext. A chunk comes back as base64url text (by `toText`), the form the inbox and the chunk store

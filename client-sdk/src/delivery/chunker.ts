@@ -27,7 +27,8 @@ export interface Chunk {
  */
 export const DEFAULT_CHUNK_BYTES = 47 * 1024;
 
-const VERSION = 1;
+/** First byte of every encoded chunk; the plaintext framing tells a chunk from JSON by it (wire.ts CHUNK_FRAME). */
+export const CHUNK_VERSION = 1;
 const FLAG_COMPRESSED = 1;
 /** version(1) flags(1) transferId(16) index(u32) count(u32) */
 export const CHUNK_HEADER_BYTES = 26;
@@ -74,7 +75,7 @@ export function encodeChunk(chunk: Chunk): Uint8Array {
   checkShape(chunk.transferId, chunk.index, chunk.count, (m) => new RangeError(m));
   const out = new Uint8Array(CHUNK_HEADER_BYTES + chunk.data.byteLength);
   const view = new DataView(out.buffer);
-  out[0] = VERSION;
+  out[0] = CHUNK_VERSION;
   out[1] = chunk.compressed ? FLAG_COMPRESSED : 0;
   out.set(fromHex(chunk.transferId), 2);
   view.setUint32(18, chunk.index);
@@ -92,7 +93,7 @@ export function encodeChunk(chunk: Chunk): Uint8Array {
 export function decodeChunk(bytes: Uint8Array): Chunk {
   const bad = (m: string) => new OppieError('OPPIE_ERR_PROTOCOL', `bad chunk: ${m}`);
   if (bytes.byteLength < CHUNK_HEADER_BYTES) throw bad(`${bytes.byteLength} bytes is shorter than the header`);
-  if (bytes[0] !== VERSION) throw bad(`unknown version ${bytes[0]}`);
+  if (bytes[0] !== CHUNK_VERSION) throw bad(`unknown version ${bytes[0]}`);
   const flags = bytes[1] ?? 0;
   if ((flags & ~FLAG_COMPRESSED) !== 0) throw bad(`unknown flags ${flags}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
