@@ -128,9 +128,11 @@ export const OPTIONS = {
     env: 'MAX_FRAME_BYTES',
     kind: 'int',
     default: 1 * MiB,
-    min: 1 * KiB,
+    // The SDKs' largest frame is a full chunk, ~85 KB of JSON; a smaller limit would refuse every large message.
+    min: 128 * KiB,
     max: 64 * MiB,
-    description: 'Largest envelope accepted; bigger ones are refused with RELAY_ERR_PAYLOAD_TOO_LARGE.',
+    description:
+      'Largest envelope accepted (at least 128 KiB); bigger ones are refused with RELAY_ERR_PAYLOAD_TOO_LARGE.',
   },
   maxJsonDepth: {
     env: 'MAX_JSON_DEPTH',

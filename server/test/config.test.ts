@@ -34,6 +34,7 @@ describe('loadConfig', () => {
     [{ NODE_ENV: 'production' }, 'JWT_SIGNING_KEY_FILE'],
     [{ INFLIGHT_MAX_COUNT: '1000', QUEUE_MAX_COUNT: '1000' }, 'INFLIGHT_MAX_COUNT'],
     [{ MAX_FRAME_BYTES: '2097152', QUEUE_MAX_BYTES: '1048576' }, 'MAX_FRAME_BYTES'],
+    [{ MAX_FRAME_BYTES: '131071' }, 'MAX_FRAME_BYTES'], // below a full SDK chunk's frame
     [{ TURN_URLS: 'turn:127.0.0.1:3478' }, 'TURN_SECRETS'],
     [{ REDIS_URL: 'http://127.0.0.1:6379', PUBLIC_URL: 'https://r.example' }, 'REDIS_URL'],
     [{ REDIS_URL: 'redis://127.0.0.1:6379' }, 'PUBLIC_URL'],

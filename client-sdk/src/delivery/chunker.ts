@@ -21,11 +21,14 @@ export interface Chunk {
 }
 
 /**
- * Default data bytes per chunk. Budget: a data channel message stays below 64 KiB (65,536) when the base64url
- * ciphertext plus about 1 KiB of envelope JSON fits: (48,128 data + 26 header + 40 nonce and tag) * 4/3 = 64,259,
- * plus 1,024 = 65,283. A round 48 KiB of data would come to 65,624 before the envelope and overflow.
+ * Default data bytes per chunk: a chunk fills one data-channel message below 64 KiB. Budget of the binary channel
+ * message (channel-frames.ts): 5 bytes of framing, the envelope's JSON head (~300 bytes; up to 1,977 fit) and the
+ * sealed chunk, 63,488 data + 26 header + 40 nonce and tag = 63,554; 65,536 in all. On the relay the sealed bytes are
+ * base64url inside JSON, ~85 KB a frame (the relay's `MAX_FRAME_BYTES` is at least 128 KiB). The chunks of 48,128
+ * bytes before 2026-12-01 kept relay frames below 64 KiB too, and made a 64 KiB message that deflates to 75% (base64
+ * of binary data) two chunks, and two data-channel sends, instead of one.
  */
-export const DEFAULT_CHUNK_BYTES = 47 * 1024;
+export const DEFAULT_CHUNK_BYTES = 62 * 1024;
 
 /** First byte of every encoded chunk; the plaintext framing tells a chunk from JSON by it (wire.ts CHUNK_FRAME). */
 export const CHUNK_VERSION = 1;

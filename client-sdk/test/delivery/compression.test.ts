@@ -7,6 +7,8 @@ import {
   type Compression,
   DEFLATE_PROBE_FROM,
   nodeCompression,
+  SYNC_DEFLATE_BYTES,
+  SYNC_INFLATE_OUTPUT,
   webCompression,
   type ZlibLike,
 } from '../../src/delivery/compression.js';
@@ -46,7 +48,8 @@ describe('compression backends', () => {
   );
 
   it.each(backends)('%s: a decompression bomb stops at the bound inside the reassembler', async (_, c) => {
-    const bomb = await c.deflateRaw(new Uint8Array(20 * 1024 * 1024));
+    // An attacker's bomb, at zlib's best ratio (the SDK's own level 1 makes a larger one).
+    const bomb = zlib.deflateRawSync(new Uint8Array(20 * 1024 * 1024), { level: 9 });
     expect(bomb.byteLength).toBeLessThan(64 * 1024);
     const chunk: Chunk = { transferId: 'ab'.repeat(16), index: 0, count: 1, compressed: true, data: bomb };
     const r = new Reassembler({ maxOutputBytes: 1024 * 1024, inflate: c.inflateRaw });
@@ -73,29 +76,45 @@ describe('compression backends', () => {
     expect(chunks[0]?.compressed).toBe(true);
   });
 
-  it('Node zlib: data that only Huffman coding shrinks is deflated Huffman-only after a probe; text keeps LZ77', async () => {
-    const calls: Array<{ bytes: number; strategy: number | undefined }> = [];
+  /** node:zlib with every call recorded: which function, how many input bytes, level and strategy. */
+  const recorded = () => {
+    const calls: Array<{ fn: string; bytes: number; level?: number; strategy?: number }> = [];
     const spy: ZlibLike = {
       deflateRaw: (buf, options, callback) => {
-        calls.push({ bytes: buf.byteLength, strategy: options.strategy });
+        calls.push({ fn: 'deflateRaw', bytes: buf.byteLength, level: options.level, strategy: options.strategy });
         zlib.deflateRaw(buf, options, callback);
       },
-      inflateRaw: (buf, options, callback) => zlib.inflateRaw(buf, options, callback),
+      deflateRawSync: (buf, options) => {
+        calls.push({ fn: 'deflateRawSync', bytes: buf.byteLength, level: options.level, strategy: options.strategy });
+        return zlib.deflateRawSync(buf, options);
+      },
+      inflateRaw: (buf, options, callback) => {
+        calls.push({ fn: 'inflateRaw', bytes: buf.byteLength });
+        zlib.inflateRaw(buf, options, callback);
+      },
+      inflateRawSync: (buf, options) => {
+        calls.push({ fn: 'inflateRawSync', bytes: buf.byteLength });
+        return zlib.inflateRawSync(buf, options);
+      },
       constants: zlib.constants,
     };
-    const c = nodeCompression(spy);
-    const roundTrips = async (bytes: Uint8Array, deflated: Uint8Array) => {
-      for (const [, to] of backends) {
-        expect(Buffer.from(await to.inflateRaw(deflated, bytes.length)).equals(Buffer.from(bytes))).toBe(true);
-      }
-    };
+    return { calls, c: nodeCompression(spy) };
+  };
+  const roundTrips = async (bytes: Uint8Array, deflated: Uint8Array) => {
+    for (const [, to] of backends) {
+      expect(Buffer.from(await to.inflateRaw(deflated, bytes.length)).equals(Buffer.from(bytes))).toBe(true);
+    }
+  };
+  const { Z_BEST_SPEED, Z_HUFFMAN_ONLY } = zlib.constants;
 
+  it('Node zlib: data that only Huffman coding shrinks is deflated Huffman-only after a probe; text keeps LZ77 at level 1', async () => {
+    const { calls, c } = recorded();
     // base64 of random bytes: six bits per byte, nothing for LZ77 to find.
     const random = new TextEncoder().encode(randomBytes(48 * 1024).toString('base64'));
     const huffman = await c.deflateRaw(random);
     expect(calls).toEqual([
-      { bytes: 4096, strategy: undefined },
-      { bytes: random.length, strategy: zlib.constants.Z_HUFFMAN_ONLY },
+      { fn: 'deflateRawSync', bytes: 4096, level: Z_BEST_SPEED, strategy: undefined },
+      { fn: 'deflateRawSync', bytes: random.length, level: undefined, strategy: Z_HUFFMAN_ONLY },
     ]);
     expect(huffman.length / random.length).toBeLessThan(0.77); // what Huffman coding gains is kept
     await roundTrips(random, huffman);
@@ -104,8 +123,8 @@ describe('compression backends', () => {
     const diff = text(3000);
     const lz = await c.deflateRaw(diff);
     expect(calls).toEqual([
-      { bytes: 4096, strategy: undefined },
-      { bytes: diff.length, strategy: undefined },
+      { fn: 'deflateRawSync', bytes: 4096, level: Z_BEST_SPEED, strategy: undefined },
+      { fn: 'deflateRawSync', bytes: diff.length, level: Z_BEST_SPEED, strategy: undefined },
     ]);
     expect(lz.length).toBeLessThan(diff.length / 20);
     await roundTrips(diff, lz);
@@ -113,6 +132,42 @@ describe('compression backends', () => {
     calls.length = 0;
     const small = random.subarray(0, DEFLATE_PROBE_FROM - 1);
     await roundTrips(small, await c.deflateRaw(small));
-    expect(calls).toEqual([{ bytes: small.length, strategy: undefined }]);
+    expect(calls).toEqual([{ fn: 'deflateRawSync', bytes: small.length, level: Z_BEST_SPEED, strategy: undefined }]);
+  });
+
+  it('Node zlib: payloads over SYNC_DEFLATE_BYTES are deflated on the thread pool, the rest on the calling thread', async () => {
+    const { calls, c } = recorded();
+    const atBound = text(4000).subarray(0, SYNC_DEFLATE_BYTES);
+    await roundTrips(atBound, await c.deflateRaw(atBound));
+    expect(calls.map((x) => x.fn)).toEqual(['deflateRawSync', 'deflateRawSync']);
+
+    calls.length = 0;
+    const over = text(4000).subarray(0, SYNC_DEFLATE_BYTES + 1);
+    await roundTrips(over, await c.deflateRaw(over));
+    expect(calls.map((x) => x.fn)).toEqual(['deflateRawSync', 'deflateRaw']); // the 4 KiB probe stays synchronous
+  });
+
+  it('Node zlib: inflate runs on the calling thread up to SYNC_INFLATE_OUTPUT and finishes on the pool past it', async () => {
+    const { calls, c } = recorded();
+    // Zeros deflate about 1000:1, so a small input inflates past the synchronous bound.
+    const big = new Uint8Array(SYNC_INFLATE_OUTPUT + 1000);
+    const deflated = zlib.deflateRawSync(big);
+    expect(deflated.byteLength).toBeLessThan(64 * 1024);
+
+    const out = await c.inflateRaw(deflated, big.length);
+    expect(out.length).toBe(big.length);
+    expect(calls.map((x) => x.fn)).toEqual(['inflateRawSync', 'inflateRaw']);
+
+    calls.length = 0;
+    await rejectsWith(c.inflateRaw(deflated, big.length - 1), 'OPPIE_ERR_PAYLOAD_TOO_LARGE');
+    expect(calls.map((x) => x.fn)).toEqual(['inflateRawSync', 'inflateRaw']);
+
+    // Within the synchronous bound, the caller's smaller bound is the one enforced, without the pool.
+    calls.length = 0;
+    const small = zlib.deflateRawSync(new Uint8Array(5000));
+    await rejectsWith(c.inflateRaw(small, 4999), 'OPPIE_ERR_PAYLOAD_TOO_LARGE');
+    expect((await c.inflateRaw(small, 5000)).length).toBe(5000);
+    await rejectsWith(c.inflateRaw(new Uint8Array([255, 255, 1]), 1024), 'OPPIE_ERR_PROTOCOL');
+    expect(calls.map((x) => x.fn)).toEqual(['inflateRawSync', 'inflateRawSync', 'inflateRawSync']);
   });
 });
