@@ -11,7 +11,7 @@ import { encodeFrame, SEALED_PAYLOAD } from '../wire.js';
 
 export type ChannelFrame =
   | { readonly k: 'e'; readonly e: RelayFrameIn }
-  | { readonly k: 'ping' | 'pong'; readonly n: number; readonly p: string; readonly r: number }
+  | { readonly k: 'ping' | 'pong'; readonly n: number; readonly p: string; readonly r: number; readonly f?: number }
   | { readonly k: 'credit'; readonly r: number }
   | { readonly k: 'path'; readonly relay: boolean; readonly rp?: RelayProtocol };
 
@@ -94,7 +94,8 @@ export function decodeChannelFrame(data: unknown): ChannelFrame {
     const e = (o.e ?? {}) as Record<string, unknown>;
     if (typeof e.type === 'string' && typeof e.id === 'string') return { k: 'e', e: e as unknown as RelayFrameIn };
   } else if ((o.k === 'ping' || o.k === 'pong') && isCount(o.n) && typeof o.p === 'string' && isCount(o.r)) {
-    return { k: o.k, n: o.n, p: o.p, r: o.r };
+    // `f`: feature bits (channel-batch.ts); absent from SDKs before 2026-12-01, anything else is read as none.
+    return isCount(o.f) ? { k: o.k, n: o.n, p: o.p, r: o.r, f: o.f } : { k: o.k, n: o.n, p: o.p, r: o.r };
   } else if (o.k === 'credit' && isCount(o.r)) {
     return { k: 'credit', r: o.r };
   } else if (o.k === 'path' && typeof o.relay === 'boolean') {

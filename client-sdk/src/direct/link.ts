@@ -10,6 +10,7 @@ import type { Base64url } from '../crypto/aead.js';
 import type { FrameHeader, PeerSession } from '../crypto/session.js';
 import type { RtcImplementation, Timers } from '../platform.js';
 import type { RelayFrameIn } from '../transport/relay-connection.js';
+import { BATCH, BATCH_BYTES, Batcher, decodeBatch, FEATURE_BATCH, peerMessageBytes } from './channel-batch.js';
 import { type ChannelFrame, decodeChannelFrame, encodeChannelFrame, encodeEnvelopeBinary } from './channel-frames.js';
 import { CreditCounter, FlowWindow } from './flow-window.js';
 import { type SelectedPath, selectedPath } from './selected-path.js';
@@ -62,6 +63,7 @@ export class DirectLink {
   private stateValue: LinkState = 'connecting';
   private readonly peer: SimplePeerInstance;
   private readonly window: FlowWindow;
+  private readonly batcher: Batcher;
   private readonly credits: CreditCounter;
   private readonly startedAt: number;
   private pingCounter = 0;
@@ -88,7 +90,8 @@ export class DirectLink {
   ) {
     this.startedAt = o.now();
     this.lastHeard = this.startedAt;
-    this.window = new FlowWindow(o.windowBytes, (data) => this.write(data));
+    this.batcher = new Batcher((data) => this.write(data));
+    this.window = new FlowWindow(o.windowBytes, (data) => this.batcher.write(data));
     this.credits = new CreditCounter(o.windowBytes);
     this.peer = new SimplePeer({
       initiator: o.initiator,
@@ -201,8 +204,15 @@ export class DirectLink {
     }
   }
 
+  /** A text message, after any batch still pending (the channel keeps the order things were written in). */
   private control(frame: ChannelFrame): void {
-    this.write(encodeChannelFrame(frame));
+    this.batcher.write(encodeChannelFrame(frame));
+  }
+
+  /** The peer's ping or pong says which message kinds it reads beyond the first SDKs'. */
+  private features(f: number | undefined): void {
+    if (f === undefined || (f & FEATURE_BATCH) === 0 || this.batcher.limitBytes > 0) return;
+    this.batcher.limitBytes = Math.min(peerMessageBytes(this.peer._pc), BATCH_BYTES);
   }
 
   private header(kind: 'ping' | 'pong', n: number, from: string, to: string): FrameHeader {
@@ -212,7 +222,7 @@ export class DirectLink {
   private ping(): void {
     const n = ++this.pingCounter;
     const p = this.o.session.seal(this.header('ping', n, this.o.selfId, this.o.peerId), PROBE);
-    this.control({ k: 'ping', n, p, r: this.credits.take() });
+    this.control({ k: 'ping', n, p, r: this.credits.take(), f: FEATURE_BATCH });
   }
 
   /** The channel is up: prove the peer holds the session key before any frame uses it. */
@@ -234,6 +244,23 @@ export class DirectLink {
   }
 
   private received(data: unknown): void {
+    if (this.stateValue === 'closed') return;
+    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+    if (bytes instanceof Uint8Array && bytes[0] === BATCH) {
+      let items: Uint8Array[];
+      try {
+        items = decodeBatch(bytes);
+      } catch (err) {
+        this.hooks.bad(err);
+        return;
+      }
+      for (const item of items) this.receivedOne(item);
+      return;
+    }
+    this.receivedOne(data);
+  }
+
+  private receivedOne(data: unknown): void {
     if (this.stateValue === 'closed') return;
     let frame: ChannelFrame;
     try {
@@ -262,17 +289,20 @@ export class DirectLink {
         if (!this.verified('ping', frame.n, frame.p)) return;
         this.lastHeard = this.o.now();
         this.window.credit(frame.r);
+        this.features(frame.f);
         this.control({
           k: 'pong',
           n: frame.n,
           p: this.o.session.seal(this.header('pong', frame.n, this.o.selfId, this.o.peerId), PROBE),
           r: this.credits.take(),
+          f: FEATURE_BATCH,
         });
         return;
       case 'pong':
         if (!this.verified('pong', frame.n, frame.p)) return;
         this.lastHeard = this.o.now();
         this.window.credit(frame.r);
+        this.features(frame.f);
         if (!this.probePassed) {
           this.probePassed = true;
           void this.opened();
@@ -349,6 +379,7 @@ export class DirectLink {
     this.heartbeatTimer = undefined;
     this.peerWaitTimer = undefined;
     this.window.clear();
+    this.batcher.stop();
     try {
       this.peer.destroy();
     } catch {

@@ -123,6 +123,68 @@ describe('what the data channel carries', () => {
   });
 });
 
+describe('batches on the data channel', () => {
+  /** Every data-channel message sent, with the envelopes a batch holds; `legacy` strips the peers' feature bits. */
+  function recordChannel(legacy: boolean) {
+    const proto = (rtc as unknown as { RTCDataChannel: { prototype: { send(d: unknown): void } } }).RTCDataChannel
+      .prototype;
+    const original = proto.send;
+    const sent: Array<{ kind: number | string; items: number }> = [];
+    proto.send = function (this: unknown, d: unknown) {
+      if (d instanceof Uint8Array) {
+        let items = 1;
+        if (d[0] === 2) {
+          const view = new DataView(d.buffer, d.byteOffset, d.byteLength);
+          items = 0;
+          for (let at = 1; at < d.byteLength; at += 4 + view.getUint32(at)) items += 1;
+        }
+        sent.push({ kind: d[0] as number, items });
+        original.call(this, d);
+        return;
+      }
+      const text = String(d);
+      sent.push({ kind: text.slice(0, 9), items: 0 });
+      // An SDK from before 2026-12-01: its pings and pongs carry no feature bits.
+      original.call(this, legacy ? text.replace(/,"f":\d+/, '') : text);
+    };
+    closers.push(async () => {
+      proto.send = original;
+    });
+    return sent;
+  }
+
+  async function burst(legacy: boolean) {
+    const sent = recordChannel(legacy);
+    t = await startTestRelay();
+    const { sidecar, phone } = await directPair(t.url);
+    await until('the direct path', 15_000, () =>
+      sidecar.pathTo(phone.deviceId) === 'direct' && phone.pathTo(sidecar.deviceId) === 'direct' ? true : undefined,
+    );
+    sent.length = 0;
+    const got: number[] = [];
+    phone.events.on('chat', (m) => got.push((m.payload as { n: number }).n));
+    const N = 40;
+    await Promise.all(Array.from({ length: N }, (_, n) => sidecar.send('chat', { n, text: 'x'.repeat(500) })));
+    expect(got).toEqual(Array.from({ length: N }, (_, n) => n));
+    expect(sidecar.pathTo(phone.deviceId)).toBe('direct');
+    const binary = sent.filter((m) => typeof m.kind === 'number');
+    return { binary, envelopes: binary.reduce((n, m) => n + m.items, 0), N };
+  }
+
+  it('sends the frames written in one turn as one batch message, and the peer takes each frame out of it', async () => {
+    const { binary, envelopes, N } = await burst(false);
+    expect(binary.some((m) => m.kind === 2 && m.items > 1)).toBe(true);
+    expect(envelopes).toBeGreaterThanOrEqual(N); // the frames and at least one receipt
+    expect(binary.length).toBeLessThan(envelopes / 2);
+  });
+
+  it('sends no batch to a peer whose pings and pongs do not say it reads them', async () => {
+    const { binary, envelopes, N } = await burst(true);
+    expect(binary.every((m) => m.kind === 1)).toBe(true);
+    expect(envelopes).toBeGreaterThanOrEqual(N);
+  });
+});
+
 describe('handover between the data channel and the relay', () => {
   it('kills the channel in the middle of 10,000 numbered messages each way: all arrive once, in order', async () => {
     t = await startTestRelay({ envelopesPerSecond: 2_000 });

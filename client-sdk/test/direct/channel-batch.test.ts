@@ -1,0 +1,168 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  BATCH,
+  Batcher,
+  DEFAULT_PEER_MESSAGE_BYTES,
+  decodeBatch,
+  encodeBatch,
+  nextTurn,
+  peerMessageBytes,
+} from '../../src/direct/channel-batch.js';
+import { decodeChannelFrame } from '../../src/direct/channel-frames.js';
+import { OppieError } from '../../src/errors.js';
+
+const code = (fn: () => unknown): string | undefined => {
+  try {
+    fn();
+    return undefined;
+  } catch (err) {
+    return err instanceof OppieError ? err.code : `not an OppieError: ${String(err)}`;
+  }
+};
+
+/** A batcher whose end-of-turn flushes run when the test says so. */
+function manual(limitBytes: number) {
+  const wire: Array<string | Uint8Array> = [];
+  const turns: Array<() => void> = [];
+  const b = new Batcher(
+    (d) => wire.push(d),
+    (fn) => turns.push(fn),
+  );
+  b.limitBytes = limitBytes;
+  const endTurn = () => {
+    for (const fn of turns.splice(0)) fn();
+  };
+  return { b, wire, endTurn };
+}
+
+const msg = (first: number, length: number) => new Uint8Array(length).fill(first);
+
+describe('batch messages', () => {
+  it('decode gives back exactly the messages encoded, in order', () => {
+    const item = fc.uint8Array({ minLength: 1, maxLength: 300 }).filter((u) => u[0] !== BATCH);
+    fc.assert(
+      fc.property(fc.array(item, { minLength: 1, maxLength: 20 }), (items) => {
+        const decoded = decodeBatch(encodeBatch(items));
+        expect(decoded.map((d) => Array.from(d))).toEqual(items.map((i) => Array.from(i)));
+      }),
+    );
+  });
+
+  it('refuses malformed batches with OPPIE_ERR_PROTOCOL', () => {
+    const good = encodeBatch([msg(1, 10), msg(1, 5)]);
+    expect(code(() => decodeBatch(new Uint8Array([BATCH])))).toBe('OPPIE_ERR_PROTOCOL'); // empty
+    expect(code(() => decodeBatch(good.subarray(0, good.length - 1)))).toBe('OPPIE_ERR_PROTOCOL'); // short
+    expect(code(() => decodeBatch(good.subarray(0, 17)))).toBe('OPPIE_ERR_PROTOCOL'); // ends inside a length
+    expect(code(() => decodeBatch(new Uint8Array([BATCH, 0, 0, 0, 0])))).toBe('OPPIE_ERR_PROTOCOL'); // empty item
+    expect(code(() => decodeBatch(encodeBatch([encodeBatch([msg(1, 3)])])))).toBe('OPPIE_ERR_PROTOCOL'); // nested
+    expect(code(() => decodeBatch(msg(1, 10)))).toBe('OPPIE_ERR_PROTOCOL'); // not a batch
+    const huge = new Uint8Array([BATCH, 0xff, 0xff, 0xff, 0xff, 1]);
+    expect(code(() => decodeBatch(huge))).toBe('OPPIE_ERR_PROTOCOL');
+  });
+});
+
+describe('Batcher', () => {
+  it('sends what one turn wrote as one batch, a lone message as it is', () => {
+    const { b, wire, endTurn } = manual(64 * 1024);
+    b.write(msg(1, 100));
+    b.write(msg(1, 200));
+    b.write(msg(1, 300));
+    expect(wire).toEqual([]);
+    endTurn();
+    expect(wire).toHaveLength(1);
+    expect(decodeBatch(wire[0] as Uint8Array).map((m) => m.length)).toEqual([100, 200, 300]);
+
+    b.write(msg(1, 50));
+    endTurn();
+    expect(wire[1]).toEqual(msg(1, 50));
+  });
+
+  it('flushes before a message would take the batch over its limit', () => {
+    const { b, wire, endTurn } = manual(1 + 2 * (4 + 100));
+    b.write(msg(1, 100));
+    b.write(msg(1, 100)); // exactly the limit
+    b.write(msg(1, 100)); // would overflow: the first two go now
+    expect(wire).toHaveLength(1);
+    expect(decodeBatch(wire[0] as Uint8Array)).toHaveLength(2);
+    endTurn();
+    expect(wire[1]).toEqual(msg(1, 100));
+    // A message larger than the limit still goes, alone.
+    b.write(msg(1, 5000));
+    endTurn();
+    expect(wire[2]).toEqual(msg(1, 5000));
+  });
+
+  it('keeps the order of text and binary messages', () => {
+    const { b, wire, endTurn } = manual(64 * 1024);
+    b.write(msg(1, 10));
+    b.write(msg(1, 20));
+    b.write('{"k":"credit","r":30}');
+    b.write(msg(1, 40));
+    endTurn();
+    expect(wire.map((w) => (typeof w === 'string' ? w : w[0] === BATCH ? 'batch' : w.length))).toEqual([
+      'batch',
+      '{"k":"credit","r":30}',
+      40,
+    ]);
+  });
+
+  it('sends every message at once when the peer reads no batches (limit 0)', () => {
+    const { b, wire } = manual(0);
+    b.write(msg(1, 10));
+    b.write(msg(1, 20));
+    expect(wire).toEqual([msg(1, 10), msg(1, 20)]);
+  });
+
+  it('drops what is pending when stopped, and sends nothing after', () => {
+    const { b, wire, endTurn } = manual(64 * 1024);
+    b.write(msg(1, 10));
+    b.write(msg(1, 20));
+    expect(b.stop()).toBe(2);
+    b.write(msg(1, 30));
+    b.write('{"k":"credit","r":1}');
+    endTurn();
+    expect(wire).toEqual([]);
+  });
+
+  it('flushes by itself after the turn, with the real scheduler', async () => {
+    const wire: Array<string | Uint8Array> = [];
+    const b = new Batcher((d) => wire.push(d));
+    b.limitBytes = 64 * 1024;
+    b.write(msg(1, 10));
+    await Promise.resolve();
+    b.write(msg(1, 20)); // a microtask later is still the same turn
+    expect(wire).toEqual([]);
+    await new Promise<void>((resolve) => nextTurn(resolve));
+    expect(wire).toHaveLength(1);
+    expect(decodeBatch(wire[0] as Uint8Array)).toHaveLength(2);
+  });
+});
+
+describe('peerMessageBytes', () => {
+  const sdp = (line: string) => ({
+    remoteDescription: { sdp: `v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n${line}` },
+  });
+  it('reads the SCTP transport, then the peer description, else the RFC 8841 default', () => {
+    expect(peerMessageBytes({ sctp: { maxMessageSize: 262144 }, ...sdp('a=max-message-size:1000\r\n') })).toBe(262144);
+    expect(peerMessageBytes(sdp('a=max-message-size:262144\r\n'))).toBe(262144);
+    expect(peerMessageBytes(sdp('a=max-message-size:0\r\n'))).toBe(Number.POSITIVE_INFINITY);
+    expect(peerMessageBytes(sdp('a=sctp-port:5000\r\n'))).toBe(DEFAULT_PEER_MESSAGE_BYTES);
+    expect(peerMessageBytes({ sctp: null, remoteDescription: null })).toBe(DEFAULT_PEER_MESSAGE_BYTES);
+    expect(peerMessageBytes(null)).toBe(DEFAULT_PEER_MESSAGE_BYTES);
+  });
+});
+
+describe('feature bits in ping and pong', () => {
+  it('reads f when it is a count and ignores it otherwise (SDKs before 2026-12-01 send none)', () => {
+    expect(decodeChannelFrame('{"k":"ping","n":1,"p":"x","r":0,"f":1}')).toEqual({
+      k: 'ping',
+      n: 1,
+      p: 'x',
+      r: 0,
+      f: 1,
+    });
+    expect(decodeChannelFrame('{"k":"pong","n":1,"p":"x","r":0}')).toEqual({ k: 'pong', n: 1, p: 'x', r: 0 });
+    expect(decodeChannelFrame('{"k":"pong","n":1,"p":"x","r":0,"f":"all"}')).toEqual({ k: 'pong', n: 1, p: 'x', r: 0 });
+  });
+});
