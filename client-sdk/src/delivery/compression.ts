@@ -34,9 +34,10 @@ interface InflateOptions {
 export interface ZlibLike {
   deflateRaw(buf: Uint8Array, options: DeflateOptions, callback: ZlibCallback): void;
   inflateRaw(buf: Uint8Array, options: InflateOptions, callback: ZlibCallback): void;
-  deflateRawSync(buf: Uint8Array, options: DeflateOptions): Uint8Array;
-  inflateRawSync(buf: Uint8Array, options: InflateOptions): Uint8Array;
-  readonly constants: { readonly Z_HUFFMAN_ONLY: number; readonly Z_BEST_SPEED: number };
+  /** Without the synchronous calls, everything goes through the callbacks. */
+  deflateRawSync?(buf: Uint8Array, options: DeflateOptions): Uint8Array;
+  inflateRawSync?(buf: Uint8Array, options: InflateOptions): Uint8Array;
+  readonly constants: { readonly Z_HUFFMAN_ONLY: number; readonly Z_BEST_SPEED?: number };
 }
 
 /** Payloads from this size on are probed before they are deflated (below it the probe would cost more than it saves). */
@@ -52,12 +53,13 @@ const HUFFMAN_ABOVE = 0.6;
  * Inputs up to this size are deflated on the calling thread. A round trip through libuv's thread pool costs more than
  * the work itself at this size (64 KiB of base64 random bytes, Huffman-only: 0.63 ms synchronously, 1.25 ms of wall
  * time through the pool), and in a stream of messages the wake-ups split what would have been one batch of frames
- * (and one receipt) into one per message. Bounded so one call blocks the event loop for about a millisecond at most
- * (128 KiB: ~1.3 ms Huffman-only, ~0.6 ms of text at level 1); larger payloads go to the pool.
+ * (and one receipt) into one per message. Bounded so one call blocks the event loop for a few milliseconds at most
+ * (128 KiB: ~1.3 ms Huffman-only, ~0.6 ms of text at level 1, ~3 ms at level 1 when the probe took incompressible
+ * data for text); larger payloads go to the pool.
  */
 export const SYNC_DEFLATE_BYTES = 128 * 1024;
 /** Deflated inputs up to this size are inflated on the calling thread, to at most {@link SYNC_INFLATE_OUTPUT} bytes. */
-const SYNC_INFLATE_BYTES = 64 * 1024;
+export const SYNC_INFLATE_BYTES = 64 * 1024;
 /** Output bound of the synchronous attempt; a payload that inflates further is inflated again on the pool. */
 export const SYNC_INFLATE_OUTPUT = 512 * 1024;
 /**
@@ -90,10 +92,12 @@ const passBytes = (expected: number) => Math.min(256 * 1024, Math.max(16 * 1024,
  */
 export function nodeCompression(zlib: ZlibLike): Compression {
   const plain = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  const deflateSync = zlib.deflateRawSync?.bind(zlib);
+  const inflateSync = zlib.inflateRawSync?.bind(zlib);
   const deflate = (bytes: Uint8Array, options: DeflateOptions): Promise<Uint8Array> => {
-    if (bytes.byteLength <= SYNC_DEFLATE_BYTES) {
+    if (deflateSync !== undefined && bytes.byteLength <= SYNC_DEFLATE_BYTES) {
       try {
-        return Promise.resolve(plain(zlib.deflateRawSync(bytes, options)));
+        return Promise.resolve(plain(deflateSync(bytes, options)));
       } catch (err) {
         return Promise.reject(err);
       }
@@ -104,7 +108,7 @@ export function nodeCompression(zlib: ZlibLike): Compression {
       ),
     );
   };
-  const fast = { level: zlib.constants.Z_BEST_SPEED };
+  const fast = { level: zlib.constants.Z_BEST_SPEED ?? 1 };
   const inflateFailure = (err: Error & { code?: string }, maxOutputBytes: number) =>
     err.code === 'ERR_BUFFER_TOO_LARGE'
       ? new OppieError('OPPIE_ERR_PAYLOAD_TOO_LARGE', `decompressed payload exceeds ${maxOutputBytes} bytes`)
@@ -130,10 +134,11 @@ export function nodeCompression(zlib: ZlibLike): Compression {
       return deflate(bytes, huffman ? { strategy: zlib.constants.Z_HUFFMAN_ONLY } : fast);
     },
     inflateRaw: async (bytes, maxOutputBytes) => {
-      if (bytes.byteLength > SYNC_INFLATE_BYTES) return inflatePooled(bytes, maxOutputBytes);
+      if (inflateSync === undefined || bytes.byteLength > SYNC_INFLATE_BYTES)
+        return inflatePooled(bytes, maxOutputBytes);
       const bound = Math.max(1, Math.min(maxOutputBytes, SYNC_INFLATE_OUTPUT));
       try {
-        return plain(zlib.inflateRawSync(bytes, { maxOutputLength: bound }));
+        return plain(inflateSync(bytes, { maxOutputLength: bound }));
       } catch (cause) {
         const err = cause as Error & { code?: string };
         // Past the synchronous attempt's own bound but within the caller's: the rest is work for the pool.

@@ -8,10 +8,11 @@
  * message size it advertises or {@link BATCH_BYTES}.
  */
 import { OppieError } from '../errors.js';
+import { BINARY_ENVELOPE } from './channel-frames.js';
 
 /** First byte of a batch message. */
 export const BATCH = 2;
-/** Feature bit in a ping or pong: the sender reads batch messages. */
+/** Feature bit (bit 0, value 1) in a ping's or pong's `f`: the sender reads batch messages. */
 export const FEATURE_BATCH = 1;
 /**
  * Largest batch message. Larger ones leave fewer messages in flight between the two ends: a stream of deflated
@@ -44,7 +45,7 @@ export function encodeBatch(items: readonly Uint8Array[]): Uint8Array {
 }
 
 /**
- * The messages of a batch, as views of `bytes`. A batch that is empty, holds an empty item or another batch, or whose
+ * The messages of a batch, as views of `bytes`. A batch that is empty, holds anything but binary envelopes, or whose
  * lengths do not add up to its size is `OPPIE_ERR_PROTOCOL`, and none of it is used.
  *
  * @example
@@ -62,7 +63,7 @@ export function decodeBatch(bytes: Uint8Array): Uint8Array[] {
     if (length === 0) throw bad('holds an empty message');
     if (length > bytes.byteLength - at - 4) throw bad('is shorter than its lengths say');
     const item = bytes.subarray(at + 4, at + 4 + length);
-    if (item[0] === BATCH) throw bad('holds another batch');
+    if (item[0] !== BINARY_ENVELOPE) throw bad(`holds a message of kind ${item[0]}, not an envelope`);
     items.push(item);
     at += 4 + length;
   }
@@ -107,7 +108,16 @@ export const nextTurn: Defer = (() => {
     const queue: Array<() => void> = [];
     const channel = new g.MessageChannel();
     channel.port1.onmessage = () => {
-      for (const fn of queue.splice(0)) fn();
+      for (const fn of queue.splice(0)) {
+        try {
+          fn();
+        } catch (err) {
+          // One failing callback must not hold back the others; the error still surfaces.
+          queueMicrotask(() => {
+            throw err;
+          });
+        }
+      }
     };
     return (fn) => {
       queue.push(fn);
@@ -124,7 +134,7 @@ export const nextTurn: Defer = (() => {
  * message at once.
  *
  * @example
- * const batcher = new Batcher((data) => channel.send(data));
+ * const batcher = new Batcher((data) => channel.send(data), report);
  * batcher.limitBytes = Math.min(peerMessageBytes(pc), BATCH_BYTES); // the peer said it reads batches
  * batcher.write(envelopeBytes);
  */
@@ -136,8 +146,13 @@ export class Batcher {
   private scheduled = false;
   private stopped = false;
 
+  /**
+   * @param send hands one message to the channel.
+   * @param onError gets what a flush at the end of a turn throws (there is no caller to throw to).
+   */
   constructor(
     private readonly send: (data: string | Uint8Array) => void,
+    private readonly onError: (err: unknown) => void,
     private readonly defer: Defer = nextTurn,
   ) {}
 
@@ -160,7 +175,11 @@ export class Batcher {
       this.scheduled = true;
       this.defer(() => {
         this.scheduled = false;
-        this.flush();
+        try {
+          this.flush();
+        } catch (err) {
+          this.onError(err);
+        }
       });
     }
   }

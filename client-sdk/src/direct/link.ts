@@ -90,7 +90,10 @@ export class DirectLink {
   ) {
     this.startedAt = o.now();
     this.lastHeard = this.startedAt;
-    this.batcher = new Batcher((data) => this.write(data));
+    this.batcher = new Batcher(
+      (data) => this.write(data),
+      (err) => this.hooks.bad(err),
+    );
     this.window = new FlowWindow(o.windowBytes, (data) => this.batcher.write(data));
     this.credits = new CreditCounter(o.windowBytes);
     this.peer = new SimplePeer({

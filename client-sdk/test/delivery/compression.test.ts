@@ -8,6 +8,7 @@ import {
   DEFLATE_PROBE_FROM,
   nodeCompression,
   SYNC_DEFLATE_BYTES,
+  SYNC_INFLATE_BYTES,
   SYNC_INFLATE_OUTPUT,
   webCompression,
   type ZlibLike,
@@ -169,5 +170,24 @@ describe('compression backends', () => {
     expect((await c.inflateRaw(small, 5000)).length).toBe(5000);
     await rejectsWith(c.inflateRaw(new Uint8Array([255, 255, 1]), 1024), 'OPPIE_ERR_PROTOCOL');
     expect(calls.map((x) => x.fn)).toEqual(['inflateRawSync', 'inflateRawSync', 'inflateRawSync']);
+
+    // Deflated input over SYNC_INFLATE_BYTES goes straight to the pool (random bytes barely deflate).
+    calls.length = 0;
+    const noise = randomBytes(SYNC_INFLATE_BYTES + 1024);
+    const stored = zlib.deflateRawSync(noise);
+    expect(stored.byteLength).toBeGreaterThan(SYNC_INFLATE_BYTES);
+    expect(Buffer.from(await c.inflateRaw(stored, noise.length)).equals(noise)).toBe(true);
+    expect(calls.map((x) => x.fn)).toEqual(['inflateRaw']);
+  });
+
+  it('Node zlib: a zlib without the synchronous calls is used through its callbacks', async () => {
+    const c = nodeCompression({
+      deflateRaw: (buf, options, callback) => zlib.deflateRaw(buf, options, callback),
+      inflateRaw: (buf, options, callback) => zlib.inflateRaw(buf, options, callback),
+      constants: { Z_HUFFMAN_ONLY: zlib.constants.Z_HUFFMAN_ONLY },
+    });
+    const diff = text(3000);
+    await roundTrips(diff, await c.deflateRaw(diff));
+    await rejectsWith(c.inflateRaw(await c.deflateRaw(diff), diff.length - 1), 'OPPIE_ERR_PAYLOAD_TOO_LARGE');
   });
 });

@@ -27,6 +27,9 @@ function manual(limitBytes: number) {
   const turns: Array<() => void> = [];
   const b = new Batcher(
     (d) => wire.push(d),
+    (err) => {
+      throw err;
+    },
     (fn) => turns.push(fn),
   );
   b.limitBytes = limitBytes;
@@ -40,7 +43,8 @@ const msg = (first: number, length: number) => new Uint8Array(length).fill(first
 
 describe('batch messages', () => {
   it('decode gives back exactly the messages encoded, in order', () => {
-    const item = fc.uint8Array({ minLength: 1, maxLength: 300 }).filter((u) => u[0] !== BATCH);
+    // Binary envelopes: kind 1, then anything.
+    const item = fc.uint8Array({ maxLength: 300 }).map((u) => Uint8Array.of(1, ...u));
     fc.assert(
       fc.property(fc.array(item, { minLength: 1, maxLength: 20 }), (items) => {
         const decoded = decodeBatch(encodeBatch(items));
@@ -56,6 +60,8 @@ describe('batch messages', () => {
     expect(code(() => decodeBatch(good.subarray(0, 17)))).toBe('OPPIE_ERR_PROTOCOL'); // ends inside a length
     expect(code(() => decodeBatch(new Uint8Array([BATCH, 0, 0, 0, 0])))).toBe('OPPIE_ERR_PROTOCOL'); // empty item
     expect(code(() => decodeBatch(encodeBatch([encodeBatch([msg(1, 3)])])))).toBe('OPPIE_ERR_PROTOCOL'); // nested
+    const credit = new TextEncoder().encode('{"k":"credit","r":1}');
+    expect(code(() => decodeBatch(encodeBatch([msg(1, 3), credit])))).toBe('OPPIE_ERR_PROTOCOL'); // not an envelope
     expect(code(() => decodeBatch(msg(1, 10)))).toBe('OPPIE_ERR_PROTOCOL'); // not a batch
     const huge = new Uint8Array([BATCH, 0xff, 0xff, 0xff, 0xff, 1]);
     expect(code(() => decodeBatch(huge))).toBe('OPPIE_ERR_PROTOCOL');
@@ -125,9 +131,38 @@ describe('Batcher', () => {
     expect(wire).toEqual([]);
   });
 
+  it('reports what a flush at the end of a turn throws, and batches again after it', () => {
+    const errors: unknown[] = [];
+    const turns: Array<() => void> = [];
+    let fail = true;
+    const wire: Uint8Array[] = [];
+    const b = new Batcher(
+      (d) => {
+        if (fail) throw new Error('channel gone');
+        wire.push(d as Uint8Array);
+      },
+      (err) => errors.push(err),
+      (fn) => turns.push(fn),
+    );
+    b.limitBytes = 64 * 1024;
+    b.write(msg(1, 10));
+    for (const fn of turns.splice(0)) fn();
+    expect(errors.map((e) => (e as Error).message)).toEqual(['channel gone']);
+    fail = false;
+    b.write(msg(1, 20));
+    expect(turns).toHaveLength(1); // a new turn was scheduled: the failed one did not leave it stuck
+    for (const fn of turns.splice(0)) fn();
+    expect(wire).toEqual([msg(1, 20)]);
+  });
+
   it('flushes by itself after the turn, with the real scheduler', async () => {
     const wire: Array<string | Uint8Array> = [];
-    const b = new Batcher((d) => wire.push(d));
+    const b = new Batcher(
+      (d) => wire.push(d),
+      (err) => {
+        throw err;
+      },
+    );
     b.limitBytes = 64 * 1024;
     b.write(msg(1, 10));
     await Promise.resolve();

@@ -124,13 +124,26 @@ describe('what the data channel carries', () => {
 });
 
 describe('batches on the data channel', () => {
-  /** Every data-channel message sent, with the envelopes a batch holds; `legacy` strips the peers' feature bits. */
-  function recordChannel(legacy: boolean) {
+  type Legacy = 'none' | 'both' | 'first';
+  interface Sent {
+    channel: number;
+    kind: number | string;
+    items: number;
+  }
+  /**
+   * Every data-channel message sent, by channel (numbered in the order they first send) with the envelopes a batch
+   * holds. `legacy` strips feature bits from the pings and pongs of both ends, or of the first channel only, as an
+   * SDK from before 2026-12-01 would send them.
+   */
+  function recordChannel(legacy: Legacy) {
     const proto = (rtc as unknown as { RTCDataChannel: { prototype: { send(d: unknown): void } } }).RTCDataChannel
       .prototype;
     const original = proto.send;
-    const sent: Array<{ kind: number | string; items: number }> = [];
+    const channels: unknown[] = [];
+    const sent: Sent[] = [];
     proto.send = function (this: unknown, d: unknown) {
+      if (!channels.includes(this)) channels.push(this);
+      const channel = channels.indexOf(this);
       if (d instanceof Uint8Array) {
         let items = 1;
         if (d[0] === 2) {
@@ -138,50 +151,86 @@ describe('batches on the data channel', () => {
           items = 0;
           for (let at = 1; at < d.byteLength; at += 4 + view.getUint32(at)) items += 1;
         }
-        sent.push({ kind: d[0] as number, items });
+        sent.push({ channel, kind: d[0] as number, items });
         original.call(this, d);
         return;
       }
       const text = String(d);
-      sent.push({ kind: text.slice(0, 9), items: 0 });
-      // An SDK from before 2026-12-01: its pings and pongs carry no feature bits.
-      original.call(this, legacy ? text.replace(/,"f":\d+/, '') : text);
+      sent.push({ channel, kind: text.slice(0, 9), items: 0 });
+      const strip = legacy === 'both' || (legacy === 'first' && channel === 0);
+      original.call(this, strip ? text.replace(/,"f":\d+/, '') : text);
     };
     closers.push(async () => {
       proto.send = original;
     });
-    return sent;
+    return { sent, channels, inject: (channel: number, d: unknown) => original.call(channels[channel], d) };
   }
 
-  async function burst(legacy: boolean) {
-    const sent = recordChannel(legacy);
+  async function directUp(legacy: Legacy) {
+    const rec = recordChannel(legacy);
     t = await startTestRelay();
     const { sidecar, phone } = await directPair(t.url);
     await until('the direct path', 15_000, () =>
       sidecar.pathTo(phone.deviceId) === 'direct' && phone.pathTo(sidecar.deviceId) === 'direct' ? true : undefined,
     );
-    sent.length = 0;
-    const got: number[] = [];
-    phone.events.on('chat', (m) => got.push((m.payload as { n: number }).n));
-    const N = 40;
-    await Promise.all(Array.from({ length: N }, (_, n) => sidecar.send('chat', { n, text: 'x'.repeat(500) })));
-    expect(got).toEqual(Array.from({ length: N }, (_, n) => n));
-    expect(sidecar.pathTo(phone.deviceId)).toBe('direct');
-    const binary = sent.filter((m) => typeof m.kind === 'number');
-    return { binary, envelopes: binary.reduce((n, m) => n + m.items, 0), N };
+    rec.sent.length = 0;
+    return { ...rec, sidecar, phone };
   }
 
+  /** 40 messages from `from` to `to` at once; they must arrive in order. */
+  async function burst(from: OppieClient, to: OppieClient) {
+    const got: number[] = [];
+    const N = 40;
+    to.events.on('chat', (m) => got.push((m.payload as { n: number }).n));
+    await Promise.all(Array.from({ length: N }, (_, n) => from.send('chat', { n, text: 'x'.repeat(500) })));
+    expect(got).toEqual(Array.from({ length: N }, (_, n) => n));
+    return N;
+  }
+
+  const binaryOf = (sent: Sent[], channel?: number) =>
+    sent.filter((m) => typeof m.kind === 'number' && (channel === undefined || m.channel === channel));
+  const envelopesIn = (msgs: Sent[]) => msgs.reduce((n, m) => n + m.items, 0);
+
   it('sends the frames written in one turn as one batch message, and the peer takes each frame out of it', async () => {
-    const { binary, envelopes, N } = await burst(false);
+    const { sent, sidecar, phone } = await directUp('none');
+    const N = await burst(sidecar, phone);
+    expect(sidecar.pathTo(phone.deviceId)).toBe('direct');
+    const binary = binaryOf(sent);
     expect(binary.some((m) => m.kind === 2 && m.items > 1)).toBe(true);
-    expect(envelopes).toBeGreaterThanOrEqual(N); // the frames and at least one receipt
-    expect(binary.length).toBeLessThan(envelopes / 2);
+    expect(envelopesIn(binary)).toBeGreaterThanOrEqual(N); // the frames and at least one receipt
+    expect(binary.length).toBeLessThan(envelopesIn(binary) / 2);
   });
 
   it('sends no batch to a peer whose pings and pongs do not say it reads them', async () => {
-    const { binary, envelopes, N } = await burst(true);
-    expect(binary.every((m) => m.kind === 1)).toBe(true);
-    expect(envelopes).toBeGreaterThanOrEqual(N);
+    const { sent, sidecar, phone } = await directUp('both');
+    const N = await burst(sidecar, phone);
+    expect(binaryOf(sent).every((m) => m.kind === 1)).toBe(true);
+    expect(envelopesIn(binaryOf(sent))).toBeGreaterThanOrEqual(N);
+  });
+
+  it('decides per direction: the end that heard the bit batches, the other sends one envelope per message', async () => {
+    const { sent, sidecar, phone } = await directUp('first');
+    await Promise.all([burst(sidecar, phone), burst(phone, sidecar)]);
+    // Channel 0's pings carried no bit: its peer (channel 1) never batches to it; channel 0 heard channel 1's bit.
+    expect(binaryOf(sent, 1).every((m) => m.kind === 1)).toBe(true);
+    expect(binaryOf(sent, 0).some((m) => m.kind === 2)).toBe(true);
+  });
+
+  it('refuses a malformed batch with OPPIE_ERR_PROTOCOL and goes on using the channel', async () => {
+    const { inject, sidecar, phone } = await directUp('none');
+    await burst(sidecar, phone); // both channels have sent something by now
+    const errors: Array<{ code: string; message: string }> = [];
+    for (const c of [sidecar, phone]) c.events.on('error', (e) => errors.push({ code: e.code, message: e.message }));
+    // Lengths past the end, then a batch holding a JSON text: each refused whole.
+    inject(0, Uint8Array.of(2, 0, 0, 0, 9, 1, 1));
+    inject(0, Uint8Array.of(2, 0, 0, 0, 2, 0x7b, 0x7d));
+    await until('both refusals', 5_000, () => (errors.length >= 2 ? true : undefined));
+    expect(errors.map((e) => e.code)).toEqual(['OPPIE_ERR_PROTOCOL', 'OPPIE_ERR_PROTOCOL']);
+    expect(errors.every((e) => e.message.includes('batch'))).toBe(true);
+    await burst(phone, sidecar);
+    await burst(sidecar, phone);
+    expect(sidecar.pathTo(phone.deviceId)).toBe('direct');
+    expect(phone.pathTo(sidecar.deviceId)).toBe('direct');
   });
 });
 
