@@ -72,6 +72,8 @@ const USAGE = `usage: npm run bench:e2e -- [--quick] [options]
                           the AEAD replaced by a copy, the baseline of the E2E cost
   --phases stream,serial,crypto
   --count-small N --count-large N --window-small N --window-large N
+  --bytes-large N         characters of the large payload (default 48,128: below the SDK's chunking threshold,
+                          one frame; 84,000 deflates to about one full 62 KiB chunk on the SDK paths)
   --frame-crypto sidecar|node|portable   the SDK's AEAD and base64url: what sidecar-sdk injects (native
                           libsodium + Buffer, default), Node's OpenSSL + Buffer, or the libsodium wasm + JS
                           codec a browser uses
@@ -96,6 +98,7 @@ function parse(argv: string[]): Options | 'help' {
       'count-large': { type: 'string' },
       'window-small': { type: 'string' },
       'window-large': { type: 'string' },
+      'bytes-large': { type: 'string' },
       json: { type: 'string' },
       'frame-crypto': { type: 'string' },
       split: { type: 'boolean' },
@@ -116,6 +119,7 @@ function parse(argv: string[]): Options | 'help' {
     return items as T[];
   };
   const sizes = list('sizes', values.sizes, ['small', 'large'] as const);
+  const largeBytes = int('bytes-large', values['bytes-large'], 47 * 1024, 1024);
   const all: Case[] = [
     {
       name: 'small',
@@ -131,8 +135,8 @@ function parse(argv: string[]): Options | 'help' {
     },
     {
       name: 'large',
-      label: '47 KiB',
-      bytes: 47 * 1024,
+      label: largeBytes === 47 * 1024 ? '47 KiB' : `${(largeBytes / 1024).toFixed(1)} KiB`,
+      bytes: largeBytes,
       count: int('count-large', values['count-large'], quick ? 300 : 10_000),
       warmup: quick ? 50 : 1_000,
       window: int('window-large', values['window-large'], 64),

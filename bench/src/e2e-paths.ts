@@ -12,7 +12,14 @@
  * The payload's first 10 characters carry the message's index, so the receiver checks order and the bench matches a
  * delivery to its send time.
  */
-import { type FrameCrypto, MemoryStore, OppieClient, type OppieClientOptions } from '@oppie/client-sdk';
+import zlib from 'node:zlib';
+import {
+  type FrameCrypto,
+  MemoryStore,
+  nodeCompression,
+  OppieClient,
+  type OppieClientOptions,
+} from '@oppie/client-sdk';
 import { pairDevice, registerDevice } from '@oppie/test-kit';
 import WebSocket from 'ws';
 import { BenchPeer, openSocket } from './peers.js';
@@ -110,6 +117,9 @@ export function sdkClient(
     platform: {
       WebSocket: WebSocket as unknown as NonNullable<NonNullable<OppieClientOptions['platform']>['WebSocket']>,
       storage: new MemoryStore(),
+      // zlib, as sidecar-sdk's platform injects (chunked payloads only; the Web streams deflate at level 6 and cost
+      // several times more for base64 of random bytes).
+      compression: nodeCompression(zlib),
       ...(frameCrypto === undefined ? {} : { frameCrypto }),
     },
   });

@@ -7,7 +7,8 @@
  * Parent -> child: `plain` (the device and its token) or `sdk` (the pairing link), then `close`.
  * Child -> parent: `ready` (with the device id), `delivered` batches of [index, epoch ms], `failure`.
  */
-import { OppieClient, type OppieClientOptions } from '@oppie/client-sdk';
+import zlib from 'node:zlib';
+import { nodeCompression, OppieClient, type OppieClientOptions } from '@oppie/client-sdk';
 import WebSocket from 'ws';
 import { clearFrameCrypto } from './e2e-clear.js';
 import { INDEX_CHARS } from './e2e-paths.js';
@@ -67,6 +68,7 @@ async function start(cmd: ReceiverCommand): Promise<void> {
       name: 'e2e-bench-phone',
       platform: {
         WebSocket: WebSocket as unknown as NonNullable<NonNullable<OppieClientOptions['platform']>['WebSocket']>,
+        compression: nodeCompression(zlib),
         ...(cmd.clear ? { frameCrypto: clearFrameCrypto(cmd.frameCrypto) } : {}),
       },
     });

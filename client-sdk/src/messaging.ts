@@ -5,7 +5,7 @@
  */
 import { type ApplicationType, isApplicationType, isRetryable, type WelcomePayload } from '@oppie/protocol';
 import type { Emitter } from 'mitt';
-import { type Base64url, jsBase64url } from './crypto/aead.js';
+import { type Base64url, defaultBase64url } from './crypto/aead.js';
 import { toB64u } from './crypto/sodium.js';
 import { decodeChunk, encodeChunk, Reassembler, splitPayload } from './delivery/chunker.js';
 import { type Compression, webCompression } from './delivery/compression.js';
@@ -133,7 +133,7 @@ export class Messaging {
     this.receiptIntervalMs = d.receipts?.intervalMs ?? RECEIPT_INTERVAL_MS;
     this.receiptEvery = d.receipts?.every ?? RECEIPT_EVERY;
     this.pacer = new Pacer(d.platform.timers, d.platform.now, d.send);
-    this.codec = d.platform.frameCrypto?.base64url ?? jsBase64url;
+    this.codec = d.platform.frameCrypto?.base64url ?? defaultBase64url();
     this.compression = d.platform.compression ?? webCompression;
   }
 

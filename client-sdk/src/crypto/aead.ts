@@ -74,6 +74,17 @@ export function setDefaultFrameCrypto(backend: Partial<FrameCrypto>): void {
   defaultBackend = { ...backend };
 }
 
+/**
+ * The base64url codec of the process default ({@link setDefaultFrameCrypto}), else the SDK's own: what a client
+ * without `platform.frameCrypto` uses for chunk text and data-channel envelopes, the same codec its sessions use.
+ *
+ * @example
+ * const codec = platform.frameCrypto?.base64url ?? defaultBase64url();
+ */
+export function defaultBase64url(): Base64url {
+  return defaultBackend.base64url ?? jsBase64url;
+}
+
 /** A resolved backend: every AEAD has {@link Aead.sealAt} and {@link Aead.openInPlace} (adapters where absent). */
 export interface ResolvedFrameCrypto {
   readonly aead: Aead & Pick<Required<Aead>, 'sealAt' | 'openInPlace'>;

@@ -7,7 +7,7 @@
  */
 import type { PathName, UpgradeOutcome } from '@oppie/protocol';
 import type { Emitter } from 'mitt';
-import { jsBase64url } from '../crypto/aead.js';
+import { defaultBase64url } from '../crypto/aead.js';
 import { toB64u } from '../crypto/sodium.js';
 import { OppieError } from '../errors.js';
 import type { ClientEvents } from '../events.js';
@@ -235,7 +235,7 @@ export class DirectPaths {
         heartbeatMs: o.heartbeatMs ?? 1_000,
         quietMs: o.quietMs ?? 4_000,
         windowBytes: o.windowBytes ?? 1024 * 1024,
-        base64url: this.d.platform.frameCrypto?.base64url ?? jsBase64url,
+        base64url: this.d.platform.frameCrypto?.base64url ?? defaultBase64url(),
       },
       {
         signal: (data) => this.sendSignal(peer, attempt, data),

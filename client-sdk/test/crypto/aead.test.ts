@@ -3,7 +3,9 @@ import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  defaultBase64url,
   hchacha20,
+  jsBase64url,
   nativeSodiumAead,
   nodeAead,
   nodeBase64url,
@@ -266,6 +268,18 @@ describe('PeerSession with the Node backend', () => {
     } finally {
       setDefaultFrameCrypto({});
     }
+  });
+
+  it('gives clients without platform.frameCrypto the default codec their sessions use (chunks, channel envelopes)', () => {
+    expect(defaultBase64url()).toBe(jsBase64url);
+    const codec = nodeBase64url(Buffer);
+    setDefaultFrameCrypto({ base64url: codec });
+    try {
+      expect(defaultBase64url()).toBe(codec);
+    } finally {
+      setDefaultFrameCrypto({});
+    }
+    expect(defaultBase64url()).toBe(jsBase64url);
   });
 
   it('never repeats a nonce across many seals (the pooled nonces)', async () => {
