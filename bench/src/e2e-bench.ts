@@ -1,6 +1,7 @@
 /**
  * `npm run bench:e2e [-- --quick]`: the cost of end-to-end encryption, in one run, against one relay in a child process
- * (127.0.0.1 only). For two payload sizes (1 KiB frames, 47 KiB chunk-sized payloads: the SDK chunks above 48 KiB)
+ * (127.0.0.1 only). For two payload sizes (1 KiB frames, 47 KiB single frames just below the SDK's 48 KiB chunking
+ * threshold; `--bytes-large 84000` makes the large one a full 62 KiB chunk after deflate)
  * it streams application messages with a window of in-flight messages over
  *
  *   (a) plaintext: raw protocol devices, acknowledging to the relay as the protocol requires;
@@ -67,7 +68,7 @@ interface Options {
 const USAGE = `usage: npm run bench:e2e -- [--quick] [options]
   --quick                 small counts: a smoke run
   --rounds N              rounds that alternate the paths (default 5, quick 2)
-  --sizes small,large     1 KiB frames, 47 KiB chunk-sized payloads (default both)
+  --sizes small,large     1 KiB frames, 47 KiB single frames (default both)
   --paths plaintext,sdk-clear,sdk   (default all three; one alone is for profiling). sdk-clear: the SDK with
                           the AEAD replaced by a copy, the baseline of the E2E cost
   --phases stream,serial,crypto
