@@ -7,11 +7,8 @@
  * Parent -> child: `plain` (the device and its token) or `sdk` (the pairing link), then `close`.
  * Child -> parent: `ready` (with the device id), `delivered` batches of [index, epoch ms], `failure`.
  */
-import zlib from 'node:zlib';
-import { nodeCompression, OppieClient, type OppieClientOptions } from '@oppie/client-sdk';
-import WebSocket from 'ws';
 import { clearFrameCrypto } from './e2e-clear.js';
-import { INDEX_CHARS } from './e2e-paths.js';
+import { INDEX_CHARS, sdkClient } from './e2e-paths.js';
 import { type FrameBackend, useFrameBackend } from './frame-backend.js';
 import { BenchPeer, openSocket } from './peers.js';
 
@@ -62,16 +59,12 @@ async function start(cmd: ReceiverCommand): Promise<void> {
     send({ type: 'ready', deviceId: cmd.deviceId });
   } else if (cmd.cmd === 'sdk') {
     useFrameBackend(cmd.frameCrypto);
-    const phone = await OppieClient.create({
-      relayUrl: cmd.url,
-      role: 'pwa',
-      name: 'e2e-bench-phone',
-      platform: {
-        WebSocket: WebSocket as unknown as NonNullable<NonNullable<OppieClientOptions['platform']>['WebSocket']>,
-        compression: nodeCompression(zlib),
-        ...(cmd.clear ? { frameCrypto: clearFrameCrypto(cmd.frameCrypto) } : {}),
-      },
-    });
+    const phone = await sdkClient(
+      cmd.url,
+      'pwa',
+      'e2e-bench-phone',
+      cmd.clear ? clearFrameCrypto(cmd.frameCrypto) : undefined,
+    );
     phone.events.on('message', (m) => delivered(indexOf(m.payload)));
     phone.events.on('error', (e) => send({ type: 'failure', message: `phone: ${e.message}` }));
     await phone.pair(cmd.link);

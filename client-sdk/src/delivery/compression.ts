@@ -94,14 +94,8 @@ export function nodeCompression(zlib: ZlibLike): Compression {
   const plain = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   const deflateSync = zlib.deflateRawSync?.bind(zlib);
   const inflateSync = zlib.inflateRawSync?.bind(zlib);
-  const deflate = (bytes: Uint8Array, options: DeflateOptions): Promise<Uint8Array> => {
-    if (deflateSync !== undefined && bytes.byteLength <= SYNC_DEFLATE_BYTES) {
-      try {
-        return Promise.resolve(plain(deflateSync(bytes, options)));
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    }
+  const deflate = async (bytes: Uint8Array, options: DeflateOptions): Promise<Uint8Array> => {
+    if (deflateSync !== undefined && bytes.byteLength <= SYNC_DEFLATE_BYTES) return plain(deflateSync(bytes, options));
     return new Promise<Uint8Array>((resolve, reject) =>
       zlib.deflateRaw(bytes, { ...options, chunkSize: passBytes(bytes.byteLength + 1024) }, (err, out) =>
         err ? reject(err) : resolve(plain(out)),

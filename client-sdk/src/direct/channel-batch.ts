@@ -156,11 +156,6 @@ export class Batcher {
     private readonly defer: Defer = nextTurn,
   ) {}
 
-  /** Messages written since the last send, not yet handed on. */
-  get pendingCount(): number {
-    return this.pending.length;
-  }
-
   write(data: string | Uint8Array): void {
     if (this.stopped) return;
     if (typeof data === 'string' || this.limitBytes === 0) {
