@@ -8,16 +8,10 @@
  * Child -> parent: `signal` (raw), `ready` (sdk, with the phone's device id), `failure`.
  */
 import { createRequire } from 'node:module';
-import zlib from 'node:zlib';
-import {
-  MemoryStore,
-  nodeCompression,
-  OppieClient,
-  type OppieClientOptions,
-  type RtcImplementation,
-} from '@oppie/client-sdk';
+import { MemoryStore, OppieClient, type OppieClientOptions, type RtcImplementation } from '@oppie/client-sdk';
 import SimplePeer from 'simple-peer';
 import WebSocket from 'ws';
+import { type BenchCompression, benchCompression } from './bench-compression.js';
 import { frameCryptoOf } from './frame-backend.js';
 
 export type DirectReceiverCommand =
@@ -28,6 +22,7 @@ export type DirectReceiverCommand =
       readonly url: string;
       readonly link: string;
       readonly direct: boolean;
+      readonly compression: BenchCompression;
       readonly receiptIntervalMs?: number;
     }
   | { readonly cmd: 'close' };
@@ -67,7 +62,7 @@ async function startSdk(cmd: Extract<DirectReceiverCommand, { cmd: 'sdk' }>): Pr
       WebSocket: WebSocket as unknown as NonNullable<NonNullable<OppieClientOptions['platform']>['WebSocket']>,
       storage: new MemoryStore(),
       frameCrypto: frameCryptoOf('sidecar'),
-      compression: nodeCompression(zlib),
+      compression: benchCompression(cmd.compression),
       ...(cmd.direct ? { rtc } : { rtc: undefined }),
     },
   });
