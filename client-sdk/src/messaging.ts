@@ -10,6 +10,7 @@ import { toB64u } from './crypto/sodium.js';
 import { decodeChunk, encodeChunk, Reassembler, splitPayload } from './delivery/chunker.js';
 import { type Compression, webCompression } from './delivery/compression.js';
 import type { Inbox } from './delivery/inbox.js';
+import { storageOp } from './delivery/internal.js';
 import type { Outbox, OutboxEntry } from './delivery/outbox.js';
 import { decodeReceipt, encodeReceipt } from './delivery/receipt.js';
 import { OppieError } from './errors.js';
@@ -108,6 +109,8 @@ export class Messaging {
   private readonly waiting = new Map<string, Map<number, Settle>>();
   private readonly reassemblers = new Map<string, Reassembler>();
   private readonly rxTransfer = new Map<string, string>();
+  /** Per peer, the last transfer given up (reported once; its later chunks are skipped). */
+  private readonly rxAbandoned = new Map<string, string>();
   /** Outgoing chunked messages by peer: their seq range, for `transfer` progress events as receipts arrive. */
   private readonly outgoing = new Map<string, Array<{ id: string; first: number; last: number; reported: number }>>();
   private relayAcks: Map<string, string[]> | undefined;
@@ -227,7 +230,11 @@ export class Messaging {
     while (next < low + SEND_WINDOW) {
       const entry = this.d.outbox.entry(peer, next);
       if (entry === undefined) break; // not added yet: enqueue pumps again when it is
+      const before = this.sentUpTo.get(peer);
       this.dispatch(entry);
+      // The channel failed while taking the frame and its close already sent this window again on the relay
+      // (pathChanged): going on here would queue every later frame a second time.
+      if (this.sentUpTo.get(peer) !== before) return;
       this.sentUpTo.set(peer, next);
       next += 1;
     }
@@ -281,7 +288,7 @@ export class Messaging {
     try {
       // `{"p":` + the payload's JSON + `}`: the payload's own UTF-8 JSON without a second JSON.stringify.
       const json = whole.subarray(P_FRAME_OPEN, whole.length - 1);
-      const chunks = await splitPayload(json, { deflate: this.compression.deflateRaw });
+      const chunks = await splitPayload(json, { deflate: (bytes) => this.compression.deflateRaw(bytes) });
       return chunks.map(encodeChunk);
     } finally {
       // The slot passes straight to the next in line, or is given back.
@@ -481,7 +488,17 @@ export class Messaging {
     }
     const result = await this.d.inbox.accept(from, f.seq, f.id, { type: f.type, frame });
     if (result.kind === 'deliver') {
-      for (const fr of result.frames) await this.deliver(from, fr.id, fr.value, result.redelivered);
+      for (const fr of result.frames) {
+        try {
+          await this.deliver(from, fr.id, fr.value, result.redelivered);
+        } catch (err) {
+          // One message that cannot be delivered (a transfer past its bounds, a chunk that does not decode) is
+          // reported and skipped: the inbox released the frames after it too, and they must still reach the app.
+          this.report(
+            err instanceof OppieError ? err : new OppieError('OPPIE_ERR_PROTOCOL', undefined, { cause: err }),
+          );
+        }
+      }
       // Stored only now that the app has them: a crash before this line repeats the batch, never loses it.
       await this.d.inbox.delivered(from, result.frames[result.frames.length - 1]?.seq ?? f.seq);
       // Frames released from the buffer were acknowledged when they were buffered; only this one is left.
@@ -520,9 +537,20 @@ export class Messaging {
     }
     if ('p' in frame) return this.emit(type, from, id, frame.p, redelivered);
     const chunk = decodeChunk(this.codec.decode(frame.c));
-    const reassembler = await this.reassemblerFor(from, chunk.transferId, chunk.index);
-    await this.d.platform.storage.set(`${RX_PREFIX}${from}/${chunk.transferId}/${chunk.index}`, frame.c);
-    const r = await reassembler.add(chunk);
+    // A transfer that failed was reported once; the rest of its chunks have nothing to join.
+    if (this.rxAbandoned.get(from) === chunk.transferId) return;
+    let r: Awaited<ReturnType<Reassembler['add']>>;
+    try {
+      const reassembler = await this.reassemblerFor(from, chunk.transferId, chunk.index);
+      await this.bestEffort('keeping a received chunk for a restart', () =>
+        this.d.platform.storage.set(`${RX_PREFIX}${from}/${chunk.transferId}/${chunk.index}`, frame.c),
+      );
+      r = await reassembler.add(chunk);
+    } catch (err) {
+      this.rxAbandoned.set(from, chunk.transferId);
+      await this.dropTransfer(from);
+      throw err;
+    }
     if (!r.done) {
       this.progress({
         peer: from,
@@ -541,7 +569,25 @@ export class Messaging {
       done: chunk.count,
       total: chunk.count,
     });
-    this.emit(type, from, id, JSON.parse(textDecoder.decode(r.bytes)), redelivered);
+    let payload: unknown;
+    try {
+      payload = JSON.parse(textDecoder.decode(r.bytes));
+    } catch (cause) {
+      throw new OppieError('OPPIE_ERR_PROTOCOL', `the chunked ${type} ${id} from ${from} is not JSON`, { cause });
+    }
+    this.emit(type, from, id, payload, redelivered);
+  }
+
+  /**
+   * Storage that only serves a restart (the chunks of a transfer in progress): a failure is reported and the transfer
+   * goes on in memory, where it would resume from nothing after a restart instead of losing the message now.
+   */
+  private async bestEffort(what: string, op: () => Promise<unknown>): Promise<void> {
+    try {
+      await op();
+    } catch (cause) {
+      this.report(new OppieError('OPPIE_ERR_STORAGE', `storage failed while ${what}`, { cause }));
+    }
   }
 
   private emit(type: ApplicationType, from: string, id: string, payload: unknown, redelivered: boolean): void {
@@ -559,33 +605,39 @@ export class Messaging {
 
   /**
    * The reassembler for the transfer a chunk belongs to. After a restart the chunks received before it are read back
-   * from storage; a chunk 0 starts a new transfer and forgets any abandoned one.
+   * from storage (the inbox committed them and the sender has let them go); any other transfer's are forgotten.
    */
   private async reassemblerFor(peer: string, transferId: string, index: number): Promise<Reassembler> {
     const current = this.reassemblers.get(peer);
     if (current !== undefined && this.rxTransfer.get(peer) === transferId) return current;
-    await this.dropTransfer(peer);
-    const fresh = new Reassembler({ inflate: this.compression.inflateRaw });
+    await this.dropTransfer(peer, index > 0 ? transferId : undefined);
+    const fresh = new Reassembler({ inflate: (bytes, max) => this.compression.inflateRaw(bytes, max) });
     this.reassemblers.set(peer, fresh);
     this.rxTransfer.set(peer, transferId);
     if (index > 0) {
       const prefix = `${RX_PREFIX}${peer}/${transferId}/`;
-      const keys = await this.d.platform.storage.keys(prefix);
+      const keys = await storageOp('reading a transfer back', () => this.d.platform.storage.keys(prefix));
       keys.sort((a, b) => Number(a.slice(prefix.length)) - Number(b.slice(prefix.length)));
       for (const key of keys) {
-        const text = await this.d.platform.storage.get(key);
+        const text = await storageOp('reading a transfer back', () => this.d.platform.storage.get(key));
         if (text !== undefined) await fresh.add(decodeChunk(this.codec.decode(text)));
       }
     }
     return fresh;
   }
 
-  /** Forgets the transfer in progress from a peer (completed, or abandoned by a void frame), memory and storage. */
-  private async dropTransfer(peer: string): Promise<void> {
+  /**
+   * Forgets the transfer in progress from a peer (completed, or abandoned by a void frame), memory and storage; the
+   * stored chunks of `keep` stay (a transfer resumed after a restart).
+   */
+  private async dropTransfer(peer: string, keep?: string): Promise<void> {
     this.reassemblers.delete(peer);
     this.rxTransfer.delete(peer);
-    for (const key of await this.d.platform.storage.keys(`${RX_PREFIX}${peer}/`))
-      await this.d.platform.storage.delete(key);
+    const kept = keep === undefined ? undefined : `${RX_PREFIX}${peer}/${keep}/`;
+    await this.bestEffort('forgetting a finished transfer', async () => {
+      for (const key of await this.d.platform.storage.keys(`${RX_PREFIX}${peer}/`))
+        if (kept === undefined || !key.startsWith(kept)) await this.d.platform.storage.delete(key);
+    });
   }
 
   /** A dropped or expired notice naming our receipts: the peer still waits for one, so send a fresh one. */
@@ -778,6 +830,7 @@ export class Messaging {
     this.outgoing.clear();
     this.reassemblers.clear();
     this.rxTransfer.clear();
+    this.rxAbandoned.clear();
     for (const byPeer of this.waiting.values())
       for (const s of byPeer.values()) s.reject(new OppieError('OPPIE_ERR_CLOSED'));
     this.waiting.clear();

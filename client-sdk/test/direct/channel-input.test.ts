@@ -14,21 +14,10 @@ import { Messaging } from '../../src/messaging.js';
 import { Peers } from '../../src/peers.js';
 import { defaultPlatform, MemoryStore } from '../../src/platform.js';
 import type { InboxValue } from '../../src/wire.js';
+import { NoSocket } from '../paired-sessions.js';
 
 // mitt ships CommonJS typings; under NodeNext its default import is the module object (as in client.ts).
 const mitt = mittModule as unknown as typeof import('mitt').default;
-
-class NoSocket {
-  readyState = 3;
-  protocol = '';
-  binaryType = 'arraybuffer';
-  onopen = null;
-  onclose = null;
-  onerror = null;
-  onmessage = null;
-  send(): void {}
-  close(): void {}
-}
 
 describe('frames arriving on a data channel', () => {
   it('refuses relay notices with OPPIE_ERR_PROTOCOL and leaves the outbox alone', async () => {
