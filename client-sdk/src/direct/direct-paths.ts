@@ -68,6 +68,8 @@ interface PeerPath {
   retryTimer: unknown;
   /** Recent attempt ids this side saw end: a late signal for one of them must not start a stale link. */
   readonly ended: string[];
+  /** The peer's attempt we are about to answer, and its signals that came while the ICE servers were fetched. */
+  answering: { readonly attempt: string; readonly signals: unknown[] } | undefined;
   reportedSent: number;
   reportedReceived: number;
 }
@@ -76,6 +78,8 @@ const REPORT_EVERY_MS = 30_000;
 const REOPEN_DELAY_MS = 250;
 const MAX_SIGNAL_BYTES = 16 * 1024;
 const ENDED_MEMORY = 8;
+/** Signals of one attempt held while its answer waits for ICE servers (an offer and its trickled candidates). */
+const MAX_HELD_SIGNALS = 64;
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 
@@ -85,6 +89,7 @@ export class DirectPaths {
   private readonly byPeer = new Map<string, PeerPath>();
   private readonly rtc: RtcImplementation | undefined;
   private ice: { iceServers: readonly unknown[]; expiresAt: number } | undefined;
+  private iceFetch: Promise<void> | undefined;
   private relayOpen = false;
   private closed = false;
   private reportTimer: unknown;
@@ -124,6 +129,7 @@ export class DirectPaths {
         failures: 0,
         retryTimer: undefined,
         ended: [],
+        answering: undefined,
         reportedSent: 0,
         reportedReceived: 0,
       };
@@ -206,11 +212,19 @@ export class DirectPaths {
     const now = this.d.platform.now();
     if (this.ice !== undefined && (this.ice.iceServers.length === 0 || this.ice.expiresAt - now > 60_000))
       return this.ice.iceServers;
-    try {
-      this.ice = await this.d.iceServers();
-    } catch (err) {
-      this.report(err);
-    }
+    // One request at a time, whoever asks (an offer and its candidates, several peers dialing at once).
+    this.iceFetch ??= this.d
+      .iceServers()
+      .then(
+        (ice) => {
+          this.ice = ice;
+        },
+        (err: unknown) => this.report(err),
+      )
+      .finally(() => {
+        this.iceFetch = undefined;
+      });
+    await this.iceFetch;
     return this.ice?.iceServers ?? [];
   }
 
@@ -285,6 +299,8 @@ export class DirectPaths {
     let msg: { a?: unknown; d?: unknown };
     try {
       const plain = session.open({ from, to: this.d.deviceId, type: 'signal', id: f.id, seq: 0 }, f.payload);
+      if (plain.length > MAX_SIGNAL_BYTES)
+        throw new OppieError('OPPIE_ERR_PROTOCOL', `a signal of ${plain.length} bytes from ${from} was ignored`);
       msg = JSON.parse(textDecoder.decode(plain)) as { a?: unknown; d?: unknown };
     } catch (err) {
       this.report(err);
@@ -302,15 +318,24 @@ export class DirectPaths {
     }
     // Only the dialing side starts attempts; a signal for an attempt we do not hold is either the start of the
     // peer's new attempt (we answer) or a late one for an attempt that already ended (ignored).
+    if (s.answering?.attempt === msg.a) {
+      // The answer waits for ICE servers: the offer's candidates wait with it, in order.
+      if (s.answering.signals.length < MAX_HELD_SIGNALS) s.answering.signals.push(msg.d);
+      else
+        this.report(new OppieError('OPPIE_ERR_PROTOCOL', `too many signals from ${from} before the answer; dropped`));
+      return;
+    }
     if (this.initiates(from) || s.ended.includes(msg.a)) return;
     s.link?.close('replaced');
-    const attempt = msg.a;
-    const data = msg.d;
+    const answering = { attempt: msg.a, signals: [msg.d] };
+    s.answering = answering;
     void this.freshIce().then((ice) => {
-      if (this.closed || s.ended.includes(attempt) || s.link?.attempt === attempt) return;
+      if (s.answering !== answering) return; // a newer attempt of the peer took its place
+      s.answering = undefined;
+      if (this.closed || this.byPeer.get(from) !== s || s.ended.includes(answering.attempt)) return;
       s.link?.close('replaced');
-      this.startLink(from, s, attempt, false, ice);
-      s.link?.signal(data);
+      this.startLink(from, s, answering.attempt, false, ice);
+      for (const data of answering.signals) s.link?.signal(data);
     });
   }
 

@@ -61,6 +61,24 @@ async function exchange(a: OppieClient, b: OppieClient, n: number): Promise<void
   expect(got).toEqual(Array.from({ length: n }, (_, i) => i));
 }
 
+/** A man in the middle that rewrites every welcome's TURN credentials to ones that expired a minute ago. */
+async function expiringWelcomes(url: string): Promise<WsMitm> {
+  const m = await startWsMitm(url);
+  m.setTamper((direction, text) => {
+    if (direction !== 'toDevice' || !text.includes('"welcome"')) return [text];
+    const w = JSON.parse(text) as { payload: { iceServers: Array<Record<string, unknown>>; iceExpiresAt: number } };
+    const expiredAt = Math.floor(Date.now() / 1000) - 60;
+    w.payload.iceServers = w.payload.iceServers.map((s) => {
+      if (typeof s.username !== 'string') return s;
+      const deviceId = s.username.slice(s.username.indexOf(':') + 1);
+      return { ...s, ...turnCredential(SECRET, deviceId, expiredAt) };
+    });
+    w.payload.iceExpiresAt = expiredAt * 1000;
+    return [JSON.stringify(w)];
+  });
+  return m;
+}
+
 describe.skipIf(!hasCoturn)('direct path through a real coturn', () => {
   for (const transport of ['udp', 'tcp'] as const) {
     it(`forced relay over TURN/${transport}: the path is turn with relayProtocol ${transport}`, async () => {
@@ -93,19 +111,7 @@ describe.skipIf(!hasCoturn)('direct path through a real coturn', () => {
     coturn = await startCoturn(SECRET);
     t = await startTestRelay({ turnUrls: `turn:127.0.0.1:${coturn.port}?transport=udp`, turnSecrets: SECRET });
     // The phone's welcome arrives with credentials that expired a minute ago, as after a long sleep.
-    mitm = await startWsMitm(t.url);
-    mitm.setTamper((direction, text) => {
-      if (direction !== 'toDevice' || !text.includes('"welcome"')) return [text];
-      const w = JSON.parse(text) as { payload: { iceServers: Array<Record<string, unknown>>; iceExpiresAt: number } };
-      const expiredAt = Math.floor(Date.now() / 1000) - 60;
-      w.payload.iceServers = w.payload.iceServers.map((s) => {
-        if (typeof s.username !== 'string') return s;
-        const deviceId = s.username.slice(s.username.indexOf(':') + 1);
-        return { ...s, ...turnCredential(SECRET, deviceId, expiredAt) };
-      });
-      w.payload.iceExpiresAt = expiredAt * 1000;
-      return [JSON.stringify(w)];
-    });
+    mitm = await expiringWelcomes(t.url);
     const credentialFetches: string[] = [];
     const countingFetch: typeof fetch = (input, init) => {
       const url = String(input instanceof Request ? input.url : input);
@@ -122,6 +128,41 @@ describe.skipIf(!hasCoturn)('direct path through a real coturn', () => {
     );
     await until('the phone on turn', 20_000, () => (phone.pathTo(sidecar.deviceId) === 'turn' ? true : undefined));
     expect(credentialFetches.length).toBeGreaterThanOrEqual(1);
+    await exchange(phone, sidecar, 50);
+  }, 60_000);
+
+  it('answers an offer whose candidates arrive while it fetches fresh credentials: none is dropped', async () => {
+    coturn = await startCoturn(SECRET);
+    t = await startTestRelay({ turnUrls: `turn:127.0.0.1:${coturn.port}?transport=udp`, turnSecrets: SECRET });
+    // Both welcomes carry expired credentials and every fetch of fresh ones takes 400 ms, so the answering side gets
+    // the offer and the offer's candidates while it waits. Under policy `relay` a candidate it dropped is a TURN
+    // permission it never installs: the dialer's checks would not get through and the attempt would time out.
+    mitm = await expiringWelcomes(t.url);
+    const fetches = new Map<string, number>();
+    const slowFetch =
+      (who: string): typeof fetch =>
+      async (input, init) => {
+        const url = String(input instanceof Request ? input.url : input);
+        if (url.includes('/api/turn/credentials')) {
+          fetches.set(who, (fetches.get(who) ?? 0) + 1);
+          await new Promise((r) => setTimeout(r, 400));
+        }
+        return fetch(input, init);
+      };
+    const { sidecar, phone } = await pairedClients(mitm.url, {
+      sidecar: { ...forcedRelay, platform: { rtc, fetch: slowFetch('sidecar') } },
+      phone: { ...forcedRelay, platform: { rtc, fetch: slowFetch('phone') } },
+    });
+    closers.push(
+      () => sidecar.close(),
+      () => phone.close(),
+    );
+    const answerer = sidecar.deviceId < phone.deviceId ? 'phone' : 'sidecar';
+    await until('both on turn', 20_000, () =>
+      phone.pathTo(sidecar.deviceId) === 'turn' && sidecar.pathTo(phone.deviceId) === 'turn' ? true : undefined,
+    );
+    // One fetch for the answer, however many signals came during it.
+    expect(fetches.get(answerer)).toBe(1);
     await exchange(phone, sidecar, 50);
   }, 60_000);
 
