@@ -113,6 +113,7 @@ export class OppieClient {
       direct: {
         isDirect: (peer) => this.directPaths.isDirect(peer),
         send: (peer, frame) => this.directPaths.send(peer, frame),
+        reset: (peer) => this.directPaths.reset(peer),
       },
     });
     this.directPaths = new DirectPaths({

@@ -46,6 +46,11 @@ export const SEND_WINDOW = 512;
  */
 const RTO_MS = 3_000;
 const RTO_MAX_MS = 60_000;
+/**
+ * No receipt progress for this long while frames are out on an open data channel: the channel is dropped. Long enough
+ * that a slow link only trips it below ~6 KB/s (one 62 KiB chunk per 10 s).
+ */
+const DIRECT_STALL_MS = 10_000;
 /** Chunks of the transfer in progress per peer, persisted so a restart mid-transfer resumes instead of losing it. */
 const RX_PREFIX = 'rx/';
 const textEncoder = new TextEncoder();
@@ -96,6 +101,8 @@ export interface DirectChannel {
   isDirect(peer: string): boolean;
   /** False when the channel cannot take the frame: it goes to the relay instead. */
   send(peer: string, frame: object): boolean;
+  /** Drops the channel to `peer` as a failure would (frames move back to the relay, a new attempt follows). */
+  reset(peer: string): void;
 }
 
 type Settle = { resolve: () => void; reject: (err: OppieError) => void };
@@ -171,6 +178,8 @@ export class Messaging {
     if (this.closed) return;
     this.pacer.drop((f) => (f as { to?: string }).to === peer);
     this.resendWindow(peer);
+    // The window just went again on the new path: its silence starts now, whatever the old path's was.
+    this.moved(peer);
     this.receiptDue.add(peer);
     this.scheduleReceipts();
   }
@@ -195,7 +204,15 @@ export class Messaging {
     const now = this.d.platform.now();
     for (const [peer, sent] of this.sentUpTo) {
       const low = this.lowest(peer);
-      if (low === undefined || sent < low || this.d.direct?.isDirect(peer) === true) continue;
+      if (low === undefined || sent < low) {
+        // Nothing out: the silence of the next frames is measured from when they go, not from the last receipt.
+        this.silence.delete(peer);
+        continue;
+      }
+      if (this.d.direct?.isDirect(peer) === true) {
+        this.directStall(peer, now);
+        continue;
+      }
       if (this.d.isOnline?.(peer) === false) {
         // The relay holds its frames until it returns; measure the silence from then.
         this.silence.delete(peer);
@@ -211,6 +228,21 @@ export class Messaging {
       this.resendWindow(peer);
     }
     this.rtoTimer = this.d.platform.timers.setTimeout(() => this.checkStalls(), 1_000);
+  }
+
+  /**
+   * Nothing is resent on an open channel (it is reliable and ordered), so receipts that stop while it stays up (its
+   * pongs still come) mean the peer could not take a frame: it failed to store one it had to buffer, or a message did
+   * not decode and its bytes were never credited to the window. After {@link DIRECT_STALL_MS} the channel is dropped
+   * as a failure: the window goes again on the relay, and a new attempt follows.
+   */
+  private directStall(peer: string, now: number): void {
+    const p = this.silence.get(peer);
+    if (p === undefined) this.silence.set(peer, { at: now, rto: RTO_MS });
+    else if (now - p.at >= DIRECT_STALL_MS) {
+      this.silence.set(peer, { at: now, rto: RTO_MS });
+      this.d.direct?.reset(peer);
+    }
   }
 
   private lowest(peer: string): number | undefined {

@@ -166,6 +166,7 @@ describe('sending when the data channel fails while taking a frame', () => {
         return true;
       },
       direct: {
+        reset: () => {},
         isDirect: () => open,
         send: (_peer, f) => {
           if (!open) return false;

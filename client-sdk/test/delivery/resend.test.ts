@@ -1,0 +1,143 @@
+/**
+ * When the sender sends a window again, on a fake clock: receipts that stall on the relay resend the window; a message
+ * sent after an idle spell is measured from when it went; receipts that stall on an open data channel drop the
+ * channel (frames move to the relay).
+ */
+import type { WelcomePayload } from '@oppie/protocol';
+import mittModule from 'mitt';
+import { describe, expect, it } from 'vitest';
+import { Inbox } from '../../src/delivery/inbox.js';
+import { Outbox } from '../../src/delivery/outbox.js';
+import { encodeReceipt } from '../../src/delivery/receipt.js';
+import type { ClientEvents } from '../../src/events.js';
+import { type DirectChannel, Messaging } from '../../src/messaging.js';
+import { defaultPlatform, MemoryStore, type Timers } from '../../src/platform.js';
+import type { InboxValue } from '../../src/wire.js';
+import { NoSocket, pairedSessions } from '../paired-sessions.js';
+
+// mitt ships CommonJS typings; under NodeNext its default import is the module object (as in client.ts).
+const mitt = mittModule as unknown as typeof import('mitt').default;
+
+/** Timers that run only when the test moves the clock. */
+class FakeClock {
+  t = 0;
+  private next = 0;
+  private readonly due = new Map<number, { at: number; fn: () => void }>();
+  readonly timers: Timers = {
+    setTimeout: (fn, ms) => {
+      const id = ++this.next;
+      this.due.set(id, { at: this.t + ms, fn });
+      return id;
+    },
+    clearTimeout: (h) => void this.due.delete(h as number),
+  };
+  readonly now = () => this.t;
+
+  /** Runs every timer due up to `to`, in time order, then lets the promises they started settle. */
+  async advance(to: number): Promise<void> {
+    for (;;) {
+      let first: [number, { at: number; fn: () => void }] | undefined;
+      for (const e of this.due) if (e[1].at <= to && (first === undefined || e[1].at < first[1].at)) first = e;
+      if (first === undefined) break;
+      this.due.delete(first[0]);
+      this.t = first[1].at;
+      first[1].fn();
+      await settle();
+    }
+    this.t = to;
+    await settle();
+  }
+}
+
+const settle = () => new Promise<void>((r) => setImmediate(r));
+
+async function sender(direct?: (m: () => Messaging) => DirectChannel) {
+  const { sender: peer, receiver, frame, receiverPeers } = await pairedSessions();
+  const clock = new FakeClock();
+  const store = new MemoryStore();
+  const onRelay: string[] = [];
+  const platform = defaultPlatform({
+    WebSocket: NoSocket,
+    storage: store,
+    rtc: undefined,
+    timers: clock.timers,
+    now: clock.now,
+  });
+  const messaging: Messaging = new Messaging({
+    deviceId: receiver,
+    platform,
+    peers: await receiverPeers(store),
+    outbox: await Outbox.open(store),
+    inbox: await Inbox.open<InboxValue>(store),
+    events: mitt<ClientEvents>(),
+    send: (f) => {
+      const { type, id } = f as { type: string; id: string };
+      if (type === 'chat') onRelay.push(id);
+      return true;
+    },
+    ...(direct && { direct: direct(() => messaging) }),
+  });
+  messaging.connected({ limits: { envelopesPerSecond: 100 } } as WelcomePayload);
+  /** The peer's receipt for everything up to `upTo`. */
+  const receipt = (upTo: number) =>
+    messaging.received(frame('receipt', new TextEncoder().encode(encodeReceipt({ v: 1, upTo })), { seq: upTo }));
+  const send = async (n: number) => {
+    void messaging.send(peer, 'chat', { n }).catch(() => {});
+    await settle();
+  };
+  return { peer, clock, messaging, onRelay, receipt, send };
+}
+
+describe('resending a window', () => {
+  it('measures a message sent after an idle spell from when it went, and still resends it when its receipt stalls', async () => {
+    const s = await sender();
+    await s.send(0);
+    await s.clock.advance(100);
+    await s.receipt(0);
+    await s.clock.advance(10_000);
+    await s.send(1);
+    expect(s.onRelay).toHaveLength(2);
+    // 1.5 s later, past a stall check: the last receipt is 11 s old, but this frame has been out less than 3 s.
+    await s.clock.advance(11_500);
+    expect(s.onRelay).toHaveLength(2);
+    await s.clock.advance(15_000);
+    expect(s.onRelay).toHaveLength(3);
+    expect(s.onRelay[2]).toBe(s.onRelay[1]);
+    s.messaging.close();
+  });
+
+  it('drops a data channel whose receipts stopped while it stays up: the window goes on the relay', async () => {
+    let open = false;
+    const onChannel: string[] = [];
+    const resets: string[] = [];
+    const s = await sender((m) => ({
+      isDirect: () => open,
+      send: (_peer, f) => {
+        if (!open) return false;
+        onChannel.push((f as { id: string }).id);
+        return true;
+      },
+      reset: (peer) => {
+        resets.push(peer);
+        // As DirectPaths does: the link ends, frames move back to the relay.
+        open = false;
+        m().pathChanged(peer);
+      },
+    }));
+    await s.send(0);
+    // 20 s without a receipt on the relay (resent there meanwhile), then a channel opens: its silence starts now.
+    await s.clock.advance(20_000);
+    const relayed = s.onRelay.length;
+    expect(relayed).toBeGreaterThan(1);
+    open = true;
+    s.messaging.pathChanged(s.peer);
+    expect(onChannel).toHaveLength(1);
+    await s.clock.advance(29_000);
+    expect(resets).toEqual([]);
+    // Ten seconds on the channel without a receipt: dropped, and the frame goes on the relay again.
+    await s.clock.advance(31_500);
+    expect(resets).toEqual([s.peer]);
+    expect(s.onRelay).toHaveLength(relayed + 1);
+    s.messaging.close();
+  });
+});
