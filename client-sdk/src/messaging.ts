@@ -434,7 +434,7 @@ export class Messaging {
           return await this.routed(f, true);
       }
     } catch (err) {
-      this.report(err instanceof OppieError ? err : new OppieError('OPPIE_ERR_PROTOCOL', undefined, { cause: err }));
+      this.report(err);
     }
   }
 
@@ -446,10 +446,13 @@ export class Messaging {
     }
   }
 
-  /** Emits `error`; a throwing app listener must not stop the SDK. */
-  private report(err: OppieError): void {
+  /** Emits `error` (anything but an OppieError as OPPIE_ERR_PROTOCOL); a throwing app listener must not stop the SDK. */
+  private report(err: unknown): void {
     try {
-      this.d.events.emit('error', err);
+      this.d.events.emit(
+        'error',
+        err instanceof OppieError ? err : new OppieError('OPPIE_ERR_PROTOCOL', undefined, { cause: err }),
+      );
     } catch {
       // The app's own error listener failed: nothing left to tell.
     }
@@ -526,9 +529,7 @@ export class Messaging {
         } catch (err) {
           // One message that cannot be delivered (a transfer past its bounds, a chunk that does not decode) is
           // reported and skipped: the inbox released the frames after it too, and they must still reach the app.
-          this.report(
-            err instanceof OppieError ? err : new OppieError('OPPIE_ERR_PROTOCOL', undefined, { cause: err }),
-          );
+          this.report(err);
         }
       }
       // Stored only now that the app has them: a crash before this line repeats the batch, never loses it.
@@ -614,12 +615,11 @@ export class Messaging {
    * Storage that only serves a restart (the chunks of a transfer in progress): a failure is reported and the transfer
    * goes on in memory, where it would resume from nothing after a restart instead of losing the message now.
    */
-  private async bestEffort(what: string, op: () => Promise<unknown>): Promise<void> {
-    try {
-      await op();
-    } catch (cause) {
-      this.report(new OppieError('OPPIE_ERR_STORAGE', `storage failed while ${what}`, { cause }));
-    }
+  private bestEffort(what: string, op: () => Promise<unknown>): Promise<void> {
+    return storageOp(what, op).then(
+      () => {},
+      (err: unknown) => this.report(err),
+    );
   }
 
   private emit(type: ApplicationType, from: string, id: string, payload: unknown, redelivered: boolean): void {
