@@ -306,10 +306,7 @@ export class DirectLink {
         this.lastHeard = this.o.now();
         this.window.credit(frame.r);
         this.features(frame.f);
-        if (!this.probePassed) {
-          this.probePassed = true;
-          void this.opened();
-        }
+        if (!this.probePassed) this.probeDone();
         return;
     }
   }
@@ -325,7 +322,24 @@ export class DirectLink {
   }
 
   /**
-   * The probe passed: read our end of the selected pair and tell the peer. A TURN check can reach the other side
+   * The channel carried the probe both ways, which is all the upgrade timer waits for: from here the attempt opens
+   * within {@link PEER_PATH_WAIT_MS}, on the peer's view of the path and ours, or on what is known by then (our own
+   * stats read late, or never: then it is taken as direct, as when stats fail).
+   */
+  private probeDone(): void {
+    this.probePassed = true;
+    if (this.upgradeTimer !== undefined) this.o.timers.clearTimeout(this.upgradeTimer);
+    this.upgradeTimer = undefined;
+    this.peerWaitTimer = this.o.timers.setTimeout(() => {
+      this.peerWaitTimer = undefined;
+      this.localView ??= { path: 'direct', localRelay: false };
+      this.tryOpen(true);
+    }, PEER_PATH_WAIT_MS);
+    void this.opened();
+  }
+
+  /**
+   * Read our end of the selected pair and tell the peer. A TURN check can reach the other side
    * before the relay candidate was signalled, so there it shows as peer-reflexive; only the relayed side knows.
    */
   private async opened(): Promise<void> {
@@ -337,16 +351,12 @@ export class DirectLink {
       this.hooks.bad(err);
       view = undefined;
     }
-    if (this.stateValue !== 'connecting') return;
-    this.localView = view ?? { path: 'direct', localRelay: false };
-    const rp = this.localView.localRelay === true ? this.localView.relayProtocol : undefined;
-    this.control(
-      rp === undefined ? { k: 'path', relay: this.localView.localRelay === true } : { k: 'path', relay: true, rp },
-    );
-    this.peerWaitTimer = this.o.timers.setTimeout(() => {
-      this.peerWaitTimer = undefined;
-      this.tryOpen(true);
-    }, PEER_PATH_WAIT_MS);
+    if (this.stateValue === 'closed') return;
+    const own = view ?? { path: 'direct', localRelay: false };
+    // Opened meanwhile on the fallback view (our stats came after the wait): the peer may still wait for our word.
+    if (this.stateValue === 'connecting') this.localView = own;
+    const rp = own.localRelay === true ? own.relayProtocol : undefined;
+    this.control(rp === undefined ? { k: 'path', relay: own.localRelay === true } : { k: 'path', relay: true, rp });
     this.tryOpen(false);
   }
 

@@ -1,0 +1,163 @@
+/**
+ * When a direct-path attempt opens, with real WebRTC (@roamhq/wrtc) on loopback: the upgrade timer waits for the
+ * encrypted probe only, so an attempt whose probe passed opens even when the timer runs out while it waits for the
+ * peer's view of the path; and one whose own stats never come back opens as well, on the view it falls back to.
+ */
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { jsBase64url } from '../../src/crypto/aead.js';
+import { generateIdentity } from '../../src/crypto/identity.js';
+import { PeerSession } from '../../src/crypto/session.js';
+import { DirectLink, type LinkEnd, type LinkHooks } from '../../src/direct/link.js';
+import type { SelectedPath } from '../../src/direct/selected-path.js';
+import type { RtcImplementation, Timers } from '../../src/platform.js';
+
+const wrtc = createRequire(import.meta.url)('@roamhq/wrtc') as RtcImplementation & {
+  RTCPeerConnection: new (...args: never[]) => { getStats(): Promise<unknown> };
+};
+
+/**
+ * wrtc whose `getStats` calls from the link's reading of the selected pair (which it makes once the probe passed) are
+ * counted, and held until `release` when `hold` is set. simple-peer's own calls (it reads stats before it reports the
+ * channel connected) pass untouched.
+ */
+function statsWatch(hold: boolean) {
+  let release = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let calls = 0;
+  const Base = wrtc.RTCPeerConnection;
+  class Watched extends Base {
+    override async getStats(): Promise<unknown> {
+      if (!(new Error().stack ?? '').includes('selected-path')) return super.getStats();
+      calls += 1;
+      if (hold) await held;
+      return super.getStats();
+    }
+  }
+  return { rtc: { ...wrtc, RTCPeerConnection: Watched } as RtcImplementation, calls: () => calls, release };
+}
+
+/** Real timers, except the one of `upgradeMs` (the upgrade timer), which fires only when the test says so. */
+function timersWithUpgrade(upgradeMs: number) {
+  let upgrade: { fn: () => void; cleared: boolean } | undefined;
+  const timers: Timers = {
+    setTimeout: (fn, ms) => {
+      if (ms !== upgradeMs) return setTimeout(fn, ms);
+      upgrade = { fn, cleared: false };
+      return upgrade;
+    },
+    clearTimeout: (handle) => {
+      if (handle === upgrade && upgrade !== undefined) upgrade.cleared = true;
+      else clearTimeout(handle as ReturnType<typeof setTimeout>);
+    },
+  } as Timers;
+  return {
+    timers,
+    /** Runs the upgrade timer as if it ran out now (nothing happens when the link cleared it). */
+    runOut: () => {
+      if (upgrade !== undefined && !upgrade.cleared) upgrade.fn();
+    },
+  };
+}
+
+function until(what: string, ms: number, check: () => boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const tick = () => {
+      if (check()) return resolve();
+      if (Date.now() - started > ms) return reject(new Error(`timed out after ${ms} ms waiting for ${what}`));
+      setTimeout(tick, 10);
+    };
+    tick();
+  });
+}
+
+describe('a direct link opening', () => {
+  it('opens on its own view when the upgrade timer runs out after the probe passed, while the peer view is late', async () => {
+    const [idA, idB] = await Promise.all([generateIdentity(), generateIdentity()]);
+    const [sessionA, sessionB] = await Promise.all([
+      PeerSession.create(idA, idB.publicKey, 'pwa'),
+      PeerSession.create(idB, idA.publicKey, 'sidecar'),
+    ]);
+    const upgradeMs = 987_654;
+    const a = timersWithUpgrade(upgradeMs);
+    const statsA = statsWatch(false);
+    // B's stats never come back until the end: B never sends its view of the path, so A waits for it.
+    const statsB = statsWatch(true);
+    const outcome = { a: [] as string[], b: [] as string[] };
+    const opened: { a?: SelectedPath } = {};
+    const hooks = (side: 'a' | 'b', other: () => DirectLink | undefined) => ({
+      signal: (data: unknown) => other()?.signal(data),
+      open: (path: SelectedPath) => {
+        outcome[side].push('open');
+        if (side === 'a') opened.a = path;
+      },
+      closed: (end: LinkEnd) => outcome[side].push(end),
+      envelope: () => {},
+      bad: (err: unknown) => outcome[side].push(`bad: ${String(err)}`),
+    });
+    const link = (initiator: boolean, session: PeerSession, rtc: RtcImplementation, timers: Timers, h: LinkHooks) =>
+      new DirectLink(
+        {
+          initiator,
+          attempt: 'attempt-1',
+          selfId: session.selfDeviceId,
+          peerId: session.peerDeviceId,
+          session,
+          rtc,
+          iceServers: [],
+          iceTransportPolicy: 'all',
+          timers,
+          now: () => Date.now(),
+          upgradeTimeoutMs: upgradeMs,
+          heartbeatMs: 1_000,
+          quietMs: 5_000,
+          windowBytes: 256 * 1024,
+          base64url: jsBase64url,
+        },
+        h,
+      );
+    const linkB = link(
+      false,
+      sessionB,
+      statsB.rtc,
+      setTimeoutTimers(),
+      hooks('b', () => linkA),
+    );
+    const linkA: DirectLink = link(
+      true,
+      sessionA,
+      statsA.rtc,
+      a.timers,
+      hooks('a', () => linkB),
+    );
+    try {
+      // Each probe passed once its link asks for the selected pair.
+      await until('both probes', 15_000, () => statsA.calls() > 0 && statsB.calls() > 0);
+      expect(linkA.state).toBe('connecting');
+      a.runOut();
+      expect(outcome.a).toEqual([]);
+      // The peer's view never came: A opens on its own after waiting 1.5 s for it, as `direct` (loopback).
+      await until('A open', 5_000, () => outcome.a.length > 0);
+      expect(outcome.a).toEqual(['open']);
+      expect(opened.a).toEqual({ path: 'direct' });
+      expect(linkA.state).toBe('open');
+      // B's own stats are still out: it opens within the same wait on the view it falls back to.
+      await until('B open', 5_000, () => outcome.b.length > 0);
+      expect(outcome.b).toEqual(['open']);
+    } finally {
+      statsB.release();
+      linkA.close();
+      linkB.close();
+    }
+  });
+});
+
+function setTimeoutTimers(): Timers {
+  return {
+    setTimeout: (fn, ms) => setTimeout(fn, ms),
+    clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+  } as Timers;
+}
