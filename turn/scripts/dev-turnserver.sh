@@ -9,8 +9,10 @@ PORT="${TURN_PORT:-3478}"
 SECRET="${TURN_SECRET:?set TURN_SECRET (the same value as the relay TURN_SECRETS)}"
 MIN_PORT="${TURN_MIN_PORT:-49160}"
 MAX_PORT="${TURN_MAX_PORT:-49300}"
-DIR="$(mktemp -d "${TMPDIR:-/tmp}/oppie-turn.XXXXXX")"
 command -v turnserver >/dev/null || { echo "turnserver not found: apt-get install coturn" >&2; exit 127; }
+DIR="$(mktemp -d "${TMPDIR:-/tmp}/oppie-turn.XXXXXX")"
+# EXIT covers every way out, including set -e stopping at `wait` when coturn fails by itself.
+trap 'rm -rf "$DIR"' EXIT
 # --allow-loopback-peers: on loopback both peers are 127.0.0.1, which coturn refuses by default (403 Forbidden IP).
 # stdbuf keeps coturn's log line-buffered so nothing is lost when it is stopped.
 stdbuf -oL -eL turnserver -n --no-cli --log-file=stdout --simple-log \
@@ -20,7 +22,7 @@ stdbuf -oL -eL turnserver -n --no-cli --log-file=stdout --simple-log \
   --no-tls --no-dtls --fingerprint --allow-loopback-peers \
   --pidfile="$DIR/turn.pid" --userdb="$DIR/turndb" &
 PID=$!
-stop() { kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "$DIR"; exit 0; }
+# exit runs the EXIT trap, which removes $DIR once coturn is gone.
+stop() { kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; exit 0; }
 trap stop TERM INT
 wait "$PID"
-rm -rf "$DIR"
