@@ -15,24 +15,40 @@ import { type Identity, signProof } from './crypto/identity.js';
 import { toB64u } from './crypto/sodium.js';
 import { OppieError } from './errors.js';
 
+/**
+ * How long one REST call may take, answer included. Without a bound a request into a dead connection (a network
+ * switch, a captive portal) waits minutes in Node and forever in a browser, and whatever waits on it (fresh TURN
+ * credentials for every direct-path attempt) with it.
+ */
+export const REQUEST_TIMEOUT_MS = 15_000;
+
 export class RelayApi {
   constructor(
     readonly baseUrl: string,
     private readonly fetchFn: typeof globalThis.fetch,
+    private readonly timeoutMs = REQUEST_TIMEOUT_MS,
   ) {}
 
   private async call<T>(method: string, path: string, body?: unknown, token?: string): Promise<T> {
     const headers: Record<string, string> = {};
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (token !== undefined) headers.authorization = `Bearer ${token}`;
+    // Browsers before 2022 lack AbortSignal.timeout: they wait as before rather than fail every call.
+    const signal = typeof AbortSignal.timeout === 'function' ? AbortSignal.timeout(this.timeoutMs) : undefined;
+    const timedOut = (err: unknown) =>
+      new OppieError('OPPIE_ERR_TIMEOUT', `the relay did not answer ${method} ${path} within ${this.timeoutMs} ms`, {
+        cause: err,
+      });
     let res: Response;
     try {
       res = await this.fetchFn(`${this.baseUrl}${path}`, {
         method,
         headers,
+        ...(signal !== undefined && { signal }),
         ...(body !== undefined && { body: JSON.stringify(body) }),
       });
     } catch (err) {
+      if (signal?.aborted === true) throw timedOut(err);
       throw new OppieError('OPPIE_ERR_RELAY', `relay unreachable: ${(err as Error).message}`, { cause: err });
     }
     let parsed: unknown;
@@ -40,6 +56,7 @@ export class RelayApi {
       const text = await res.text();
       parsed = text === '' ? undefined : (JSON.parse(text) as unknown);
     } catch (err) {
+      if (signal?.aborted === true) throw timedOut(err);
       // A response cut short on the way: transient, like any network failure.
       throw new OppieError('OPPIE_ERR_RELAY', `incomplete response from the relay: ${(err as Error).message}`, {
         cause: err,
