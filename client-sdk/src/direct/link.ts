@@ -398,6 +398,10 @@ export class DirectLink {
     } catch {
       // already torn down by the implementation
     }
+    // simple-peer 9 leaves its 5 s "ICE complete" timer running on destroy, which holds a closing process open.
+    const peer = this.peer;
+    clearTimeout(peer._iceCompleteTimer as Parameters<typeof clearTimeout>[0]);
+    queueMicrotask(() => clearTimeout(peer._iceCompleteTimer as Parameters<typeof clearTimeout>[0]));
     this.hooks.closed(end, wasOpen);
   }
 }

@@ -13,6 +13,8 @@ declare module 'simple-peer' {
     readonly destroyed: boolean;
     /** The RTCPeerConnection underneath (simple-peer's own field; used for stats and ICE errors). */
     readonly _pc: unknown;
+    /** simple-peer's own "ICE complete" timer, which its destroy() does not clear. */
+    readonly _iceCompleteTimer: unknown;
     signal(data: unknown): void;
     send(data: string | Uint8Array): void;
     destroy(err?: Error): void;

@@ -155,6 +155,62 @@ describe('a direct link opening', () => {
   });
 });
 
+describe('a direct link closing', () => {
+  it('leaves no timer of its own or of simple-peer behind, so a closing process exits at once', async () => {
+    const [idA, idB] = await Promise.all([generateIdentity(), generateIdentity()]);
+    const [sessionA, sessionB] = await Promise.all([
+      PeerSession.create(idA, idB.publicKey, 'pwa'),
+      PeerSession.create(idB, idA.publicKey, 'sidecar'),
+    ]);
+    const timeouts = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timeouts();
+    const open: string[] = [];
+    const hooks = (other: () => DirectLink | undefined): LinkHooks => ({
+      signal: (data) => other()?.signal(data),
+      open: () => open.push('open'),
+      closed: () => {},
+      envelope: () => {},
+      bad: () => {},
+    });
+    const link = (initiator: boolean, session: PeerSession, h: LinkHooks) =>
+      new DirectLink(
+        {
+          initiator,
+          attempt: 'attempt-2',
+          selfId: session.selfDeviceId,
+          peerId: session.peerDeviceId,
+          session,
+          rtc: wrtc,
+          iceServers: [],
+          iceTransportPolicy: 'all',
+          timers: setTimeoutTimers(),
+          now: () => Date.now(),
+          upgradeTimeoutMs: 10_000,
+          heartbeatMs: 1_000,
+          quietMs: 5_000,
+          windowBytes: 256 * 1024,
+          base64url: jsBase64url,
+        },
+        h,
+      );
+    const b = link(
+      false,
+      sessionB,
+      hooks(() => a),
+    );
+    const a: DirectLink = link(
+      true,
+      sessionA,
+      hooks(() => b),
+    );
+    await until('both open', 15_000, () => open.length === 2);
+    a.close();
+    b.close();
+    await new Promise((r) => setImmediate(r));
+    expect(timeouts()).toBe(before);
+  });
+});
+
 function setTimeoutTimers(): Timers {
   return {
     setTimeout: (fn, ms) => setTimeout(fn, ms),
