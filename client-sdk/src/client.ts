@@ -266,6 +266,9 @@ export class OppieClient {
 
   private stateChanged(from: ConnectionState, to: ConnectionState): void {
     if (to !== 'open') this.directPaths.relayClosed();
+    // Closed for good (this device revoked, replaced by a newer instance, or given up): its data channels go too, or
+    // a replaced instance would go on taking its peers' messages and a revoked one sending them.
+    if (to === 'closed') this.directPaths.stopAll();
     this.events.emit('state', { from, to });
     if (to === 'closed') {
       for (const w of this.openWaiters.splice(0)) w.reject(new OppieError('OPPIE_ERR_CLOSED'));
@@ -304,10 +307,16 @@ export class OppieClient {
       return;
     }
     if (f.type === 'presence') {
-      const p = f.payload as { deviceId: string; online: boolean };
+      const p = f.payload as { deviceId: string; online: boolean; revoked?: boolean };
       this.online.set(p.deviceId, p.online);
-      this.directPaths.presence(p.deviceId, p.online);
-      this.events.emit('peer', { deviceId: p.deviceId, online: p.online });
+      // The relay refuses a revoked device from now on; a data channel to it is the one path it cannot close.
+      if (p.revoked === true) this.directPaths.forget(p.deviceId);
+      else this.directPaths.presence(p.deviceId, p.online);
+      this.events.emit('peer', {
+        deviceId: p.deviceId,
+        online: p.online,
+        ...(p.revoked === true && { revoked: true }),
+      });
       return;
     }
     if (f.type === 'signal') {

@@ -55,7 +55,8 @@ export type ClientEvents = {
   recover: IncomingMessage;
   approve: IncomingMessage;
   state: { from: ConnectionState; to: ConnectionState };
-  peer: { deviceId: string; online: boolean };
+  /** A device of the account came or went; `revoked` when it was revoked (its data channel is closed). */
+  peer: { deviceId: string; online: boolean; revoked?: true };
   paired: PeerInfo & { sas: string };
   /** The transport frames to `peer` use now; every client starts on `relay`. `relayProtocol` is set for TURN. */
   path: { peer: string; path: PathName; relayProtocol?: 'udp' | 'tcp' | 'tls' };

@@ -129,8 +129,9 @@ export const TransportPayload = Type.Object(
     path: Path,
     outcome: Type.Optional(UpgradeOutcome),
     setupMs: Type.Optional(Type.Number({ minimum: 0, maximum: 3_600_000 })),
-    bytesSent: Type.Optional(Type.Integer({ minimum: 0 })),
-    bytesReceived: Type.Optional(Type.Integer({ minimum: 0 })),
+    // 2^40 (1 TiB) per report: far above 30 s of any link, and a counter one report cannot push to +Inf.
+    bytesSent: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 40 })),
+    bytesReceived: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 40 })),
   },
   { additionalProperties: false },
 );
@@ -142,6 +143,11 @@ export const PresenceEntry = Type.Object(
     name: Type.String(),
     online: Type.Boolean(),
     path: Type.Optional(Path),
+    revoked: Type.Optional(
+      Type.Literal(true, {
+        description: 'The device was revoked: it is gone for good, and any data channel to it must be closed.',
+      }),
+    ),
   },
   { additionalProperties: false, title: 'PresenceEntry' },
 );

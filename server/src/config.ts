@@ -3,6 +3,8 @@
  * (`PORT` <-> `--port`), validated at start with an error naming the bad variable, then frozen.
  * The README's configuration table is generated from OPTIONS (`npm run config:doc`) and checked by a test.
  */
+import { turnOptions } from './turn/credentials.js';
+
 type Kind = 'string' | 'int' | 'bool' | 'enum' | 'path' | 'url' | 'redis';
 
 interface OptionSpec {
@@ -280,9 +282,10 @@ export const OPTIONS = {
     env: 'TURN_TTL_SECONDS',
     kind: 'int',
     default: 600,
-    min: 60,
+    // SDKs fetch fresh credentials when less than 60 s are left: a shorter lifetime would cost a request per attempt.
+    min: 120,
     max: 86_400,
-    description: 'Lifetime of minted TURN credentials.',
+    description: 'Lifetime of minted TURN credentials (at least 120 s).',
   },
   pushEnabled: {
     env: 'PUSH_ENABLED',
@@ -460,8 +463,22 @@ export function loadConfig(
     else out[key] = typeof spec.default === 'function' ? spec.default(env) : spec.default;
   }
   const production = env.NODE_ENV === 'production';
-  if (out.turnUrls !== undefined && out.turnSecrets === undefined) {
+  const turn = turnOptions({
+    stunUrls: out.stunUrls as string | undefined,
+    turnUrls: out.turnUrls as string | undefined,
+    turnSecrets: out.turnSecrets as string | undefined,
+    turnTtlSeconds: out.turnTtlSeconds as number,
+  });
+  if (turn.turnUrls.length > 0 && turn.secrets.length === 0) {
     throw new ConfigError('TURN_SECRETS', 'is required when TURN_URLS is set (credentials are minted per device)');
+  }
+  for (const [env, urls, schemes] of [
+    ['STUN_URLS', turn.stunUrls, /^stuns?:/],
+    ['TURN_URLS', turn.turnUrls, /^turns?:/],
+  ] as const) {
+    // A browser's RTCPeerConnection throws on a URL without its scheme: every attempt would fail.
+    const bad = urls.find((u) => !schemes.test(u));
+    if (bad !== undefined) throw new ConfigError(env, `"${bad}" is not a ${env.slice(0, 4).toLowerCase()}: URL`);
   }
   const frame = out.maxFrameBytes as number;
   if (frame > (out.queueMaxBytes as number)) {

@@ -144,7 +144,7 @@ export function createMetrics() {
     }),
     pathBytes: new Counter({
       name: 'oppie_relay_path_bytes_total',
-      help: 'Application bytes the SDKs reported carrying, by path (reports carry the bytes since the previous one).',
+      help: 'Application bytes by path: direct and turn as the SDKs report sending them on a data channel, relay as the relay took them in (application frames and receipts).',
       labelNames: ['path'] as const,
       registers: r,
     }),

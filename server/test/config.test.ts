@@ -36,6 +36,10 @@ describe('loadConfig', () => {
     [{ MAX_FRAME_BYTES: '2097152', QUEUE_MAX_BYTES: '1048576' }, 'MAX_FRAME_BYTES'],
     [{ MAX_FRAME_BYTES: '131071' }, 'MAX_FRAME_BYTES'], // below a full SDK chunk's frame
     [{ TURN_URLS: 'turn:127.0.0.1:3478' }, 'TURN_SECRETS'],
+    [{ TURN_URLS: 'turn:127.0.0.1:3478', TURN_SECRETS: ' , ' }, 'TURN_SECRETS'], // a list of nothing: TURN off
+    [{ TURN_URLS: 'turn.example.com:3478', TURN_SECRETS: 's' }, 'TURN_URLS'], // no scheme: browsers throw on it
+    [{ STUN_URLS: 'stun:127.0.0.1:3478,turn:127.0.0.1:3478' }, 'STUN_URLS'],
+    [{ TURN_TTL_SECONDS: '60' }, 'TURN_TTL_SECONDS'], // SDKs would refetch before every attempt
     [{ REDIS_URL: 'http://127.0.0.1:6379', PUBLIC_URL: 'https://r.example' }, 'REDIS_URL'],
     [{ REDIS_URL: 'redis://127.0.0.1:6379' }, 'PUBLIC_URL'],
   ])('names the bad variable: %o', (env, variable) => {

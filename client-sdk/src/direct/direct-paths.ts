@@ -365,7 +365,8 @@ export class DirectPaths {
       s.relayProtocol = undefined;
       this.d.pathChanged(peer, false);
       this.emit('path', { peer, path: 'relay' });
-      this.sendReport(peer, s, this.initiates(peer) ? 'closed' : undefined);
+      // A path change, not an upgrade outcome: this attempt already counted as `upgraded`.
+      this.sendReport(peer, s);
       if (end !== 'stopped') this.scheduleDial(peer, s, REOPEN_DELAY_MS);
       return;
     }
@@ -443,15 +444,15 @@ export class DirectPaths {
     }
   }
 
-  close(): void {
-    this.closed = true;
+  /** Ends every link and pending retry; the next welcome starts over. */
+  stopAll(): void {
     if (this.reportTimer !== undefined) this.d.platform.timers.clearTimeout(this.reportTimer);
     this.reportTimer = undefined;
-    for (const s of this.byPeer.values()) {
-      if (s.retryTimer !== undefined) this.d.platform.timers.clearTimeout(s.retryTimer);
-      s.retryTimer = undefined;
-      s.link?.close('stopped');
-    }
-    this.byPeer.clear();
+    for (const peer of [...this.byPeer.keys()]) this.forget(peer);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.stopAll();
   }
 }

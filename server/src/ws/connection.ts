@@ -34,6 +34,8 @@ export class Connection {
   ready = false;
   /** Last path reported by the device (transport report); the relay is the path until told otherwise. */
   path: PathName = 'relay';
+  /** The peer that last report was about: when that peer is revoked, the path is the relay again. */
+  pathPeer: string | undefined;
   /** Closed because the device connected again on another instance (which now owns its presence). */
   replacedElsewhere = false;
   stepUpAt: number | undefined;

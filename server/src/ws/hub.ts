@@ -112,11 +112,15 @@ export class Hub {
     });
   }
 
-  /** Tells the account's other live devices here that `deviceId` came or went. */
-  broadcastPresence(accountId: string, deviceId: string, online: boolean): void {
+  /**
+   * Tells the account's other live devices here that `deviceId` came or went; `revoked` when it went for good, so a
+   * peer drops a data channel to it that the relay does not see.
+   */
+  broadcastPresence(accountId: string, deviceId: string, online: boolean, revoked = false): void {
     const d = this.directories.get(accountId)?.get(deviceId);
     if (d === undefined) return;
     const payload: PresenceEntry = { deviceId, role: d.role, name: d.name, online };
+    if (revoked) payload.revoked = true;
     for (const c of this.accountConnections(accountId)) {
       // A connection still opening gets the account's presence in its welcome, which must be its first frame.
       if (c.deviceId !== deviceId && c.ready) c.sendFrame('presence', payload);

@@ -7,6 +7,7 @@ import {
   ERROR_CODES,
   type ErrorCode,
   type FrameLimits,
+  isApplicationType,
   isRoutedType,
   parseDeviceFrame,
   RelayError,
@@ -43,7 +44,12 @@ export class Router {
     private readonly opts: RouterOptions,
     /** An envelope was queued for a device connected nowhere (the Web Push wake-up); must not block or throw. */
     private readonly queuedOffline: (entry: QueuedEnvelope, role: RoleName | undefined) => void = () => {},
-  ) {}
+  ) {
+    this.relayPathBytes = metrics.pathBytes.labels({ path: 'relay' });
+  }
+
+  /** What the relay carried between devices (application frames and receipts), beside what SDKs report for channels. */
+  private readonly relayPathBytes: { inc(n: number): void };
 
   /** Handles one WebSocket message. Never throws: failures become error frames with a code. */
   async handle(conn: Connection, data: Buffer, isBinary: boolean): Promise<void> {
@@ -84,6 +90,7 @@ export class Router {
       return;
     }
     this.traffic.count(env.type, 'in', bytes);
+    if (env.type === 'receipt' || isApplicationType(env.type)) this.relayPathBytes.inc(bytes);
 
     const rule = ROUTE_RULES[env.type];
     const ttl = Math.min(env.ttl ?? rule.defaultTtlMs, rule.maxTtlMs ?? this.opts.maxTtlMs, this.opts.maxTtlMs);
@@ -161,16 +168,21 @@ export class Router {
       }
       case 'transport': {
         const p = env.payload;
-        if (this.hub.directory(conn.accountId)?.has(p.peer) !== true) {
+        if (p.peer === conn.deviceId || this.hub.directory(conn.accountId)?.has(p.peer) !== true) {
           throw new RelayError('RELAY_ERR_RECIPIENT_FORBIDDEN', 'transport report about a device outside your account');
         }
         conn.path = p.path;
-        this.metrics.transportReports.inc({ path: p.path, outcome: p.outcome ?? 'none' });
-        if (p.outcome === 'upgraded' && p.setupMs !== undefined) {
+        conn.pathPeer = p.peer;
+        // The dialing side (the smaller id) alone speaks for an attempt, so each is counted once whatever the other
+        // end sends; an upgrade is to a data channel, never to the relay.
+        const outcome =
+          conn.deviceId < p.peer && !(p.outcome === 'upgraded' && p.path === 'relay') ? p.outcome : undefined;
+        this.metrics.transportReports.inc({ path: p.path, outcome: outcome ?? 'none' });
+        if (outcome === 'upgraded' && p.setupMs !== undefined) {
           this.metrics.timeToDirect.observe({ path: p.path }, p.setupMs / 1000);
         }
-        const bytes = (p.bytesSent ?? 0) + (p.bytesReceived ?? 0);
-        if (bytes > 0) this.metrics.pathBytes.inc({ path: p.path }, bytes);
+        // Both ends report, each the bytes it sent and received: counting what each sent counts every byte once.
+        if (p.bytesSent !== undefined && p.bytesSent > 0) this.metrics.pathBytes.inc({ path: p.path }, p.bytesSent);
         return;
       }
       case 'hello':

@@ -51,6 +51,9 @@ describe('revocation', () => {
       // The client may already be closing: then nothing was sent, which is fine too.
     }
     expect((await ph2.closed).code).toBe(4500);
+    // The sidecar hears that the phone went for good (it closes any data channel to it on that word).
+    const gone = await s.next('presence', (f) => f.payload.deviceId === p?.phone.deviceId && !f.payload.online);
+    expect(gone.payload.revoked).toBe(true);
     await s.expectNone('chat', undefined, 300);
     const dropped = await s.next('dropped');
     expect(dropped.payload.reason).toBe('recipient_revoked');

@@ -43,7 +43,7 @@ describe('ICE servers and transport reports', () => {
   it('turns transport reports into path metrics and the session path', async () => {
     p = await pairOnRelay();
     const ph = await p.connect(p.phone);
-    await p.connect(p.sidecar);
+    const sc = await p.connect(p.sidecar);
     ph.send({
       type: 'transport',
       id: 'tr1',
@@ -57,12 +57,28 @@ describe('ICE servers and transport reports', () => {
         bytesReceived: 500,
       },
     });
+    // The sidecar's report of the same channel (its bytes sent are the phone's bytes received; the outcome counts
+    // once, from whichever of the two dials).
+    sc.send({
+      type: 'transport',
+      id: 'tr1s',
+      timestamp: Date.now(),
+      payload: {
+        peer: p.phone.deviceId,
+        path: 'direct',
+        outcome: 'upgraded',
+        setupMs: 180,
+        bytesSent: 500,
+        bytesReceived: 1000,
+      },
+    });
     await new Promise((r) => setTimeout(r, 1200)); // gauges refresh on the 1 s tick
     const metrics = await (await fetch(`${p.t.url}/api/metrics`)).text();
     expect(metrics).toMatch(/oppie_relay_transport_reports_total\{path="direct",outcome="upgraded"\} 1/);
     expect(metrics).toMatch(/oppie_relay_upgrade_setup_seconds_count\{path="direct"\} 1/);
-    expect(metrics).toMatch(/oppie_relay_path_bytes_total\{path="direct"\} 1500/);
-    expect(metrics).toMatch(/oppie_relay_fallback_ratio 0.5/);
+    // Each byte once: 1,000 one way and 500 the other, though both ends reported both directions.
+    expect(metrics).toMatch(/oppie_relay_path_bytes_total\{path="direct"\} 1500\n/);
+    expect(metrics).toMatch(/oppie_relay_fallback_ratio 0\n/);
     const sessions = await api<{ sessions: Array<{ deviceId: string; path: string }> }>(
       p.t.url,
       'GET',
@@ -80,5 +96,51 @@ describe('ICE servers and transport reports', () => {
       payload: { peer: 'AAAAAAAAAAAAAAAAAAAAAA', path: 'turn' },
     });
     expect((await ph.errorFor('tr2')).payload.code).toBe('RELAY_ERR_RECIPIENT_FORBIDDEN');
+  });
+
+  it("counts each attempt once, refuses reports that would poison the metrics, and drops a revoked peer's path", async () => {
+    p = await pairOnRelay();
+    const ph = await p.connect(p.phone);
+    const sc = await p.connect(p.sidecar);
+    const [dialer, answerer] = p.phone.deviceId < p.sidecar.deviceId ? [ph, sc] : [sc, ph];
+    const peerOf = (c: typeof ph) => (c === ph ? p?.sidecar.deviceId : p?.phone.deviceId) as string;
+    let n = 0;
+    const report = (from: typeof ph, payload: Record<string, unknown>) => {
+      const id = `r${++n}`;
+      from.send({ type: 'transport', id, timestamp: Date.now(), payload: { peer: peerOf(from), ...payload } });
+      return id;
+    };
+    // Both ends say the attempt upgraded: one count, from the dialing side. An upgrade to the relay is no upgrade.
+    report(dialer, { path: 'direct', outcome: 'upgraded', setupMs: 100 });
+    report(answerer, { path: 'direct', outcome: 'upgraded', setupMs: 100 });
+    report(dialer, { path: 'relay', outcome: 'upgraded', setupMs: 100 });
+    report(dialer, { path: 'direct' });
+    // About itself, or a count that would turn the counter into +Inf: refused, nothing counted.
+    const self = `r${++n}`;
+    ph.send({ type: 'transport', id: self, timestamp: Date.now(), payload: { peer: p.phone.deviceId, path: 'turn' } });
+    expect((await ph.errorFor(self)).payload.code).toBe('RELAY_ERR_RECIPIENT_FORBIDDEN');
+    const huge = report(ph, { path: 'direct', bytesSent: 1e308 });
+    expect((await ph.errorFor(huge)).payload.code).toBe('RELAY_ERR_ENVELOPE_INVALID');
+    // What the relay itself carries counts under `relay`.
+    const chat = sc.routed('chat', p.phone.deviceId, 'x');
+    await sc.ackFor(chat.id);
+    await new Promise((r) => setTimeout(r, 1200)); // gauges refresh on the 1 s tick
+    let metrics = await (await fetch(`${p.t.url}/api/metrics`)).text();
+    expect(metrics).toMatch(/oppie_relay_transport_reports_total\{path="direct",outcome="upgraded"\} 1\n/);
+    expect(metrics).not.toMatch(/outcome="upgraded"\} [^1]/);
+    expect(metrics).toMatch(/oppie_relay_upgrade_setup_seconds_count\{path="direct"\} 1\n/);
+    expect(metrics).not.toMatch(/oppie_relay_upgrade_setup_seconds_count\{path="relay"\}/);
+    expect(metrics).not.toMatch(/path_bytes_total\{path="direct"\}/);
+    expect(Number(/oppie_relay_path_bytes_total\{path="relay"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThan(0);
+    expect(metrics).toMatch(/oppie_relay_sessions_by_path\{path="direct"\} 2\n/);
+    // The phone is revoked: the sidecar's channel to it is gone, whatever its last report said.
+    const res = await api(p.t.url, 'DELETE', `/api/auth/devices/${p.phone.deviceId}`, undefined, {
+      token: p.sidecar.token,
+    });
+    expect(res.status).toBe(204);
+    await new Promise((r) => setTimeout(r, 1200));
+    metrics = await (await fetch(`${p.t.url}/api/metrics`)).text();
+    expect(metrics).toMatch(/oppie_relay_sessions_by_path\{path="direct"\} 0\n/);
+    expect(metrics).toMatch(/oppie_relay_fallback_ratio 1\n/);
   });
 });

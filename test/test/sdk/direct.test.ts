@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { APPLICATION_TYPES, type IncomingMessage, type OppieClient, type RtcImplementation } from '@oppie/client-sdk';
 import { startTestRelay, type TestRelay } from '@oppie/test-kit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { pairedClients } from './sdk-fixture.js';
+import { pairedClients, until } from './sdk-fixture.js';
 
 const rtc = createRequire(import.meta.url)('@roamhq/wrtc') as RtcImplementation;
 
@@ -18,19 +18,6 @@ afterEach(async () => {
   await t?.close();
   t = undefined;
 });
-
-function until<T>(what: string, ms: number, check: () => T | undefined): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = () => {
-      const v = check();
-      if (v !== undefined) return resolve(v);
-      if (Date.now() - started > ms) return reject(new Error(`timed out after ${ms} ms waiting for ${what}`));
-      setTimeout(tick, 20);
-    };
-    tick();
-  });
-}
 
 async function directPair(relayUrl: string) {
   const both = await pairedClients(relayUrl, { sidecar: { platform: { rtc } }, phone: { platform: { rtc } } });

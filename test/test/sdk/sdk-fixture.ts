@@ -43,3 +43,17 @@ export async function pairedClients(
   const [phoneSide, sidecarSide] = await Promise.all([phone.pair(offer.link), offer.completed]);
   return { sidecar, phone, offer, phoneSide, sidecarSide };
 }
+
+/** Polls `check` every 20 ms until it gives a value; rejects after `ms` naming `what`. */
+export function until<T>(what: string, ms: number, check: () => T | undefined): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const tick = () => {
+      const v = check();
+      if (v !== undefined) return resolve(v);
+      if (Date.now() - started > ms) return reject(new Error(`timed out after ${ms} ms waiting for ${what}`));
+      setTimeout(tick, 20);
+    };
+    tick();
+  });
+}
