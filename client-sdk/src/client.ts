@@ -238,11 +238,12 @@ export class OppieClient {
   }
 
   /**
-   * The network changed (browser `online`, a new interface on the workstation): reconnects the relay at once and
-   * starts the direct path over, since the addresses ICE found may be gone.
+   * The network changed (browser `online`, a new interface on the workstation): checks the relay connection at once
+   * (a ping; no pong within 2 s and it reconnects, as it does at once when it was already reconnecting) and starts the
+   * direct path over, since the addresses ICE found may be gone.
    */
   networkChanged(): void {
-    this.connection.resumeNow();
+    this.connection.checkNow();
     this.directPaths.networkChanged();
   }
 

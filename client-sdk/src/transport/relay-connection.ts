@@ -38,6 +38,8 @@ export interface RelayConnectionOptions {
 
 let pingCounter = 0;
 const WELCOME_TIMEOUT_MS = 10_000;
+/** After a network change, how long the relay has to answer a ping before the connection is recycled. */
+export const NETWORK_CHECK_MS = 2_000;
 
 export class RelayConnection {
   private stateValue: ConnectionState = 'idle';
@@ -46,6 +48,7 @@ export class RelayConnection {
   private attemptId = 0;
   private timer: unknown;
   private heartbeat: unknown;
+  private heartbeatEveryMs = 15_000;
   private awaitingPong = false;
   private welcomeTimer: unknown;
 
@@ -100,7 +103,7 @@ export class RelayConnection {
     this.ws = ws;
     // A socket that opens but never gets its welcome (a proxy that accepted and stalled) is recycled.
     this.welcomeTimer = this.opts.platform.timers.setTimeout(() => {
-      if (id === this.attemptId && this.stateValue !== 'open') ws.close(3000, 'no welcome');
+      if (id === this.attemptId && this.stateValue !== 'open') this.recycle('no welcome');
     }, WELCOME_TIMEOUT_MS);
     ws.onmessage = (ev) => {
       if (id !== this.attemptId) return;
@@ -139,20 +142,54 @@ export class RelayConnection {
 
   private startHeartbeat(relayHeartbeatMs: number): void {
     this.stopHeartbeat();
-    const every = this.opts.heartbeatMs ?? Math.min(15_000, relayHeartbeatMs);
-    const tick = () => {
-      if (this.stateValue !== 'open') return;
-      if (this.awaitingPong) {
-        // The relay (or the path to it) went quiet: recycle the connection instead of waiting for TCP to notice.
-        this.ws?.close(3000, 'heartbeat timeout');
-        return;
-      }
-      this.awaitingPong = true;
-      this.send({ type: 'ping', id: `ping-${++pingCounter}`, timestamp: this.opts.platform.now(), payload: {} });
-      this.heartbeat = this.opts.platform.timers.setTimeout(tick, every);
-    };
+    this.heartbeatEveryMs = this.opts.heartbeatMs ?? Math.min(15_000, relayHeartbeatMs);
     this.awaitingPong = false;
-    this.heartbeat = this.opts.platform.timers.setTimeout(tick, every);
+    this.heartbeat = this.opts.platform.timers.setTimeout(() => this.beat(), this.heartbeatEveryMs);
+  }
+
+  /** Pings the relay; a ping still unanswered at the next beat, `nextMs` later, recycles the connection. */
+  private beat(nextMs = this.heartbeatEveryMs): void {
+    this.heartbeat = undefined;
+    if (this.stateValue !== 'open') return;
+    if (this.awaitingPong) {
+      // The relay (or the path to it) went quiet: recycle the connection instead of waiting for TCP to notice.
+      this.recycle('heartbeat timeout');
+      return;
+    }
+    this.awaitingPong = true;
+    this.send({ type: 'ping', id: `ping-${++pingCounter}`, timestamp: this.opts.platform.now(), payload: {} });
+    this.heartbeat = this.opts.platform.timers.setTimeout(() => this.beat(), nextMs);
+  }
+
+  /**
+   * The network changed: a socket that looks open may be dead (its route is gone, and TCP will not say so for
+   * minutes). A ping now, and the connection is recycled unless the pong comes within {@link NETWORK_CHECK_MS};
+   * while reconnecting, the next attempt starts at once.
+   */
+  checkNow(): void {
+    if (this.stateValue !== 'open') {
+      this.resumeNow();
+      return;
+    }
+    this.stopHeartbeat();
+    this.awaitingPong = false;
+    this.beat(NETWORK_CHECK_MS);
+  }
+
+  /**
+   * Gives up the socket and reconnects at once, without waiting for its close handshake: over a dead route that
+   * never completes, and `ws` would hold the connection 30 s before it gives up on it.
+   */
+  private recycle(reason: string): void {
+    const ws = this.ws as (WebSocketLike & { terminate?: () => void }) | undefined;
+    this.attemptId++; // its late events belong to no attempt
+    try {
+      if (typeof ws?.terminate === 'function') ws.terminate();
+      else ws?.close(3000, reason);
+    } catch {
+      // already closing: it is dropped either way
+    }
+    this.closed(3000, reason);
   }
 
   private stopHeartbeat(): void {

@@ -1,0 +1,109 @@
+/**
+ * A network change under an open relay connection, with real sockets: the connection's route is gone but nothing
+ * closed it (a TCP proxy on 127.0.0.1 that stops forwarding the connections it holds, as a dead route does), so only
+ * a ping can tell. `networkChanged()` asks at once and reconnects within seconds instead of a heartbeat cycle later.
+ */
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { type ConnectionState, MemoryStore } from '@oppie/client-sdk';
+import { startTestRelay, type TestRelay } from '@oppie/test-kit';
+import { afterEach, describe, expect, it } from 'vitest';
+import { pairedClients, sdkClient, until } from './sdk-fixture.js';
+
+let t: TestRelay | undefined;
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of closers.splice(0)) await c();
+  await t?.close();
+  t = undefined;
+});
+
+/** Forwards 127.0.0.1 connections to `port`; `freeze()` silences the ones open now, later ones pass. */
+async function freezableProxy(port: number) {
+  const frozen = new WeakSet<Socket>();
+  const live = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(port, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      live.add(s);
+      s.on('close', () => live.delete(s));
+      s.on('error', () => {});
+    }
+    client.on('data', (d) => (frozen.has(client) ? undefined : upstream.write(d)));
+    upstream.on('data', (d) => (frozen.has(client) ? undefined : client.write(d)));
+    // Over a dead route the far end's close never arrives either.
+    client.on('close', () => (frozen.has(client) ? undefined : upstream.destroy()));
+    upstream.on('close', () => (frozen.has(client) ? undefined : client.destroy()));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    freeze: () => {
+      for (const s of live) frozen.add(s);
+    },
+    close: async () => {
+      for (const s of live) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A paired sidecar on the relay and its phone connected through a freezable proxy (the sidecar's link stays up). */
+async function phoneBehindProxy(overrides: Parameters<typeof startTestRelay>[0] = {}) {
+  t = await startTestRelay(overrides);
+  const proxy = await freezableProxy(Number(new URL(t.url).port));
+  closers.push(() => proxy.close());
+  const phoneStore = new MemoryStore();
+  const paired = await pairedClients(t.url, { phoneStore });
+  const sidecar = paired.sidecar;
+  await paired.phone.close();
+  const phone = await sdkClient(proxy.url, 'pwa', 'phone', { storage: phoneStore });
+  closers.push(
+    () => sidecar.close(),
+    () => phone.close(),
+  );
+  await phone.connect();
+  return { proxy, sidecar, phone };
+}
+
+describe('a network change', () => {
+  it('finds a dead relay connection by a ping at once and reconnects, without waiting for the heartbeat', async () => {
+    const { proxy, sidecar, phone } = await phoneBehindProxy();
+    const states: ConnectionState[] = [];
+    phone.events.on('state', (e) => states.push(e.to));
+    proxy.freeze();
+    phone.networkChanged();
+    // The default heartbeat (15 s, then 15 s for its pong) would take up to 30 s to notice.
+    await until('a new relay connection', 6_000, () => (states.includes('open') ? true : undefined));
+    expect(states[0]).toBe('reconnecting');
+    // And it carries messages again.
+    const got = new Promise<unknown>((resolve) => sidecar.events.on('chat', (m) => resolve(m.payload)));
+    await phone.send('chat', { text: 'after the change' });
+    expect(await got).toEqual({ text: 'after the change' });
+  });
+
+  it('recycles a connection whose heartbeat goes unanswered at once, without waiting for its close handshake', async () => {
+    const { proxy, phone } = await phoneBehindProxy({ heartbeatSeconds: 1 });
+    const states: ConnectionState[] = [];
+    phone.events.on('state', (e) => states.push(e.to));
+    proxy.freeze();
+    // A ping each second, recycled a second later; a close handshake over the dead route would take 30 s more.
+    await until('a new relay connection', 6_000, () => (states.includes('open') ? true : undefined));
+    expect(states[0]).toBe('reconnecting');
+  });
+
+  it('leaves a live relay connection alone', async () => {
+    t = await startTestRelay();
+    const { sidecar, phone } = await pairedClients(t.url);
+    closers.push(
+      () => sidecar.close(),
+      () => phone.close(),
+    );
+    const states: ConnectionState[] = [];
+    phone.events.on('state', (e) => states.push(e.to));
+    phone.networkChanged();
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(states).toEqual([]);
+    expect(phone.state).toBe('open');
+  });
+});
