@@ -239,8 +239,8 @@ export class OppieClient {
 
   /**
    * The network changed (browser `online`, a new interface on the workstation): checks the relay connection at once
-   * (a ping; no pong within 2 s and it reconnects, as it does at once when it was already reconnecting) and starts the
-   * direct path over, since the addresses ICE found may be gone.
+   * (a ping; nothing back within 2 s and it reconnects; a reconnect waiting or in flight starts at once) and starts
+   * the direct path over, since the addresses ICE found may be gone.
    */
   networkChanged(): void {
     this.connection.checkNow();

@@ -10,6 +10,8 @@ export interface WebSocketLike {
   binaryType: string;
   send(data: string): void;
   close(code?: number, reason?: string): void;
+  /** Drops the connection without a close handshake, where the implementation can (`ws` in Node; browsers cannot). */
+  terminate?(): void;
   onopen: ((ev: unknown) => void) | null;
   onclose: ((ev: { code: number; reason: string }) => void) | null;
   onerror: ((ev: unknown) => void) | null;

@@ -474,11 +474,12 @@ export function loadConfig(
   }
   for (const [env, urls, schemes] of [
     ['STUN_URLS', turn.stunUrls, /^stuns?:/],
-    ['TURN_URLS', turn.turnUrls, /^turns?:/],
+    // A credentialed entry may list STUN URLs too (browsers take them).
+    ['TURN_URLS', turn.turnUrls, /^(turns?|stuns?):/],
   ] as const) {
     // A browser's RTCPeerConnection throws on a URL without its scheme: every attempt would fail.
     const bad = urls.find((u) => !schemes.test(u));
-    if (bad !== undefined) throw new ConfigError(env, `"${bad}" is not a ${env.slice(0, 4).toLowerCase()}: URL`);
+    if (bad !== undefined) throw new ConfigError(env, `"${bad}" has no ${schemes.source.slice(1)} scheme`);
   }
   const frame = out.maxFrameBytes as number;
   if (frame > (out.queueMaxBytes as number)) {

@@ -39,6 +39,7 @@ describe('loadConfig', () => {
     [{ TURN_URLS: 'turn:127.0.0.1:3478', TURN_SECRETS: ' , ' }, 'TURN_SECRETS'], // a list of nothing: TURN off
     [{ TURN_URLS: 'turn.example.com:3478', TURN_SECRETS: 's' }, 'TURN_URLS'], // no scheme: browsers throw on it
     [{ STUN_URLS: 'stun:127.0.0.1:3478,turn:127.0.0.1:3478' }, 'STUN_URLS'],
+    [{ TURN_URLS: 'turn:127.0.0.1:3478,127.0.0.1:3479', TURN_SECRETS: 's' }, 'TURN_URLS'],
     [{ TURN_TTL_SECONDS: '60' }, 'TURN_TTL_SECONDS'], // SDKs would refetch before every attempt
     [{ REDIS_URL: 'http://127.0.0.1:6379', PUBLIC_URL: 'https://r.example' }, 'REDIS_URL'],
     [{ REDIS_URL: 'redis://127.0.0.1:6379' }, 'PUBLIC_URL'],
@@ -51,6 +52,14 @@ describe('loadConfig', () => {
       expect((err as ConfigError).variable).toBe(variable);
       expect((err as Error).message).toContain(variable);
     }
+  });
+
+  it('takes STUN and TLS URLs beside TURN ones in TURN_URLS, with spaces and empty items', () => {
+    const c = loadConfig({
+      TURN_URLS: ' turn:127.0.0.1:3478 , turns:r.example:5349,, stun:127.0.0.1:3478',
+      TURN_SECRETS: 's',
+    });
+    expect(c.turnUrls).toContain('turns:r.example:5349');
   });
 
   it('refuses unknown flags', () => {

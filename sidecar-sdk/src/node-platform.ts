@@ -58,6 +58,11 @@ export class NodeWebSocket implements WebSocketLike {
     if (this.socket.readyState === WebSocket.CONNECTING) this.socket.terminate();
     else this.socket.close(code, reason);
   }
+
+  /** Drops the connection without a close handshake (the SDK uses it for a socket whose route is dead). */
+  terminate(): void {
+    this.socket.terminate();
+  }
 }
 
 function rawToString(data: WebSocket.RawData): string {

@@ -58,6 +58,19 @@ describe('NodeWebSocket', () => {
     expect(ws.readyState).toBe(NodeWebSocket.CLOSED);
   });
 
+  it('terminates at once a connection whose far end no longer reads (a dead route): no close handshake to wait for', async () => {
+    server.on('connection', (peer) => {
+      // The server stops reading: a close frame would never be answered (ws would wait 30 s for it).
+      (peer as unknown as { _socket: { pause(): void } })._socket.pause();
+    });
+    const ws = new NodeWebSocket(url);
+    const s = open(ws);
+    await s.opened;
+    ws.terminate();
+    expect((await s.closed).code).toBe(1006);
+    expect(ws.readyState).toBe(NodeWebSocket.CLOSED);
+  });
+
   it('reports the server close code and reason, and binary frames as ArrayBuffer', async () => {
     server.on('connection', (peer) => {
       peer.send(Buffer.from([1, 2, 3]));

@@ -72,6 +72,8 @@ interface PeerPath {
   answering: { readonly attempt: string; readonly signals: unknown[] } | undefined;
   reportedSent: number;
   reportedReceived: number;
+  /** Forgotten (revoked, or this session ended for good): no more reports about it, the relay would refuse them. */
+  forgotten: boolean;
 }
 
 const REPORT_EVERY_MS = 30_000;
@@ -132,6 +134,7 @@ export class DirectPaths {
         answering: undefined,
         reportedSent: 0,
         reportedReceived: 0,
+        forgotten: false,
       };
       this.byPeer.set(peer, s);
     }
@@ -192,6 +195,7 @@ export class DirectPaths {
     if (s === undefined) return;
     if (s.retryTimer !== undefined) this.d.platform.timers.clearTimeout(s.retryTimer);
     s.retryTimer = undefined;
+    s.forgotten = true;
     s.link?.close('stopped');
     this.byPeer.delete(peer);
   }
@@ -391,6 +395,7 @@ export class DirectPaths {
   }
 
   private sendReport(peer: string, s: PeerPath, outcome?: UpgradeOutcome, setupMs?: number, link = s.link): void {
+    if (s.forgotten) return;
     const sent = link?.bytesSent ?? 0;
     const received = link?.bytesReceived ?? 0;
     const payload: Record<string, unknown> = { peer, path: s.path };

@@ -117,6 +117,8 @@ export class RelayConnection {
   }
 
   private received(data: unknown): void {
+    // Any frame shows the connection alive: a pong queued behind a backlog must not get a busy socket recycled.
+    this.awaitingPong = false;
     let frame: RelayFrameIn;
     try {
       frame = JSON.parse(String(data)) as RelayFrameIn;
@@ -133,10 +135,7 @@ export class RelayConnection {
       this.hooks.onWelcome(frame.payload as WelcomePayload);
       return;
     }
-    if (frame.type === 'pong') {
-      this.awaitingPong = false;
-      return;
-    }
+    if (frame.type === 'pong') return;
     this.hooks.onFrame(frame);
   }
 
@@ -163,17 +162,26 @@ export class RelayConnection {
 
   /**
    * The network changed: a socket that looks open may be dead (its route is gone, and TCP will not say so for
-   * minutes). A ping now, and the connection is recycled unless the pong comes within {@link NETWORK_CHECK_MS};
-   * while reconnecting, the next attempt starts at once.
+   * minutes). A ping now, and the connection is recycled unless a frame comes within {@link NETWORK_CHECK_MS};
+   * while reconnecting, the next attempt starts at once, and an attempt in flight starts over.
    */
   checkNow(): void {
-    if (this.stateValue !== 'open') {
+    if (this.stateValue === 'open') {
+      this.stopHeartbeat();
+      this.awaitingPong = false;
+      this.beat(NETWORK_CHECK_MS);
+      return;
+    }
+    if (this.stateValue === 'reconnecting' && this.timer !== undefined) {
       this.resumeNow();
       return;
     }
-    this.stopHeartbeat();
-    this.awaitingPong = false;
-    this.beat(NETWORK_CHECK_MS);
+    if (this.stateValue !== 'connecting' && this.stateValue !== 'reconnecting') return;
+    // An attempt in flight (its token request or socket) may be stuck on the old route: start it over.
+    if (this.welcomeTimer !== undefined) this.opts.platform.timers.clearTimeout(this.welcomeTimer);
+    this.welcomeTimer = undefined;
+    this.dropSocket('network changed');
+    void this.open();
   }
 
   /**
@@ -181,15 +189,20 @@ export class RelayConnection {
    * never completes, and `ws` would hold the connection 30 s before it gives up on it.
    */
   private recycle(reason: string): void {
-    const ws = this.ws as (WebSocketLike & { terminate?: () => void }) | undefined;
     this.attemptId++; // its late events belong to no attempt
+    this.dropSocket(reason);
+    this.closed(3000, reason);
+  }
+
+  private dropSocket(reason: string): void {
+    const ws = this.ws;
+    this.ws = undefined;
     try {
       if (typeof ws?.terminate === 'function') ws.terminate();
       else ws?.close(3000, reason);
     } catch {
       // already closing: it is dropped either way
     }
-    this.closed(3000, reason);
   }
 
   private stopHeartbeat(): void {

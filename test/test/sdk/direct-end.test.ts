@@ -53,6 +53,8 @@ describe('a data channel ends with the session it belongs to', () => {
     const { sidecar, phone } = await directPair(t.url, sidecarStore);
     const peerEvents: Array<{ deviceId: string; online: boolean; revoked?: true }> = [];
     sidecar.events.on('peer', (e) => peerEvents.push(e));
+    const sidecarErrors: OppieError[] = [];
+    sidecar.events.on('error', (e) => sidecarErrors.push(e));
     const phoneErrors: OppieError[] = [];
     phone.events.on('error', (e) => phoneErrors.push(e));
     // The CLI's way: another client on the sidecar's store revokes the phone; the running sidecar is not told.
@@ -70,6 +72,8 @@ describe('a data channel ends with the session it belongs to', () => {
     await new Promise((r) => setTimeout(r, 1_500));
     expect(atSidecar).toEqual([]);
     expect(sidecar.pathTo(phone.deviceId)).toBe('relay');
+    // Closing the channel to a revoked peer sends no report the relay would refuse (it is no longer in the account).
+    expect(sidecarErrors.map((e) => e.code)).toEqual([]);
   });
 
   it('closes when this sidecar is replaced by a newer instance, and the peer reaches the new one directly', async () => {

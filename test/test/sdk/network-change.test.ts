@@ -17,11 +17,21 @@ afterEach(async () => {
   t = undefined;
 });
 
-/** Forwards 127.0.0.1 connections to `port`; `freeze()` silences the ones open now, later ones pass. */
+/**
+ * Forwards 127.0.0.1 connections to `port`; `freeze()` silences the ones open now, later ones pass, unless
+ * `hangNew(true)`: then new connections are accepted and never answered.
+ */
 async function freezableProxy(port: number) {
   const frozen = new WeakSet<Socket>();
   const live = new Set<Socket>();
+  let hanging = false;
   const server: Server = createServer((client) => {
+    if (hanging) {
+      live.add(client);
+      client.on('close', () => live.delete(client));
+      client.on('error', () => {});
+      return;
+    }
     const upstream = connect(port, '127.0.0.1');
     for (const s of [client, upstream]) {
       live.add(s);
@@ -40,6 +50,9 @@ async function freezableProxy(port: number) {
     url: `http://127.0.0.1:${address.port}`,
     freeze: () => {
       for (const s of live) frozen.add(s);
+    },
+    hangNew: (on: boolean) => {
+      hanging = on;
     },
     close: async () => {
       for (const s of live) s.destroy();
@@ -90,6 +103,23 @@ describe('a network change', () => {
     // A ping each second, recycled a second later; a close handshake over the dead route would take 30 s more.
     await until('a new relay connection', 6_000, () => (states.includes('open') ? true : undefined));
     expect(states[0]).toBe('reconnecting');
+  });
+
+  it('starts a reconnect attempt over when the network changes while it hangs on the old route', async () => {
+    const { proxy, phone } = await phoneBehindProxy();
+    const states: ConnectionState[] = [];
+    phone.events.on('state', (e) => states.push(e.to));
+    proxy.freeze();
+    proxy.hangNew(true);
+    phone.networkChanged();
+    await until('reconnecting', 6_000, () => (states.includes('reconnecting') ? true : undefined));
+    // Its attempt (token request or socket) now hangs in the proxy; a second change comes with a working route.
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(phone.state).toBe('reconnecting');
+    proxy.hangNew(false);
+    phone.networkChanged();
+    // Without starting over it would wait for the attempt's own timeouts (10 s for a welcome, 15 s for a request).
+    await until('a new relay connection', 4_000, () => (states.includes('open') ? true : undefined));
   });
 
   it('leaves a live relay connection alone', async () => {
