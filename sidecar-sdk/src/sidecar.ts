@@ -38,10 +38,15 @@ export async function createSidecar(opts: SidecarOptions): Promise<OppieClient> 
     ...(opts.direct !== undefined && { direct: opts.direct }),
   });
   await client.register(opts.enrollmentToken === undefined ? {} : { enrollmentToken: opts.enrollmentToken });
-  // A new network means new addresses: reconnect the relay now and start the direct path over.
-  const stop = watchNetwork(() => client.networkChanged());
+  // A new network means new addresses: check the relay connection now and start the direct path over. Watched while
+  // the client may connect: from a close (given up, replaced, closed by the app) until it connects again.
+  const watch = () => watchNetwork(() => client.networkChanged());
+  let stop: (() => void) | undefined = watch();
   client.events.on('state', ({ to }) => {
-    if (to === 'closed') stop();
+    if (to === 'closed') {
+      stop?.();
+      stop = undefined;
+    } else stop ??= watch();
   });
   return client;
 }
