@@ -238,11 +238,9 @@ export class Messaging {
    */
   private directStall(peer: string, now: number): void {
     const p = this.silence.get(peer);
-    if (p === undefined) this.silence.set(peer, { at: now, rto: RTO_MS });
-    else if (now - p.at >= DIRECT_STALL_MS) {
-      this.silence.set(peer, { at: now, rto: RTO_MS });
-      this.d.direct?.reset(peer);
-    }
+    if (p !== undefined && now - p.at < DIRECT_STALL_MS) return;
+    this.moved(peer);
+    if (p !== undefined) this.d.direct?.reset(peer);
   }
 
   private lowest(peer: string): number | undefined {

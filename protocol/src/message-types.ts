@@ -65,3 +65,14 @@ export function isRoutedType(type: string): type is RoutedType {
 export function isApplicationType(type: string): type is ApplicationType {
   return application.has(type);
 }
+
+/**
+ * Which of two paired devices dials the direct path: the one with the smaller id. It alone reports an attempt's
+ * outcome, and the relay counts outcomes from it only, so each attempt is counted once.
+ *
+ * @example
+ * if (dialsDirectPath(selfId, peerId)) startAttempt(peerId);
+ */
+export function dialsDirectPath(deviceId: string, peer: string): boolean {
+  return deviceId < peer;
+}

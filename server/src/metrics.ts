@@ -2,7 +2,7 @@
  * Prometheus metrics, all named `oppie_relay_*`. Labels are bounded enums (type, direction, reason, role, path):
  * never a device, account or user id, so cardinality stays fixed however many devices connect.
  */
-import type { Priority } from '@oppie/protocol';
+import { isApplicationType, type Priority } from '@oppie/protocol';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export function createMetrics() {
@@ -174,10 +174,16 @@ export type Metrics = ReturnType<typeof createMetrics>;
  * Per-envelope counters on the hot path. prom-client hashes the label set on every `inc({...})`; the label values here
  * are a handful of message types and directions, so their children are looked up once and kept.
  */
+interface TypeCounters {
+  readonly envelopes: Counter.Internal;
+  readonly bytes: Counter.Internal;
+  readonly relayPath: Counter.Internal | undefined;
+}
+
 export class TrafficCounters {
   private readonly children = {
-    in: new Map<string, { envelopes: Counter.Internal; bytes: Counter.Internal }>(),
-    out: new Map<string, { envelopes: Counter.Internal; bytes: Counter.Internal }>(),
+    in: new Map<string, TypeCounters>(),
+    out: new Map<string, TypeCounters>(),
   };
   private readonly latency = new Map<Priority, Histogram.Internal<'priority'>>();
 
@@ -190,11 +196,18 @@ export class TrafficCounters {
       c = {
         envelopes: this.metrics.envelopes.labels({ type, direction }),
         bytes: this.metrics.bytes.labels({ type, direction }),
+        // What devices send each other through the relay, counted once on the way in: the relay's own row of the
+        // bytes by path, beside what SDKs report for their data channels.
+        relayPath:
+          direction === 'in' && (type === 'receipt' || isApplicationType(type))
+            ? this.metrics.pathBytes.labels({ path: 'relay' })
+            : undefined,
       };
       byType.set(type, c);
     }
     c.envelopes.inc();
     c.bytes.inc(bytes);
+    c.relayPath?.inc(bytes);
   }
 
   delivered(priority: Priority, seconds: number): void {

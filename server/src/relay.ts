@@ -177,14 +177,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
   /** What every instance does about a revocation, wherever it was made. */
   const revokedHere = (accountId: string, deviceId: string) => {
     gateway.kick(deviceId);
-    hub.broadcastPresence(accountId, deviceId, false, true);
-    // A channel to it closes on that word, and the report saying so is refused (it is no longer in the account).
-    for (const c of hub.accountConnections(accountId)) {
-      if (c.pathPeer !== deviceId) continue;
-      c.path = 'relay';
-      c.pathPeer = undefined;
-    }
-    hub.removeFromDirectory(accountId, deviceId);
+    hub.revoke(accountId, deviceId);
   };
   const deviceAddedHere = (accountId: string, deviceId: string, entry: DirectoryEntry) => {
     hub.addToDirectory(accountId, deviceId, entry);

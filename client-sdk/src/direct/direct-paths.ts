@@ -5,7 +5,7 @@
  * addresses. Of a pair, the device with the smaller id dials; it also retries failed attempts with backoff and
  * reports their outcome, so the relay's metrics count each attempt once.
  */
-import type { PathName, UpgradeOutcome } from '@oppie/protocol';
+import { dialsDirectPath, type PathName, type UpgradeOutcome } from '@oppie/protocol';
 import type { Emitter } from 'mitt';
 import { defaultBase64url } from '../crypto/aead.js';
 import { toB64u } from '../crypto/sodium.js';
@@ -142,7 +142,7 @@ export class DirectPaths {
   }
 
   private initiates(peer: string): boolean {
-    return this.d.deviceId < peer;
+    return dialsDirectPath(this.d.deviceId, peer);
   }
 
   /** A (re)opened relay session: its ICE servers and who is online. */

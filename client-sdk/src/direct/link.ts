@@ -58,6 +58,8 @@ export interface LinkHooks {
 const PROBE = new Uint8Array([0x70]);
 /** How long to wait for the peer's view of the path after our probe passed, before opening on our view alone. */
 const PEER_PATH_WAIT_MS = 1_500;
+/** Our view of the path when our stats fail or come too late: direct (the peer's `path` still marks a relayed end). */
+const UNKNOWN_VIEW: SelectedPath = { path: 'direct', localRelay: false };
 
 export class DirectLink {
   private stateValue: LinkState = 'connecting';
@@ -332,7 +334,7 @@ export class DirectLink {
     this.upgradeTimer = undefined;
     this.peerWaitTimer = this.o.timers.setTimeout(() => {
       this.peerWaitTimer = undefined;
-      this.localView ??= { path: 'direct', localRelay: false };
+      this.localView ??= UNKNOWN_VIEW;
       this.tryOpen(true);
     }, PEER_PATH_WAIT_MS);
     void this.opened();
@@ -347,12 +349,11 @@ export class DirectLink {
     try {
       view = await selectedPath(this.peer._pc);
     } catch (err) {
-      // Without stats the path is taken as direct; the peer's `path` message still marks a relayed end.
       this.hooks.bad(err);
       view = undefined;
     }
     if (this.stateValue === 'closed') return;
-    const own = view ?? { path: 'direct', localRelay: false };
+    const own = view ?? UNKNOWN_VIEW;
     // Opened meanwhile on the fallback view (our stats came after the wait): the peer may still wait for our word.
     if (this.stateValue === 'connecting') this.localView = own;
     const rp = own.localRelay === true ? own.relayProtocol : undefined;
@@ -400,8 +401,9 @@ export class DirectLink {
     }
     // simple-peer 9 leaves its 5 s "ICE complete" timer running on destroy, which holds a closing process open.
     const peer = this.peer;
-    clearTimeout(peer._iceCompleteTimer as Parameters<typeof clearTimeout>[0]);
-    queueMicrotask(() => clearTimeout(peer._iceCompleteTimer as Parameters<typeof clearTimeout>[0]));
+    const clearIceTimer = () => clearTimeout(peer._iceCompleteTimer as Parameters<typeof clearTimeout>[0]);
+    clearIceTimer();
+    queueMicrotask(clearIceTimer); // destroy() finishes in a microtask, where a late candidate could start it again
     this.hooks.closed(end, wasOpen);
   }
 }

@@ -178,8 +178,6 @@ export class RelayConnection {
     }
     if (this.stateValue !== 'connecting' && this.stateValue !== 'reconnecting') return;
     // An attempt in flight (its token request or socket) may be stuck on the old route: start it over.
-    if (this.welcomeTimer !== undefined) this.opts.platform.timers.clearTimeout(this.welcomeTimer);
-    this.welcomeTimer = undefined;
     this.dropSocket('network changed');
     void this.open();
   }
@@ -194,7 +192,10 @@ export class RelayConnection {
     this.closed(3000, reason);
   }
 
+  /** Lets go of the socket (and its wait for a welcome) without a close handshake where the implementation can. */
   private dropSocket(reason: string): void {
+    if (this.welcomeTimer !== undefined) this.opts.platform.timers.clearTimeout(this.welcomeTimer);
+    this.welcomeTimer = undefined;
     const ws = this.ws;
     this.ws = undefined;
     try {

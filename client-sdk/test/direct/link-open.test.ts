@@ -74,13 +74,49 @@ function until(what: string, ms: number, check: () => boolean): Promise<void> {
   });
 }
 
+/** Two sessions of a freshly paired phone (A) and sidecar (B). */
+async function pairedSessions(): Promise<[PeerSession, PeerSession]> {
+  const [idA, idB] = await Promise.all([generateIdentity(), generateIdentity()]);
+  return Promise.all([
+    PeerSession.create(idA, idB.publicKey, 'pwa'),
+    PeerSession.create(idB, idA.publicKey, 'sidecar'),
+  ]);
+}
+
+/** One end of an attempt on loopback, no ICE servers. */
+function directLink(
+  initiator: boolean,
+  session: PeerSession,
+  rtc: RtcImplementation,
+  timers: Timers,
+  hooks: LinkHooks,
+  upgradeTimeoutMs = 10_000,
+): DirectLink {
+  return new DirectLink(
+    {
+      initiator,
+      attempt: 'attempt-1',
+      selfId: session.selfDeviceId,
+      peerId: session.peerDeviceId,
+      session,
+      rtc,
+      iceServers: [],
+      iceTransportPolicy: 'all',
+      timers,
+      now: () => Date.now(),
+      upgradeTimeoutMs,
+      heartbeatMs: 1_000,
+      quietMs: 5_000,
+      windowBytes: 256 * 1024,
+      base64url: jsBase64url,
+    },
+    hooks,
+  );
+}
+
 describe('a direct link opening', () => {
   it('opens on its own view when the upgrade timer runs out after the probe passed, while the peer view is late', async () => {
-    const [idA, idB] = await Promise.all([generateIdentity(), generateIdentity()]);
-    const [sessionA, sessionB] = await Promise.all([
-      PeerSession.create(idA, idB.publicKey, 'pwa'),
-      PeerSession.create(idB, idA.publicKey, 'sidecar'),
-    ]);
+    const [sessionA, sessionB] = await pairedSessions();
     const upgradeMs = 987_654;
     const a = timersWithUpgrade(upgradeMs);
     const statsA = statsWatch(false);
@@ -98,40 +134,21 @@ describe('a direct link opening', () => {
       envelope: () => {},
       bad: (err: unknown) => outcome[side].push(`bad: ${String(err)}`),
     });
-    const link = (initiator: boolean, session: PeerSession, rtc: RtcImplementation, timers: Timers, h: LinkHooks) =>
-      new DirectLink(
-        {
-          initiator,
-          attempt: 'attempt-1',
-          selfId: session.selfDeviceId,
-          peerId: session.peerDeviceId,
-          session,
-          rtc,
-          iceServers: [],
-          iceTransportPolicy: 'all',
-          timers,
-          now: () => Date.now(),
-          upgradeTimeoutMs: upgradeMs,
-          heartbeatMs: 1_000,
-          quietMs: 5_000,
-          windowBytes: 256 * 1024,
-          base64url: jsBase64url,
-        },
-        h,
-      );
-    const linkB = link(
+    const linkB = directLink(
       false,
       sessionB,
       statsB.rtc,
       setTimeoutTimers(),
       hooks('b', () => linkA),
+      upgradeMs,
     );
-    const linkA: DirectLink = link(
+    const linkA: DirectLink = directLink(
       true,
       sessionA,
       statsA.rtc,
       a.timers,
       hooks('a', () => linkB),
+      upgradeMs,
     );
     try {
       // Each probe passed once its link asks for the selected pair.
@@ -157,11 +174,7 @@ describe('a direct link opening', () => {
 
 describe('a direct link closing', () => {
   it('leaves no timer of its own or of simple-peer behind, so a closing process exits at once', async () => {
-    const [idA, idB] = await Promise.all([generateIdentity(), generateIdentity()]);
-    const [sessionA, sessionB] = await Promise.all([
-      PeerSession.create(idA, idB.publicKey, 'pwa'),
-      PeerSession.create(idB, idA.publicKey, 'sidecar'),
-    ]);
+    const [sessionA, sessionB] = await pairedSessions();
     const timeouts = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const before = timeouts();
     const open: string[] = [];
@@ -172,35 +185,18 @@ describe('a direct link closing', () => {
       envelope: () => {},
       bad: () => {},
     });
-    const link = (initiator: boolean, session: PeerSession, h: LinkHooks) =>
-      new DirectLink(
-        {
-          initiator,
-          attempt: 'attempt-2',
-          selfId: session.selfDeviceId,
-          peerId: session.peerDeviceId,
-          session,
-          rtc: wrtc,
-          iceServers: [],
-          iceTransportPolicy: 'all',
-          timers: setTimeoutTimers(),
-          now: () => Date.now(),
-          upgradeTimeoutMs: 10_000,
-          heartbeatMs: 1_000,
-          quietMs: 5_000,
-          windowBytes: 256 * 1024,
-          base64url: jsBase64url,
-        },
-        h,
-      );
-    const b = link(
+    const b = directLink(
       false,
       sessionB,
+      wrtc,
+      setTimeoutTimers(),
       hooks(() => a),
     );
-    const a: DirectLink = link(
+    const a: DirectLink = directLink(
       true,
       sessionA,
+      wrtc,
+      setTimeoutTimers(),
       hooks(() => b),
     );
     await until('both open', 15_000, () => open.length === 2);

@@ -113,9 +113,21 @@ export class Hub {
   }
 
   /**
-   * Tells the account's other live devices here that `deviceId` came or went; `revoked` when it went for good, so a
-   * peer drops a data channel to it that the relay does not see.
+   * `deviceId` was revoked: the account's devices here hear it went for good (a peer drops a data channel to it, which
+   * the relay does not see), paths reported about it are the relay again (the report saying so would be refused: it
+   * is no longer in the account), and it leaves the directory.
    */
+  revoke(accountId: string, deviceId: string): void {
+    this.broadcastPresence(accountId, deviceId, false, true);
+    for (const c of this.accountConnections(accountId)) {
+      if (c.pathPeer !== deviceId) continue;
+      c.path = 'relay';
+      c.pathPeer = undefined;
+    }
+    this.removeFromDirectory(accountId, deviceId);
+  }
+
+  /** Tells the account's other live devices here that `deviceId` came or went; `revoked` when it went for good. */
   broadcastPresence(accountId: string, deviceId: string, online: boolean, revoked = false): void {
     const d = this.directories.get(accountId)?.get(deviceId);
     if (d === undefined) return;

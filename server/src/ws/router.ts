@@ -4,10 +4,10 @@
  */
 import {
   type DeviceControlEnvelope,
+  dialsDirectPath,
   ERROR_CODES,
   type ErrorCode,
   type FrameLimits,
-  isApplicationType,
   isRoutedType,
   parseDeviceFrame,
   RelayError,
@@ -44,12 +44,7 @@ export class Router {
     private readonly opts: RouterOptions,
     /** An envelope was queued for a device connected nowhere (the Web Push wake-up); must not block or throw. */
     private readonly queuedOffline: (entry: QueuedEnvelope, role: RoleName | undefined) => void = () => {},
-  ) {
-    this.relayPathBytes = metrics.pathBytes.labels({ path: 'relay' });
-  }
-
-  /** What the relay carried between devices (application frames and receipts), beside what SDKs report for channels. */
-  private readonly relayPathBytes: { inc(n: number): void };
+  ) {}
 
   /** Handles one WebSocket message. Never throws: failures become error frames with a code. */
   async handle(conn: Connection, data: Buffer, isBinary: boolean): Promise<void> {
@@ -90,7 +85,6 @@ export class Router {
       return;
     }
     this.traffic.count(env.type, 'in', bytes);
-    if (env.type === 'receipt' || isApplicationType(env.type)) this.relayPathBytes.inc(bytes);
 
     const rule = ROUTE_RULES[env.type];
     const ttl = Math.min(env.ttl ?? rule.defaultTtlMs, rule.maxTtlMs ?? this.opts.maxTtlMs, this.opts.maxTtlMs);
@@ -176,7 +170,9 @@ export class Router {
         // The dialing side (the smaller id) alone speaks for an attempt, so each is counted once whatever the other
         // end sends; an upgrade is to a data channel, never to the relay.
         const outcome =
-          conn.deviceId < p.peer && !(p.outcome === 'upgraded' && p.path === 'relay') ? p.outcome : undefined;
+          dialsDirectPath(conn.deviceId, p.peer) && !(p.outcome === 'upgraded' && p.path === 'relay')
+            ? p.outcome
+            : undefined;
         this.metrics.transportReports.inc({ path: p.path, outcome: outcome ?? 'none' });
         if (outcome === 'upgraded' && p.setupMs !== undefined) {
           this.metrics.timeToDirect.observe({ path: p.path }, p.setupMs / 1000);

@@ -11,19 +11,12 @@ import {
   type OppieError,
   type RtcImplementation,
 } from '@oppie/client-sdk';
-import { startTestRelay, type TestRelay } from '@oppie/test-kit';
-import { afterEach, describe, expect, it } from 'vitest';
-import { pairedClients, sdkClient, until } from './sdk-fixture.js';
+import { describe, expect, it } from 'vitest';
+import { pairedClients, perTest, sdkClient, until } from './sdk-fixture.js';
 
 const rtc = createRequire(import.meta.url)('@roamhq/wrtc') as RtcImplementation;
 
-let t: TestRelay | undefined;
-const closers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of closers.splice(0)) await c();
-  await t?.close();
-  t = undefined;
-});
+const env = perTest();
 
 async function directPair(relayUrl: string, sidecarStore = new MemoryStore()) {
   const both = await pairedClients(relayUrl, {
@@ -31,10 +24,7 @@ async function directPair(relayUrl: string, sidecarStore = new MemoryStore()) {
     sidecar: { platform: { rtc } },
     phone: { platform: { rtc } },
   });
-  closers.push(
-    () => both.sidecar.close(),
-    () => both.phone.close(),
-  );
+  env.closing(both.sidecar, both.phone);
   await until('both sides on the direct path', 15_000, () =>
     both.sidecar.pathTo(both.phone.deviceId) === 'direct' && both.phone.pathTo(both.sidecar.deviceId) === 'direct'
       ? true
@@ -48,7 +38,7 @@ const relayBy = (a: OppieClient, b: OppieClient) =>
 
 describe('a data channel ends with the session it belongs to', () => {
   it('closes when the peer is revoked from another process, and the revoked device reaches nobody', async () => {
-    t = await startTestRelay();
+    const t = await env.relay();
     const sidecarStore = new MemoryStore();
     const { sidecar, phone } = await directPair(t.url, sidecarStore);
     const peerEvents: Array<{ deviceId: string; online: boolean; revoked?: true }> = [];
@@ -59,7 +49,7 @@ describe('a data channel ends with the session it belongs to', () => {
     phone.events.on('error', (e) => phoneErrors.push(e));
     // The CLI's way: another client on the sidecar's store revokes the phone; the running sidecar is not told.
     const cli = await sdkClient(t.url, 'sidecar', 'workstation', { storage: sidecarStore });
-    closers.push(() => cli.close());
+    env.closing(cli);
     await cli.revoke(phone.deviceId);
     await until('both sides back on the relay', 5_000, () => relayBy(sidecar, phone));
     expect(peerEvents).toContainEqual({ deviceId: phone.deviceId, online: false, revoked: true });
@@ -77,14 +67,14 @@ describe('a data channel ends with the session it belongs to', () => {
   });
 
   it('closes when this sidecar is replaced by a newer instance, and the peer reaches the new one directly', async () => {
-    t = await startTestRelay();
+    const t = await env.relay();
     const sidecarStore = new MemoryStore();
     const { sidecar, phone } = await directPair(t.url, sidecarStore);
     const atOld: IncomingMessage[] = [];
     sidecar.events.on('message', (m) => atOld.push(m));
     // A second daemon on the same store and identity: the relay closes the first session with 4501.
     const newer = await sdkClient(t.url, 'sidecar', 'workstation', { storage: sidecarStore, platform: { rtc } });
-    closers.push(() => newer.close());
+    env.closing(newer);
     const atNew: IncomingMessage[] = [];
     newer.events.on('message', (m) => atNew.push(m));
     await newer.connect();
@@ -99,7 +89,7 @@ describe('a data channel ends with the session it belongs to', () => {
   });
 
   it('counts an upgraded attempt once: a channel that closes later is a path change, not a second outcome', async () => {
-    t = await startTestRelay();
+    const t = await env.relay();
     const { sidecar, phone } = await directPair(t.url);
     const upgradesBefore = await outcomes(t.url);
     expect(upgradesBefore).toEqual({ upgraded: 1 });

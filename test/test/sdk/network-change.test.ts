@@ -5,17 +5,10 @@
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { type ConnectionState, MemoryStore } from '@oppie/client-sdk';
-import { startTestRelay, type TestRelay } from '@oppie/test-kit';
-import { afterEach, describe, expect, it } from 'vitest';
-import { pairedClients, sdkClient, until } from './sdk-fixture.js';
+import { describe, expect, it } from 'vitest';
+import { pairedClients, perTest, sdkClient, until } from './sdk-fixture.js';
 
-let t: TestRelay | undefined;
-const closers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of closers.splice(0)) await c();
-  await t?.close();
-  t = undefined;
-});
+const env = perTest();
 
 /**
  * Forwards 127.0.0.1 connections to `port`; `freeze()` silences the ones open now, later ones pass, unless
@@ -62,19 +55,16 @@ async function freezableProxy(port: number) {
 }
 
 /** A paired sidecar on the relay and its phone connected through a freezable proxy (the sidecar's link stays up). */
-async function phoneBehindProxy(overrides: Parameters<typeof startTestRelay>[0] = {}) {
-  t = await startTestRelay(overrides);
+async function phoneBehindProxy(overrides: Parameters<typeof env.relay>[0] = {}) {
+  const t = await env.relay(overrides);
   const proxy = await freezableProxy(Number(new URL(t.url).port));
-  closers.push(() => proxy.close());
+  env.closing(proxy);
   const phoneStore = new MemoryStore();
   const paired = await pairedClients(t.url, { phoneStore });
   const sidecar = paired.sidecar;
   await paired.phone.close();
   const phone = await sdkClient(proxy.url, 'pwa', 'phone', { storage: phoneStore });
-  closers.push(
-    () => sidecar.close(),
-    () => phone.close(),
-  );
+  env.closing(sidecar, phone);
   await phone.connect();
   return { proxy, sidecar, phone };
 }
@@ -123,12 +113,9 @@ describe('a network change', () => {
   });
 
   it('leaves a live relay connection alone', async () => {
-    t = await startTestRelay();
+    const t = await env.relay();
     const { sidecar, phone } = await pairedClients(t.url);
-    closers.push(
-      () => sidecar.close(),
-      () => phone.close(),
-    );
+    env.closing(sidecar, phone);
     const states: ConnectionState[] = [];
     phone.events.on('state', (e) => states.push(e.to));
     phone.networkChanged();

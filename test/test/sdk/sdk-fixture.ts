@@ -1,4 +1,6 @@
 import { MemoryStore, OppieClient, type OppieClientOptions } from '@oppie/client-sdk';
+import { startTestRelay, type TestRelay } from '@oppie/test-kit';
+import { afterEach } from 'vitest';
 import WebSocket from 'ws';
 
 /** A client on the real relay, with `ws` as its WebSocket and in-memory (or given) storage. */
@@ -56,4 +58,28 @@ export function until<T>(what: string, ms: number, check: () => T | undefined): 
     };
     tick();
   });
+}
+
+/**
+ * A relay per test and what the test opens on it, closed after each test (in the order opened, the relay last). Call
+ * once at a test file's top level.
+ */
+export function perTest() {
+  let relay: TestRelay | undefined;
+  const closers: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const c of closers.splice(0)) await c();
+    await relay?.close();
+    relay = undefined;
+  });
+  return {
+    async relay(overrides: Parameters<typeof startTestRelay>[0] = {}): Promise<TestRelay> {
+      relay = await startTestRelay(overrides);
+      return relay;
+    },
+    /** Closes each of `things` after the test. */
+    closing(...things: Array<{ close(): Promise<void> }>): void {
+      for (const x of things) closers.push(() => x.close());
+    },
+  };
 }
