@@ -131,7 +131,7 @@ export function createMetrics() {
     }),
     transportPaths: new Gauge({
       name: 'oppie_relay_sessions_by_path',
-      help: 'Connected devices by the transport path they last reported to a peer.',
+      help: 'Live sessions (a PWA and a sidecar of one account, both connected) by their path, as the dialing device last reported it; each counted by the instance holding the dialing device.',
       labelNames: ['path'] as const,
       registers: r,
     }),
@@ -150,7 +150,7 @@ export function createMetrics() {
     }),
     fallbackRatio: new Gauge({
       name: 'oppie_relay_fallback_ratio',
-      help: 'Share of connected devices whose current path to their peer is the relay (0 when none are connected).',
+      help: 'Share of the live sessions counted here that are on the relay (0 when there are none).',
       registers: r,
     }),
     push: new Counter({

@@ -267,8 +267,19 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     const t = queues.totals();
     metrics.queueDepth.set(t.depth);
     metrics.queueBytes.set(t.bytes);
-    const paths = { relay: 0, turn: 0, direct: 0 };
-    for (const c of hub.connections()) paths[c.path]++;
+  };
+  /** Sessions by path need to know which peers are online on other instances: read at scrape time only. */
+  const updateSessionGauges = async () => {
+    const notHere = cluster.shared ? hub.sessionPeersNotHere() : [];
+    let elsewhere = new Set<string>();
+    try {
+      if (notHere.length > 0) elsewhere = new Set((await cluster.locate(notHere)).keys());
+    } catch (err) {
+      // Counted with the sessions whose peers are here: a scrape with a gap beats a failed scrape.
+      metrics.storeErrors.inc({ op: 'metrics_locate' });
+      logger.warn({ err }, 'session peers on other instances unknown; sessions by path count this instance only');
+    }
+    const paths = hub.sessionPaths(elsewhere);
     for (const [path, n] of Object.entries(paths)) metrics.transportPaths.set({ path }, n);
     const all = paths.relay + paths.turn + paths.direct;
     metrics.fallbackRatio.set(all === 0 ? 0 : paths.relay / all);
@@ -283,7 +294,10 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     connections: () => hub.size,
     checks: { store: () => auth.checkHealth(), ...(cluster.shared && { redis: () => cluster.ping() }) },
   });
-  registerMetricsRoute(app, metrics.registry, updateGauges);
+  registerMetricsRoute(app, metrics.registry, async () => {
+    updateGauges();
+    await updateSessionGauges();
+  });
   registerSchemaRoute(app);
   app.server.on('upgrade', (req, socket, head) => gateway.handleUpgrade(req, socket, head));
 

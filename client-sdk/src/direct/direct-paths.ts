@@ -154,6 +154,9 @@ export class DirectPaths {
     this.relayOpen = true;
     this.ice = { iceServers, expiresAt };
     for (const p of online) if (p.deviceId !== this.d.deviceId) this.presence(p.deviceId, p.online);
+    // A new relay connection knows no path yet (it counts the session as relayed): channels that outlived the old
+    // one say theirs at once rather than at the next periodic report.
+    for (const [peer, s] of this.byPeer) if (s.link?.state === 'open') this.sendReport(peer, s);
     if (this.reportTimer === undefined && this.enabled) this.scheduleReports();
   }
 

@@ -36,6 +36,11 @@ export class Connection {
   path: PathName = 'relay';
   /** The peer that last report was about: when that peer is revoked, the path is the relay again. */
   pathPeer: string | undefined;
+  /**
+   * The last path reported about each peer (sessions by path, counted for the peers this device dials); created by
+   * the first report, so idle connections carry nothing. Holds only devices of the account directory.
+   */
+  peerPaths: Map<string, PathName> | undefined;
   /** Closed because the device connected again on another instance (which now owns its presence). */
   replacedElsewhere = false;
   stepUpAt: number | undefined;

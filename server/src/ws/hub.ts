@@ -3,7 +3,7 @@
  * connections (so routing checks a recipient without a store call), per-account and per-address counts, presence,
  * and one heartbeat sweep for all sockets.
  */
-import type { PresenceEntry, RoleName } from '@oppie/protocol';
+import { dialsDirectPath, type PathName, type PresenceEntry, type RoleName } from '@oppie/protocol';
 import type { DeviceLocation } from '../cluster/cluster.js';
 import type { Connection } from './connection.js';
 
@@ -120,11 +120,45 @@ export class Hub {
   revoke(accountId: string, deviceId: string): void {
     this.broadcastPresence(accountId, deviceId, false, true);
     for (const c of this.accountConnections(accountId)) {
+      c.peerPaths?.delete(deviceId);
       if (c.pathPeer !== deviceId) continue;
       c.path = 'relay';
       c.pathPeer = undefined;
     }
     this.removeFromDirectory(accountId, deviceId);
+  }
+
+  /**
+   * Live sessions dialed from here by their path. A session is a PWA and a sidecar of one account that are both
+   * connected (the peer here, or on another instance by `elsewhere`); its path is what the dialing device (the smaller
+   * id, which reports every change) last reported about it, the relay until it reports. Counting only the sessions
+   * whose dialing device is here counts each once across instances; devices with no peer online count nowhere.
+   *
+   * @example
+   * const paths = hub.sessionPaths(new Set((await cluster.locate(hub.sessionPeersNotHere())).keys()));
+   */
+  sessionPaths(elsewhere: ReadonlySet<string>): Record<PathName, number> {
+    const paths: Record<PathName, number> = { relay: 0, turn: 0, direct: 0 };
+    for (const [conn, peer] of this.dialedPeers()) {
+      if (this.byDevice.has(peer) || elsewhere.has(peer)) paths[conn.peerPaths?.get(peer) ?? 'relay'] += 1;
+    }
+    return paths;
+  }
+
+  /** Peers of the sessions dialed from here that are not connected here: the ones to look up on other instances. */
+  sessionPeersNotHere(): string[] {
+    const out = new Set<string>();
+    for (const [, peer] of this.dialedPeers()) if (!this.byDevice.has(peer)) out.add(peer);
+    return [...out];
+  }
+
+  /** Every (connection here, device of its account it dials): a PWA and a sidecar, the smaller id dialing. */
+  private *dialedPeers(): Generator<[Connection, string]> {
+    for (const conn of this.byDevice.values()) {
+      const dir = this.directories.get(conn.accountId);
+      if (dir === undefined) continue;
+      for (const [peer, d] of dir) if (d.role !== conn.role && dialsDirectPath(conn.deviceId, peer)) yield [conn, peer];
+    }
   }
 
   /** Tells the account's other live devices here that `deviceId` came or went; `revoked` when it went for good. */

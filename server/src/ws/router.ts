@@ -167,6 +167,8 @@ export class Router {
         }
         conn.path = p.path;
         conn.pathPeer = p.peer;
+        conn.peerPaths ??= new Map();
+        conn.peerPaths.set(p.peer, p.path);
         // The dialing side (the smaller id) alone speaks for an attempt, so each is counted once whatever the other
         // end sends; an upgrade is to a data channel, never to the relay.
         const outcome =

@@ -153,6 +153,35 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
     for (const v of views.slice(1)) expect(strip(v)).toEqual(strip(views[0]!));
   });
 
+  it('counts a session across instances once, on the instance of its dialing device, while both ends are online', async () => {
+    await startRelays(2);
+    const [a, b] = relays as [TestRelay, TestRelay];
+    const s = await connectDevice(a.url, sidecar, { autoAck: true });
+    open.push(s);
+    const ph = await connectDevice(b.url, phone, { autoAck: true });
+    open.push(ph);
+    const sidecarDials = sidecar.deviceId < phone.deviceId;
+    const [dialing, other] = sidecarDials ? [a, b] : [b, a];
+    const sessions = async (r: TestRelay) => {
+      const text = await (await fetch(`${r.url}/api/metrics`)).text();
+      const n = (path: string) =>
+        Number(new RegExp(`^oppie_relay_sessions_by_path\\{path="${path}"\\} (\\d+)$`, 'm').exec(text)?.[1]);
+      return { relay: n('relay'), direct: n('direct') };
+    };
+    // The peer is on the other instance: the dialing device's instance finds it online there (Redis presence).
+    expect(await sessions(dialing)).toEqual({ relay: 1, direct: 0 });
+    expect(await sessions(other)).toEqual({ relay: 0, direct: 0 });
+    const [dialer, peer] = sidecarDials ? [s, phone.deviceId] : [ph, sidecar.deviceId];
+    dialer.send({ type: 'transport', id: 'rep1', timestamp: Date.now(), payload: { peer, path: 'direct' } });
+    await dialer.ackFor(dialer.chat(peer, 'after the report').id);
+    expect(await sessions(dialing)).toEqual({ relay: 0, direct: 1 });
+    // The device on the other instance goes offline: the session ends there too.
+    const gone = sidecarDials ? ph : s;
+    await gone.close();
+    await expect.poll(async () => (await sessions(dialing)).direct, { timeout: 5_000 }).toBe(0);
+    expect(await sessions(dialing)).toEqual({ relay: 0, direct: 0 });
+  });
+
   it('closes a revoked device on another instance with 4500 and refuses its token on every instance', async () => {
     await startRelays(3);
     const [a, b, c] = relays as [TestRelay, TestRelay, TestRelay];

@@ -1,4 +1,4 @@
-import { api } from '@oppie/test-kit';
+import { api, pairDevice } from '@oppie/test-kit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Pair, pairOnRelay } from './fixture.js';
 
@@ -132,7 +132,7 @@ describe('ICE servers and transport reports', () => {
     expect(metrics).not.toMatch(/oppie_relay_upgrade_setup_seconds_count\{path="relay"\}/);
     expect(metrics).not.toMatch(/path_bytes_total\{path="direct"\}/);
     expect(Number(/oppie_relay_path_bytes_total\{path="relay"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThan(0);
-    expect(metrics).toMatch(/oppie_relay_sessions_by_path\{path="direct"\} 2\n/);
+    expect(metrics).toMatch(/oppie_relay_sessions_by_path\{path="direct"\} 1\n/);
     // The phone is revoked: the sidecar's channel to it is gone, whatever its last report said.
     const res = await api(p.t.url, 'DELETE', `/api/auth/devices/${p.phone.deviceId}`, undefined, {
       token: p.sidecar.token,
@@ -141,6 +141,56 @@ describe('ICE servers and transport reports', () => {
     await new Promise((r) => setTimeout(r, 1200));
     metrics = await (await fetch(`${p.t.url}/api/metrics`)).text();
     expect(metrics).toMatch(/oppie_relay_sessions_by_path\{path="direct"\} 0\n/);
-    expect(metrics).toMatch(/oppie_relay_fallback_ratio 1\n/);
+    expect(metrics).toMatch(/oppie_relay_sessions_by_path\{path="relay"\} 0\n/);
+    expect(metrics).toMatch(/oppie_relay_fallback_ratio 0\n/);
+  });
+
+  it('counts live sessions by the path their dialing device reports, never a device whose peer is offline', async () => {
+    p = await pairOnRelay();
+    const sessions = async () => {
+      const text = await (await fetch(`${p?.t.url}/api/metrics`)).text();
+      const n = (path: string) =>
+        Number(new RegExp(`^oppie_relay_sessions_by_path\\{path="${path}"\\} (\\d+)$`, 'm').exec(text)?.[1]);
+      return {
+        relay: n('relay'),
+        turn: n('turn'),
+        direct: n('direct'),
+        ratio: Number(/^oppie_relay_fallback_ratio (\S+)$/m.exec(text)?.[1]),
+      };
+    };
+    // A workstation whose phone is asleep is no fallback: nothing to upgrade to.
+    const sc = await p.connect(p.sidecar);
+    expect(await sessions()).toEqual({ relay: 0, turn: 0, direct: 0, ratio: 0 });
+    // Two phones and a workstation are two sessions, not three: a session pairs a PWA with a sidecar.
+    const phone2 = await pairDevice(p.t.url, p.sidecar.token, 'phone 2');
+    const ph = await p.connect(p.phone);
+    expect(await sessions()).toEqual({ relay: 1, turn: 0, direct: 0, ratio: 1 });
+    const ph2 = await p.connect(phone2);
+    expect(await sessions()).toEqual({ relay: 2, turn: 0, direct: 0, ratio: 1 });
+    const dialerOf = (phoneConn: typeof ph, phoneId: string) =>
+      phoneId < (p?.sidecar.deviceId as string)
+        ? { dialer: phoneConn, answerer: sc, peerOfDialer: p?.sidecar.deviceId as string, peerOfAnswerer: phoneId }
+        : { dialer: sc, answerer: phoneConn, peerOfDialer: phoneId, peerOfAnswerer: p?.sidecar.deviceId as string };
+    const one = dialerOf(ph, p.phone.deviceId);
+    let n = 0;
+    const report = async (from: typeof ph, peer: string, path: string) => {
+      const id = `s${++n}`;
+      from.send({ type: 'transport', id, timestamp: Date.now(), payload: { peer, path } });
+      // A routed chat after it on the same socket: once it is acknowledged, the report was handled.
+      const chat = from.routed('chat', peer, 'after the report');
+      await from.ackFor(chat.id);
+    };
+    // The answering side's word alone moves nothing: the dialing side speaks for the session.
+    await report(one.answerer, one.peerOfAnswerer, 'direct');
+    expect(await sessions()).toEqual({ relay: 2, turn: 0, direct: 0, ratio: 1 });
+    await report(one.dialer, one.peerOfDialer, 'direct');
+    expect(await sessions()).toEqual({ relay: 1, turn: 0, direct: 1, ratio: 0.5 });
+    const two = dialerOf(ph2, phone2.deviceId);
+    await report(two.dialer, two.peerOfDialer, 'turn');
+    expect(await sessions()).toEqual({ relay: 0, turn: 1, direct: 1, ratio: 0 });
+    // The phone goes offline: its session ends, whatever was reported about it.
+    await ph.close();
+    for (let i = 0; i < 50 && (await sessions()).direct !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await sessions()).toEqual({ relay: 0, turn: 1, direct: 0, ratio: 0 });
   });
 });

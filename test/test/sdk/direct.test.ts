@@ -68,8 +68,39 @@ describe('direct path on loopback (real WebRTC)', () => {
 
     const metrics = await (await fetch(`${t.url}/api/metrics`)).text();
     expect(metrics).toMatch(/oppie_relay_transport_reports_total\{path="direct",outcome="upgraded"\} 1\b/);
-    expect(metrics).toMatch(/oppie_relay_sessions_by_path\{path="direct"\} 2\b/);
+    expect(metrics).toMatch(/oppie_relay_sessions_by_path\{path="direct"\} 1\b/);
     expect(metrics).toMatch(/oppie_relay_fallback_ratio 0\b/);
+  });
+
+  it('tells a new relay connection the path of a channel that outlived the old one', async () => {
+    t = await startTestRelay();
+    const relay = t;
+    const { sidecar, phone } = await directPair(t.url);
+    await until('both sides on the direct path', 15_000, () =>
+      sidecar.pathTo(phone.deviceId) === 'direct' && phone.pathTo(sidecar.deviceId) === 'direct' ? true : undefined,
+    );
+    const sessionsOnDirect = async () =>
+      /^oppie_relay_sessions_by_path\{path="direct"\} 1$/m.test(await (await fetch(`${relay.url}/api/metrics`)).text());
+    expect(await sessionsOnDirect()).toBe(true);
+    // Both relay sockets drop; the data channel does not notice (its heartbeats run on the channel itself).
+    const welcomes = [sidecar, phone].map(
+      (c) =>
+        new Promise<void>((resolve) =>
+          c.events.on('state', (e) => {
+            if (e.to === 'open') resolve();
+          }),
+        ),
+    );
+    for (const id of [sidecar.deviceId, phone.deviceId]) relay.relay.hub.get(id)?.terminate(4000);
+    await Promise.all(welcomes);
+    expect(sidecar.pathTo(phone.deviceId)).toBe('direct');
+    // Well before the next periodic report (30 s), the relay counts the session as direct again.
+    let onDirect = false;
+    for (let i = 0; i < 50 && !onDirect; i++) {
+      onDirect = await sessionsOnDirect();
+      if (!onDirect) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(onDirect).toBe(true);
   });
 });
 
