@@ -178,8 +178,11 @@ export class Messaging {
     if (this.closed) return;
     this.pacer.drop((f) => (f as { to?: string }).to === peer);
     this.resendWindow(peer);
-    // The window just went again on the new path: its silence starts now, whatever the old path's was.
-    this.moved(peer);
+    // The window just went again on the new path: its silence starts now, whatever the old path's was. With nothing
+    // out there is no silence to measure: the next frame's starts when it goes (a channel that opened idle would
+    // otherwise be dropped by the first frame sent 10 s later, before its receipt could come back).
+    if (this.lowest(peer) === undefined) this.silence.delete(peer);
+    else this.moved(peer);
     this.receiptDue.add(peer);
     this.scheduleReceipts();
   }

@@ -37,6 +37,18 @@ export class FlowWindow {
     if (this.inFlight === 0) this.drain();
   }
 
+  /**
+   * Sends now, ahead of any held frame and whatever the window says: for receipts, which the peer needs to settle its
+   * own sends. Behind a backlog (up to the sender's 512 frames of ~62 KiB) a receipt waited as long as that backlog
+   * took to cross, and on a slow link the peer dropped a healthy channel for missing receipts. A receipt is a few
+   * hundred bytes and at most one goes per receipt round, so the window is overrun by little. Its bytes are counted
+   * like any other, as the receiver credits them.
+   */
+  pushUrgent(data: string | Uint8Array): void {
+    this.sentBytes += data.length;
+    this.write(data);
+  }
+
   /** The peer reported `received` bytes in total; never moves backwards. */
   credit(received: number): void {
     const upTo = Math.min(received, this.sentBytes);

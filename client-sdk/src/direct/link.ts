@@ -182,7 +182,10 @@ export class DirectLink {
     }
   }
 
-  /** Queues a routed envelope on the channel; false when the link cannot take it (the caller uses the relay). */
+  /**
+   * Queues a routed envelope on the channel, a receipt ahead of frames the window holds; false when the link cannot
+   * take it (the caller uses the relay).
+   */
   send(envelope: object): boolean {
     if (this.stateValue !== 'open') return false;
     const data =
@@ -190,7 +193,8 @@ export class DirectLink {
       encodeChannelFrame({ k: 'e', e: envelope as RelayFrameIn });
     if (data.length > MAX_CHANNEL_MESSAGE) return false;
     this.bytesSent += data.length;
-    this.window.push(data);
+    if ((envelope as { type?: unknown }).type === 'receipt') this.window.pushUrgent(data);
+    else this.window.push(data);
     return true;
   }
 

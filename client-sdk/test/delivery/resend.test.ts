@@ -140,4 +140,29 @@ describe('resending a window', () => {
     expect(s.onRelay).toHaveLength(relayed + 1);
     s.messaging.close();
   });
+
+  it('measures the first frame on a channel that opened idle from when it went, not from when the channel opened', async () => {
+    const onChannel: string[] = [];
+    const resets: string[] = [];
+    const s = await sender(() => ({
+      isDirect: () => true,
+      send: (_peer, f) => {
+        onChannel.push((f as { id: string }).id);
+        return true;
+      },
+      reset: (peer) => void resets.push(peer),
+    }));
+    // The channel opens with nothing to send, and stays idle for 11 s.
+    s.messaging.pathChanged(s.peer);
+    await s.clock.advance(11_000);
+    await s.send(0);
+    expect(onChannel.filter((id) => !id.startsWith('rcpt'))).toHaveLength(1);
+    // Past two stall checks, its receipt on the way (a slow link): the frame has been out 2 s, not 13.
+    await s.clock.advance(13_000);
+    expect(resets).toEqual([]);
+    // Still measured: ten seconds of silence from the first check after it went, and the channel is dropped.
+    await s.clock.advance(22_500);
+    expect(resets).toEqual([s.peer]);
+    s.messaging.close();
+  });
 });

@@ -26,6 +26,20 @@ describe('FlowWindow', () => {
     expect(w.inFlight).toBe(9);
   });
 
+  it('sends an urgent frame at once, ahead of held ones, and counts it in flight like any other', () => {
+    const wire: Array<string | Uint8Array> = [];
+    const w = new FlowWindow(10, (d) => wire.push(d));
+    w.push('aaaaaaaa');
+    w.push('bbbb'); // held
+    w.pushUrgent('rr');
+    expect(wire).toEqual(['aaaaaaaa', 'rr']);
+    expect(w.inFlight).toBe(10);
+    // The receiver credits what it received, the urgent bytes included: the held frame goes once they are.
+    w.credit(8);
+    expect(wire).toEqual(['aaaaaaaa', 'rr', 'bbbb']);
+    expect(w.inFlight).toBe(6);
+  });
+
   it('ignores stale or inflated credit, and lets one oversized frame through an empty window', () => {
     const wire: Array<string | Uint8Array> = [];
     const w = new FlowWindow(4, (d) => wire.push(d));

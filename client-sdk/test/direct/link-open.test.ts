@@ -2,6 +2,7 @@
  * When a direct-path attempt opens, with real WebRTC (@roamhq/wrtc) on loopback: the upgrade timer waits for the
  * encrypted probe only, so an attempt whose probe passed opens even when the timer runs out while it waits for the
  * peer's view of the path; and one whose own stats never come back opens as well, on the view it falls back to.
+ * Then what an open link sends first (receipts ahead of held frames), and that a closed one leaves no timer behind.
  */
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
@@ -83,6 +84,33 @@ async function pairedSessions(): Promise<[PeerSession, PeerSession]> {
   ]);
 }
 
+/** Options of one end of an attempt on loopback, no ICE servers. */
+function linkOptions(
+  initiator: boolean,
+  session: PeerSession,
+  rtc: RtcImplementation,
+  timers: Timers,
+  upgradeTimeoutMs = 10_000,
+): ConstructorParameters<typeof DirectLink>[0] {
+  return {
+    initiator,
+    attempt: 'attempt-1',
+    selfId: session.selfDeviceId,
+    peerId: session.peerDeviceId,
+    session,
+    rtc,
+    iceServers: [],
+    iceTransportPolicy: 'all',
+    timers,
+    now: () => Date.now(),
+    upgradeTimeoutMs,
+    heartbeatMs: 1_000,
+    quietMs: 5_000,
+    windowBytes: 256 * 1024,
+    base64url: jsBase64url,
+  };
+}
+
 /** One end of an attempt on loopback, no ICE servers. */
 function directLink(
   initiator: boolean,
@@ -92,26 +120,7 @@ function directLink(
   hooks: LinkHooks,
   upgradeTimeoutMs = 10_000,
 ): DirectLink {
-  return new DirectLink(
-    {
-      initiator,
-      attempt: 'attempt-1',
-      selfId: session.selfDeviceId,
-      peerId: session.peerDeviceId,
-      session,
-      rtc,
-      iceServers: [],
-      iceTransportPolicy: 'all',
-      timers,
-      now: () => Date.now(),
-      upgradeTimeoutMs,
-      heartbeatMs: 1_000,
-      quietMs: 5_000,
-      windowBytes: 256 * 1024,
-      base64url: jsBase64url,
-    },
-    hooks,
-  );
+  return new DirectLink(linkOptions(initiator, session, rtc, timers, upgradeTimeoutMs), hooks);
 }
 
 describe('a direct link opening', () => {
@@ -204,6 +213,46 @@ describe('a direct link closing', () => {
     b.close();
     await new Promise((r) => setImmediate(r));
     expect(timeouts()).toBe(before);
+  });
+});
+
+describe('a direct link sending', () => {
+  it('sends a receipt ahead of the frames its window holds, so a backlog one way cannot starve the other', async () => {
+    const [sessionA, sessionB] = await pairedSessions();
+    const open: string[] = [];
+    const atB: string[] = [];
+    const hooks = (other: () => DirectLink | undefined, envelope: (e: { id: string }) => void = () => {}) => ({
+      signal: (data: unknown) => other()?.signal(data),
+      open: () => open.push('open'),
+      closed: () => {},
+      envelope,
+      bad: () => {},
+    });
+    // A window of 4 KiB: of fifty 1 KiB frames, three go at once and the rest wait for B's credit.
+    const b = new DirectLink(
+      { ...linkOptions(false, sessionB, wrtc, setTimeoutTimers()), windowBytes: 4 * 1024 },
+      hooks(
+        () => a,
+        (e) => atB.push(e.id),
+      ),
+    );
+    const a: DirectLink = new DirectLink(
+      { ...linkOptions(true, sessionA, wrtc, setTimeoutTimers()), windowBytes: 4 * 1024 },
+      hooks(() => b),
+    );
+    try {
+      await until('both open', 15_000, () => open.length === 2);
+      const body = 'x'.repeat(1000);
+      for (let i = 0; i < 50; i++) expect(a.send({ type: 'chat', id: `c${i}`, payload: body })).toBe(true);
+      expect(a.send({ type: 'receipt', id: 'r1', seq: 7, payload: 'sealed' })).toBe(true);
+      await until('everything at B', 10_000, () => atB.length === 51);
+      // Behind the three frames already on the wire, before the forty-seven the window held.
+      expect(atB.indexOf('r1')).toBe(3);
+      expect(atB.filter((id) => id !== 'r1')).toEqual(Array.from({ length: 50 }, (_, i) => `c${i}`));
+    } finally {
+      a.close();
+      b.close();
+    }
   });
 });
 
