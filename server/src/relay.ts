@@ -207,8 +207,10 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     wake: (deviceId) => delivery.pump(deviceId),
     replaced: (deviceId, connectionId) => gateway.replacedElsewhere(deviceId, connectionId),
     event(e) {
-      if (e.kind === 'presence') hub.broadcastPresence(e.accountId, e.deviceId, e.online);
-      else if (e.kind === 'revoked') {
+      if (e.kind === 'presence') {
+        hub.remotePresence(e.accountId, e.deviceId, e.online);
+        hub.broadcastPresence(e.accountId, e.deviceId, e.online);
+      } else if (e.kind === 'revoked') {
         auth.revokedElsewhere(e.deviceId);
         revokedHere(e.accountId, e.deviceId);
       } else deviceAddedHere(e.accountId, e.deviceId, { role: e.role, name: e.name });
@@ -267,19 +269,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     const t = queues.totals();
     metrics.queueDepth.set(t.depth);
     metrics.queueBytes.set(t.bytes);
-  };
-  /** Sessions by path need to know which peers are online on other instances: read at scrape time only. */
-  const updateSessionGauges = async () => {
-    const notHere = cluster.shared ? hub.sessionPeersNotHere() : [];
-    let elsewhere = new Set<string>();
-    try {
-      if (notHere.length > 0) elsewhere = new Set((await cluster.locate(notHere)).keys());
-    } catch (err) {
-      // Counted with the sessions whose peers are here: a scrape with a gap beats a failed scrape.
-      metrics.storeErrors.inc({ op: 'metrics_locate' });
-      logger.warn({ err }, 'session peers on other instances unknown; sessions by path count this instance only');
-    }
-    const paths = hub.sessionPaths(elsewhere);
+    const paths = hub.sessionPaths();
     for (const [path, n] of Object.entries(paths)) metrics.transportPaths.set({ path }, n);
     const all = paths.relay + paths.turn + paths.direct;
     metrics.fallbackRatio.set(all === 0 ? 0 : paths.relay / all);
@@ -294,10 +284,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     connections: () => hub.size,
     checks: { store: () => auth.checkHealth(), ...(cluster.shared && { redis: () => cluster.ping() }) },
   });
-  registerMetricsRoute(app, metrics.registry, async () => {
-    updateGauges();
-    await updateSessionGauges();
-  });
+  registerMetricsRoute(app, metrics.registry, updateGauges);
   registerSchemaRoute(app);
   app.server.on('upgrade', (req, socket, head) => gateway.handleUpgrade(req, socket, head));
 

@@ -16,7 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import type { PathName } from '@oppie/protocol';
 import type { Redis } from 'ioredis';
-import { attempt, defineScripts } from '../store/redis/client.js';
+import { attempt, defineScripts, RedisStoreError } from '../store/redis/client.js';
 import type { Cluster, ClusterEvent, ClusterHandlers, DeviceLocation } from './cluster.js';
 
 export interface RedisClusterOptions {
@@ -180,7 +180,9 @@ export class RedisCluster implements Cluster {
     deviceIds.forEach((id, i) => {
       const [err, h] = results[i] ?? [];
       const v = h as Record<string, string> | undefined;
-      if (err || v?.instance === undefined || v.conn === undefined) return;
+      // exec() resolves with each command's own error: an unreachable Redis is a failure, not "nobody online".
+      if (err) throw new RedisStoreError('cluster locate', err);
+      if (v?.instance === undefined || v.conn === undefined) return;
       const path = PATHS.has(v.path ?? '') ? (v.path as PathName) : 'relay';
       found.set(id, { instance: v.instance, connectionId: v.conn, path, connectedAt: Number(v.at) || 0 });
     });

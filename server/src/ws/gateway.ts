@@ -190,8 +190,10 @@ export class Gateway {
       );
     }
     const stepUpRequired = await this.auth.accountRequiresStepUp(conn.accountId);
-    const elsewhere = await this.cluster.locate(this.hub.notHere(conn.accountId));
+    const notHere = this.hub.notHere(conn.accountId);
+    const elsewhere = await this.cluster.locate(notHere);
     if (!current()) return;
+    for (const id of notHere) this.hub.remotePresence(conn.accountId, id, elsewhere.has(id));
     conn.sendFrame('welcome', {
       deviceId: conn.deviceId,
       accountId: conn.accountId,
@@ -293,6 +295,17 @@ export class Gateway {
           this.metrics.storeErrors.inc({ op: 'presence' });
           this.log.warn({ err }, 'presence refresh failed');
         });
+      // Devices of a crashed instance were never announced offline: their locations expire, and this notices.
+      const remote = this.hub.remoteDevices();
+      if (remote.length > 0) {
+        await this.cluster
+          .locate(remote)
+          .then((found) => this.hub.reconcileRemote(remote, found, this.cluster.instanceId))
+          .catch((err: unknown) => {
+            this.metrics.storeErrors.inc({ op: 'presence' });
+            this.log.warn({ err }, 'presence check of other instances failed');
+          });
+      }
     }
     for (const conn of [...this.hub.connections()]) {
       if (!conn.alive) {

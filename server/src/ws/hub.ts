@@ -18,6 +18,11 @@ export class Hub {
   private readonly perIp = new Map<string, number>();
   /** Device directory per account, kept while the account has a live connection. */
   private readonly directories = new Map<string, Map<string, DirectoryEntry>>();
+  /**
+   * Devices of those accounts connected on another instance (Redis), from the other instances' presence events and
+   * the lookups of each welcome; {@link reconcileRemote} drops what a crashed instance never announced.
+   */
+  private readonly remote = new Map<string, Set<string>>();
 
   get size(): number {
     return this.byDevice.size;
@@ -58,6 +63,7 @@ export class Hub {
 
   removeFromDirectory(accountId: string, deviceId: string): void {
     this.directories.get(accountId)?.delete(deviceId);
+    this.remotePresence(accountId, deviceId, false);
   }
 
   /** Registers a connection; returns the connection it replaces (same device), which the caller closes. */
@@ -70,6 +76,8 @@ export class Hub {
       this.byAccount.set(conn.accountId, set);
     }
     set.add(conn);
+    // Newest connection wins: one the device had on another instance is closing now.
+    this.remotePresence(conn.accountId, conn.deviceId, false);
     this.perIp.set(conn.ip, (this.perIp.get(conn.ip) ?? 0) + 1);
     // Detach the old one after adding the new, so the account never looks empty and keeps its directory.
     if (old !== undefined) this.detach(old);
@@ -89,6 +97,7 @@ export class Hub {
     if (set?.delete(conn) && set.size === 0) {
       this.byAccount.delete(conn.accountId);
       this.directories.delete(conn.accountId);
+      this.remote.delete(conn.accountId);
     }
     const n = (this.perIp.get(conn.ip) ?? 1) - 1;
     if (n <= 0) this.perIp.delete(conn.ip);
@@ -129,36 +138,73 @@ export class Hub {
   }
 
   /**
-   * Live sessions dialed from here by their path. A session is a PWA and a sidecar of one account that are both
-   * connected (the peer here, or on another instance by `elsewhere`); its path is what the dialing device (the smaller
-   * id, which reports every change) last reported about it, the relay until it reports. Counting only the sessions
-   * whose dialing device is here counts each once across instances; devices with no peer online count nowhere.
+   * Another instance says `deviceId` of `accountId` came or went (a presence event), or a lookup found it there or
+   * not. Kept only for accounts with a directory here, the ones whose sessions this instance counts.
+   */
+  remotePresence(accountId: string, deviceId: string, online: boolean): void {
+    if (online) {
+      if (!this.directories.has(accountId)) return;
+      let set = this.remote.get(accountId);
+      if (set === undefined) {
+        set = new Set();
+        this.remote.set(accountId, set);
+      }
+      set.add(deviceId);
+      return;
+    }
+    const set = this.remote.get(accountId);
+    if (set?.delete(deviceId) && set.size === 0) this.remote.delete(accountId);
+  }
+
+  /** Devices believed connected on other instances: what {@link reconcileRemote} checks. */
+  remoteDevices(): string[] {
+    const out: string[] = [];
+    for (const set of this.remote.values()) out.push(...set);
+    return out;
+  }
+
+  /**
+   * A lookup of `checked` (taken from {@link remoteDevices}) found `found`: those it did not find, or found on this
+   * instance (a location this instance no longer holds), are gone. Only removes: a device that came online meanwhile
+   * was added by its presence event and is not in `checked`.
+   */
+  reconcileRemote(checked: readonly string[], found: ReadonlyMap<string, { instance: string }>, self: string): void {
+    const gone = new Set(checked.filter((id) => found.get(id) === undefined || found.get(id)?.instance === self));
+    if (gone.size === 0) return;
+    for (const [accountId, set] of this.remote) {
+      for (const id of set) if (gone.has(id)) set.delete(id);
+      if (set.size === 0) this.remote.delete(accountId);
+    }
+  }
+
+  /**
+   * Live sessions dialed from here, by path. A session is a PWA and a sidecar of one account that are both connected
+   * (the peer here, or on another instance by {@link remotePresence}); its path is what the dialing device (the
+   * smaller id, which reports every change) last reported about it, the relay until it reports. Only the sessions
+   * whose dialing device is here count, so each counts once across instances; a device with no peer online counts
+   * nowhere. Connections being closed (replaced, revoked) or not yet welcomed do not count. The work is in live
+   * devices only: peers asleep are never visited.
    *
    * @example
-   * const paths = hub.sessionPaths(new Set((await cluster.locate(hub.sessionPeersNotHere())).keys()));
+   * const { relay, turn, direct } = hub.sessionPaths();
    */
-  sessionPaths(elsewhere: ReadonlySet<string>): Record<PathName, number> {
+  sessionPaths(): Record<PathName, number> {
     const paths: Record<PathName, number> = { relay: 0, turn: 0, direct: 0 };
-    for (const [conn, peer] of this.dialedPeers()) {
-      if (this.byDevice.has(peer) || elsewhere.has(peer)) paths[conn.peerPaths?.get(peer) ?? 'relay'] += 1;
-    }
-    return paths;
-  }
-
-  /** Peers of the sessions dialed from here that are not connected here: the ones to look up on other instances. */
-  sessionPeersNotHere(): string[] {
-    const out = new Set<string>();
-    for (const [, peer] of this.dialedPeers()) if (!this.byDevice.has(peer)) out.add(peer);
-    return [...out];
-  }
-
-  /** Every (connection here, device of its account it dials): a PWA and a sidecar, the smaller id dialing. */
-  private *dialedPeers(): Generator<[Connection, string]> {
     for (const conn of this.byDevice.values()) {
       const dir = this.directories.get(conn.accountId);
-      if (dir === undefined) continue;
-      for (const [peer, d] of dir) if (d.role !== conn.role && dialsDirectPath(conn.deviceId, peer)) yield [conn, peer];
+      if (dir === undefined || !live(conn)) continue;
+      const count = (peer: string) => {
+        const d = dir.get(peer);
+        if (d === undefined || d.role === conn.role || !dialsDirectPath(conn.deviceId, peer)) return;
+        paths[conn.peerPaths?.get(peer) ?? 'relay'] += 1;
+      };
+      for (const other of this.accountConnections(conn.accountId)) if (live(other)) count(other.deviceId);
+      for (const peer of this.remote.get(conn.accountId) ?? []) {
+        const here = this.byDevice.get(peer);
+        if (here === undefined || !live(here)) count(peer);
+      }
     }
+    return paths;
   }
 
   /** Tells the account's other live devices here that `deviceId` came or went; `revoked` when it went for good. */
@@ -173,3 +219,6 @@ export class Hub {
     }
   }
 }
+
+/** Welcomed and not being closed: a connection that speaks for its device. */
+const live = (c: Connection): boolean => c.ready && !c.closing;

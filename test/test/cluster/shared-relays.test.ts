@@ -153,7 +153,7 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
     for (const v of views.slice(1)) expect(strip(v)).toEqual(strip(views[0]!));
   });
 
-  it('counts a session across instances once, on the instance of its dialing device, while both ends are online', async () => {
+  it('counts a session across instances once, on the instance of its dialing device, while both ends are online, also when the dialing device moves', async () => {
     await startRelays(2);
     const [a, b] = relays as [TestRelay, TestRelay];
     const s = await connectDevice(a.url, sidecar, { autoAck: true });
@@ -175,11 +175,25 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
     dialer.send({ type: 'transport', id: 'rep1', timestamp: Date.now(), payload: { peer, path: 'direct' } });
     await dialer.ackFor(dialer.chat(peer, 'after the report').id);
     expect(await sessions(dialing)).toEqual({ relay: 0, direct: 1 });
-    // The device on the other instance goes offline: the session ends there too.
-    const gone = sidecarDials ? ph : s;
-    await gone.close();
-    await expect.poll(async () => (await sessions(dialing)).direct, { timeout: 5_000 }).toBe(0);
-    expect(await sessions(dialing)).toEqual({ relay: 0, direct: 0 });
+    // The dialing device moves to the other instance (its network changed) and its old socket never answers the
+    // close: the old connection is no session any more, the new one is, and the two instances count one between them.
+    (dialer.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    const moved = await connectDevice(other.url, sidecarDials ? sidecar : phone, { autoAck: true });
+    open.push(moved);
+    const total = async () => {
+      const [x, y] = [await sessions(dialing), await sessions(other)];
+      return { relay: x.relay + y.relay, direct: x.direct + y.direct };
+    };
+    await expect.poll(async () => (await sessions(other)).relay, { timeout: 5_000 }).toBe(1);
+    expect(await total()).toEqual({ relay: 1, direct: 0 });
+    moved.send({ type: 'transport', id: 'rep2', timestamp: Date.now(), payload: { peer, path: 'direct' } });
+    await moved.ackFor(moved.chat(peer, 'after the report').id);
+    expect(await total()).toEqual({ relay: 0, direct: 1 });
+    dialer.ws.terminate();
+    // The peer goes offline: the session ends wherever it was counted.
+    await (sidecarDials ? ph : s).close();
+    await expect.poll(async () => (await total()).direct, { timeout: 5_000 }).toBe(0);
+    expect(await total()).toEqual({ relay: 0, direct: 0 });
   });
 
   it('closes a revoked device on another instance with 4500 and refuses its token on every instance', async () => {
