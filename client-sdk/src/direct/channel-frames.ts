@@ -11,7 +11,15 @@ import { encodeFrame, SEALED_PAYLOAD } from '../wire.js';
 
 export type ChannelFrame =
   | { readonly k: 'e'; readonly e: RelayFrameIn }
-  | { readonly k: 'ping' | 'pong'; readonly n: number; readonly p: string; readonly r: number; readonly f?: number }
+  | {
+      readonly k: 'ping' | 'pong';
+      readonly n: number;
+      readonly p: string;
+      readonly r: number;
+      readonly f?: number;
+      /** The sender's flow-control window in bytes (absent from SDKs before 2026-12-01). */
+      readonly w?: number;
+    }
   | { readonly k: 'credit'; readonly r: number }
   | { readonly k: 'path'; readonly relay: boolean; readonly rp?: RelayProtocol };
 
@@ -95,7 +103,15 @@ export function decodeChannelFrame(data: unknown): ChannelFrame {
     if (typeof e.type === 'string' && typeof e.id === 'string') return { k: 'e', e: e as unknown as RelayFrameIn };
   } else if ((o.k === 'ping' || o.k === 'pong') && isCount(o.n) && typeof o.p === 'string' && isCount(o.r)) {
     // `f`: feature bits (channel-batch.ts); absent from SDKs before 2026-12-01, anything else is read as none.
-    return isCount(o.f) ? { k: o.k, n: o.n, p: o.p, r: o.r, f: o.f } : { k: o.k, n: o.n, p: o.p, r: o.r };
+    return {
+      k: o.k,
+      n: o.n,
+      p: o.p,
+      r: o.r,
+      ...(isCount(o.f) && { f: o.f }),
+      // `w`: the sender's window (absent before 2026-12-01; anything else but a count is read as absent).
+      ...(isCount(o.w) && { w: o.w }),
+    };
   } else if (o.k === 'credit' && isCount(o.r)) {
     return { k: 'credit', r: o.r };
   } else if (o.k === 'path' && typeof o.relay === 'boolean') {

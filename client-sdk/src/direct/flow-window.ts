@@ -77,12 +77,28 @@ export class FlowWindow {
   }
 }
 
-/** The receiving side: counts bytes and says when a credit is due (every quarter window). */
+/** Smallest peer window a receiver credits by: a peer advertising less still gets at most one credit per KiB. */
+const MIN_CREDIT_WINDOW = 4 * 1024;
+
+/**
+ * The receiving side: counts bytes and says when a credit is due, every quarter of the smaller of its own window and
+ * the sender's (the sender's `w` in its ping or pong). A sender whose window is below a quarter of the receiver's
+ * would otherwise stop before any credit is due and wait for the next ping, a window per second.
+ */
 export class CreditCounter {
   private receivedBytes = 0;
   private reported = 0;
+  private quarter: number;
 
-  constructor(private readonly windowBytes: number) {}
+  constructor(private readonly windowBytes: number) {
+    this.quarter = windowBytes / 4;
+  }
+
+  /** The sender's window, as its ping or pong says (undefined: an older SDK, assumed to use the same window). */
+  peerWindow(bytes: number | undefined): void {
+    const peer = bytes === undefined ? this.windowBytes : Math.max(MIN_CREDIT_WINDOW, bytes);
+    this.quarter = Math.min(this.windowBytes, peer) / 4;
+  }
 
   get received(): number {
     return this.receivedBytes;
@@ -91,7 +107,7 @@ export class CreditCounter {
   /** Counts a message; true when the sender should be told now. */
   add(bytes: number): boolean {
     this.receivedBytes += bytes;
-    return this.receivedBytes - this.reported >= this.windowBytes / 4;
+    return this.receivedBytes - this.reported >= this.quarter;
   }
 
   /** The total to report (and remember as reported). */

@@ -231,7 +231,7 @@ export class DirectLink {
   private ping(): void {
     const n = ++this.pingCounter;
     const p = this.o.session.seal(this.header('ping', n, this.o.selfId, this.o.peerId), PROBE);
-    this.control({ k: 'ping', n, p, r: this.credits.take(), f: FEATURE_BATCH });
+    this.control({ k: 'ping', n, p, r: this.credits.take(), f: FEATURE_BATCH, w: this.o.windowBytes });
   }
 
   /** The channel is up: prove the peer holds the session key before any frame uses it. */
@@ -299,12 +299,14 @@ export class DirectLink {
         this.lastHeard = this.o.now();
         this.window.credit(frame.r);
         this.features(frame.f);
+        this.credits.peerWindow(frame.w);
         this.control({
           k: 'pong',
           n: frame.n,
           p: this.o.session.seal(this.header('pong', frame.n, this.o.selfId, this.o.peerId), PROBE),
           r: this.credits.take(),
           f: FEATURE_BATCH,
+          w: this.o.windowBytes,
         });
         return;
       case 'pong':
@@ -312,6 +314,7 @@ export class DirectLink {
         this.lastHeard = this.o.now();
         this.window.credit(frame.r);
         this.features(frame.f);
+        this.credits.peerWindow(frame.w);
         if (!this.probePassed) this.probeDone();
         return;
     }

@@ -199,5 +199,14 @@ describe('feature bits in ping and pong', () => {
     });
     expect(decodeChannelFrame('{"k":"pong","n":1,"p":"x","r":0}')).toEqual({ k: 'pong', n: 1, p: 'x', r: 0 });
     expect(decodeChannelFrame('{"k":"pong","n":1,"p":"x","r":0,"f":"all"}')).toEqual({ k: 'pong', n: 1, p: 'x', r: 0 });
+    // The window: a count, else absent.
+    expect(decodeChannelFrame('{"k":"ping","n":1,"p":"x","r":0,"w":65536}')).toEqual({
+      k: 'ping',
+      n: 1,
+      p: 'x',
+      r: 0,
+      w: 65536,
+    });
+    expect(decodeChannelFrame('{"k":"ping","n":1,"p":"x","r":0,"w":-1}')).toEqual({ k: 'ping', n: 1, p: 'x', r: 0 });
   });
 });

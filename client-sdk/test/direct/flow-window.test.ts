@@ -66,6 +66,24 @@ describe('FlowWindow', () => {
     expect(c.add(24)).toBe(false);
     expect(c.received).toBe(49);
   });
+
+  it("credits every quarter of the sender's window when it is the smaller, never below 1 KiB", () => {
+    const c = new CreditCounter(1024 * 1024);
+    c.peerWindow(64 * 1024);
+    expect(c.add(16 * 1024 - 1)).toBe(false);
+    expect(c.add(1)).toBe(true);
+    c.take();
+    c.peerWindow(4 * 1024 * 1024); // larger than ours: our own quarter
+    expect(c.add(256 * 1024 - 1)).toBe(false);
+    expect(c.add(1)).toBe(true);
+    c.take();
+    c.peerWindow(1); // a silly window: still one credit per KiB at most
+    expect(c.add(1023)).toBe(false);
+    expect(c.add(1)).toBe(true);
+    c.take();
+    c.peerWindow(undefined); // an SDK that does not say: ours
+    expect(c.add(256 * 1024 - 1)).toBe(false);
+  });
 });
 
 describe('data-channel frames', () => {

@@ -2,7 +2,8 @@
  * When a direct-path attempt opens, with real WebRTC (@roamhq/wrtc) on loopback: the upgrade timer waits for the
  * encrypted probe only, so an attempt whose probe passed opens even when the timer runs out while it waits for the
  * peer's view of the path; and one whose own stats never come back opens as well, on the view it falls back to.
- * Then what an open link sends first (receipts ahead of held frames), and that a closed one leaves no timer behind.
+ * Then what an open link sends first (receipts ahead of held frames), how it credits a sender whose window is smaller
+ * than its own, and that a closed one leaves no timer behind.
  */
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
@@ -249,6 +250,45 @@ describe('a direct link sending', () => {
       // Behind the three frames already on the wire, before the forty-seven the window held.
       expect(atB.indexOf('r1')).toBe(3);
       expect(atB.filter((id) => id !== 'r1')).toEqual(Array.from({ length: 50 }, (_, i) => `c${i}`));
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+});
+
+describe('a direct link crediting', () => {
+  it('credits by the smaller of the two windows, so a sender with a small one never waits for a heartbeat', async () => {
+    const [sessionA, sessionB] = await pairedSessions();
+    const open: string[] = [];
+    const atB: string[] = [];
+    const hooks = (other: () => DirectLink | undefined, envelope: (e: { id: string }) => void = () => {}) => ({
+      signal: (data: unknown) => other()?.signal(data),
+      open: () => open.push('open'),
+      closed: () => {},
+      envelope,
+      bad: () => {},
+    });
+    // No heartbeat after the probe: credits come from B's counting alone. A's window is 8 KiB, B's 256 KiB (a
+    // quarter of it, 64 KiB, is more than A ever has in flight).
+    const quiet = { heartbeatMs: 600_000, quietMs: 600_000 };
+    const b = new DirectLink(
+      { ...linkOptions(false, sessionB, wrtc, setTimeoutTimers()), ...quiet },
+      hooks(
+        () => a,
+        (e) => atB.push(e.id),
+      ),
+    );
+    const a: DirectLink = new DirectLink(
+      { ...linkOptions(true, sessionA, wrtc, setTimeoutTimers()), ...quiet, windowBytes: 8 * 1024 },
+      hooks(() => b),
+    );
+    try {
+      await until('both open', 15_000, () => open.length === 2);
+      const body = 'x'.repeat(1000);
+      for (let i = 0; i < 100; i++) a.send({ type: 'chat', id: `c${i}`, payload: body });
+      await until('everything at B', 10_000, () => atB.length === 100);
+      expect(atB).toEqual(Array.from({ length: 100 }, (_, i) => `c${i}`));
     } finally {
       a.close();
       b.close();
