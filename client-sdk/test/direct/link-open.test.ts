@@ -220,22 +220,11 @@ describe('a direct link closing', () => {
 describe('a direct link sending', () => {
   it('sends a receipt ahead of the frames its window holds, so a backlog one way cannot starve the other', async () => {
     const [sessionA, sessionB] = await pairedSessions();
-    const open: string[] = [];
-    const atB: string[] = [];
-    const hooks = (other: () => DirectLink | undefined, envelope: (e: { id: string }) => void = () => {}) => ({
-      signal: (data: unknown) => other()?.signal(data),
-      open: () => open.push('open'),
-      closed: () => {},
-      envelope,
-      bad: () => {},
-    });
+    const { open, atB, hooks } = pairHooks();
     // A window of 4 KiB: of fifty 1 KiB frames, three go at once and the rest wait for B's credit.
     const b = new DirectLink(
       { ...linkOptions(false, sessionB, wrtc, setTimeoutTimers()), windowBytes: 4 * 1024 },
-      hooks(
-        () => a,
-        (e) => atB.push(e.id),
-      ),
+      hooks(() => a, atB),
     );
     const a: DirectLink = new DirectLink(
       { ...linkOptions(true, sessionA, wrtc, setTimeoutTimers()), windowBytes: 4 * 1024 },
@@ -260,24 +249,13 @@ describe('a direct link sending', () => {
 describe('a direct link crediting', () => {
   it('credits by the smaller of the two windows, so a sender with a small one never waits for a heartbeat', async () => {
     const [sessionA, sessionB] = await pairedSessions();
-    const open: string[] = [];
-    const atB: string[] = [];
-    const hooks = (other: () => DirectLink | undefined, envelope: (e: { id: string }) => void = () => {}) => ({
-      signal: (data: unknown) => other()?.signal(data),
-      open: () => open.push('open'),
-      closed: () => {},
-      envelope,
-      bad: () => {},
-    });
+    const { open, atB, hooks } = pairHooks();
     // No heartbeat after the probe: credits come from B's counting alone. A's window is 8 KiB, B's 256 KiB (a
     // quarter of it, 64 KiB, is more than A ever has in flight).
     const quiet = { heartbeatMs: 600_000, quietMs: 600_000 };
     const b = new DirectLink(
       { ...linkOptions(false, sessionB, wrtc, setTimeoutTimers()), ...quiet },
-      hooks(
-        () => a,
-        (e) => atB.push(e.id),
-      ),
+      hooks(() => a, atB),
     );
     const a: DirectLink = new DirectLink(
       { ...linkOptions(true, sessionA, wrtc, setTimeoutTimers()), ...quiet, windowBytes: 8 * 1024 },
@@ -295,6 +273,20 @@ describe('a direct link crediting', () => {
     }
   });
 });
+
+/** Hooks of two links wired to each other: opens counted, the ids of the envelopes one end receives collected. */
+function pairHooks() {
+  const open: string[] = [];
+  const atB: string[] = [];
+  const hooks = (other: () => DirectLink | undefined, received?: string[]): LinkHooks => ({
+    signal: (data) => other()?.signal(data),
+    open: () => open.push('open'),
+    closed: () => {},
+    envelope: (e) => received?.push(e.id),
+    bad: () => {},
+  });
+  return { open, atB, hooks };
+}
 
 function setTimeoutTimers(): Timers {
   return {
