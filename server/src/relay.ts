@@ -222,6 +222,11 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
         logger.warn('shared store (Redis) reachable again: accepting connections');
         // Wake-ups published while this instance was cut off are lost: deliver every held queue now.
         for (const c of hub.connections()) delivery.pump(c.deviceId);
+        // So are presence events: who is online on the other instances is read again.
+        gateway.resyncRemote().catch((err: unknown) => {
+          metrics.storeErrors.inc({ op: 'presence' });
+          logger.warn({ err }, 'presence of other instances not read again after the outage');
+        });
         return;
       }
       logger.error('shared store (Redis) unreachable: refusing new connections');

@@ -60,5 +60,6 @@ export {
 export { type RelayOverrides, type StartTestRelayOptions, startTestRelay, type TestRelay } from './relay.js';
 export { RELAY_MAIN, type RelayProcess, type StartRelayProcessOptions, startRelayProcess } from './relay-process.js';
 export { requireBinary } from './require-binary.js';
+export { type RouteProxy, startRouteProxy } from './route-proxy.js';
 export { type CloseInfo, type FramePredicate, TestSocket } from './socket.js';
 export { type Direction, startWsMitm, type Tamper, type WsMitm } from './ws-mitm.js';

@@ -269,7 +269,28 @@ export class Gateway {
     const conn = this.hub.get(deviceId);
     if (conn === undefined || this.location(conn).connectionId === connectionId) return;
     conn.replacedElsewhere = true;
+    // Online there now. Its welcome may announce nothing (it replaced a connection still closing on that instance), so
+    // this is the only word that the device, which was here, is elsewhere.
+    this.hub.remotePresence(conn.accountId, deviceId, true);
     conn.close(CLOSE_CODES.SESSION_REPLACED, 'replaced by a newer connection');
+  }
+
+  /**
+   * The shared store is back after an outage, during which presence events from other instances may have been lost:
+   * reads which devices of the accounts here are online elsewhere again, and tells the devices here of every change.
+   * One lookup of every device of those accounts, once per outage.
+   */
+  async resyncRemote(): Promise<void> {
+    const accounts = this.hub.accountsNotHere();
+    const ids = accounts.flatMap(([, notHere]) => notHere);
+    if (ids.length === 0) return;
+    const found = await this.cluster.locate(ids);
+    for (const [accountId, notHere] of accounts) {
+      for (const id of notHere) {
+        const online = found.has(id) && found.get(id)?.instance !== this.cluster.instanceId;
+        if (this.hub.remotePresence(accountId, id, online)) this.hub.broadcastPresence(accountId, id, online);
+      }
+    }
   }
 
   /** The shared store is gone: every client is told to reconnect (with backoff) and refused until it returns. */

@@ -139,21 +139,30 @@ export class Hub {
 
   /**
    * Another instance says `deviceId` of `accountId` came or went (a presence event), or a lookup found it there or
-   * not. Kept only for accounts with a directory here, the ones whose sessions this instance counts.
+   * not. Kept only for accounts with a directory here, the ones whose sessions this instance counts. Returns whether
+   * that changed what this instance believed.
    */
-  remotePresence(accountId: string, deviceId: string, online: boolean): void {
+  remotePresence(accountId: string, deviceId: string, online: boolean): boolean {
     if (online) {
-      if (!this.directories.has(accountId)) return;
+      if (!this.directories.has(accountId)) return false;
       let set = this.remote.get(accountId);
       if (set === undefined) {
         set = new Set();
         this.remote.set(accountId, set);
       }
+      if (set.has(deviceId)) return false;
       set.add(deviceId);
-      return;
+      return true;
     }
     const set = this.remote.get(accountId);
-    if (set?.delete(deviceId) && set.size === 0) this.remote.delete(accountId);
+    if (set?.delete(deviceId) !== true) return false;
+    if (set.size === 0) this.remote.delete(accountId);
+    return true;
+  }
+
+  /** Every account with a directory here, with the devices of it not connected here. */
+  accountsNotHere(): Array<[string, string[]]> {
+    return [...this.directories.keys()].map((accountId) => [accountId, this.notHere(accountId)]);
   }
 
   /** Devices believed connected on other instances: what {@link reconcileRemote} checks. */

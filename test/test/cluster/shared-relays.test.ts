@@ -13,6 +13,7 @@ import {
   pairDevice,
   type RedisServer,
   registerDevice,
+  startRouteProxy,
   startTestRedis,
   startTestRelay,
   type TestDevice,
@@ -44,10 +45,12 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
     await redis?.stop();
   });
 
-  const startRelays = async (n: number) => {
+  /** `n` instances on the test's Redis; `redisUrls[i]`, when given, is how instance i reaches it (a proxy). */
+  const startRelays = async (n: number, redisUrls: readonly string[] = []) => {
+    let started = 0;
     const start = () =>
       startTestRelay({
-        redisUrl: redis.url,
+        redisUrl: redisUrls[started++] ?? redis.url,
         publicUrl: 'http://relay.test',
         envelopesPerSecond: 2000,
         // One Redis for the whole file, so the per-address auth budget is shared by every test's registrations.
@@ -61,6 +64,22 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
     // Paired through another instance: pairing codes and the registry are shared.
     phone = await pairDevice(relays[1]!.url, sidecar.token, 'phone');
   };
+  /** Sessions by path on one instance, from its metrics. */
+  const sessions = async (r: TestRelay) => {
+    const text = await (await fetch(`${r.url}/api/metrics`)).text();
+    const n = (path: string) =>
+      Number(new RegExp(`^oppie_relay_sessions_by_path\\{path="${path}"\\} (\\d+)$`, 'm').exec(text)?.[1]);
+    return { relay: n('relay'), direct: n('direct') };
+  };
+  const total = async (rs: readonly TestRelay[]) => {
+    let all = 0;
+    for (const r of rs) {
+      const x = await sessions(r);
+      all += x.relay + x.direct;
+    }
+    return all;
+  };
+
   afterEach(async () => {
     for (const s of open.splice(0)) await s.close();
     await Promise.all(relays.map((r) => r.close()));
@@ -162,12 +181,6 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
     open.push(ph);
     const sidecarDials = sidecar.deviceId < phone.deviceId;
     const [dialing, other] = sidecarDials ? [a, b] : [b, a];
-    const sessions = async (r: TestRelay) => {
-      const text = await (await fetch(`${r.url}/api/metrics`)).text();
-      const n = (path: string) =>
-        Number(new RegExp(`^oppie_relay_sessions_by_path\\{path="${path}"\\} (\\d+)$`, 'm').exec(text)?.[1]);
-      return { relay: n('relay'), direct: n('direct') };
-    };
     // The peer is on the other instance: the dialing device's instance finds it online there (Redis presence).
     expect(await sessions(dialing)).toEqual({ relay: 1, direct: 0 });
     expect(await sessions(other)).toEqual({ relay: 0, direct: 0 });
@@ -195,6 +208,48 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
     await expect.poll(async () => (await total()).direct, { timeout: 5_000 }).toBe(0);
     expect(await total()).toEqual({ relay: 0, direct: 0 });
   });
+
+  it('counts a session whose peer left the dialing instance for one where its old connection was still closing', async () => {
+    await startRelays(2);
+    const [a, x] = relays as [TestRelay, TestRelay];
+    const [dialing, peer] = sidecar.deviceId < phone.deviceId ? [sidecar, phone] : [phone, sidecar];
+    open.push(await connectDevice(x.url, dialing, { autoAck: true }));
+    const p1 = await connectDevice(a.url, peer, { autoAck: true });
+    open.push(p1);
+    await expect.poll(() => total(relays), { timeout: 5_000 }).toBe(1);
+    // The peer moves to the dialing device's instance; its socket on A never answers the close.
+    (p1.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    open.push(await connectDevice(x.url, peer, { autoAck: true }));
+    // Back on A while A still closes the first socket: A announces nothing (it replaced a connection of its own), so
+    // X, which counts the session, learns the peer is elsewhere from being replaced.
+    open.push(await connectDevice(a.url, peer, { autoAck: true }));
+    await expect.poll(() => sessions(x), { timeout: 5_000 }).toEqual({ relay: 1, direct: 0 });
+    expect(await total(relays)).toBe(1);
+    p1.ws.terminate();
+  });
+
+  it('reads presence on other instances again after its own link to Redis dropped, and counts what it missed', async () => {
+    const proxy = await startRouteProxy(Number(new URL(redis.url).port));
+    open.push(proxy);
+    await startRelays(2, [redis.url, `redis://127.0.0.1:${proxy.port}`]);
+    const [x, a] = relays as [TestRelay, TestRelay];
+    const [dialing, peer] = sidecar.deviceId < phone.deviceId ? [sidecar, phone] : [phone, sidecar];
+    const d = await connectDevice(a.url, dialing, { autoAck: true });
+    open.push(d);
+    expect(await total(relays)).toBe(0);
+    // A's link to Redis drops for a moment (under the store-loss grace: its sockets stay open) while the peer comes
+    // online on X: X's presence event never reaches A.
+    proxy.refuseNew(true);
+    proxy.cut();
+    open.push(await connectDevice(x.url, peer, { autoAck: true }));
+    await new Promise((r) => setTimeout(r, 500));
+    proxy.refuseNew(false);
+    expect(d.ws.readyState).toBe(1);
+    await expect.poll(() => sessions(a), { timeout: 10_000 }).toEqual({ relay: 1, direct: 0 });
+    // The dialing device also hears of it, as a presence frame.
+    const up = await d.next('presence', (f) => f.payload.deviceId === peer.deviceId);
+    expect(up.payload.online).toBe(true);
+  }, 30_000);
 
   it('closes a revoked device on another instance with 4500 and refuses its token on every instance', async () => {
     await startRelays(3);

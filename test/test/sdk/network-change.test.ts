@@ -3,61 +3,17 @@
  * closed it (a TCP proxy on 127.0.0.1 that stops forwarding the connections it holds, as a dead route does), so only
  * a ping can tell. `networkChanged()` asks at once and reconnects within seconds instead of a heartbeat cycle later.
  */
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { type ConnectionState, MemoryStore } from '@oppie/client-sdk';
+import { startRouteProxy } from '@oppie/test-kit';
 import { describe, expect, it } from 'vitest';
 import { pairedClients, perTest, sdkClient, until } from './sdk-fixture.js';
 
 const env = perTest();
 
-/**
- * Forwards 127.0.0.1 connections to `port`; `freeze()` silences the ones open now, later ones pass, unless
- * `hangNew(true)`: then new connections are accepted and never answered.
- */
-async function freezableProxy(port: number) {
-  const frozen = new WeakSet<Socket>();
-  const live = new Set<Socket>();
-  let hanging = false;
-  const server: Server = createServer((client) => {
-    if (hanging) {
-      live.add(client);
-      client.on('close', () => live.delete(client));
-      client.on('error', () => {});
-      return;
-    }
-    const upstream = connect(port, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      live.add(s);
-      s.on('close', () => live.delete(s));
-      s.on('error', () => {});
-    }
-    client.on('data', (d) => (frozen.has(client) ? undefined : upstream.write(d)));
-    upstream.on('data', (d) => (frozen.has(client) ? undefined : client.write(d)));
-    // Over a dead route the far end's close never arrives either.
-    client.on('close', () => (frozen.has(client) ? undefined : upstream.destroy()));
-    upstream.on('close', () => (frozen.has(client) ? undefined : client.destroy()));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address() as { port: number };
-  return {
-    url: `http://127.0.0.1:${address.port}`,
-    freeze: () => {
-      for (const s of live) frozen.add(s);
-    },
-    hangNew: (on: boolean) => {
-      hanging = on;
-    },
-    close: async () => {
-      for (const s of live) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
 /** A paired sidecar on the relay and its phone connected through a freezable proxy (the sidecar's link stays up). */
 async function phoneBehindProxy(overrides: Parameters<typeof env.relay>[0] = {}) {
   const t = await env.relay(overrides);
-  const proxy = await freezableProxy(Number(new URL(t.url).port));
+  const proxy = await startRouteProxy(Number(new URL(t.url).port));
   env.closing(proxy);
   const phoneStore = new MemoryStore();
   const paired = await pairedClients(t.url, { phoneStore });
