@@ -182,6 +182,7 @@ export class Gateway {
     await this.queues.release(conn.deviceId);
     if (!current()) return;
     if (!this.hub.hasDirectory(conn.accountId)) {
+      this.hub.loadingDirectory(conn.accountId);
       const devices = await this.auth.listDevices(conn.accountId);
       if (!current()) return;
       this.hub.setDirectory(

@@ -23,6 +23,8 @@ export class Hub {
    * the lookups of each welcome; {@link reconcileRemote} drops what a crashed instance never announced.
    */
   private readonly remote = new Map<string, Set<string>>();
+  /** Directory changes that came while an account's directory was being read (see {@link loadingDirectory}). */
+  private readonly loading = new Map<string, Array<(dir: Map<string, DirectoryEntry>) => void>>();
 
   get size(): number {
     return this.byDevice.size;
@@ -52,17 +54,38 @@ export class Hub {
     return this.directories.has(accountId);
   }
 
+  /**
+   * A connection is about to read the account's devices from the store: a device paired or revoked while it reads
+   * may be missing from what it gets (or still in it), so those changes are kept and applied by
+   * {@link setDirectory}. Dropped with the account's last connection here.
+   */
+  loadingDirectory(accountId: string): void {
+    if (!this.directories.has(accountId) && !this.loading.has(accountId)) this.loading.set(accountId, []);
+  }
+
+  /**
+   * The account's devices as read from the store, with the changes since {@link loadingDirectory} applied on top. A
+   * directory already there (another connection of the account read it first) stays: events have kept it current.
+   */
   setDirectory(accountId: string, devices: Iterable<[string, DirectoryEntry]>): void {
-    this.directories.set(accountId, new Map(devices));
+    if (this.directories.has(accountId)) return;
+    const dir = new Map(devices);
+    for (const change of this.loading.get(accountId) ?? []) change(dir);
+    this.loading.delete(accountId);
+    this.directories.set(accountId, dir);
   }
 
   /** A device joined an account with live connections (pairing). */
   addToDirectory(accountId: string, deviceId: string, entry: DirectoryEntry): void {
-    this.directories.get(accountId)?.set(deviceId, entry);
+    const dir = this.directories.get(accountId);
+    if (dir !== undefined) dir.set(deviceId, entry);
+    else this.loading.get(accountId)?.push((d) => d.set(deviceId, entry));
   }
 
   removeFromDirectory(accountId: string, deviceId: string): void {
-    this.directories.get(accountId)?.delete(deviceId);
+    const dir = this.directories.get(accountId);
+    if (dir !== undefined) dir.delete(deviceId);
+    else this.loading.get(accountId)?.push((d) => d.delete(deviceId));
     this.remotePresence(accountId, deviceId, false);
   }
 
@@ -98,6 +121,7 @@ export class Hub {
       this.byAccount.delete(conn.accountId);
       this.directories.delete(conn.accountId);
       this.remote.delete(conn.accountId);
+      this.loading.delete(conn.accountId);
     }
     const n = (this.perIp.get(conn.ip) ?? 1) - 1;
     if (n <= 0) this.perIp.delete(conn.ip);
