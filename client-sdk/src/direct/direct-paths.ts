@@ -156,7 +156,7 @@ export class DirectPaths {
     for (const p of online) if (p.deviceId !== this.d.deviceId) this.presence(p.deviceId, p.online);
     // A new relay connection knows no path yet (it counts the session as relayed): channels that outlived the old
     // one say theirs at once rather than at the next periodic report.
-    for (const [peer, s] of this.byPeer) if (s.link?.state === 'open') this.sendReport(peer, s);
+    this.reportOpen();
     if (this.reportTimer === undefined && this.enabled) this.scheduleReports();
   }
 
@@ -423,12 +423,17 @@ export class DirectPaths {
     });
   }
 
+  /** Every open channel reports its path and the bytes since its last report. */
+  private reportOpen(): void {
+    for (const [peer, s] of this.byPeer) if (s.link?.state === 'open') this.sendReport(peer, s);
+  }
+
   /** Open channels report their byte counts now and then, so the relay's bytes-by-path metric moves. */
   private scheduleReports(): void {
     this.reportTimer = this.d.platform.timers.setTimeout(() => {
       this.reportTimer = undefined;
       if (this.closed) return;
-      for (const [peer, s] of this.byPeer) if (s.link?.state === 'open') this.sendReport(peer, s);
+      this.reportOpen();
       this.scheduleReports();
     }, REPORT_EVERY_MS);
   }

@@ -32,15 +32,14 @@ export class Connection {
   alive = true;
   /** Set once the welcome is sent and in-flight envelopes of an older connection were handed back: delivery waits. */
   ready = false;
-  /** Last path reported by the device (transport report); the relay is the path until told otherwise. */
-  path: PathName = 'relay';
-  /** The peer that last report was about: when that peer is revoked, the path is the relay again. */
-  pathPeer: string | undefined;
   /**
    * The last path reported about each peer (sessions by path, counted for the peers this device dials); created by
-   * the first report, so idle connections carry nothing. Holds only devices of the account directory.
+   * the first report, so idle connections carry nothing. Holds only devices of the account directory: a revoked
+   * peer's entry goes with it.
    */
   peerPaths: Map<string, PathName> | undefined;
+  /** The peer the device's last transport report was about. */
+  private lastReported: string | undefined;
   /** Closed because the device connected again on another instance (which now owns its presence). */
   replacedElsewhere = false;
   stepUpAt: number | undefined;
@@ -72,6 +71,18 @@ export class Connection {
     this.stepUpAt = claims.stepUpAt;
     this.expiresAt = claims.expiresAt;
     this.bucket = new TokenBucket(settings.envelopesPerSecond, settings.envelopeBurst, now);
+  }
+
+  /** A transport report: the path to `peer` is `path` now. */
+  reported(peer: string, path: PathName): void {
+    this.peerPaths ??= new Map();
+    this.peerPaths.set(peer, path);
+    this.lastReported = peer;
+  }
+
+  /** The path of the device's last report (`/api/sessions`, presence); the relay until it reports, or once that peer is gone. */
+  get path(): PathName {
+    return (this.lastReported === undefined ? undefined : this.peerPaths?.get(this.lastReported)) ?? 'relay';
   }
 
   get closing(): boolean {

@@ -194,7 +194,7 @@ export class Gateway {
     const notHere = this.hub.notHere(conn.accountId);
     const elsewhere = await this.cluster.locate(notHere);
     if (!current()) return;
-    for (const id of notHere) this.hub.remotePresence(conn.accountId, id, elsewhere.has(id));
+    this.hub.located(conn.accountId, notHere, elsewhere, this.cluster.instanceId);
     conn.sendFrame('welcome', {
       deviceId: conn.deviceId,
       accountId: conn.accountId,
@@ -287,9 +287,8 @@ export class Gateway {
     if (ids.length === 0) return;
     const found = await this.cluster.locate(ids);
     for (const [accountId, notHere] of accounts) {
-      for (const id of notHere) {
-        const online = found.has(id) && found.get(id)?.instance !== this.cluster.instanceId;
-        if (this.hub.remotePresence(accountId, id, online)) this.hub.broadcastPresence(accountId, id, online);
+      for (const [id, online] of this.hub.located(accountId, notHere, found, this.cluster.instanceId)) {
+        this.hub.broadcastPresence(accountId, id, online);
       }
     }
   }
@@ -321,7 +320,7 @@ export class Gateway {
       const remote = this.hub.remoteDevices();
       if (remote.length > 0) {
         await this.cluster
-          .locate(remote)
+          .locate(remote.map(([, id]) => id))
           .then((found) => this.hub.reconcileRemote(remote, found, this.cluster.instanceId))
           .catch((err: unknown) => {
             this.metrics.storeErrors.inc({ op: 'presence' });

@@ -147,17 +147,12 @@ export class Hub {
 
   /**
    * `deviceId` was revoked: the account's devices here hear it went for good (a peer drops a data channel to it, which
-   * the relay does not see), paths reported about it are the relay again (the report saying so would be refused: it
-   * is no longer in the account), and it leaves the directory.
+   * the relay does not see), paths reported about it are forgotten, so the relay again (the report saying so would be
+   * refused: it is no longer in the account), and it leaves the directory.
    */
   revoke(accountId: string, deviceId: string): void {
     this.broadcastPresence(accountId, deviceId, false, true);
-    for (const c of this.accountConnections(accountId)) {
-      c.peerPaths?.delete(deviceId);
-      if (c.pathPeer !== deviceId) continue;
-      c.path = 'relay';
-      c.pathPeer = undefined;
-    }
+    for (const c of this.accountConnections(accountId)) c.peerPaths?.delete(deviceId);
     this.removeFromDirectory(accountId, deviceId);
   }
 
@@ -189,24 +184,43 @@ export class Hub {
     return [...this.directories.keys()].map((accountId) => [accountId, this.notHere(accountId)]);
   }
 
-  /** Devices believed connected on other instances: what {@link reconcileRemote} checks. */
-  remoteDevices(): string[] {
-    const out: string[] = [];
-    for (const set of this.remote.values()) out.push(...set);
+  /**
+   * A lookup of `ids` (devices of `accountId` not connected here) found `found`, `self` being this instance: each is
+   * online elsewhere when found on another instance. Returns the devices whose state here changed, and to what.
+   */
+  located(
+    accountId: string,
+    ids: readonly string[],
+    found: ReadonlyMap<string, { instance: string }>,
+    self: string,
+  ): Array<[string, boolean]> {
+    const changed: Array<[string, boolean]> = [];
+    for (const id of ids) {
+      const online = onlineElsewhere(found, id, self);
+      if (this.remotePresence(accountId, id, online)) changed.push([id, online]);
+    }
+    return changed;
+  }
+
+  /** Devices believed connected on other instances, with their account: what {@link reconcileRemote} checks. */
+  remoteDevices(): Array<[string, string]> {
+    const out: Array<[string, string]> = [];
+    for (const [accountId, set] of this.remote) for (const id of set) out.push([accountId, id]);
     return out;
   }
 
   /**
-   * A lookup of `checked` (taken from {@link remoteDevices}) found `found`: those it did not find, or found on this
-   * instance (a location this instance no longer holds), are gone. Only removes: a device that came online meanwhile
-   * was added by its presence event and is not in `checked`.
+   * A lookup of `checked` (taken from {@link remoteDevices}) found `found`: those not online elsewhere by it are
+   * gone. Only removes: a device that came online meanwhile was added by its presence event and is not in `checked`,
+   * and one that went meanwhile must not come back.
    */
-  reconcileRemote(checked: readonly string[], found: ReadonlyMap<string, { instance: string }>, self: string): void {
-    const gone = new Set(checked.filter((id) => found.get(id) === undefined || found.get(id)?.instance === self));
-    if (gone.size === 0) return;
-    for (const [accountId, set] of this.remote) {
-      for (const id of set) if (gone.has(id)) set.delete(id);
-      if (set.size === 0) this.remote.delete(accountId);
+  reconcileRemote(
+    checked: ReadonlyArray<readonly [string, string]>,
+    found: ReadonlyMap<string, { instance: string }>,
+    self: string,
+  ): void {
+    for (const [accountId, id] of checked) {
+      if (!onlineElsewhere(found, id, self)) this.remotePresence(accountId, id, false);
     }
   }
 
@@ -252,6 +266,12 @@ export class Hub {
     }
   }
 }
+
+/** Found by a lookup at another instance (a location naming this one is stale: this instance knows better). */
+const onlineElsewhere = (found: ReadonlyMap<string, { instance: string }>, id: string, self: string): boolean => {
+  const at = found.get(id);
+  return at !== undefined && at.instance !== self;
+};
 
 /** Welcomed and not being closed: a connection that speaks for its device. */
 const live = (c: Connection): boolean => c.ready && !c.closing;

@@ -74,13 +74,25 @@ describe('sessions by path', () => {
     hub.remotePresence('acct', PHONE, true);
     hub.remotePresence('acct', PHONE2, true);
     hub.remotePresence('other-account', 'z', true); // no directory here: not kept
-    expect(hub.remoteDevices().sort()).toEqual([PHONE, PHONE2]);
+    expect(
+      hub
+        .remoteDevices()
+        .map(([, id]) => id)
+        .sort(),
+    ).toEqual([PHONE, PHONE2]);
     expect(hub.sessionPaths().relay).toBe(2);
     hub.remotePresence('acct', PHONE2, false);
     expect(hub.sessionPaths().relay).toBe(1);
     // Its instance crashed: its location is gone from Redis, or points here, where it is not.
     hub.remotePresence('acct', PHONE2, true);
-    hub.reconcileRemote([PHONE, PHONE2], new Map([[PHONE2, { instance: 'this' }]]), 'this');
+    hub.reconcileRemote(
+      [
+        ['acct', PHONE],
+        ['acct', PHONE2],
+      ],
+      new Map([[PHONE2, { instance: 'this' }]]),
+      'this',
+    );
     expect(hub.remoteDevices()).toEqual([]);
     expect(hub.sessionPaths().relay).toBe(0);
     // Here and still listed elsewhere (its old connection there closing): one session, not two.

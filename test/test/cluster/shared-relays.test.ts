@@ -64,6 +64,12 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
     // Paired through another instance: pairing codes and the registry are shared.
     phone = await pairDevice(relays[1]!.url, sidecar.token, 'phone');
   };
+  /** A device connected (auto-acking) to the relay at `url`, closed after the test. */
+  const online = async (url: string, device: TestDevice) => {
+    const c = await connectDevice(url, device, { autoAck: true });
+    open.push(c);
+    return c;
+  };
   /** Sessions by path on one instance, from its metrics. */
   const sessions = async (r: TestRelay) => {
     const text = await (await fetch(`${r.url}/api/metrics`)).text();
@@ -89,10 +95,8 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
   it('routes both ways between devices on different instances, in order, and each sees the other online', async () => {
     await startRelays(3);
     const [a, b] = relays as [TestRelay, TestRelay];
-    const s = await connectDevice(a.url, sidecar, { autoAck: true });
-    open.push(s);
-    const ph = await connectDevice(b.url, phone, { autoAck: true });
-    open.push(ph);
+    const s = await online(a.url, sidecar);
+    const ph = await online(b.url, phone);
     // The sidecar learns of the phone through the other instance; the phone's welcome shows the sidecar online.
     const up = await s.next('presence', (f) => f.payload.deviceId === phone.deviceId);
     expect(up.payload.online).toBe(true);
@@ -118,13 +122,11 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
   it("drains a device's queue on whichever instance it reconnects to", async () => {
     await startRelays(3);
     const [a, , c] = relays as [TestRelay, TestRelay, TestRelay];
-    const s = await connectDevice(a.url, sidecar, { autoAck: true });
-    open.push(s);
+    const s = await online(a.url, sidecar);
     const queued = Array.from({ length: 50 }, (_, i) => s.chat(phone.deviceId, `q${i}`));
     expect((await s.ackFor(queued[0]!.id)).payload.status).toBe('queued');
     for (const e of queued.slice(1)) await s.ackFor(e.id);
-    const ph = await connectDevice(c.url, phone, { autoAck: true });
-    open.push(ph);
+    const ph = await online(c.url, phone);
     const got: string[] = [];
     for (let i = 0; i < queued.length; i++) got.push(decodePayload(await ph.next('chat')) as string);
     expect(got).toEqual(queued.map((_, i) => `q${i}`));
@@ -133,7 +135,7 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
   it('answers /api/sessions and /api/auth/devices the same on every instance', async () => {
     await startRelays(3);
     const [a, b] = relays as [TestRelay, TestRelay];
-    open.push(await connectDevice(a.url, sidecar, { autoAck: true }));
+    await online(a.url, sidecar);
     const ph = await connectDevice(b.url, phone);
     open.push(ph);
     // Something waits for the phone (unacknowledged: in flight), so queue figures are part of the comparison.
@@ -175,10 +177,8 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
   it('counts a session across instances once, on the instance of its dialing device, while both ends are online, also when the dialing device moves', async () => {
     await startRelays(2);
     const [a, b] = relays as [TestRelay, TestRelay];
-    const s = await connectDevice(a.url, sidecar, { autoAck: true });
-    open.push(s);
-    const ph = await connectDevice(b.url, phone, { autoAck: true });
-    open.push(ph);
+    const s = await online(a.url, sidecar);
+    const ph = await online(b.url, phone);
     const sidecarDials = sidecar.deviceId < phone.deviceId;
     const [dialing, other] = sidecarDials ? [a, b] : [b, a];
     // The peer is on the other instance: the dialing device's instance finds it online there (Redis presence).
@@ -191,8 +191,7 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
     // The dialing device moves to the other instance (its network changed) and its old socket never answers the
     // close: the old connection is no session any more, the new one is, and the two instances count one between them.
     (dialer.ws as unknown as { _socket: { pause(): void } })._socket.pause();
-    const moved = await connectDevice(other.url, sidecarDials ? sidecar : phone, { autoAck: true });
-    open.push(moved);
+    const moved = await online(other.url, sidecarDials ? sidecar : phone);
     const total = async () => {
       const [x, y] = [await sessions(dialing), await sessions(other)];
       return { relay: x.relay + y.relay, direct: x.direct + y.direct };
@@ -213,16 +212,15 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
     await startRelays(2);
     const [a, x] = relays as [TestRelay, TestRelay];
     const [dialing, peer] = sidecar.deviceId < phone.deviceId ? [sidecar, phone] : [phone, sidecar];
-    open.push(await connectDevice(x.url, dialing, { autoAck: true }));
-    const p1 = await connectDevice(a.url, peer, { autoAck: true });
-    open.push(p1);
+    await online(x.url, dialing);
+    const p1 = await online(a.url, peer);
     await expect.poll(() => total(relays), { timeout: 5_000 }).toBe(1);
     // The peer moves to the dialing device's instance; its socket on A never answers the close.
     (p1.ws as unknown as { _socket: { pause(): void } })._socket.pause();
-    open.push(await connectDevice(x.url, peer, { autoAck: true }));
+    await online(x.url, peer);
     // Back on A while A still closes the first socket: A announces nothing (it replaced a connection of its own), so
     // X, which counts the session, learns the peer is elsewhere from being replaced.
-    open.push(await connectDevice(a.url, peer, { autoAck: true }));
+    await online(a.url, peer);
     await expect.poll(() => sessions(x), { timeout: 5_000 }).toEqual({ relay: 1, direct: 0 });
     expect(await total(relays)).toBe(1);
     p1.ws.terminate();
@@ -234,14 +232,13 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
     await startRelays(2, [redis.url, `redis://127.0.0.1:${proxy.port}`]);
     const [x, a] = relays as [TestRelay, TestRelay];
     const [dialing, peer] = sidecar.deviceId < phone.deviceId ? [sidecar, phone] : [phone, sidecar];
-    const d = await connectDevice(a.url, dialing, { autoAck: true });
-    open.push(d);
+    const d = await online(a.url, dialing);
     expect(await total(relays)).toBe(0);
     // A's link to Redis drops for a moment (under the store-loss grace: its sockets stay open) while the peer comes
     // online on X: X's presence event never reaches A.
     proxy.refuseNew(true);
     proxy.cut();
-    open.push(await connectDevice(x.url, peer, { autoAck: true }));
+    await online(x.url, peer);
     await new Promise((r) => setTimeout(r, 500));
     proxy.refuseNew(false);
     expect(d.ws.readyState).toBe(1);
@@ -274,11 +271,9 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
     const [a, b] = relays as [TestRelay, TestRelay];
     const first = await connectDevice(a.url, phone);
     open.push(first);
-    const second = await connectDevice(b.url, phone, { autoAck: true });
-    open.push(second);
+    const second = await online(b.url, phone);
     expect((await first.closed).code).toBe(4501);
-    const s = await connectDevice(a.url, sidecar, { autoAck: true });
-    open.push(s);
+    const s = await online(a.url, sidecar);
     s.chat(phone.deviceId, 'to the newest');
     expect(decodePayload(await second.next('chat'))).toBe('to the newest');
   });
@@ -299,8 +294,7 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
   it('fails readiness and closes sockets with 4003 while Redis is down, and recovers when it returns', async () => {
     await startRelays(2);
     const [a, b] = relays as [TestRelay, TestRelay];
-    const s = await connectDevice(a.url, sidecar, { autoAck: true });
-    open.push(s);
+    const s = await online(a.url, sidecar);
     await redis.halt();
     try {
       expect((await s.closed).code).toBe(4003);
@@ -318,10 +312,8 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
     for (const r of relays) {
       await expect.poll(async () => (await fetch(`${r.url}/api/health`)).status, { timeout: 15_000 }).toBe(200);
     }
-    const s2 = await connectDevice(a.url, sidecar, { autoAck: true });
-    open.push(s2);
-    const ph = await connectDevice(b.url, phone, { autoAck: true });
-    open.push(ph);
+    const s2 = await online(a.url, sidecar);
+    const ph = await online(b.url, phone);
     s2.chat(phone.deviceId, 'after the outage');
     expect(decodePayload(await ph.next('chat'))).toBe('after the outage');
   }, 60_000);

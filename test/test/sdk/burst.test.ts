@@ -4,28 +4,21 @@
  * is lost. (Without the window, frames landed beyond the inbox window, were refused unacknowledged, sat in the
  * relay's in-flight set, and the stream stopped until a reconnect.)
  */
-import { startTestRelay, type TestRelay } from '@oppie/test-kit';
-import { afterEach, describe, expect, it } from 'vitest';
-import { pairedClients } from './sdk-fixture.js';
+import { describe, expect, it } from 'vitest';
+import { pairedClients, perTest } from './sdk-fixture.js';
 
-let t: TestRelay | undefined;
-const closers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of closers.splice(0)) await c();
-  await t?.close();
-  t = undefined;
-});
+const env = perTest();
 
 describe('a burst beyond the relay limits', () => {
   it('delivers 1,500 messages sent at once each way through a 100-envelope queue, exactly once and in order', async () => {
-    t = await startTestRelay({
+    const t = await env.relay({
       queueMaxCount: 100,
       inflightMaxCount: 50,
       envelopesPerSecond: 20_000,
       envelopeBurst: 20_000,
     });
     const { sidecar, phone } = await pairedClients(t.url);
-    closers.push(
+    env.defer(
       () => sidecar.close(),
       () => phone.close(),
     );
@@ -50,9 +43,9 @@ describe('a burst beyond the relay limits', () => {
 
 describe('a peer that is offline', () => {
   it('is not sent the same frames again and again while the relay holds them for it', async () => {
-    t = await startTestRelay();
+    const t = await env.relay();
     const { sidecar, phone } = await pairedClients(t.url);
-    closers.push(() => sidecar.close());
+    env.defer(() => sidecar.close());
     const gone = new Promise<void>((resolve) =>
       sidecar.events.on('peer', (p) => {
         if (p.deviceId === phone.deviceId && !p.online) resolve();

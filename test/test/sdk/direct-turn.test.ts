@@ -6,29 +6,26 @@
 import { createRequire } from 'node:module';
 import type { ClientEvents, OppieClient, RtcImplementation } from '@oppie/client-sdk';
 import { turnCredential } from '@oppie/relay';
-import { startTestRelay, startWsMitm, type TestRelay, type WsMitm } from '@oppie/test-kit';
+import { startWsMitm, type WsMitm } from '@oppie/test-kit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { requireBinary } from '../relay/require-binary.js';
 import { type Coturn, startCoturn } from '../turn/coturn.js';
-import { pairedClients } from './sdk-fixture.js';
+import { pairedClients, perTest } from './sdk-fixture.js';
 
 const rtc = createRequire(import.meta.url)('@roamhq/wrtc') as RtcImplementation;
 const SECRET = 'coturn-and-relay-share-this';
 const hasCoturn = requireBinary('turnserver', 'apt-get install coturn');
 
 let coturn: Coturn | undefined;
-let t: TestRelay | undefined;
 let mitm: WsMitm | undefined;
-const closers: Array<() => Promise<void>> = [];
+// Registered first, so it runs after the relay and the clients are closed (vitest runs after-hooks in reverse).
 afterEach(async () => {
-  for (const c of closers.splice(0)) await c();
   await mitm?.close();
   mitm = undefined;
-  await t?.close();
-  t = undefined;
   await coturn?.stop();
   coturn = undefined;
 });
+const env = perTest();
 
 function until<T>(what: string, ms: number, check: () => T | undefined, detail = () => ''): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -83,12 +80,12 @@ describe.skipIf(!hasCoturn)('direct path through a real coturn', () => {
   for (const transport of ['udp', 'tcp'] as const) {
     it(`forced relay over TURN/${transport}: the path is turn with relayProtocol ${transport}`, async () => {
       coturn = await startCoturn(SECRET);
-      t = await startTestRelay({
+      const t = await env.relay({
         turnUrls: `turn:127.0.0.1:${coturn.port}?transport=${transport}`,
         turnSecrets: SECRET,
       });
       const { sidecar, phone } = await pairedClients(t.url, { sidecar: forcedRelay, phone: forcedRelay });
-      closers.push(
+      env.defer(
         () => sidecar.close(),
         () => phone.close(),
       );
@@ -109,7 +106,7 @@ describe.skipIf(!hasCoturn)('direct path through a real coturn', () => {
 
   it('refreshes expired TURN credentials from the relay before an attempt', async () => {
     coturn = await startCoturn(SECRET);
-    t = await startTestRelay({ turnUrls: `turn:127.0.0.1:${coturn.port}?transport=udp`, turnSecrets: SECRET });
+    const t = await env.relay({ turnUrls: `turn:127.0.0.1:${coturn.port}?transport=udp`, turnSecrets: SECRET });
     // The phone's welcome arrives with credentials that expired a minute ago, as after a long sleep.
     mitm = await expiringWelcomes(t.url);
     const credentialFetches: string[] = [];
@@ -122,7 +119,7 @@ describe.skipIf(!hasCoturn)('direct path through a real coturn', () => {
       sidecar: { ...forcedRelay, relayUrl: t.url },
       phone: { ...forcedRelay, platform: { rtc, fetch: countingFetch } },
     });
-    closers.push(
+    env.defer(
       () => sidecar.close(),
       () => phone.close(),
     );
@@ -133,7 +130,7 @@ describe.skipIf(!hasCoturn)('direct path through a real coturn', () => {
 
   it('answers an offer whose candidates arrive while it fetches fresh credentials: none is dropped', async () => {
     coturn = await startCoturn(SECRET);
-    t = await startTestRelay({ turnUrls: `turn:127.0.0.1:${coturn.port}?transport=udp`, turnSecrets: SECRET });
+    const t = await env.relay({ turnUrls: `turn:127.0.0.1:${coturn.port}?transport=udp`, turnSecrets: SECRET });
     // Both welcomes carry expired credentials and every fetch of fresh ones takes 400 ms, so the answering side gets
     // the offer and the offer's candidates while it waits. Under policy `relay` a candidate it dropped is a TURN
     // permission it never installs: the dialer's checks would not get through and the attempt would time out.
@@ -153,7 +150,7 @@ describe.skipIf(!hasCoturn)('direct path through a real coturn', () => {
       sidecar: { ...forcedRelay, platform: { rtc, fetch: slowFetch('sidecar') } },
       phone: { ...forcedRelay, platform: { rtc, fetch: slowFetch('phone') } },
     });
-    closers.push(
+    env.defer(
       () => sidecar.close(),
       () => phone.close(),
     );
@@ -168,14 +165,14 @@ describe.skipIf(!hasCoturn)('direct path through a real coturn', () => {
 
   it('a wrong TURN secret: turn_auth in the metrics, the pair stays on the relay, nothing is lost', async () => {
     coturn = await startCoturn(SECRET);
-    t = await startTestRelay({
+    const t = await env.relay({
       turnUrls: `turn:127.0.0.1:${coturn.port}?transport=udp`,
       turnSecrets: 'not-what-coturn-has',
     });
     // An upgrade timer far beyond the wait below: an outcome within it can only be the early exit on the 401.
     const patient = { ...forcedRelay, direct: { iceTransportPolicy: 'relay' as const, upgradeTimeoutMs: 120_000 } };
     const { sidecar, phone } = await pairedClients(t.url, { sidecar: patient, phone: patient });
-    closers.push(
+    env.defer(
       () => sidecar.close(),
       () => phone.close(),
     );

@@ -5,23 +5,16 @@
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { APPLICATION_TYPES, type IncomingMessage, type OppieClient, type RtcImplementation } from '@oppie/client-sdk';
-import { startTestRelay, type TestRelay } from '@oppie/test-kit';
-import { afterEach, describe, expect, it } from 'vitest';
-import { pairedClients, until } from './sdk-fixture.js';
+import { describe, expect, it } from 'vitest';
+import { pairedClients, perTest, until } from './sdk-fixture.js';
 
 const rtc = createRequire(import.meta.url)('@roamhq/wrtc') as RtcImplementation;
 
-let t: TestRelay | undefined;
-const closers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of closers.splice(0)) await c();
-  await t?.close();
-  t = undefined;
-});
+const env = perTest();
 
 async function directPair(relayUrl: string) {
   const both = await pairedClients(relayUrl, { sidecar: { platform: { rtc } }, phone: { platform: { rtc } } });
-  closers.push(
+  env.defer(
     () => both.sidecar.close(),
     () => both.phone.close(),
   );
@@ -46,7 +39,7 @@ const paths = (c: OppieClient) => {
 
 describe('direct path on loopback (real WebRTC)', () => {
   it('upgrades both sides to direct, carries all six types on it, and the relay reports it', async () => {
-    t = await startTestRelay();
+    const t = await env.relay();
     const { sidecar, phone } = await directPair(t.url);
     await until('both sides on the direct path', 15_000, () =>
       sidecar.pathTo(phone.deviceId) === 'direct' && phone.pathTo(sidecar.deviceId) === 'direct' ? true : undefined,
@@ -73,9 +66,8 @@ describe('direct path on loopback (real WebRTC)', () => {
   });
 
   it('tells a new relay connection the path of a channel that outlived the old one', async () => {
-    t = await startTestRelay();
-    const relay = t;
-    const { sidecar, phone } = await directPair(t.url);
+    const relay = await env.relay();
+    const { sidecar, phone } = await directPair(relay.url);
     await until('both sides on the direct path', 15_000, () =>
       sidecar.pathTo(phone.deviceId) === 'direct' && phone.pathTo(sidecar.deviceId) === 'direct' ? true : undefined,
     );
@@ -115,10 +107,10 @@ describe('what the data channel carries', () => {
       else sent.push({ binary: false, kind: String(d).slice(0, 9), bytes: String(d).length });
       original.call(this, d);
     };
-    closers.push(async () => {
+    env.defer(async () => {
       proto.send = original;
     });
-    t = await startTestRelay();
+    const t = await env.relay();
     const { sidecar, phone } = await directPair(t.url);
     await until('the direct path', 15_000, () => (sidecar.pathTo(phone.deviceId) === 'direct' ? true : undefined));
     sent.length = 0;
@@ -178,7 +170,7 @@ describe('batches on the data channel', () => {
       const strip = legacy === 'both' || (legacy === 'first' && channel === 0);
       original.call(this, strip ? text.replace(/,"f":\d+/, '') : text);
     };
-    closers.push(async () => {
+    env.defer(async () => {
       proto.send = original;
     });
     return { sent, channels, inject: (channel: number, d: unknown) => original.call(channels[channel], d) };
@@ -186,7 +178,7 @@ describe('batches on the data channel', () => {
 
   async function directUp(legacy: Legacy) {
     const rec = recordChannel(legacy);
-    t = await startTestRelay();
+    const t = await env.relay();
     const { sidecar, phone } = await directPair(t.url);
     await until('the direct path', 15_000, () =>
       sidecar.pathTo(phone.deviceId) === 'direct' && phone.pathTo(sidecar.deviceId) === 'direct' ? true : undefined,
@@ -254,7 +246,7 @@ describe('batches on the data channel', () => {
 
 describe('handover between the data channel and the relay', () => {
   it('kills the channel in the middle of 10,000 numbered messages each way: all arrive once, in order', async () => {
-    t = await startTestRelay({ envelopesPerSecond: 2_000 });
+    const t = await env.relay({ envelopesPerSecond: 2_000 });
     const { sidecar, phone } = await directPair(t.url);
     const sidecarPaths = paths(sidecar);
     const phonePaths = paths(phone);

@@ -1,24 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
 import { APPLICATION_TYPES, type IncomingMessage, nodeCompression, type OppieClientOptions } from '@oppie/client-sdk';
-import { startTestRelay, type TestRelay } from '@oppie/test-kit';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { pairedClients, sdkClient } from './sdk-fixture.js';
+import { pairedClients, perTest, sdkClient } from './sdk-fixture.js';
 
-let t: TestRelay | undefined;
-const closers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of closers.splice(0)) await c();
-  await t?.close();
-  t = undefined;
-});
+const env = perTest();
 
 describe('SDK end to end through the relay', () => {
   it('pairs with matching short authentication strings and exchanges all six types both ways', async () => {
-    t = await startTestRelay();
+    const t = await env.relay();
     const { sidecar, phone, phoneSide, sidecarSide } = await pairedClients(t.url);
-    closers.push(
+    env.defer(
       () => sidecar.close(),
       () => phone.close(),
     );
@@ -45,9 +38,9 @@ describe('SDK end to end through the relay', () => {
   });
 
   it('carries a 5 MiB diff in chunks and reassembles it', async () => {
-    t = await startTestRelay();
+    const t = await env.relay();
     const { sidecar, phone } = await pairedClients(t.url);
-    closers.push(
+    env.defer(
       () => sidecar.close(),
       () => phone.close(),
     );
@@ -69,7 +62,7 @@ describe('SDK end to end through the relay', () => {
   }, 60_000);
 
   it('packs chunks as bytes: every relay frame of a large incompressible payload base64url-encodes its chunk once', async () => {
-    t = await startTestRelay();
+    const t = await env.relay();
     const diffFrames: number[] = [];
     /** The sidecar's socket, counting the bytes of each routed diff frame it sends. */
     class CountingSocket extends WebSocket {
@@ -88,7 +81,7 @@ describe('SDK end to end through the relay', () => {
         } as Platform,
       },
     });
-    closers.push(
+    env.defer(
       () => sidecar.close(),
       () => phone.close(),
     );
@@ -106,7 +99,7 @@ describe('SDK end to end through the relay', () => {
   });
 
   it('keeps send order for large and small messages sent at once, across compression backends', async () => {
-    t = await startTestRelay();
+    const t = await env.relay();
     // The sidecar compresses with zlib (as sidecar-sdk's platform does), the phone with the Web streams, and the
     // other way round: each inflates what the other deflated.
     let zlibDeflates = 0;
@@ -126,7 +119,7 @@ describe('SDK end to end through the relay', () => {
       inflateRaw: node.inflateRaw,
     };
     const { sidecar, phone } = await pairedClients(t.url, { sidecar: { platform: { compression: counting } } });
-    closers.push(
+    env.defer(
       () => sidecar.close(),
       () => phone.close(),
     );
@@ -156,15 +149,15 @@ describe('SDK end to end through the relay', () => {
   }, 60_000);
 
   it('paces receipts in a stream (one per 16 frames or per interval) and acknowledges a lone message at once', async () => {
-    t = await startTestRelay();
+    const t = await env.relay();
     const intervalMs = 1_000;
     const { sidecar, phone } = await pairedClients(t.url, { phone: { receipts: { intervalMs, every: 16 } } });
-    closers.push(
+    env.defer(
       () => sidecar.close(),
       () => phone.close(),
     );
     const receiptsIn = async () => {
-      const text = await (await fetch(`${t?.url}/api/metrics`)).text();
+      const text = await (await fetch(`${t.url}/api/metrics`)).text();
       const line = text
         .split('\n')
         .find((l) => /^oppie_relay_envelopes_total\{type="receipt",direction="in"\}/.test(l));
@@ -198,7 +191,7 @@ describe('SDK end to end through the relay', () => {
   }, 60_000);
 
   it('refuses receipt options out of range with a RangeError', async () => {
-    t = await startTestRelay();
+    const t = await env.relay();
     for (const receipts of [
       { intervalMs: -1 },
       { intervalMs: 1.5 },
@@ -211,9 +204,9 @@ describe('SDK end to end through the relay', () => {
   });
 
   it('keeps delivering when an application listener throws, and reports it', async () => {
-    t = await startTestRelay();
+    const t = await env.relay();
     const { sidecar, phone } = await pairedClients(t.url);
-    closers.push(
+    env.defer(
       () => sidecar.close(),
       () => phone.close(),
     );

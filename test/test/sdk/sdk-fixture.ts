@@ -81,5 +81,9 @@ export function perTest() {
     closing(...things: Array<{ close(): Promise<void> }>): void {
       for (const x of things) closers.push(() => x.close());
     },
+    /** Runs each of `undo` after the test, before the relay closes. */
+    defer(...undo: Array<() => Promise<void>>): void {
+      closers.push(...undo);
+    },
   };
 }
