@@ -16,6 +16,9 @@
  * `--split` the receiving end of every throughput run (the raw channel's answerer, the SDK phone) runs in a child
  * process (direct-receiver.ts), as deployed. `--compression none|memo` (default `zlib`, what sidecar-sdk injects) is
  * a diagnostic that takes compression's CPU out of the SDK rows (bench-compression.ts); the target is judged on zlib.
+ *
+ * Every throughput row counts the datagrams the kernel dropped for a full UDP receive buffer during its run
+ * (udp-drops.ts): with the kernel's default buffer a loaded loopback loses some, and the raw channel swings with them.
  */
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -39,6 +42,7 @@ import { forkIpcChild } from './ipc-child.js';
 import { relayOverridesJson } from './relay-overrides.js';
 import { machineInfo } from './report.js';
 import { fmt, quantile, table } from './stats.js';
+import { defaultReceiveBuffer, dropsSince, STEADY_RECEIVE_BUFFER, udpReceiveDrops } from './udp-drops.js';
 
 const rtc = createRequire(import.meta.url)('@roamhq/wrtc') as RtcImplementation;
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -218,7 +222,9 @@ async function sdkThroughput(
       return { mbps: (count * MESSAGE) / 1e6 / ((performance.now() - t0) / 1000), path };
     };
     await run(50, 8);
-    return await run(direct ? 800 : 400, 16);
+    const before = udpReceiveDrops();
+    const measured = await run(direct ? 800 : 400, 16);
+    return { ...measured, drops: dropsSince(before) };
   } finally {
     await close();
   }
@@ -247,12 +253,21 @@ async function rawReceiver(
   return async () => b.destroy();
 }
 
+/** A throughput run: MB/s, and the kernel's UDP receive-buffer drops meanwhile (undefined off Linux). */
+interface Rate {
+  readonly mbps: number;
+  readonly drops: number | undefined;
+}
+
+const rate = (r: Rate) => `${r.mbps.toFixed(1)} MB/s${r.drops === undefined ? '' : ` (${r.drops} drops)`}`;
+
 /** MB/s of a raw wrtc data channel with the same strings and an application window of 1 MiB. */
-async function rawThroughput(count: number, kind: PayloadKind, split: boolean): Promise<number> {
+async function rawThroughput(count: number, kind: PayloadKind, split: boolean): Promise<Rate> {
   const a = new SimplePeer({ initiator: true, wrtc: rtc, trickle: true, objectMode: true });
   const closeReceiver = await rawReceiver(a, count, split);
   try {
     await waitFor<void>('raw channel', 20_000, (done) => a.on('connect', () => done()));
+    const before = udpReceiveDrops();
     const payload = payloadOf(kind);
     const windowBytes = 1024 * 1024;
     let sent = 0;
@@ -272,7 +287,7 @@ async function rawThroughput(count: number, kind: PayloadKind, split: boolean): 
       });
       pump();
     });
-    return (count * MESSAGE) / 1e6 / ((performance.now() - t0) / 1000);
+    return { mbps: (count * MESSAGE) / 1e6 / ((performance.now() - t0) / 1000), drops: dropsSince(before) };
   } finally {
     a.destroy();
     await closeReceiver();
@@ -294,6 +309,11 @@ async function main(): Promise<void> {
   const runs = values.quick ? 5 : 20;
   const info = machineInfo();
   log(`direct bench: ${info.nproc} CPU, node ${process.version}, ${runs} setup runs`);
+  const receiveBuffer = defaultReceiveBuffer();
+  if (receiveBuffer !== undefined && receiveBuffer < STEADY_RECEIVE_BUFFER)
+    log(
+      `  warning: net.core.rmem_default is ${receiveBuffer} bytes, the buffer wrtc's UDP sockets get: under load the kernel drops datagrams of the channel on loopback and throughput swings from run to run (the table counts the drops). For steady runs: sysctl -w net.core.rmem_default=${4 * STEADY_RECEIVE_BUFFER}`,
+    );
   const relay = await spawnServer('relay', { BENCH_RELAY_OVERRIDES: relayOverridesJson() });
   try {
     const stores = await pairStores(relay.url);
@@ -328,21 +348,21 @@ async function main(): Promise<void> {
     const throughput = [];
     for (const kind of kinds) {
       // The reference is the median of three runs: a single raw run now and then comes out at a third of the others.
-      const raws: number[] = [];
+      const raws: Rate[] = [];
       for (let i = 0; i < 3; i++) raws.push(await rawThroughput(values.quick ? 400 : 1600, kind, values.split));
-      raws.sort((x, y) => x - y);
-      const raw = raws[1] as number;
-      log(`  ${kind}: raw data channel ${raws.map((r) => r.toFixed(1)).join(', ')} MB/s (median ${raw.toFixed(1)})`);
+      raws.sort((x, y) => x.mbps - y.mbps);
+      const raw = (raws[1] as Rate).mbps;
+      log(`  ${kind}: raw data channel ${raws.map(rate).join(', ')}; median ${raw.toFixed(1)} MB/s`);
       const viaDirect = await sdkThroughput(relay.url, stores, true, kind, sdkOpts);
-      log(`  ${kind}: sdk direct ${viaDirect.mbps.toFixed(1)} MB/s (path ${viaDirect.path})`);
+      log(`  ${kind}: sdk direct ${rate(viaDirect)}, path ${viaDirect.path}`);
       const paced = await sdkThroughput(relay.url, stores, true, kind, { ...sdkOpts, receipts: { intervalMs: 10 } });
-      log(`  ${kind}: sdk direct, receipts paced 10 ms ${paced.mbps.toFixed(1)} MB/s (path ${paced.path})`);
+      log(`  ${kind}: sdk direct, receipts paced 10 ms ${rate(paced)}, path ${paced.path}`);
       const viaRelay = await sdkThroughput(relay.url, stores, false, kind, sdkOpts);
-      log(`  ${kind}: sdk relay ${viaRelay.mbps.toFixed(1)} MB/s`);
+      log(`  ${kind}: sdk relay ${rate(viaRelay)}`);
       throughput.push({ kind, raw, raws, viaDirect, paced, viaRelay, ratio: viaDirect.mbps / raw });
     }
     const out = [
-      `Node <-> Node on 127.0.0.1, ${info.nproc} CPU (${info.cpu}), node ${process.version}, ${info.date}; relay in a child process; throughput with ${values.split ? 'the receiving end (phone, raw answerer) in a child process of its own (--split)' : 'both ends in this process'}; SDK compression ${compression}${compression === 'zlib' ? '' : ' (a diagnostic: not what the target is measured with)'}.`,
+      `Node <-> Node on 127.0.0.1, ${info.nproc} CPU (${info.cpu}), node ${process.version}, ${info.date}; relay in a child process; net.core.rmem_default ${receiveBuffer ?? 'unknown'}; throughput with ${values.split ? 'the receiving end (phone, raw answerer) in a child process of its own (--split)' : 'both ends in this process'}; SDK compression ${compression}${compression === 'zlib' ? '' : ' (a diagnostic: not what the target is measured with)'}.`,
       browser === undefined
         ? `Chromium <-> Node: skipped (${skipBrowser}).`
         : `Chromium <-> Node: Chromium ${browser.version} headless (browser bundle, IndexedDB, the browser's RTCPeerConnection) and a Node sidecar; times by the page's clock from its connect.`,
@@ -370,24 +390,32 @@ async function main(): Promise<void> {
       ),
       '',
       table(
-        ['64 KiB messages', 'MB/s', 'vs raw channel'],
+        ['64 KiB messages', 'MB/s', 'vs raw channel', 'UDP drops'],
         throughput.flatMap((t) => [
           [
-            `${t.kind}: raw wrtc data channel (no E2E, no outbox), median of ${t.raws.map((r) => fmt(r, 1)).join(' / ')}`,
+            `${t.kind}: raw wrtc data channel (no E2E, no outbox), median of ${t.raws.map((r) => fmt(r.mbps, 1)).join(' / ')}`,
             fmt(t.raw, 1),
             '1.00x',
+            t.raws.map((r) => r.drops ?? '-').join(' / '),
           ],
           [
             `${t.kind}: SDK over the direct path (${t.viaDirect.path}), E2E`,
             fmt(t.viaDirect.mbps, 1),
             `${t.ratio.toFixed(2)}x`,
+            String(t.viaDirect.drops ?? '-'),
           ],
           [
             `${t.kind}: SDK over the direct path (${t.paced.path}), E2E, receipts paced 10 ms`,
             fmt(t.paced.mbps, 1),
             `${(t.paced.mbps / t.raw).toFixed(2)}x`,
+            String(t.paced.drops ?? '-'),
           ],
-          [`${t.kind}: SDK over the relay, E2E`, fmt(t.viaRelay.mbps, 1), `${(t.viaRelay.mbps / t.raw).toFixed(2)}x`],
+          [
+            `${t.kind}: SDK over the relay, E2E`,
+            fmt(t.viaRelay.mbps, 1),
+            `${(t.viaRelay.mbps / t.raw).toFixed(2)}x`,
+            String(t.viaRelay.drops ?? '-'),
+          ],
         ]),
       ),
       '',
