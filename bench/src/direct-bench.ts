@@ -19,6 +19,8 @@
  *
  * Every throughput row counts the datagrams the kernel dropped for a full UDP receive buffer during its run
  * (udp-drops.ts): with the kernel's default buffer a loaded loopback loses some, and the raw channel swings with them.
+ * `--link-mbit N` runs the whole bench on a loopback shaped to N Mbit/s (shaped-link.ts; root, Linux): a phone's link
+ * instead of one faster than any compressor.
  */
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -41,6 +43,7 @@ import { frameCryptoOf } from './frame-backend.js';
 import { forkIpcChild } from './ipc-child.js';
 import { relayOverridesJson } from './relay-overrides.js';
 import { machineInfo } from './report.js';
+import { runOnShapedLink } from './shaped-link.js';
 import { fmt, quantile, table } from './stats.js';
 import { defaultReceiveBuffer, dropsSince, STEADY_RECEIVE_BUFFER, udpReceiveDrops } from './udp-drops.js';
 
@@ -301,8 +304,19 @@ async function main(): Promise<void> {
       'no-browser': { type: 'boolean', default: false },
       split: { type: 'boolean', default: false },
       compression: { type: 'string', default: 'zlib' },
+      'link-mbit': { type: 'string' },
     },
   });
+  const shaped = process.env.BENCH_LINK_MBIT;
+  if (values['link-mbit'] !== undefined && shaped === undefined) {
+    // The same command again, inside a namespace whose loopback is the shaped link (shaped-link.ts).
+    const code = await runOnShapedLink(Number(values['link-mbit']), [
+      ...process.execArgv,
+      fileURLToPath(import.meta.url),
+      ...process.argv.slice(2),
+    ]);
+    process.exit(code);
+  }
   const compression = values.compression;
   if (!isBenchCompression(compression)) throw new Error(`--compression must be zlib, none or memo, got ${compression}`);
   const sdkOpts = { split: values.split, compression };
@@ -362,7 +376,7 @@ async function main(): Promise<void> {
       throughput.push({ kind, raw, raws, viaDirect, paced, viaRelay, ratio: viaDirect.mbps / raw });
     }
     const out = [
-      `Node <-> Node on 127.0.0.1, ${info.nproc} CPU (${info.cpu}), node ${process.version}, ${info.date}; relay in a child process; net.core.rmem_default ${receiveBuffer ?? 'unknown'}; throughput with ${values.split ? 'the receiving end (phone, raw answerer) in a child process of its own (--split)' : 'both ends in this process'}; SDK compression ${compression}${compression === 'zlib' ? '' : ' (a diagnostic: not what the target is measured with)'}.`,
+      `Node <-> Node on 127.0.0.1, ${info.nproc} CPU (${info.cpu}), node ${process.version}, ${info.date}; relay in a child process; ${shaped === undefined ? 'loopback unshaped' : `loopback shaped to ${shaped} Mbit/s (tbf in a namespace of its own; both directions and the relay share it)`}; net.core.rmem_default ${receiveBuffer ?? 'unknown'}; throughput with ${values.split ? 'the receiving end (phone, raw answerer) in a child process of its own (--split)' : 'both ends in this process'}; SDK compression ${compression}${compression === 'zlib' ? '' : ' (a diagnostic: not what the target is measured with)'}.`,
       browser === undefined
         ? `Chromium <-> Node: skipped (${skipBrowser}).`
         : `Chromium <-> Node: Chromium ${browser.version} headless (browser bundle, IndexedDB, the browser's RTCPeerConnection) and a Node sidecar; times by the page's clock from its connect.`,

@@ -1,0 +1,133 @@
+/**
+ * `bench:direct --link-mbit N`: the bench again, inside a network namespace of its own whose loopback is shaped to N
+ * Mbit/s (a `tbf` qdisc). On an unshaped loopback the link is faster than any compressor, so the SDK's deflate is
+ * pure cost; a phone's link (Wi-Fi, LTE) is not, and there the bytes deflate saves are what counts. The namespace
+ * holds everything (the relay, both clients, both ends of the raw channel), so every byte of every path crosses the
+ * one shaped loopback, in both directions, and nothing outside the namespace is touched. Linux and root only (`ip`,
+ * `tc` of iproute2); the kernel here has `tbf` but not `netem`, so the link has a rate and no added delay.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+
+const NS_PREFIX = 'oppie-';
+const OWNED = /^oppie-(\d+)-bench$/;
+const CMD_TIMEOUT_MS = 10_000;
+
+function run(cmd: string, args: readonly string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: CMD_TIMEOUT_MS });
+  } catch (err) {
+    const e = err as { stderr?: string; message?: string };
+    throw new Error(`${cmd} ${args.join(' ')} failed: ${String(e.stderr ?? '').trim() || e.message}`);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as { code?: string }).code === 'EPERM';
+  }
+}
+
+/** Why a shaped run cannot happen here, or undefined when it can. */
+export function shapedLinkMissing(): string | undefined {
+  if (process.platform !== 'linux') return 'network namespaces need Linux';
+  if (process.getuid?.() !== 0) return 'creating a network namespace needs root';
+  for (const [cmd, args] of [
+    ['ip', ['-V']],
+    ['tc', ['-V']],
+  ] as const) {
+    try {
+      execFileSync(cmd, args, { stdio: 'ignore' });
+    } catch {
+      return `\`${cmd}\` is missing (apt-get install iproute2)`;
+    }
+  }
+  return undefined;
+}
+
+/** Removes the namespaces of shaped runs whose process is gone (a run killed before its cleanup). */
+function removeStale(): void {
+  for (const line of run('ip', ['netns', 'list']).split('\n')) {
+    const name = line.trim().split(/\s+/)[0] ?? '';
+    const m = OWNED.exec(name);
+    if (m !== null && !alive(Number(m[1]))) removeNamespace(name);
+  }
+}
+
+function removeNamespace(ns: string): void {
+  // Deleting a namespace does not end the processes in it.
+  let pids = '';
+  try {
+    pids = run('ip', ['netns', 'pids', ns]);
+  } catch {
+    return; // already gone
+  }
+  for (const p of pids.split(/\s+/).filter((s) => /^\d+$/.test(s))) {
+    try {
+      process.kill(Number(p), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  run('ip', ['netns', 'del', ns]);
+}
+
+/**
+ * Runs `node <nodeArgs>` in a new namespace whose loopback carries `mbit` Mbit/s, and removes the namespace after (also
+ * on SIGINT/SIGTERM). Resolves with the child's exit code. The child sees `BENCH_LINK_MBIT`.
+ *
+ * @example
+ * process.exitCode = await runOnShapedLink(100, ['--expose-gc', 'bench/dist/direct-bench.js', '--quick']);
+ */
+export async function runOnShapedLink(mbit: number, nodeArgs: readonly string[]): Promise<number> {
+  if (!(Number.isFinite(mbit) && mbit >= 1 && mbit <= 100_000))
+    throw new RangeError(`--link-mbit must be 1 to 100000, got ${mbit}`);
+  const missing = shapedLinkMissing();
+  if (missing !== undefined) throw new Error(`--link-mbit: ${missing}`);
+  removeStale();
+  const ns = `${NS_PREFIX}${process.pid}-bench`;
+  run('ip', ['netns', 'add', ns]);
+  let child: ChildProcess | undefined;
+  const cleanup = () => removeNamespace(ns);
+  const onSignal = () => {
+    child?.kill('SIGKILL');
+    cleanup();
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    // The bucket holds at least a timer tick's worth of the rate (HZ 250), or tbf caps a fast link below its rate.
+    const burst = Math.max(256 * 1024, Math.ceil((mbit * 1e6) / 8 / 250));
+    run('tc', [
+      '-n',
+      ns,
+      'qdisc',
+      'add',
+      'dev',
+      'lo',
+      'root',
+      'tbf',
+      'rate',
+      `${mbit}mbit`,
+      'burst',
+      String(burst),
+      'latency',
+      '50ms',
+    ]);
+    child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...nodeArgs], {
+      stdio: 'inherit',
+      env: { ...process.env, BENCH_LINK_MBIT: String(mbit) },
+    });
+    const running = child;
+    const code = await new Promise<number | null>((resolve) => running.once('exit', (c) => resolve(c)));
+    return code ?? 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    cleanup();
+  }
+}
