@@ -11,6 +11,8 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 const NS_PREFIX = 'oppie-';
 const OWNED = /^oppie-(\d+)-bench$/;
 const CMD_TIMEOUT_MS = 10_000;
+/** The namespace's one non-loopback address (a private /24 that exists only inside it). */
+const HOST_ADDRESS = '10.231.0.1/24';
 
 function run(cmd: string, args: readonly string[]): string {
   try {
@@ -100,6 +102,11 @@ export async function runOnShapedLink(mbit: number, nodeArgs: readonly string[])
   process.once('SIGTERM', onSignal);
   try {
     run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    // Chromium gathers no host candidate from loopback: an address on an interface of the namespace's own (a veth
+    // pair with both ends inside) gives it one, and traffic to a local address still goes through lo.
+    run('ip', ['-n', ns, 'link', 'add', 'oppie0', 'type', 'veth', 'peer', 'name', 'oppie1']);
+    run('ip', ['-n', ns, 'addr', 'add', HOST_ADDRESS, 'dev', 'oppie0']);
+    for (const dev of ['oppie0', 'oppie1']) run('ip', ['-n', ns, 'link', 'set', dev, 'up']);
     // The bucket holds at least a timer tick's worth of the rate (HZ 250), or tbf caps a fast link below its rate.
     const burst = Math.max(256 * 1024, Math.ceil((mbit * 1e6) / 8 / 250));
     run('tc', [
