@@ -17,7 +17,7 @@
  * process (direct-receiver.ts), as deployed. `--compression none|memo` (default `zlib`, what sidecar-sdk injects) is
  * a diagnostic that takes compression's CPU out of the SDK rows (bench-compression.ts); the target is judged on zlib.
  *
- * Every throughput row counts the datagrams the kernel dropped for a full UDP receive buffer during its run
+ * Every throughput row counts the datagrams the kernel dropped for a full UDP buffer (receive or send) during its run
  * (udp-drops.ts): with the kernel's default buffer a loaded loopback loses some, and the raw channel swings with them.
  * `--link-mbit N` runs the whole bench on a loopback shaped to N Mbit/s (shaped-link.ts; root, Linux): a phone's link
  * instead of one faster than any compressor.
@@ -43,9 +43,9 @@ import { frameCryptoOf } from './frame-backend.js';
 import { forkIpcChild } from './ipc-child.js';
 import { relayOverridesJson } from './relay-overrides.js';
 import { machineInfo } from './report.js';
-import { runOnShapedLink } from './shaped-link.js';
+import { runOnShapedLink, shapedLinkRate } from './shaped-link.js';
 import { fmt, quantile, table } from './stats.js';
-import { defaultReceiveBuffer, dropsSince, STEADY_RECEIVE_BUFFER, udpReceiveDrops } from './udp-drops.js';
+import { defaultReceiveBuffer, dropsSince, STEADY_RECEIVE_BUFFER, udpBufferDrops } from './udp-drops.js';
 
 const rtc = createRequire(import.meta.url)('@roamhq/wrtc') as RtcImplementation;
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -225,7 +225,7 @@ async function sdkThroughput(
       return { mbps: (count * MESSAGE) / 1e6 / ((performance.now() - t0) / 1000), path };
     };
     await run(50, 8);
-    const before = udpReceiveDrops();
+    const before = udpBufferDrops();
     const measured = await run(direct ? 800 : 400, 16);
     return { ...measured, drops: dropsSince(before) };
   } finally {
@@ -256,7 +256,7 @@ async function rawReceiver(
   return async () => b.destroy();
 }
 
-/** A throughput run: MB/s, and the kernel's UDP receive-buffer drops meanwhile (undefined off Linux). */
+/** A throughput run: MB/s, and the kernel's UDP buffer drops meanwhile (receive and send; undefined off Linux). */
 interface Rate {
   readonly mbps: number;
   readonly drops: number | undefined;
@@ -270,7 +270,7 @@ async function rawThroughput(count: number, kind: PayloadKind, split: boolean): 
   const closeReceiver = await rawReceiver(a, count, split);
   try {
     await waitFor<void>('raw channel', 20_000, (done) => a.on('connect', () => done()));
-    const before = udpReceiveDrops();
+    const before = udpBufferDrops();
     const payload = payloadOf(kind);
     const windowBytes = 1024 * 1024;
     let sent = 0;
@@ -307,8 +307,7 @@ async function main(): Promise<void> {
       'link-mbit': { type: 'string' },
     },
   });
-  const shaped = process.env.BENCH_LINK_MBIT;
-  if (values['link-mbit'] !== undefined && shaped === undefined) {
+  if (values['link-mbit'] !== undefined && process.env.BENCH_LINK_MBIT === undefined) {
     // The same command again, inside a namespace whose loopback is the shaped link (shaped-link.ts).
     const code = await runOnShapedLink(Number(values['link-mbit']), [
       ...process.execArgv,
@@ -317,6 +316,10 @@ async function main(): Promise<void> {
     ]);
     process.exit(code);
   }
+  // What this run's loopback really carries (the report must not take an environment variable's word for it).
+  const shaped = process.env.BENCH_LINK_MBIT === undefined ? undefined : shapedLinkRate();
+  if (process.env.BENCH_LINK_MBIT !== undefined && shaped === undefined)
+    throw new Error('BENCH_LINK_MBIT is set but the loopback has no tbf qdisc: unset it, or pass --link-mbit');
   const compression = values.compression;
   if (!isBenchCompression(compression)) throw new Error(`--compression must be zlib, none or memo, got ${compression}`);
   const sdkOpts = { split: values.split, compression };
@@ -376,7 +379,7 @@ async function main(): Promise<void> {
       throughput.push({ kind, raw, raws, viaDirect, paced, viaRelay, ratio: viaDirect.mbps / raw });
     }
     const out = [
-      `Node <-> Node on 127.0.0.1, ${info.nproc} CPU (${info.cpu}), node ${process.version}, ${info.date}; relay in a child process; ${shaped === undefined ? 'loopback unshaped' : `loopback shaped to ${shaped} Mbit/s (tbf in a namespace of its own; both directions and the relay share it)`}; net.core.rmem_default ${receiveBuffer ?? 'unknown'}; throughput with ${values.split ? 'the receiving end (phone, raw answerer) in a child process of its own (--split)' : 'both ends in this process'}; SDK compression ${compression}${compression === 'zlib' ? '' : ' (a diagnostic: not what the target is measured with)'}.`,
+      `Node <-> Node on one machine (relay on 127.0.0.1), ${info.nproc} CPU (${info.cpu}), node ${process.version}, ${info.date}; relay in a child process; ${shaped === undefined ? 'loopback unshaped' : `loopback shaped to ${shaped} (tbf in a namespace of its own; both directions and the relay share it)`}; net.core.rmem_default ${receiveBuffer ?? 'unknown'}; throughput with ${values.split ? 'the receiving end (phone, raw answerer) in a child process of its own (--split)' : 'both ends in this process'}; SDK compression ${compression}${compression === 'zlib' ? '' : ' (a diagnostic: not what the target is measured with)'}.`,
       browser === undefined
         ? `Chromium <-> Node: skipped (${skipBrowser}).`
         : `Chromium <-> Node: Chromium ${browser.version} headless (browser bundle, IndexedDB, the browser's RTCPeerConnection) and a Node sidecar; times by the page's clock from its connect.`,

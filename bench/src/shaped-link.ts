@@ -9,7 +9,8 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 
 const NS_PREFIX = 'oppie-';
-const OWNED = /^oppie-(\d+)-bench$/;
+/** `oppie-<pid>-bench` (a run) and `oppie-<pid>-bench-probe` (the capability check): the pid tells stale ones. */
+const OWNED = /^oppie-(\d+)-bench(-probe)?$/;
 const CMD_TIMEOUT_MS = 10_000;
 /** The namespace's one non-loopback address (a private /24 that exists only inside it). */
 const HOST_ADDRESS = '10.231.0.1/24';
@@ -32,21 +33,91 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Why a shaped run cannot happen here, or undefined when it can. */
+/** A namespace `ns` whose loopback carries `mbit` Mbit/s, with one address outside loopback. */
+function build(ns: string, mbit: number): void {
+  run('ip', ['netns', 'add', ns]);
+  run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  // Chromium gathers no host candidate from loopback: an address on an interface of the namespace's own (a veth
+  // pair with both ends inside) gives it one, and traffic to a local address still goes through lo.
+  run('ip', ['-n', ns, 'link', 'add', 'oppie0', 'type', 'veth', 'peer', 'name', 'oppie1']);
+  run('ip', ['-n', ns, 'addr', 'add', HOST_ADDRESS, 'dev', 'oppie0']);
+  for (const dev of ['oppie0', 'oppie1']) run('ip', ['-n', ns, 'link', 'set', dev, 'up']);
+  // The bucket holds at least a timer tick's worth of the rate (HZ 250), or tbf caps a fast link below its rate.
+  const burst = Math.max(256 * 1024, Math.ceil((mbit * 1e6) / 8 / 250));
+  run('tc', [
+    '-n',
+    ns,
+    'qdisc',
+    'add',
+    'dev',
+    'lo',
+    'root',
+    'tbf',
+    'rate',
+    `${mbit}mbit`,
+    'burst',
+    String(burst),
+    'latency',
+    '50ms',
+  ]);
+}
+
+/** Deletes `ns` and ends what still runs in it (deleting a namespace does not); a failure is a warning, not an error. */
+function remove(ns: string): void {
+  try {
+    if (
+      !run('ip', ['netns', 'list'])
+        .split('\n')
+        .some((l) => l.trim().split(/\s+/)[0] === ns)
+    )
+      return;
+    for (const p of run('ip', ['netns', 'pids', ns])
+      .split(/\s+/)
+      .filter((x) => /^\d+$/.test(x))) {
+      try {
+        process.kill(Number(p), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    run('ip', ['netns', 'del', ns]);
+  } catch (err) {
+    process.stderr.write(`warning: network namespace ${ns} not removed: ${(err as Error).message}\n`);
+  }
+}
+
+let probed: string | undefined | null = null;
+
+/**
+ * Why a shaped run cannot happen here, or undefined when it can: Linux, root, iproute2, and a namespace with the veth
+ * pair and the tbf qdisc really built and removed once (root in a container may lack the capability, a kernel the
+ * qdisc).
+ */
 export function shapedLinkMissing(): string | undefined {
+  if (probed !== null) return probed;
+  probed = probe();
+  return probed;
+}
+
+function probe(): string | undefined {
   if (process.platform !== 'linux') return 'network namespaces need Linux';
   if (process.getuid?.() !== 0) return 'creating a network namespace needs root';
-  for (const [cmd, args] of [
-    ['ip', ['-V']],
-    ['tc', ['-V']],
-  ] as const) {
+  for (const cmd of ['ip', 'tc']) {
     try {
-      execFileSync(cmd, args, { stdio: 'ignore' });
+      execFileSync(cmd, ['-V'], { stdio: 'ignore' });
     } catch {
       return `\`${cmd}\` is missing (apt-get install iproute2)`;
     }
   }
-  return undefined;
+  const ns = `${NS_PREFIX}${process.pid}-bench-probe`;
+  try {
+    build(ns, 100);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    remove(ns);
+  }
 }
 
 /** Removes the namespaces of shaped runs whose process is gone (a run killed before its cleanup). */
@@ -54,26 +125,20 @@ function removeStale(): void {
   for (const line of run('ip', ['netns', 'list']).split('\n')) {
     const name = line.trim().split(/\s+/)[0] ?? '';
     const m = OWNED.exec(name);
-    if (m !== null && !alive(Number(m[1]))) removeNamespace(name);
+    if (m !== null && !alive(Number(m[1]))) remove(name);
   }
 }
 
-function removeNamespace(ns: string): void {
-  // Deleting a namespace does not end the processes in it.
-  let pids = '';
+/**
+ * Inside a shaped run: the rate of the tbf qdisc on this namespace's loopback, so the report names the link it was
+ * measured on, not what an environment variable says.
+ */
+export function shapedLinkRate(): string | undefined {
   try {
-    pids = run('ip', ['netns', 'pids', ns]);
+    return /\btbf\b.*\brate (\S+)/.exec(run('tc', ['qdisc', 'show', 'dev', 'lo']))?.[1];
   } catch {
-    return; // already gone
+    return undefined;
   }
-  for (const p of pids.split(/\s+/).filter((s) => /^\d+$/.test(s))) {
-    try {
-      process.kill(Number(p), 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  run('ip', ['netns', 'del', ns]);
 }
 
 /**
@@ -90,51 +155,30 @@ export async function runOnShapedLink(mbit: number, nodeArgs: readonly string[])
   if (missing !== undefined) throw new Error(`--link-mbit: ${missing}`);
   removeStale();
   const ns = `${NS_PREFIX}${process.pid}-bench`;
-  run('ip', ['netns', 'add', ns]);
   let child: ChildProcess | undefined;
-  const cleanup = () => removeNamespace(ns);
-  const onSignal = () => {
+  const onSignal = (signal: NodeJS.Signals) => {
     child?.kill('SIGKILL');
-    cleanup();
-    process.exit(130);
+    remove(ns);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    // Chromium gathers no host candidate from loopback: an address on an interface of the namespace's own (a veth
-    // pair with both ends inside) gives it one, and traffic to a local address still goes through lo.
-    run('ip', ['-n', ns, 'link', 'add', 'oppie0', 'type', 'veth', 'peer', 'name', 'oppie1']);
-    run('ip', ['-n', ns, 'addr', 'add', HOST_ADDRESS, 'dev', 'oppie0']);
-    for (const dev of ['oppie0', 'oppie1']) run('ip', ['-n', ns, 'link', 'set', dev, 'up']);
-    // The bucket holds at least a timer tick's worth of the rate (HZ 250), or tbf caps a fast link below its rate.
-    const burst = Math.max(256 * 1024, Math.ceil((mbit * 1e6) / 8 / 250));
-    run('tc', [
-      '-n',
-      ns,
-      'qdisc',
-      'add',
-      'dev',
-      'lo',
-      'root',
-      'tbf',
-      'rate',
-      `${mbit}mbit`,
-      'burst',
-      String(burst),
-      'latency',
-      '50ms',
-    ]);
-    child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...nodeArgs], {
+    build(ns, mbit);
+    const started = spawn('ip', ['netns', 'exec', ns, process.execPath, ...nodeArgs], {
       stdio: 'inherit',
       env: { ...process.env, BENCH_LINK_MBIT: String(mbit) },
     });
-    const running = child;
-    const code = await new Promise<number | null>((resolve) => running.once('exit', (c) => resolve(c)));
+    child = started;
+    // A spawn that fails emits 'error' and no 'close'.
+    const code = await new Promise<number | null>((resolve, reject) => {
+      started.once('error', reject);
+      started.once('close', (c) => resolve(c));
+    });
     return code ?? 1;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    cleanup();
+    remove(ns);
   }
 }

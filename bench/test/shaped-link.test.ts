@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runOnShapedLink, shapedLinkMissing } from '../src/shaped-link.js';
 
-/** Under CI a shaped link must work (CI runs as root with iproute2); elsewhere a loud skip. */
+/** Under CI a shaped link must work (CI runs as root with iproute2); elsewhere a loud skip saying why. */
 function requireShapedLink(): boolean {
   const missing = shapedLinkMissing();
   if (missing === undefined) return true;
@@ -51,6 +51,13 @@ describe('bench --link-mbit', () => {
     const code = await runOnShapedLink(8, ['-e', TRANSFER]);
     expect(code).toBe(0);
     expect(Number(readFileSync(process.env.SHAPED_OUT, 'utf8'))).toBeGreaterThan(1.4);
+    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(`oppie-${process.pid}-bench`);
+  });
+
+  it('removes its namespace when the command fails, and passes its exit code on', async () => {
+    if (!requireShapedLink()) return;
+    expect(await runOnShapedLink(8, ['-e', 'process.exit(3)'])).toBe(3);
+    expect(await runOnShapedLink(8, ['-e', 'process.kill(process.pid, "SIGKILL")'])).toBe(1);
     expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(`oppie-${process.pid}-bench`);
   });
 
