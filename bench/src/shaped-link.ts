@@ -7,31 +7,12 @@
  * `tc` of iproute2); the kernel here has `tbf` but not `netem`, so the link has a rate and no added delay.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { deleteNamespace, removeStaleNamespaces, runCommand as run } from '@oppie/test-kit';
 
+/** `oppie-<pid>-...` like every namespace the project makes, so a sweep of dead runs' namespaces removes it. */
 const NS_PREFIX = 'oppie-';
-/** `oppie-<pid>-bench` (a run) and `oppie-<pid>-bench-probe` (the capability check): the pid tells stale ones. */
-const OWNED = /^oppie-(\d+)-bench(-probe)?$/;
-const CMD_TIMEOUT_MS = 10_000;
 /** The namespace's one non-loopback address (a private /24 that exists only inside it). */
 const HOST_ADDRESS = '10.231.0.1/24';
-
-function run(cmd: string, args: readonly string[]): string {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: CMD_TIMEOUT_MS });
-  } catch (err) {
-    const e = err as { stderr?: string; message?: string };
-    throw new Error(`${cmd} ${args.join(' ')} failed: ${String(e.stderr ?? '').trim() || e.message}`);
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as { code?: string }).code === 'EPERM';
-  }
-}
 
 /** A namespace `ns` whose loopback carries `mbit` Mbit/s, with one address outside loopback. */
 function build(ns: string, mbit: number): void {
@@ -62,25 +43,10 @@ function build(ns: string, mbit: number): void {
   ]);
 }
 
-/** Deletes `ns` and ends what still runs in it (deleting a namespace does not); a failure is a warning, not an error. */
+/** Deletes `ns` and what still runs in it; a failure is a warning, so it cannot hide the run's own result. */
 function remove(ns: string): void {
   try {
-    if (
-      !run('ip', ['netns', 'list'])
-        .split('\n')
-        .some((l) => l.trim().split(/\s+/)[0] === ns)
-    )
-      return;
-    for (const p of run('ip', ['netns', 'pids', ns])
-      .split(/\s+/)
-      .filter((x) => /^\d+$/.test(x))) {
-      try {
-        process.kill(Number(p), 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    run('ip', ['netns', 'del', ns]);
+    deleteNamespace(ns);
   } catch (err) {
     process.stderr.write(`warning: network namespace ${ns} not removed: ${(err as Error).message}\n`);
   }
@@ -120,15 +86,6 @@ function probe(): string | undefined {
   }
 }
 
-/** Removes the namespaces of shaped runs whose process is gone (a run killed before its cleanup). */
-function removeStale(): void {
-  for (const line of run('ip', ['netns', 'list']).split('\n')) {
-    const name = line.trim().split(/\s+/)[0] ?? '';
-    const m = OWNED.exec(name);
-    if (m !== null && !alive(Number(m[1]))) remove(name);
-  }
-}
-
 /**
  * Inside a shaped run: the rate of the tbf qdisc on this namespace's loopback, so the report names the link it was
  * measured on, not what an environment variable says.
@@ -153,7 +110,7 @@ export async function runOnShapedLink(mbit: number, nodeArgs: readonly string[])
     throw new RangeError(`--link-mbit must be 1 to 100000, got ${mbit}`);
   const missing = shapedLinkMissing();
   if (missing !== undefined) throw new Error(`--link-mbit: ${missing}`);
-  removeStale();
+  removeStaleNamespaces();
   const ns = `${NS_PREFIX}${process.pid}-bench`;
   let child: ChildProcess | undefined;
   const onSignal = (signal: NodeJS.Signals) => {

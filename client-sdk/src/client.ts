@@ -112,7 +112,7 @@ export class OppieClient {
       isOnline: (peer) => this.online.get(peer) !== false,
       direct: {
         isDirect: (peer) => this.directPaths.isDirect(peer),
-        send: (peer, frame) => this.directPaths.send(peer, frame),
+        send: (peer, frame, urgent) => this.directPaths.send(peer, frame, urgent),
         reset: (peer) => this.directPaths.reset(peer),
       },
     });

@@ -99,8 +99,11 @@ export interface MessagingDeps {
 /** What messaging needs of the direct path: whether a peer's channel is open, and a send on it. */
 export interface DirectChannel {
   isDirect(peer: string): boolean;
-  /** False when the channel cannot take the frame: it goes to the relay instead. */
-  send(peer: string, frame: object): boolean;
+  /**
+   * False when the channel cannot take the frame: it goes to the relay instead. `urgent` (receipts) goes ahead of
+   * frames the channel's window holds, as the pacer's `pushUrgent` does on the relay.
+   */
+  send(peer: string, frame: object, urgent?: boolean): boolean;
   /** Drops the channel to `peer` as a failure would (frames move back to the relay, a new attempt follows). */
   reset(peer: string): void;
 }
@@ -838,7 +841,7 @@ export class Messaging {
         payload,
         [SEALED_PAYLOAD]: true,
       };
-      if (this.d.direct?.send(peer, receipt) !== true) this.pacer.pushUrgent(peer, receipt);
+      if (this.d.direct?.send(peer, receipt, true) !== true) this.pacer.pushUrgent(peer, receipt);
       this.lastReceiptsAt = this.d.platform.now();
     }
     this.receiptDue.clear();

@@ -39,6 +39,13 @@ export {
   startHaproxy,
 } from './haproxy.js';
 export { type ApiOptions, type ApiResponse, api, apiOk } from './http.js';
+export {
+  commandErrorText,
+  deleteNamespace,
+  listNamespaces,
+  removeStaleNamespaces,
+  runCommand,
+} from './netns.js';
 export { type PageHandler, type PageServer, startPageProxy } from './page-proxy.js';
 export { processAlive } from './process-alive.js';
 export {

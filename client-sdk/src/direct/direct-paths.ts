@@ -111,9 +111,9 @@ export class DirectPaths {
     return this.byPeer.get(peer)?.path ?? 'relay';
   }
 
-  /** Hands an envelope to the open data channel to `peer`; false means: use the relay. */
-  send(peer: string, envelope: object): boolean {
-    return this.byPeer.get(peer)?.link?.send(envelope) === true;
+  /** Hands an envelope to the open data channel to `peer` (`urgent`: see DirectLink.send); false means: use the relay. */
+  send(peer: string, envelope: object, urgent = false): boolean {
+    return this.byPeer.get(peer)?.link?.send(envelope, urgent) === true;
   }
 
   isDirect(peer: string): boolean {

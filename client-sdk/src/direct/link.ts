@@ -183,17 +183,17 @@ export class DirectLink {
   }
 
   /**
-   * Queues a routed envelope on the channel, a receipt ahead of frames the window holds; false when the link cannot
-   * take it (the caller uses the relay).
+   * Queues a routed envelope on the channel; `urgent` (a receipt) goes ahead of frames the window holds. False when
+   * the link cannot take it (the caller uses the relay).
    */
-  send(envelope: object): boolean {
+  send(envelope: object, urgent = false): boolean {
     if (this.stateValue !== 'open') return false;
     const data =
       encodeEnvelopeBinary(envelope, this.o.base64url.decode) ??
       encodeChannelFrame({ k: 'e', e: envelope as RelayFrameIn });
     if (data.length > MAX_CHANNEL_MESSAGE) return false;
     this.bytesSent += data.length;
-    if ((envelope as { type?: unknown }).type === 'receipt') this.window.pushUrgent(data);
+    if (urgent) this.window.pushUrgent(data);
     else this.window.push(data);
     return true;
   }

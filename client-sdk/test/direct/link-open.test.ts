@@ -234,7 +234,7 @@ describe('a direct link sending', () => {
       await until('both open', 15_000, () => open.length === 2);
       const body = 'x'.repeat(1000);
       for (let i = 0; i < 50; i++) expect(a.send({ type: 'chat', id: `c${i}`, payload: body })).toBe(true);
-      expect(a.send({ type: 'receipt', id: 'r1', seq: 7, payload: 'sealed' })).toBe(true);
+      expect(a.send({ type: 'receipt', id: 'r1', seq: 7, payload: 'sealed' }, true)).toBe(true);
       await until('everything at B', 10_000, () => atB.length === 51);
       // Behind the three frames already on the wire, before the forty-seven the window held.
       expect(atB.indexOf('r1')).toBe(3);

@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, type SpawnOptions, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { processAlive } from '@oppie/test-kit';
+import { commandErrorText, deleteNamespace, removeStaleNamespaces, runCommand as sh } from '@oppie/test-kit';
 
 /**
  * A network-namespace lab for tests that need separate hosts on one machine (strict NAT simulation for the direct
@@ -20,84 +20,8 @@ import { processAlive } from '@oppie/test-kit';
  */
 
 const NS_PREFIX = 'oppie-';
-/** `oppie-<pid>-...`: the pid of the process that made it, so stale ones (dead pid) can be removed. */
-const OWNED = /^oppie-(\d+)-/;
 const CMD_TIMEOUT_MS = 10_000;
 const TERM_GRACE_MS = 4_000;
-
-function errorText(err: unknown): string {
-  const e = err as { message?: string; stderr?: Buffer | string; status?: number | null; signal?: string | null };
-  const stderr = e.stderr === undefined ? '' : String(e.stderr).trim();
-  return stderr !== '' ? stderr : String(e.message ?? err);
-}
-
-/** Runs a command on the machine (not in a namespace); returns stdout, throws with the command and its stderr. */
-function sh(cmd: string, args: readonly string[], timeoutMs = CMD_TIMEOUT_MS): string {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
-  } catch (err) {
-    throw new Error(`${cmd} ${args.join(' ')} failed: ${errorText(err)}`);
-  }
-}
-
-function listNamespaces(): string[] {
-  // Lines look like `name (id: 3)` or just `name`.
-  return sh('ip', ['netns', 'list'])
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/)[0] ?? '')
-    .filter((n) => n !== '');
-}
-
-/** SIGKILLs every process still inside a namespace (deleting a namespace does not end its processes). */
-function killNamespacePids(ns: string): void {
-  let out = '';
-  try {
-    out = sh('ip', ['netns', 'pids', ns]);
-  } catch {
-    return;
-  }
-  for (const p of out.split(/\s+/).filter((s) => /^\d+$/.test(s))) {
-    try {
-      process.kill(Number(p), 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
-
-function deleteNamespace(ns: string): void {
-  killNamespacePids(ns);
-  try {
-    sh('ip', ['netns', 'del', ns]);
-  } catch (err) {
-    if (!listNamespaces().includes(ns)) return; // already gone
-    throw err;
-  }
-}
-
-/** Best effort: removes `oppie-<pid>-*` namespaces left behind by processes that no longer exist. */
-export function removeStaleNamespaces(): string[] {
-  const removed: string[] = [];
-  let names: string[] = [];
-  try {
-    names = listNamespaces();
-  } catch {
-    return removed;
-  }
-  for (const ns of names) {
-    const m = OWNED.exec(ns);
-    if (!m) continue;
-    const pid = Number(m[1]);
-    if (pid === process.pid || processAlive(pid)) continue;
-    try {
-      deleteNamespace(ns);
-      removed.push(ns);
-    } catch {
-      // best effort: another run may be removing it right now
-    }
-  }
-  return removed;
-}
 
 let probeResult: string | null | undefined;
 
@@ -292,7 +216,7 @@ export class NetLab {
         ...(opts.input === undefined ? {} : { input: opts.input }),
       });
     } catch (err) {
-      throw new Error(`[${name}] ${cmd} ${args.join(' ')} failed: ${errorText(err)}`);
+      throw new Error(`[${name}] ${cmd} ${args.join(' ')} failed: ${commandErrorText(err)}`);
     }
   }
 
