@@ -138,6 +138,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
       stepUpMaxAgeMs: config.stepUpMaxAgeSeconds * 1000,
     },
     push.queued,
+    (conn) => gateway.pathChanged(conn),
   );
   const turn = turnOptions(config);
   const gateway = new Gateway(
@@ -177,7 +178,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
   /** What every instance does about a revocation, wherever it was made. */
   const revokedHere = (accountId: string, deviceId: string) => {
     gateway.kick(deviceId);
-    hub.revoke(accountId, deviceId);
+    for (const conn of hub.revoke(accountId, deviceId)) gateway.pathChanged(conn);
   };
   const deviceAddedHere = (accountId: string, deviceId: string, entry: DirectoryEntry) => {
     hub.addToDirectory(accountId, deviceId, entry);

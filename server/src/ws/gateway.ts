@@ -249,6 +249,20 @@ export class Gateway {
       });
   }
 
+  /**
+   * The device reported a new path: other instances read it from the shared presence (`/api/sessions` answers the
+   * same everywhere), so it is written now rather than at the next heartbeat sweep, up to a heartbeat later. Only the
+   * location of this very connection is touched (the refresh script checks the connection id).
+   */
+  pathChanged(conn: Connection): void {
+    if (!this.cluster.shared || !conn.ready || conn.closing) return;
+    this.cluster.refresh([[conn.deviceId, this.location(conn)]]).catch((err: unknown) => {
+      // The next heartbeat sweep writes it again.
+      this.metrics.storeErrors.inc({ op: 'presence' });
+      this.log.warn({ err, deviceId: conn.deviceId }, 'path update failed');
+    });
+  }
+
   /** Where a connection held here is, as the other instances see it (connection ids are unique per process only). */
   location(conn: Connection): DeviceLocation {
     return {

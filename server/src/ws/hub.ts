@@ -148,12 +148,19 @@ export class Hub {
   /**
    * `deviceId` was revoked: the account's devices here hear it went for good (a peer drops a data channel to it, which
    * the relay does not see), paths reported about it are forgotten, so the relay again (the report saying so would be
-   * refused: it is no longer in the account), and it leaves the directory.
+   * refused: it is no longer in the account), and it leaves the directory. Returns the connections whose own path
+   * (their last report was about that device) went back to the relay.
    */
-  revoke(accountId: string, deviceId: string): void {
+  revoke(accountId: string, deviceId: string): Connection[] {
     this.broadcastPresence(accountId, deviceId, false, true);
-    for (const c of this.accountConnections(accountId)) c.peerPaths?.delete(deviceId);
+    const moved: Connection[] = [];
+    for (const c of this.accountConnections(accountId)) {
+      const before = c.path;
+      c.peerPaths?.delete(deviceId);
+      if (c.path !== before) moved.push(c);
+    }
     this.removeFromDirectory(accountId, deviceId);
+    return moved;
   }
 
   /**

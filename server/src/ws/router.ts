@@ -44,6 +44,8 @@ export class Router {
     private readonly opts: RouterOptions,
     /** An envelope was queued for a device connected nowhere (the Web Push wake-up); must not block or throw. */
     private readonly queuedOffline: (entry: QueuedEnvelope, role: RoleName | undefined) => void = () => {},
+    /** A transport report changed the path of the reporting device (`conn.path`); must not block or throw. */
+    private readonly pathChanged: (conn: Connection) => void = () => {},
   ) {}
 
   /** Handles one WebSocket message. Never throws: failures become error frames with a code. */
@@ -165,7 +167,9 @@ export class Router {
         if (p.peer === conn.deviceId || this.hub.directory(conn.accountId)?.has(p.peer) !== true) {
           throw new RelayError('RELAY_ERR_RECIPIENT_FORBIDDEN', 'transport report about a device outside your account');
         }
+        const before = conn.path;
         conn.reported(p.peer, p.path);
+        if (conn.path !== before) this.pathChanged(conn);
         // The dialing side (the smaller id) alone speaks for an attempt, so each is counted once whatever the other
         // end sends; an upgrade is to a data channel, never to the relay.
         const outcome =

@@ -174,6 +174,30 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
     for (const v of views.slice(1)) expect(strip(v)).toEqual(strip(views[0]!));
   });
 
+  it('shows a reported path in /api/sessions on every instance at once (and the relay once that peer is revoked), not a heartbeat sweep later', async () => {
+    await startRelays(2);
+    const [a, b] = relays as [TestRelay, TestRelay];
+    const s = await online(a.url, sidecar);
+    await online(b.url, phone);
+    const pathOf = async (r: TestRelay, deviceId: string) =>
+      (
+        await apiOk<{ sessions: SessionRow[] }>(r.url, 'GET', '/api/sessions', undefined, { token: sidecar.token })
+      ).sessions.find((x) => x.deviceId === deviceId)?.path;
+    expect(await pathOf(b, sidecar.deviceId)).toBe('relay');
+    s.send({ type: 'transport', id: 'rep1', timestamp: Date.now(), payload: { peer: phone.deviceId, path: 'direct' } });
+    // The heartbeat sweep runs every 25 s (the default): within 3 s only the report itself can have written it.
+    for (const r of [a, b]) {
+      await expect.poll(() => pathOf(r, sidecar.deviceId), { timeout: 3_000 }).toBe('direct');
+    }
+    s.send({ type: 'transport', id: 'rep2', timestamp: Date.now(), payload: { peer: phone.deviceId, path: 'relay' } });
+    await expect.poll(() => pathOf(b, sidecar.deviceId), { timeout: 3_000 }).toBe('relay');
+    // The peer is revoked (on the other instance): a path to it is no path any more.
+    s.send({ type: 'transport', id: 'rep3', timestamp: Date.now(), payload: { peer: phone.deviceId, path: 'direct' } });
+    await expect.poll(() => pathOf(b, sidecar.deviceId), { timeout: 3_000 }).toBe('direct');
+    await apiOk(b.url, 'DELETE', `/api/auth/devices/${phone.deviceId}`, undefined, { token: sidecar.token });
+    await expect.poll(() => pathOf(b, sidecar.deviceId), { timeout: 3_000 }).toBe('relay');
+  });
+
   it('counts a session across instances once, on the instance of its dialing device, while both ends are online, also when the dialing device moves', async () => {
     await startRelays(2);
     const [a, b] = relays as [TestRelay, TestRelay];
