@@ -14,8 +14,10 @@
  *
  * Everything but the relay runs in this process (both clients, both channel ends), as the raw channel does; with
  * `--split` the receiving end of every throughput run (the raw channel's answerer, the SDK phone) runs in a child
- * process (direct-receiver.ts), as deployed. `--compression none|memo` (default `zlib`, what sidecar-sdk injects) is
- * a diagnostic that takes compression's CPU out of the SDK rows (bench-compression.ts); the target is judged on zlib.
+ * process (direct-receiver.ts), as deployed; `--split --pin` also gives each end a CPU of its own (taskset), as two
+ * devices have, so neither end's work (nor its wrtc threads) runs on the other's core (the relay is not pinned).
+ * `--compression none|memo` (default `zlib`, what sidecar-sdk injects) is a diagnostic that takes compression's CPU
+ * out of the SDK rows (bench-compression.ts); the target is judged on zlib.
  *
  * Every throughput row counts the datagrams the kernel dropped for a full UDP buffer (receive or send) during its run
  * (udp-drops.ts): with the kernel's default buffer a loaded loopback loses some, and the raw channel swings with them.
@@ -41,6 +43,7 @@ import { bundleStale, type ChromiumSetup, chromiumMissing, chromiumSetup } from 
 import type { DirectReceiverCommand, DirectReceiverMessage } from './direct-receiver.js';
 import { frameCryptoOf } from './frame-backend.js';
 import { forkIpcChild } from './ipc-child.js';
+import { pinSelf, planPinning } from './pin.js';
 import { relayOverridesJson } from './relay-overrides.js';
 import { machineInfo } from './report.js';
 import { runOnShapedLink, shapedLinkRate } from './shaped-link.js';
@@ -139,11 +142,21 @@ function payloadOf(kind: PayloadKind): string {
 
 const RECEIVER_ENTRY = fileURLToPath(new URL('./direct-receiver.js', import.meta.url));
 
+/**
+ * Where the receiving end of a throughput run lives: in this process (`false`), or in a child process of its own
+ * (`--split`), pinned to `cpu` with `--pin` (this process then holds another CPU: one core per end, as two devices).
+ */
+type Split = false | { readonly cpu?: number };
+
 /** The receiving end of a throughput run in a child process (`--split`); `onSignal` gets the raw answerer's signals. */
-function spawnReceiver(onSignal: (data: unknown) => void = () => {}) {
-  return forkIpcChild<DirectReceiverCommand, DirectReceiverMessage>(RECEIVER_ENTRY, (m) => {
-    if (m.type === 'signal') onSignal(m.data);
-  });
+function spawnReceiver(split: Exclude<Split, false>, onSignal: (data: unknown) => void = () => {}) {
+  return forkIpcChild<DirectReceiverCommand, DirectReceiverMessage>(
+    RECEIVER_ENTRY,
+    (m) => {
+      if (m.type === 'signal') onSignal(m.data);
+    },
+    split.cpu,
+  );
 }
 
 /** Sidecar and phone on the path they reach: both here, or (`split`) the phone freshly paired in a child process. */
@@ -151,7 +164,7 @@ async function sdkPair(
   url: string,
   stores: { sidecar: MemoryStore; phone: MemoryStore },
   direct: boolean,
-  split: boolean,
+  split: Split,
   receipts: ReceiptOptions | undefined,
   compression: BenchCompression,
 ): Promise<{ sidecar: OppieClient; phoneId: string; close: () => Promise<void> }> {
@@ -166,7 +179,7 @@ async function sdkPair(
     };
   }
   const sidecar = await client(url, 'sidecar', new MemoryStore(), direct, undefined, compression);
-  const receiver = spawnReceiver();
+  const receiver = spawnReceiver(split);
   try {
     await sidecar.register();
     await sidecar.connect();
@@ -198,7 +211,7 @@ async function sdkThroughput(
   stores: { sidecar: MemoryStore; phone: MemoryStore },
   direct: boolean,
   kind: PayloadKind,
-  opts: { split: boolean; compression: BenchCompression; receipts?: ReceiptOptions },
+  opts: { split: Split; compression: BenchCompression; receipts?: ReceiptOptions },
 ) {
   const { split, compression, receipts } = opts;
   const { sidecar, phoneId, close } = await sdkPair(url, stores, direct, split, receipts, compression);
@@ -237,10 +250,10 @@ async function sdkThroughput(
 async function rawReceiver(
   a: InstanceType<typeof SimplePeer>,
   count: number,
-  split: boolean,
+  split: Split,
 ): Promise<() => Promise<void>> {
-  if (split) {
-    const receiver = spawnReceiver((d) => a.signal(d));
+  if (split !== false) {
+    const receiver = spawnReceiver(split, (d) => a.signal(d));
     a.on('signal', (d) => receiver.command({ cmd: 'signal', data: d }));
     receiver.command({ cmd: 'raw', count });
     return () => receiver.close();
@@ -265,7 +278,7 @@ interface Rate {
 const rate = (r: Rate) => `${r.mbps.toFixed(1)} MB/s${r.drops === undefined ? '' : ` (${r.drops} drops)`}`;
 
 /** MB/s of a raw wrtc data channel with the same strings and an application window of 1 MiB. */
-async function rawThroughput(count: number, kind: PayloadKind, split: boolean): Promise<Rate> {
+async function rawThroughput(count: number, kind: PayloadKind, split: Split): Promise<Rate> {
   const a = new SimplePeer({ initiator: true, wrtc: rtc, trickle: true, objectMode: true });
   const closeReceiver = await rawReceiver(a, count, split);
   try {
@@ -303,6 +316,7 @@ async function main(): Promise<void> {
       quick: { type: 'boolean', default: false },
       'no-browser': { type: 'boolean', default: false },
       split: { type: 'boolean', default: false },
+      pin: { type: 'boolean', default: false },
       compression: { type: 'string', default: 'zlib' },
       'link-mbit': { type: 'string' },
     },
@@ -322,7 +336,11 @@ async function main(): Promise<void> {
     throw new Error('BENCH_LINK_MBIT is set but the loopback has no tbf qdisc: unset it, or pass --link-mbit');
   const compression = values.compression;
   if (!isBenchCompression(compression)) throw new Error(`--compression must be zlib, none or memo, got ${compression}`);
-  const sdkOpts = { split: values.split, compression };
+  if (values.pin && !values.split) throw new Error('--pin needs --split (one CPU for each end)');
+  const pinning = values.pin ? planPinning() : undefined;
+  if (values.pin && pinning === undefined) throw new Error('--pin needs Linux, taskset and two allowed CPUs');
+  const split: Split = values.split ? { ...(pinning !== undefined && { cpu: pinning.server }) } : false;
+  const sdkOpts = { split, compression };
   const runs = values.quick ? 5 : 20;
   const info = machineInfo();
   log(`direct bench: ${info.nproc} CPU, node ${process.version}, ${runs} setup runs`);
@@ -332,6 +350,8 @@ async function main(): Promise<void> {
       `  warning: net.core.rmem_default is ${receiveBuffer} bytes, the buffer wrtc's UDP sockets get: under load the kernel drops datagrams of the channel on loopback and throughput swings from run to run (the table counts the drops). For steady runs: sysctl -w net.core.rmem_default=${4 * STEADY_RECEIVE_BUFFER}`,
     );
   const relay = await spawnServer('relay', { BENCH_RELAY_OVERRIDES: relayOverridesJson() });
+  // After the relay started, which stays free to run on either CPU.
+  if (pinning !== undefined) pinSelf(pinning.client);
   try {
     const stores = await pairStores(relay.url);
     const first: number[] = [];
@@ -366,7 +386,7 @@ async function main(): Promise<void> {
     for (const kind of kinds) {
       // The reference is the median of three runs: a single raw run now and then comes out at a third of the others.
       const raws: Rate[] = [];
-      for (let i = 0; i < 3; i++) raws.push(await rawThroughput(values.quick ? 400 : 1600, kind, values.split));
+      for (let i = 0; i < 3; i++) raws.push(await rawThroughput(values.quick ? 400 : 1600, kind, split));
       raws.sort((x, y) => x.mbps - y.mbps);
       const raw = (raws[1] as Rate).mbps;
       log(`  ${kind}: raw data channel ${raws.map(rate).join(', ')}; median ${raw.toFixed(1)} MB/s`);
@@ -379,7 +399,7 @@ async function main(): Promise<void> {
       throughput.push({ kind, raw, raws, viaDirect, paced, viaRelay, ratio: viaDirect.mbps / raw });
     }
     const out = [
-      `Node <-> Node on one machine (relay on 127.0.0.1), ${info.nproc} CPU (${info.cpu}), node ${process.version}, ${info.date}; relay in a child process; ${shaped === undefined ? 'loopback unshaped' : `loopback shaped to ${shaped} (tbf in a namespace of its own; both directions and the relay share it)`}; net.core.rmem_default ${receiveBuffer ?? 'unknown'}; throughput with ${values.split ? 'the receiving end (phone, raw answerer) in a child process of its own (--split)' : 'both ends in this process'}; SDK compression ${compression}${compression === 'zlib' ? '' : ' (a diagnostic: not what the target is measured with)'}.`,
+      `Node <-> Node on one machine (relay on 127.0.0.1), ${info.nproc} CPU (${info.cpu}), node ${process.version}, ${info.date}; relay in a child process; ${shaped === undefined ? 'loopback unshaped' : `loopback shaped to ${shaped} (tbf in a namespace of its own; both directions and the relay share it)`}; net.core.rmem_default ${receiveBuffer ?? 'unknown'}; throughput with ${values.split ? `the receiving end (phone, raw answerer) in a child process of its own (--split)${pinning === undefined ? '' : `, pinned to CPU ${pinning.server}, this process (sender) to CPU ${pinning.client} (--pin)`}` : 'both ends in this process'}; SDK compression ${compression}${compression === 'zlib' ? '' : ' (a diagnostic: not what the target is measured with)'}.`,
       browser === undefined
         ? `Chromium <-> Node: skipped (${skipBrowser}).`
         : `Chromium <-> Node: Chromium ${browser.version} headless (browser bundle, IndexedDB, the browser's RTCPeerConnection) and a Node sidecar; times by the page's clock from its connect.`,

@@ -12,7 +12,13 @@
 export * from '@oppie/protocol';
 export { OppieClient, type OppieClientOptions } from './client.js';
 export * from './crypto/index.js';
-export { type Compression, nodeCompression, webCompression, type ZlibLike } from './delivery/compression.js';
+export {
+  type Compression,
+  DEFLATE_PROBE_FROM,
+  nodeCompression,
+  webCompression,
+  type ZlibLike,
+} from './delivery/compression.js';
 export type { DirectOptions } from './direct/direct-paths.js';
 export { OppieError, SDK_ERROR_CODES, type SdkErrorCode } from './errors.js';
 export type { ClientEvents, ConnectionState, IncomingMessage, PeerInfo } from './events.js';

@@ -13,6 +13,13 @@
 export * from '@oppie/protocol';
 export { type CliIo, runCli, USAGE } from './cli.js';
 export type { CliClient, CliContext } from './cli-commands.js';
+export {
+  DEFLATE_THREAD_SOURCE,
+  DeflateThread,
+  type DeflateThreadStats,
+  sharedDeflateThread,
+  workerCompression,
+} from './deflate-thread.js';
 export { IPC_ERROR_CODES, IpcError, type IpcErrorCode } from './errors.js';
 export { decodeKey, encodeKey, FileStore, MAX_ENCODED_KEY_LENGTH } from './file-store.js';
 export { type BridgeClient, type BridgeMessage, IpcBridge, type IpcBridgeOptions } from './ipc-bridge.js';

@@ -1,6 +1,6 @@
-import zlib from 'node:zlib';
-import { nodeCompression, type Platform, type RtcImplementation, type WebSocketLike } from '@oppie/client-sdk';
+import type { Compression, Platform, RtcImplementation, WebSocketLike } from '@oppie/client-sdk';
 import WebSocket from 'ws';
+import { workerCompression } from './deflate-thread.js';
 import { FileStore } from './file-store.js';
 import { nodeFrameCryptoBest } from './node-frame-crypto.js';
 import { loadNodeRtc } from './node-rtc.js';
@@ -82,6 +82,11 @@ export interface NodePlatformOptions {
   readonly maxPayload?: number;
   /** WebRTC for the direct path. Default: `@roamhq/wrtc` when it loads; `false` keeps every frame on the relay. */
   readonly rtc?: RtcImplementation | false;
+  /**
+   * Raw deflate for large messages. Default: {@link workerCompression} (zlib, payloads from 16 KiB on deflated on a
+   * worker thread when the machine has two CPUs or more); `nodeCompression(zlib)` keeps it all on the event loop.
+   */
+  readonly compression?: Compression;
 }
 
 /**
@@ -122,7 +127,8 @@ export function nodePlatform(opts: NodePlatformOptions): Platform {
     now: () => Date.now(),
     // Native libsodium (or OpenSSL where it has no build): the same bytes as the WebAssembly build, faster at every size.
     frameCrypto: nodeFrameCryptoBest().frameCrypto,
-    // zlib's raw deflate: the bytes CompressionStream makes, with less overhead per payload and a native output bound.
-    compression: nodeCompression(zlib),
+    // zlib's raw deflate: the bytes CompressionStream makes, with less overhead per payload and a native output bound;
+    // large payloads are deflated on a thread of its own, off the event loop.
+    compression: opts.compression ?? workerCompression(),
   };
 }

@@ -86,16 +86,21 @@ const passBytes = (expected: number) => Math.min(256 * 1024, Math.max(16 * 1024,
  *
  * Either way the output is standard raw deflate that any backend inflates.
  *
+ * `tuning.syncDeflateBytes` (default {@link SYNC_DEFLATE_BYTES}) moves the line between the calling thread and
+ * `zlib.deflateRaw`: sidecar-sdk's `workerCompression` sets it below {@link DEFLATE_PROBE_FROM}, so the probe runs
+ * here and every payload worth probing is deflated on a thread of its own.
+ *
  * @example
  * import zlib from 'node:zlib';
  * const platform = { ...others, compression: nodeCompression(zlib) };
  */
-export function nodeCompression(zlib: ZlibLike): Compression {
+export function nodeCompression(zlib: ZlibLike, tuning: { readonly syncDeflateBytes?: number } = {}): Compression {
+  const syncDeflateBytes = tuning.syncDeflateBytes ?? SYNC_DEFLATE_BYTES;
   const plain = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   const deflateSync = zlib.deflateRawSync?.bind(zlib);
   const inflateSync = zlib.inflateRawSync?.bind(zlib);
   const deflate = async (bytes: Uint8Array, options: DeflateOptions): Promise<Uint8Array> => {
-    if (deflateSync !== undefined && bytes.byteLength <= SYNC_DEFLATE_BYTES) return plain(deflateSync(bytes, options));
+    if (deflateSync !== undefined && bytes.byteLength <= syncDeflateBytes) return plain(deflateSync(bytes, options));
     return new Promise<Uint8Array>((resolve, reject) =>
       zlib.deflateRaw(bytes, { ...options, chunkSize: passBytes(bytes.byteLength + 1024) }, (err, out) =>
         err ? reject(err) : resolve(plain(out)),

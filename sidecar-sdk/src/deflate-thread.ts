@@ -1,0 +1,207 @@
+/**
+ * Raw deflate on a worker thread, so a sidecar streaming large messages keeps its event loop for the sockets and the
+ * data channel while zlib runs on another core. One thread per process, shared by every client in it, started on
+ * the first payload that needs it, and kept from holding the process open while it has no work.
+ *
+ * The thread only runs `zlib.deflateRawSync` with the options the caller chose (nodeCompression's probe decides them
+ * on the calling thread), so its output is byte for byte what the calling thread would have made. If the thread cannot
+ * start or dies, every call it held and every later one is deflated on the calling thread instead: nothing is lost,
+ * and {@link DeflateThread.stats} counts it.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import zlib from 'node:zlib';
+import { type Compression, DEFLATE_PROBE_FROM, nodeCompression, type ZlibLike } from '@oppie/client-sdk';
+
+type DeflateOptions = Parameters<ZlibLike['deflateRaw']>[1];
+
+/**
+ * The thread's whole program. Plain CommonJS run with `eval`, so it needs no file of its own next to the module
+ * (the package runs from TypeScript sources in tests and from dist/ when installed). Answers each request with the
+ * deflated bytes, their buffer transferred, not copied.
+ */
+export const DEFLATE_THREAD_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const zlib = require('node:zlib');
+parentPort.on('message', ({ id, bytes, options }) => {
+  let out;
+  try {
+    out = zlib.deflateRawSync(bytes, options);
+  } catch (err) {
+    parentPort.postMessage({ id, error: String((err && err.message) || err) });
+    return;
+  }
+  parentPort.postMessage({ id, buffer: out.buffer, offset: out.byteOffset, length: out.byteLength }, [out.buffer]);
+});
+`;
+
+interface Reply {
+  readonly id: number;
+  readonly buffer?: ArrayBuffer;
+  readonly offset?: number;
+  readonly length?: number;
+  readonly error?: string;
+}
+
+interface Pending {
+  readonly bytes: Uint8Array;
+  readonly options: DeflateOptions;
+  readonly resolve: (out: Uint8Array) => void;
+  readonly reject: (err: Error) => void;
+}
+
+/** What a {@link DeflateThread} did since it was made. */
+export interface DeflateThreadStats {
+  /** Payloads deflated on the thread. */
+  readonly threaded: number;
+  /** Payloads deflated on the calling thread because the thread could not start or had died. */
+  readonly inPlace: number;
+  /** Whether the thread failed (it is not started again: a thread that died once would likely die again). */
+  readonly failed: boolean;
+}
+
+/**
+ * A worker thread running raw deflate. Most code wants {@link workerCompression}; this is the part it shares
+ * per process, exported for tests and for embedders that run their own.
+ *
+ * @example
+ * const thread = new DeflateThread();
+ * const out = await thread.deflate(bytes, { level: 1 }); // the same bytes as zlib.deflateRawSync(bytes, { level: 1 })
+ */
+export class DeflateThread {
+  private worker: Worker | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private threaded = 0;
+  private inPlace = 0;
+  private failed = false;
+
+  /** @param source the thread's program (tests give one that fails); default {@link DEFLATE_THREAD_SOURCE}. */
+  constructor(private readonly source: string = DEFLATE_THREAD_SOURCE) {}
+
+  get stats(): DeflateThreadStats {
+    return { threaded: this.threaded, inPlace: this.inPlace, failed: this.failed };
+  }
+
+  /**
+   * Deflates `bytes` (raw deflate, `options` as for `zlib.deflateRawSync`). The thread gets a copy; `bytes` must stay
+   * as they are until the promise settles (a failed thread's calls are deflated from them here).
+   */
+  deflate(bytes: Uint8Array, options: DeflateOptions): Promise<Uint8Array> {
+    const worker = this.failed ? undefined : this.start();
+    if (worker === undefined) return Promise.resolve(this.deflateHere(bytes, options));
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const id = this.nextId++;
+      this.pending.set(id, { bytes, options, resolve, reject });
+      // Held open only while it has work: an idle thread never keeps a finished process alive.
+      if (this.pending.size === 1) worker.ref();
+      const copy = bytes.slice();
+      worker.postMessage({ id, bytes: copy, options }, [copy.buffer]);
+    });
+  }
+
+  /** Stops the thread; calls it held are deflated here. For tests and orderly shutdowns. */
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    this.failed = true;
+    this.drainHere();
+    await worker?.terminate();
+  }
+
+  private start(): Worker | undefined {
+    if (this.worker !== undefined) return this.worker;
+    let worker: Worker;
+    try {
+      // No flags of this process: `--input-type=module` would make the program ESM (it is CommonJS), and a test
+      // runner's loaders only slow the thread's start.
+      worker = new Worker(this.source, { eval: true, execArgv: [] });
+    } catch {
+      this.failed = true;
+      return undefined;
+    }
+    worker.unref();
+    worker.on('message', (m: Reply) => this.answered(m));
+    worker.on('error', () => this.fail(worker));
+    worker.on('exit', () => this.fail(worker));
+    this.worker = worker;
+    return worker;
+  }
+
+  private answered(m: Reply): void {
+    const p = this.pending.get(m.id);
+    if (p === undefined) return;
+    this.pending.delete(m.id);
+    if (this.pending.size === 0) this.worker?.unref();
+    if (m.buffer === undefined) {
+      p.reject(new Error(`deflate failed on its thread: ${m.error ?? 'unknown error'}`));
+      return;
+    }
+    this.threaded += 1;
+    p.resolve(new Uint8Array(m.buffer, m.offset ?? 0, m.length ?? m.buffer.byteLength));
+  }
+
+  /** The thread is gone (an error, or an exit nobody asked for): what it held is deflated here, and so is the rest. */
+  private fail(worker: Worker): void {
+    if (this.worker !== worker) return;
+    this.worker = undefined;
+    this.failed = true;
+    this.drainHere();
+  }
+
+  private drainHere(): void {
+    const held = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of held) {
+      try {
+        p.resolve(this.deflateHere(p.bytes, p.options));
+      } catch (err) {
+        p.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+  }
+
+  private deflateHere(bytes: Uint8Array, options: DeflateOptions): Uint8Array {
+    this.inPlace += 1;
+    const out = zlib.deflateRawSync(bytes, options);
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  }
+}
+
+let shared: DeflateThread | undefined;
+
+/** The process's deflate thread (made on first use; started on the first payload that needs it). */
+export function sharedDeflateThread(): DeflateThread {
+  shared ??= new DeflateThread();
+  return shared;
+}
+
+/**
+ * sidecar-sdk's default compression: Node's zlib as {@link nodeCompression} uses it (level 1, Huffman-only for data
+ * that only Huffman coding shrinks, inflate on the calling thread up to 64 KiB), with every payload of
+ * {@link DEFLATE_PROBE_FROM} bytes or more deflated on the process's deflate thread. On a machine with one CPU
+ * (`os.availableParallelism()`, which counts only the CPUs this process may run on) a thread would only take turns
+ * with the event loop, so everything stays on the calling thread there.
+ *
+ * Measured (bench:direct, both ends in one process on 2 vCPUs, 64 KiB diffs over the direct path): 44 MB/s against
+ * 35 with deflate on the event loop (median of four alternating runs each).
+ *
+ * @example
+ * const platform = { ...nodePlatform({ dataDir }), compression: workerCompression() }; // what nodePlatform does
+ */
+export function workerCompression(thread: DeflateThread = sharedDeflateThread()): Compression {
+  if (availableParallelism() < 2) return nodeCompression(zlib);
+  const threaded: ZlibLike = {
+    deflateRaw: (bytes, options, callback) => {
+      thread.deflate(bytes, options).then(
+        (out) => callback(null, out),
+        (err: Error) => callback(err, new Uint8Array(0)),
+      );
+    },
+    inflateRaw: zlib.inflateRaw.bind(zlib),
+    deflateRawSync: zlib.deflateRawSync.bind(zlib),
+    inflateRawSync: zlib.inflateRawSync.bind(zlib),
+    constants: zlib.constants,
+  };
+  return nodeCompression(threaded, { syncDeflateBytes: DEFLATE_PROBE_FROM - 1 });
+}
