@@ -14,6 +14,8 @@ export { OppieClient, type OppieClientOptions } from './client.js';
 export * from './crypto/index.js';
 export {
   type Compression,
+  DEFLATE_HUFFMAN_ABOVE,
+  DEFLATE_PROBE_BYTES,
   DEFLATE_PROBE_FROM,
   nodeCompression,
   webCompression,

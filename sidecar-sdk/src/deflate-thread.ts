@@ -3,30 +3,43 @@
  * data channel while zlib runs on another core. One thread per process, shared by every client in it, started on
  * the first payload that needs it, and kept from holding the process open while it has no work.
  *
- * The thread only runs `zlib.deflateRawSync` with the options the caller chose (nodeCompression's probe decides them
- * on the calling thread), so its output is byte for byte what the calling thread would have made. If the thread cannot
- * start or dies, every call it held and every later one is deflated on the calling thread instead: nothing is lost,
- * and {@link DeflateThread.stats} counts it.
+ * The thread deflates as {@link nodeCompression} does (level 1; Huffman coding alone when a 4 KiB probe from the
+ * middle shrinks by less than 40%), probe included, so its output is byte for byte what the calling thread would have
+ * made. If the thread cannot start or dies, every call it held and every later one is deflated on the calling thread
+ * instead: nothing is lost, and {@link DeflateThread.stats} counts it.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import zlib from 'node:zlib';
-import { type Compression, DEFLATE_PROBE_FROM, nodeCompression, type ZlibLike } from '@oppie/client-sdk';
-
-type DeflateOptions = Parameters<ZlibLike['deflateRaw']>[1];
+import {
+  type Compression,
+  DEFLATE_HUFFMAN_ABOVE,
+  DEFLATE_PROBE_BYTES,
+  DEFLATE_PROBE_FROM,
+  nodeCompression,
+} from '@oppie/client-sdk';
 
 /**
  * The thread's whole program. Plain CommonJS run with `eval`, so it needs no file of its own next to the module
- * (the package runs from TypeScript sources in tests and from dist/ when installed). Answers each request with the
+ * (the package runs from TypeScript sources in tests and from dist/ when installed). It repeats nodeCompression's
+ * choice with the same constants (tests compare the two outputs byte for byte), and answers each request with the
  * deflated bytes, their buffer transferred, not copied.
  */
 export const DEFLATE_THREAD_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const zlib = require('node:zlib');
-parentPort.on('message', ({ id, bytes, options }) => {
+const FAST = { level: 1 };
+const HUFFMAN = { strategy: zlib.constants.Z_HUFFMAN_ONLY };
+function deflate(bytes) {
+  if (bytes.length < ${DEFLATE_PROBE_FROM}) return zlib.deflateRawSync(bytes, FAST);
+  const from = (bytes.length - ${DEFLATE_PROBE_BYTES}) >>> 1;
+  const probe = zlib.deflateRawSync(bytes.subarray(from, from + ${DEFLATE_PROBE_BYTES}), FAST);
+  return zlib.deflateRawSync(bytes, probe.length > ${DEFLATE_PROBE_BYTES * DEFLATE_HUFFMAN_ABOVE} ? HUFFMAN : FAST);
+}
+parentPort.on('message', ({ id, bytes }) => {
   let out;
   try {
-    out = zlib.deflateRawSync(bytes, options);
+    out = deflate(bytes);
   } catch (err) {
     parentPort.postMessage({ id, error: String((err && err.message) || err) });
     return;
@@ -45,7 +58,6 @@ interface Reply {
 
 interface Pending {
   readonly bytes: Uint8Array;
-  readonly options: DeflateOptions;
   readonly resolve: (out: Uint8Array) => void;
   readonly reject: (err: Error) => void;
 }
@@ -66,7 +78,7 @@ export interface DeflateThreadStats {
  *
  * @example
  * const thread = new DeflateThread();
- * const out = await thread.deflate(bytes, { level: 1 }); // the same bytes as zlib.deflateRawSync(bytes, { level: 1 })
+ * const out = await thread.deflate(bytes); // the same bytes as nodeCompression(zlib).deflateRaw(bytes)
  */
 export class DeflateThread {
   private worker: Worker | undefined;
@@ -75,6 +87,7 @@ export class DeflateThread {
   private threaded = 0;
   private inPlace = 0;
   private failed = false;
+  private readonly here = nodeCompression(zlib);
 
   /** @param source the thread's program (tests give one that fails); default {@link DEFLATE_THREAD_SOURCE}. */
   constructor(private readonly source: string = DEFLATE_THREAD_SOURCE) {}
@@ -84,19 +97,19 @@ export class DeflateThread {
   }
 
   /**
-   * Deflates `bytes` (raw deflate, `options` as for `zlib.deflateRawSync`). The thread gets a copy; `bytes` must stay
-   * as they are until the promise settles (a failed thread's calls are deflated from them here).
+   * Raw deflate of `bytes`, as nodeCompression makes it. The thread gets a copy; `bytes` must stay as they are until
+   * the promise settles (a failed thread's calls are deflated from them here).
    */
-  deflate(bytes: Uint8Array, options: DeflateOptions): Promise<Uint8Array> {
+  deflate(bytes: Uint8Array): Promise<Uint8Array> {
     const worker = this.failed ? undefined : this.start();
-    if (worker === undefined) return Promise.resolve(this.deflateHere(bytes, options));
+    if (worker === undefined) return this.deflateHere(bytes);
     return new Promise<Uint8Array>((resolve, reject) => {
       const id = this.nextId++;
-      this.pending.set(id, { bytes, options, resolve, reject });
+      this.pending.set(id, { bytes, resolve, reject });
       // Held open only while it has work: an idle thread never keeps a finished process alive.
       if (this.pending.size === 1) worker.ref();
       const copy = bytes.slice();
-      worker.postMessage({ id, bytes: copy, options }, [copy.buffer]);
+      worker.postMessage({ id, bytes: copy }, [copy.buffer]);
     });
   }
 
@@ -152,19 +165,12 @@ export class DeflateThread {
   private drainHere(): void {
     const held = [...this.pending.values()];
     this.pending.clear();
-    for (const p of held) {
-      try {
-        p.resolve(this.deflateHere(p.bytes, p.options));
-      } catch (err) {
-        p.reject(err instanceof Error ? err : new Error(String(err)));
-      }
-    }
+    for (const p of held) this.deflateHere(p.bytes).then(p.resolve, p.reject);
   }
 
-  private deflateHere(bytes: Uint8Array, options: DeflateOptions): Uint8Array {
+  private deflateHere(bytes: Uint8Array): Promise<Uint8Array> {
     this.inPlace += 1;
-    const out = zlib.deflateRawSync(bytes, options);
-    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    return this.here.deflateRaw(bytes);
   }
 }
 
@@ -190,18 +196,11 @@ export function sharedDeflateThread(): DeflateThread {
  * const platform = { ...nodePlatform({ dataDir }), compression: workerCompression() }; // what nodePlatform does
  */
 export function workerCompression(thread: DeflateThread = sharedDeflateThread()): Compression {
-  if (availableParallelism() < 2) return nodeCompression(zlib);
-  const threaded: ZlibLike = {
-    deflateRaw: (bytes, options, callback) => {
-      thread.deflate(bytes, options).then(
-        (out) => callback(null, out),
-        (err: Error) => callback(err, new Uint8Array(0)),
-      );
-    },
-    inflateRaw: zlib.inflateRaw.bind(zlib),
-    deflateRawSync: zlib.deflateRawSync.bind(zlib),
-    inflateRawSync: zlib.inflateRawSync.bind(zlib),
-    constants: zlib.constants,
+  const here = nodeCompression(zlib);
+  if (availableParallelism() < 2) return here;
+  return {
+    // Below the probe's size a message costs less than the trip to the thread.
+    deflateRaw: (bytes) => (bytes.byteLength < DEFLATE_PROBE_FROM ? here.deflateRaw(bytes) : thread.deflate(bytes)),
+    inflateRaw: here.inflateRaw,
   };
-  return nodeCompression(threaded, { syncDeflateBytes: DEFLATE_PROBE_FROM - 1 });
 }

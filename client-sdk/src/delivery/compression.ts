@@ -43,12 +43,12 @@ export interface ZlibLike {
 /** Payloads from this size on are probed before they are deflated (below it the probe would cost more than it saves). */
 export const DEFLATE_PROBE_FROM = 16 * 1024;
 /** Bytes of the probe, taken from the middle of the payload. */
-const PROBE_BYTES = 4 * 1024;
+export const DEFLATE_PROBE_BYTES = 4 * 1024;
 /**
  * Probe ratio (deflated / original) above which LZ77 matching is not paying for itself: such data (base64 of
  * random or already compressed bytes is the common case, ~0.75) shrinks as much by Huffman coding alone.
  */
-const HUFFMAN_ABOVE = 0.6;
+export const DEFLATE_HUFFMAN_ABOVE = 0.6;
 /**
  * Inputs up to this size are deflated on the calling thread. A round trip through libuv's thread pool costs more than
  * the work itself at this size (64 KiB of base64 random bytes, Huffman-only: 0.63 ms synchronously, 1.25 ms of wall
@@ -86,21 +86,16 @@ const passBytes = (expected: number) => Math.min(256 * 1024, Math.max(16 * 1024,
  *
  * Either way the output is standard raw deflate that any backend inflates.
  *
- * `tuning.syncDeflateBytes` (default {@link SYNC_DEFLATE_BYTES}) moves the line between the calling thread and
- * `zlib.deflateRaw`: sidecar-sdk's `workerCompression` sets it below {@link DEFLATE_PROBE_FROM}, so the probe runs
- * here and every payload worth probing is deflated on a thread of its own.
- *
  * @example
  * import zlib from 'node:zlib';
  * const platform = { ...others, compression: nodeCompression(zlib) };
  */
-export function nodeCompression(zlib: ZlibLike, tuning: { readonly syncDeflateBytes?: number } = {}): Compression {
-  const syncDeflateBytes = tuning.syncDeflateBytes ?? SYNC_DEFLATE_BYTES;
+export function nodeCompression(zlib: ZlibLike): Compression {
   const plain = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   const deflateSync = zlib.deflateRawSync?.bind(zlib);
   const inflateSync = zlib.inflateRawSync?.bind(zlib);
   const deflate = async (bytes: Uint8Array, options: DeflateOptions): Promise<Uint8Array> => {
-    if (deflateSync !== undefined && bytes.byteLength <= syncDeflateBytes) return plain(deflateSync(bytes, options));
+    if (deflateSync !== undefined && bytes.byteLength <= SYNC_DEFLATE_BYTES) return plain(deflateSync(bytes, options));
     return new Promise<Uint8Array>((resolve, reject) =>
       zlib.deflateRaw(bytes, { ...options, chunkSize: passBytes(bytes.byteLength + 1024) }, (err, out) =>
         err ? reject(err) : resolve(plain(out)),
@@ -127,9 +122,9 @@ export function nodeCompression(zlib: ZlibLike, tuning: { readonly syncDeflateBy
   return {
     deflateRaw: async (bytes) => {
       if (bytes.byteLength < DEFLATE_PROBE_FROM) return deflate(bytes, fast);
-      const from = (bytes.byteLength - PROBE_BYTES) >>> 1;
-      const probe = await deflate(bytes.subarray(from, from + PROBE_BYTES), fast);
-      const huffman = probe.byteLength > PROBE_BYTES * HUFFMAN_ABOVE;
+      const from = (bytes.byteLength - DEFLATE_PROBE_BYTES) >>> 1;
+      const probe = await deflate(bytes.subarray(from, from + DEFLATE_PROBE_BYTES), fast);
+      const huffman = probe.byteLength > DEFLATE_PROBE_BYTES * DEFLATE_HUFFMAN_ABOVE;
       return deflate(bytes, huffman ? { strategy: zlib.constants.Z_HUFFMAN_ONLY } : fast);
     },
     inflateRaw: async (bytes, maxOutputBytes) => {
