@@ -1,7 +1,12 @@
 /**
  * The compression backend of a bench's SDK clients (`bench:direct --compression`). `zlib` is what sidecar-sdk's
- * nodePlatform injects and what the targets are measured with. The other two are diagnostics that take compression's
- * CPU out of a run, to show how much of it the transport itself costs:
+ * nodePlatform injects (zlib, large payloads deflated on a worker thread) and what the targets are measured with. The
+ * others are diagnostics:
+ *
+ * - `inline`: zlib all on the event loop (`nodeCompression(zlib)`, what sidecar-sdk injected before its deflate
+ *   thread): what the thread buys.
+ *
+ * The last two take compression's CPU out of a run, to show how much of it the transport itself costs:
  *
  * - `none`: nothing is compressed (deflate returns its input, which the chunker then keeps as it is): the same CPU as
  *   without compression, but more bytes on the wire, and a 64 KiB message no longer fits one chunk.
@@ -13,7 +18,7 @@ import zlib from 'node:zlib';
 import { type Compression, nodeCompression } from '@oppie/client-sdk';
 import { workerCompression } from '@oppie/sidecar-sdk';
 
-export const BENCH_COMPRESSIONS = ['zlib', 'none', 'memo'] as const;
+export const BENCH_COMPRESSIONS = ['zlib', 'inline', 'none', 'memo'] as const;
 export type BenchCompression = (typeof BENCH_COMPRESSIONS)[number];
 
 export function isBenchCompression(v: string): v is BenchCompression {
@@ -39,6 +44,7 @@ export function benchCompression(mode: BenchCompression): Compression {
   // What sidecar-sdk's nodePlatform injects: zlib, large payloads deflated on the process's deflate thread.
   if (mode === 'zlib') return workerCompression();
   const real = nodeCompression(zlib);
+  if (mode === 'inline') return real;
   if (mode === 'none') return { deflateRaw: async (bytes) => bytes, inflateRaw: real.inflateRaw };
   return { deflateRaw: memo(real.deflateRaw), inflateRaw: memo(real.inflateRaw) };
 }

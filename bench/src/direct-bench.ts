@@ -16,8 +16,8 @@
  * `--split` the receiving end of every throughput run (the raw channel's answerer, the SDK phone) runs in a child
  * process (direct-receiver.ts), as deployed; `--split --pin` also gives each end a CPU of its own (taskset), as two
  * devices have, so neither end's work (nor its wrtc threads) runs on the other's core (the relay is not pinned).
- * `--compression none|memo` (default `zlib`, what sidecar-sdk injects) is a diagnostic that takes compression's CPU
- * out of the SDK rows (bench-compression.ts); the target is judged on zlib.
+ * `--compression inline|none|memo` (default `zlib`, what sidecar-sdk injects) are diagnostics: zlib on the event loop,
+ * or compression's CPU out of the SDK rows (bench-compression.ts); the target is judged on zlib.
  *
  * Every throughput row counts the datagrams the kernel dropped for a full UDP buffer (receive or send) during its run
  * (udp-drops.ts): with the kernel's default buffer a loaded loopback loses some, and the raw channel swings with them.
@@ -37,7 +37,12 @@ import {
 } from '@oppie/client-sdk';
 import SimplePeer from 'simple-peer';
 import WebSocket from 'ws';
-import { type BenchCompression, benchCompression, isBenchCompression } from './bench-compression.js';
+import {
+  BENCH_COMPRESSIONS,
+  type BenchCompression,
+  benchCompression,
+  isBenchCompression,
+} from './bench-compression.js';
 import { spawnServer } from './child.js';
 import { bundleStale, type ChromiumSetup, chromiumMissing, chromiumSetup } from './chromium-setup.js';
 import type { DirectReceiverCommand, DirectReceiverMessage } from './direct-receiver.js';
@@ -335,7 +340,8 @@ async function main(): Promise<void> {
   if (process.env.BENCH_LINK_MBIT !== undefined && shaped === undefined)
     throw new Error('BENCH_LINK_MBIT is set but the loopback has no tbf qdisc: unset it, or pass --link-mbit');
   const compression = values.compression;
-  if (!isBenchCompression(compression)) throw new Error(`--compression must be zlib, none or memo, got ${compression}`);
+  if (!isBenchCompression(compression))
+    throw new Error(`--compression must be one of ${BENCH_COMPRESSIONS.join(', ')}, got ${compression}`);
   if (values.pin && !values.split) throw new Error('--pin needs --split (one CPU for each end)');
   const pinning = values.pin ? planPinning() : undefined;
   if (values.pin && pinning === undefined) throw new Error('--pin needs Linux, taskset and two allowed CPUs');
