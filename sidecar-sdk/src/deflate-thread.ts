@@ -66,9 +66,17 @@ interface Pending {
 export interface DeflateThreadStats {
   /** Payloads deflated on the thread. */
   readonly threaded: number;
-  /** Payloads deflated on the calling thread because the thread could not start or had died. */
+  /**
+   * Payloads deflated on the calling thread instead: the thread could not start, had died or was closed, could not be
+   * handed the payload, or answered with an error.
+   */
   readonly inPlace: number;
-  /** Whether the thread failed (it is not started again: a thread that died once would likely die again). */
+  /** Calls handed to the thread and not answered yet. */
+  readonly pending: number;
+  /**
+   * Whether the thread is out of use for good (it failed, or `close()` was called): a thread that died once would
+   * likely die again, so it is not started twice.
+   */
   readonly failed: boolean;
 }
 
@@ -93,23 +101,29 @@ export class DeflateThread {
   constructor(private readonly source: string = DEFLATE_THREAD_SOURCE) {}
 
   get stats(): DeflateThreadStats {
-    return { threaded: this.threaded, inPlace: this.inPlace, failed: this.failed };
+    return { threaded: this.threaded, inPlace: this.inPlace, pending: this.pending.size, failed: this.failed };
   }
 
   /**
-   * Raw deflate of `bytes`, as nodeCompression makes it. The thread gets a copy; `bytes` must stay as they are until
-   * the promise settles (a failed thread's calls are deflated from them here).
+   * Raw deflate of `bytes`, as nodeCompression makes it. The thread gets a copy (a fresh buffer of exactly its bytes,
+   * also for a `Buffer`, whose `slice()` would share the caller's memory); `bytes` must stay as they are until the
+   * promise settles, since a failed thread's calls are deflated from them here.
    */
   deflate(bytes: Uint8Array): Promise<Uint8Array> {
     const worker = this.failed ? undefined : this.start();
     if (worker === undefined) return this.deflateHere(bytes);
+    const id = this.nextId++;
+    try {
+      const copy = new Uint8Array(bytes);
+      worker.postMessage({ id, bytes: copy }, [copy.buffer]);
+    } catch {
+      // Not handed over (a detached input, say): nothing waits on the thread for it.
+      return this.deflateHere(bytes);
+    }
     return new Promise<Uint8Array>((resolve, reject) => {
-      const id = this.nextId++;
       this.pending.set(id, { bytes, resolve, reject });
       // Held open only while it has work: an idle thread never keeps a finished process alive.
       if (this.pending.size === 1) worker.ref();
-      const copy = bytes.slice();
-      worker.postMessage({ id, bytes: copy }, [copy.buffer]);
     });
   }
 
@@ -136,6 +150,8 @@ export class DeflateThread {
     worker.unref();
     worker.on('message', (m: Reply) => this.answered(m));
     worker.on('error', () => this.fail(worker));
+    // A reply that cannot be read names no call: every call the thread holds is deflated here instead.
+    worker.on('messageerror', () => this.fail(worker));
     worker.on('exit', () => this.fail(worker));
     this.worker = worker;
     return worker;
@@ -147,7 +163,8 @@ export class DeflateThread {
     this.pending.delete(m.id);
     if (this.pending.size === 0) this.worker?.unref();
     if (m.buffer === undefined) {
-      p.reject(new Error(`deflate failed on its thread: ${m.error ?? 'unknown error'}`));
+      // zlib refused on the thread: the calling thread's zlib gives the same answer, or the error with its code.
+      this.deflateHere(p.bytes).then(p.resolve, p.reject);
       return;
     }
     this.threaded += 1;
@@ -186,11 +203,12 @@ export function sharedDeflateThread(): DeflateThread {
  * sidecar-sdk's default compression: Node's zlib as {@link nodeCompression} uses it (level 1, Huffman-only for data
  * that only Huffman coding shrinks, inflate on the calling thread up to 64 KiB), with every payload of
  * {@link DEFLATE_PROBE_FROM} bytes or more deflated on the process's deflate thread. On a machine with one CPU
- * (`os.availableParallelism()`, which counts only the CPUs this process may run on) a thread would only take turns
- * with the event loop, so everything stays on the calling thread there.
+ * (`os.availableParallelism()`: the CPUs this process may run on by its affinity mask; on Node 20 it does not see a
+ * cgroup CPU quota, so a container limited to one CPU on a larger host still gets the thread) a thread would only
+ * take turns with the event loop, so everything stays on the calling thread there.
  *
- * Measured (bench:direct, both ends in one process on 2 vCPUs, 64 KiB diffs over the direct path): 44 MB/s against
- * 35 with deflate on the event loop (median of four alternating runs each).
+ * Measured (bench:direct, both ends in one process on 2 vCPUs, 64 KiB diffs over the direct path, four alternating
+ * runs each): 47.0 MB/s on average against 41.3 with zlib on the event loop (bench/RESULTS.md, 2026-12-01).
  *
  * @example
  * const platform = { ...nodePlatform({ dataDir }), compression: workerCompression() }; // what nodePlatform does

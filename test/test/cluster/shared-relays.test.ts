@@ -12,6 +12,7 @@ import {
   type PairedDevice,
   pairDevice,
   type RedisServer,
+  type RelayOverrides,
   registerDevice,
   startRouteProxy,
   startTestRedis,
@@ -46,7 +47,7 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
   });
 
   /** `n` instances on the test's Redis; `redisUrls[i]`, when given, is how instance i reaches it (a proxy). */
-  const startRelays = async (n: number, redisUrls: readonly string[] = []) => {
+  const startRelays = async (n: number, redisUrls: readonly string[] = [], more: RelayOverrides = {}) => {
     let started = 0;
     const start = () =>
       startTestRelay({
@@ -55,6 +56,7 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
         envelopesPerSecond: 2000,
         // One Redis for the whole file, so the per-address auth budget is shared by every test's registrations.
         authRequestsPerIpPerMinute: 10_000,
+        ...more,
       });
     // The first instance creates the shared signing key on the empty Redis; started together, each would create
     // its own (see docs/operations.md#scaling: in production every instance reads JWT_SIGNING_KEY_FILE).
@@ -175,7 +177,8 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
   });
 
   it('shows a reported path in /api/sessions on every instance at once (and the relay once that peer is revoked), not a heartbeat sweep later', async () => {
-    await startRelays(2);
+    // No heartbeat sweep (which writes paths too) during the test: only the report itself can have written them.
+    await startRelays(2, [], { heartbeatSeconds: 120 });
     const [a, b] = relays as [TestRelay, TestRelay];
     const s = await online(a.url, sidecar);
     await online(b.url, phone);
@@ -185,7 +188,6 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
       ).sessions.find((x) => x.deviceId === deviceId)?.path;
     expect(await pathOf(b, sidecar.deviceId)).toBe('relay');
     s.send({ type: 'transport', id: 'rep1', timestamp: Date.now(), payload: { peer: phone.deviceId, path: 'direct' } });
-    // The heartbeat sweep runs every 25 s (the default): within 3 s only the report itself can have written it.
     for (const r of [a, b]) {
       await expect.poll(() => pathOf(r, sidecar.deviceId), { timeout: 3_000 }).toBe('direct');
     }
