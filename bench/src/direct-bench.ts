@@ -48,7 +48,7 @@ import { bundleStale, type ChromiumSetup, chromiumMissing, chromiumSetup } from 
 import type { DirectReceiverCommand, DirectReceiverMessage } from './direct-receiver.js';
 import { frameCryptoOf } from './frame-backend.js';
 import { forkIpcChild } from './ipc-child.js';
-import { pinSelf, planPinning } from './pin.js';
+import { type Pinning, pinSelf, planPinning } from './pin.js';
 import { relayOverridesJson } from './relay-overrides.js';
 import { machineInfo } from './report.js';
 import { runOnShapedLink, shapedLinkRate } from './shaped-link.js';
@@ -282,6 +282,39 @@ interface Rate {
 
 const rate = (r: Rate) => `${r.mbps.toFixed(1)} MB/s${r.drops === undefined ? '' : ` (${r.drops} drops)`}`;
 
+/** A table row of an SDK run: MB/s, ratio to the raw channel, drops. */
+const sdkRow = (label: string, r: Rate, raw: number) => [
+  label,
+  fmt(r.mbps, 1),
+  `${(r.mbps / raw).toFixed(2)}x`,
+  String(r.drops ?? '-'),
+];
+
+/** The report's account of the link, buffers, process layout and compression a run had. */
+function setupText(s: {
+  shaped: string | undefined;
+  receiveBuffer: number | undefined;
+  split: boolean;
+  pinning: Pinning | undefined;
+  compression: BenchCompression;
+}): string {
+  const link =
+    s.shaped === undefined
+      ? 'loopback unshaped'
+      : `loopback shaped to ${s.shaped} (tbf in a namespace of its own; both directions and the relay share it)`;
+  const pinned =
+    s.pinning === undefined
+      ? ''
+      : `, pinned to CPU ${s.pinning.server}, this process (sender) to CPU ${s.pinning.client} (--pin)`;
+  const ends = s.split
+    ? `the receiving end (phone, raw answerer) in a child process of its own (--split)${pinned}`
+    : 'both ends in this process';
+  let compression = `SDK compression ${s.compression}`;
+  if (s.compression !== 'zlib') compression += ' (a diagnostic: not what the target is measured with)';
+  else if (s.pinning !== undefined) compression += ' (all on the event loop: one CPU per process)';
+  return `${link}; net.core.rmem_default ${s.receiveBuffer ?? 'unknown'}; throughput with ${ends}; ${compression}`;
+}
+
 /** MB/s of a raw wrtc data channel with the same strings and an application window of 1 MiB. */
 async function rawThroughput(count: number, kind: PayloadKind, split: Split): Promise<Rate> {
   const a = new SimplePeer({ initiator: true, wrtc: rtc, trickle: true, objectMode: true });
@@ -405,7 +438,7 @@ async function main(): Promise<void> {
       throughput.push({ kind, raw, raws, viaDirect, paced, viaRelay, ratio: viaDirect.mbps / raw });
     }
     const out = [
-      `Node <-> Node on one machine (relay on 127.0.0.1), ${info.nproc} CPU (${info.cpu}), node ${process.version}, ${info.date}; relay in a child process; ${shaped === undefined ? 'loopback unshaped' : `loopback shaped to ${shaped} (tbf in a namespace of its own; both directions and the relay share it)`}; net.core.rmem_default ${receiveBuffer ?? 'unknown'}; throughput with ${values.split ? `the receiving end (phone, raw answerer) in a child process of its own (--split)${pinning === undefined ? '' : `, pinned to CPU ${pinning.server}, this process (sender) to CPU ${pinning.client} (--pin)`}` : 'both ends in this process'}; SDK compression ${compression}${compression === 'zlib' ? (pinning === undefined ? '' : ' (all on the event loop: one CPU per process)') : ' (a diagnostic: not what the target is measured with)'}.`,
+      `Node <-> Node on one machine (relay on 127.0.0.1), ${info.nproc} CPU (${info.cpu}), node ${process.version}, ${info.date}; relay in a child process; ${setupText({ shaped, receiveBuffer, split: values.split, pinning, compression })}.`,
       browser === undefined
         ? `Chromium <-> Node: skipped (${skipBrowser}).`
         : `Chromium <-> Node: Chromium ${browser.version} headless (browser bundle, IndexedDB, the browser's RTCPeerConnection) and a Node sidecar; times by the page's clock from its connect.`,
@@ -441,24 +474,9 @@ async function main(): Promise<void> {
             '1.00x',
             t.raws.map((r) => r.drops ?? '-').join(' / '),
           ],
-          [
-            `${t.kind}: SDK over the direct path (${t.viaDirect.path}), E2E`,
-            fmt(t.viaDirect.mbps, 1),
-            `${t.ratio.toFixed(2)}x`,
-            String(t.viaDirect.drops ?? '-'),
-          ],
-          [
-            `${t.kind}: SDK over the direct path (${t.paced.path}), E2E, receipts paced 10 ms`,
-            fmt(t.paced.mbps, 1),
-            `${(t.paced.mbps / t.raw).toFixed(2)}x`,
-            String(t.paced.drops ?? '-'),
-          ],
-          [
-            `${t.kind}: SDK over the relay, E2E`,
-            fmt(t.viaRelay.mbps, 1),
-            `${(t.viaRelay.mbps / t.raw).toFixed(2)}x`,
-            String(t.viaRelay.drops ?? '-'),
-          ],
+          sdkRow(`${t.kind}: SDK over the direct path (${t.viaDirect.path}), E2E`, t.viaDirect, t.raw),
+          sdkRow(`${t.kind}: SDK over the direct path (${t.paced.path}), E2E, receipts paced 10 ms`, t.paced, t.raw),
+          sdkRow(`${t.kind}: SDK over the relay, E2E`, t.viaRelay, t.raw),
         ]),
       ),
       '',

@@ -6,7 +6,7 @@
  * one shaped loopback, in both directions, and nothing outside the namespace is touched. Linux and root only (`ip`,
  * `tc` of iproute2); the kernel here has `tbf` but not `netem`, so the link has a rate and no added delay.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { deleteNamespace, removeStaleNamespaces, runCommand as run } from '@oppie/test-kit';
 
 /** `oppie-<pid>-...` like every namespace the project makes, so a sweep of dead runs' namespaces removes it. */
@@ -70,7 +70,7 @@ function probe(): string | undefined {
   if (process.getuid?.() !== 0) return 'creating a network namespace needs root';
   for (const cmd of ['ip', 'tc']) {
     try {
-      execFileSync(cmd, ['-V'], { stdio: 'ignore' });
+      run(cmd, ['-V']);
     } catch {
       return `\`${cmd}\` is missing (apt-get install iproute2)`;
     }

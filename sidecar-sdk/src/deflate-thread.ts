@@ -56,6 +56,13 @@ interface Reply {
   readonly error?: string;
 }
 
+/**
+ * Bytes handed to the thread and not answered yet, at most. Past it a payload is deflated on the calling thread: a
+ * burst of large messages from many clients cannot pile copies up in the thread's queue (each client already holds
+ * at most four compressions at a time, but payloads go up to 64 MiB).
+ */
+export const DEFLATE_THREAD_MAX_PENDING_BYTES = 32 * 1024 * 1024;
+
 interface Pending {
   readonly bytes: Uint8Array;
   readonly resolve: (out: Uint8Array) => void;
@@ -95,13 +102,30 @@ export class DeflateThread {
   private threaded = 0;
   private inPlace = 0;
   private failed = false;
+  private pendingBytes = 0;
+  private lastFailure: Error | undefined;
   private readonly here = nodeCompression(zlib);
 
-  /** @param source the thread's program (tests give one that fails); default {@link DEFLATE_THREAD_SOURCE}. */
-  constructor(private readonly source: string = DEFLATE_THREAD_SOURCE) {}
+  /**
+   * @param source the thread's program (tests give ones that fail); default {@link DEFLATE_THREAD_SOURCE}.
+   * @param maxPendingBytes bytes handed over and not answered, at most; default {@link DEFLATE_THREAD_MAX_PENDING_BYTES}.
+   */
+  constructor(
+    private readonly source: string = DEFLATE_THREAD_SOURCE,
+    private readonly maxPendingBytes: number = DEFLATE_THREAD_MAX_PENDING_BYTES,
+  ) {}
 
   get stats(): DeflateThreadStats {
     return { threaded: this.threaded, inPlace: this.inPlace, pending: this.pending.size, failed: this.failed };
+  }
+
+  /**
+   * Why the last call went to the calling thread instead (the thread could not start, died, refused a payload or could
+   * not be handed one); undefined while none did. A fallback costs CPU on the event loop, never a message, so it is
+   * kept here for the embedder to log rather than thrown.
+   */
+  get lastError(): Error | undefined {
+    return this.lastFailure;
   }
 
   /**
@@ -111,17 +135,21 @@ export class DeflateThread {
    */
   deflate(bytes: Uint8Array): Promise<Uint8Array> {
     const worker = this.failed ? undefined : this.start();
-    if (worker === undefined) return this.deflateHere(bytes);
+    // A full queue is not a failure: this payload waits for no one else's, on the calling thread.
+    if (worker === undefined || this.pendingBytes + bytes.byteLength > this.maxPendingBytes)
+      return this.deflateHere(bytes);
     const id = this.nextId++;
     try {
       const copy = new Uint8Array(bytes);
       worker.postMessage({ id, bytes: copy }, [copy.buffer]);
-    } catch {
-      // Not handed over (a detached input, say): nothing waits on the thread for it.
+    } catch (err) {
+      // Not handed over: nothing waits on the thread for it.
+      this.lastFailure = asError(err);
       return this.deflateHere(bytes);
     }
     return new Promise<Uint8Array>((resolve, reject) => {
       this.pending.set(id, { bytes, resolve, reject });
+      this.pendingBytes += bytes.byteLength;
       // Held open only while it has work: an idle thread never keeps a finished process alive.
       if (this.pending.size === 1) worker.ref();
     });
@@ -143,16 +171,17 @@ export class DeflateThread {
       // No flags of this process: `--input-type=module` would make the program ESM (it is CommonJS), and a test
       // runner's loaders only slow the thread's start.
       worker = new Worker(this.source, { eval: true, execArgv: [] });
-    } catch {
+    } catch (err) {
       this.failed = true;
+      this.lastFailure = asError(err);
       return undefined;
     }
     worker.unref();
     worker.on('message', (m: Reply) => this.answered(m));
-    worker.on('error', () => this.fail(worker));
+    worker.on('error', (err) => this.fail(worker, err));
     // A reply that cannot be read names no call: every call the thread holds is deflated here instead.
-    worker.on('messageerror', () => this.fail(worker));
-    worker.on('exit', () => this.fail(worker));
+    worker.on('messageerror', (err) => this.fail(worker, err));
+    worker.on('exit', (code) => this.fail(worker, new Error(`deflate thread exited (${code})`)));
     this.worker = worker;
     return worker;
   }
@@ -161,9 +190,11 @@ export class DeflateThread {
     const p = this.pending.get(m.id);
     if (p === undefined) return;
     this.pending.delete(m.id);
+    this.pendingBytes -= p.bytes.byteLength;
     if (this.pending.size === 0) this.worker?.unref();
     if (m.buffer === undefined) {
       // zlib refused on the thread: the calling thread's zlib gives the same answer, or the error with its code.
+      this.lastFailure = new Error(`deflate failed on its thread: ${m.error ?? 'unknown error'}`);
       this.deflateHere(p.bytes).then(p.resolve, p.reject);
       return;
     }
@@ -172,16 +203,18 @@ export class DeflateThread {
   }
 
   /** The thread is gone (an error, or an exit nobody asked for): what it held is deflated here, and so is the rest. */
-  private fail(worker: Worker): void {
+  private fail(worker: Worker, err: unknown): void {
     if (this.worker !== worker) return;
     this.worker = undefined;
     this.failed = true;
+    this.lastFailure = asError(err);
     this.drainHere();
   }
 
   private drainHere(): void {
     const held = [...this.pending.values()];
     this.pending.clear();
+    this.pendingBytes = 0;
     for (const p of held) this.deflateHere(p.bytes).then(p.resolve, p.reject);
   }
 
@@ -190,6 +223,8 @@ export class DeflateThread {
     return this.here.deflateRaw(bytes);
   }
 }
+
+const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
 
 let shared: DeflateThread | undefined;
 

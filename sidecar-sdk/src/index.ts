@@ -14,6 +14,7 @@ export * from '@oppie/protocol';
 export { type CliIo, runCli, USAGE } from './cli.js';
 export type { CliClient, CliContext } from './cli-commands.js';
 export {
+  DEFLATE_THREAD_MAX_PENDING_BYTES,
   DEFLATE_THREAD_SOURCE,
   DeflateThread,
   type DeflateThreadStats,

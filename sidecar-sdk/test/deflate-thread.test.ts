@@ -37,8 +37,8 @@ const nearThreshold = (low: number, high: number) => {
 };
 
 const threads: DeflateThread[] = [];
-const thread = (source?: string) => {
-  const t = new DeflateThread(source);
+const thread = (source?: string, maxPendingBytes?: number) => {
+  const t = new DeflateThread(source, maxPendingBytes);
   threads.push(t);
   return t;
 };
@@ -111,6 +111,20 @@ describe('DeflateThread', () => {
     expect(same(outB, await here.deflateRaw(b))).toBe(true);
     expect(same(await t.deflate(a), await here.deflateRaw(a))).toBe(true);
     expect(t.stats).toEqual({ threaded: 0, inPlace: 3, pending: 0, failed: true });
+    expect(t.lastError?.message).toMatch(/exited \(3\)/);
+  });
+
+  it('deflates here what would take its queue past the bound, and says nothing failed', async () => {
+    // Never answers: what is handed over stays pending until close() deflates it here.
+    const t = thread("require('node:worker_threads').parentPort.on('message', () => {});", 100 * 1024);
+    const a = diffText(64 * 1024);
+    const b = diffText(64 * 1024);
+    const first = t.deflate(a);
+    expect(same(await t.deflate(b), await here.deflateRaw(b))).toBe(true);
+    expect(t.stats).toEqual({ threaded: 0, inPlace: 1, pending: 1, failed: false });
+    expect(t.lastError).toBeUndefined();
+    await t.close();
+    expect(same(await first, await here.deflateRaw(a))).toBe(true);
   });
 
   it('deflates here when its thread fails as it starts', async () => {
@@ -135,6 +149,7 @@ describe('DeflateThread', () => {
     const a = diffText(20_000);
     expect(same(await t.deflate(a), zlib.deflateRawSync(a, { level: 1 }))).toBe(true);
     expect(t.stats).toEqual({ threaded: 1, inPlace: 1, pending: 0, failed: false });
+    expect(t.lastError?.message).toMatch(/refused/);
   });
 
   it('does not keep a finished process alive', async () => {

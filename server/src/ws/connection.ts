@@ -73,11 +73,20 @@ export class Connection {
     this.bucket = new TokenBucket(settings.envelopesPerSecond, settings.envelopeBurst, now);
   }
 
-  /** A transport report: the path to `peer` is `path` now. */
-  reported(peer: string, path: PathName): void {
+  /** A transport report: the path to `peer` is `path` now. Returns whether the device's own {@link path} changed. */
+  reported(peer: string, path: PathName): boolean {
+    const before = this.path;
     this.peerPaths ??= new Map();
     this.peerPaths.set(peer, path);
     this.lastReported = peer;
+    return this.path !== before;
+  }
+
+  /** `peer` left the account: what was reported about it is forgotten. Returns whether {@link path} changed. */
+  forgetPeer(peer: string): boolean {
+    const before = this.path;
+    this.peerPaths?.delete(peer);
+    return this.path !== before;
   }
 
   /** The path of the device's last report (`/api/sessions`, presence); the relay until it reports, or once that peer is gone. */

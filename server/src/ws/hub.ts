@@ -154,11 +154,7 @@ export class Hub {
   revoke(accountId: string, deviceId: string): Connection[] {
     this.broadcastPresence(accountId, deviceId, false, true);
     const moved: Connection[] = [];
-    for (const c of this.accountConnections(accountId)) {
-      const before = c.path;
-      c.peerPaths?.delete(deviceId);
-      if (c.path !== before) moved.push(c);
-    }
+    for (const c of this.accountConnections(accountId)) if (c.forgetPeer(deviceId)) moved.push(c);
     this.removeFromDirectory(accountId, deviceId);
     return moved;
   }

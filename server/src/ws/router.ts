@@ -167,9 +167,7 @@ export class Router {
         if (p.peer === conn.deviceId || this.hub.directory(conn.accountId)?.has(p.peer) !== true) {
           throw new RelayError('RELAY_ERR_RECIPIENT_FORBIDDEN', 'transport report about a device outside your account');
         }
-        const before = conn.path;
-        conn.reported(p.peer, p.path);
-        if (conn.path !== before) this.pathChanged(conn);
+        if (conn.reported(p.peer, p.path)) this.pathChanged(conn);
         // The dialing side (the smaller id) alone speaks for an attempt, so each is counted once whatever the other
         // end sends; an upgrade is to a data channel, never to the relay.
         const outcome =
