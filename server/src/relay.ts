@@ -214,6 +214,8 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
       } else if (e.kind === 'revoked') {
         auth.revokedElsewhere(e.deviceId);
         revokedHere(e.accountId, e.deviceId);
+      } else if (e.kind === 'forget') {
+        for (const id of e.ids) void dedupe.forget(e.senderId, id);
       } else deviceAddedHere(e.accountId, e.deviceId, { role: e.role, name: e.name });
     },
     availability(up) {
@@ -223,6 +225,9 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
         logger.warn('shared store (Redis) reachable again: accepting connections');
         // Wake-ups published while this instance was cut off are lost: deliver every held queue now.
         for (const c of hub.connections()) delivery.pump(c.deviceId);
+        // So are other instances' forgets: an id remembered here whose envelope was dropped there would refuse the
+        // sender's resend as a duplicate for good. Forgetting every id costs at most a resend forwarded twice.
+        void dedupe.clear();
         // So are presence events: who is online on the other instances is read again.
         gateway.resyncRemote().catch((err: unknown) => {
           metrics.storeErrors.inc({ op: 'presence' });

@@ -25,7 +25,13 @@ export type ClusterEvent =
       readonly deviceId: string;
       readonly role: RoleName;
       readonly name: string;
-    };
+    }
+  /**
+   * Envelope ids of `senderId` reported dropped or expired: every instance forgets them in its de-duplication window,
+   * so the sender's resend is taken as new wherever it lands (the window is per instance; the drop may have happened
+   * on an instance the sender never talked to).
+   */
+  | { readonly kind: 'forget'; readonly senderId: string; readonly ids: readonly string[] };
 
 /** What an instance does when the others tell it something. */
 export interface ClusterHandlers {

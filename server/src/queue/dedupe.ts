@@ -8,6 +8,12 @@ export interface DedupeStore {
   seen(senderId: string, id: string): Promise<boolean>;
   /** Forgets an id (its envelope was refused, so a resend must be processed). */
   forget(senderId: string, id: string): Promise<void>;
+  /**
+   * Forgets every id: for an instance that may have missed other instances' forgets (its link to the shared store
+   * was down). A resend is then forwarded once more, which the recipient's SDK drops; a remembered id whose envelope
+   * was dropped elsewhere would instead be refused as a duplicate forever.
+   */
+  clear(): Promise<void>;
 }
 
 class Ring {
@@ -59,5 +65,9 @@ export class MemoryDedupeStore implements DedupeStore {
 
   async forget(senderId: string, id: string): Promise<void> {
     this.senders.get(senderId)?.ids.delete(id);
+  }
+
+  async clear(): Promise<void> {
+    this.senders.clear();
   }
 }

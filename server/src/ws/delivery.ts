@@ -118,9 +118,26 @@ export class Delivery {
     await this.notify(entries, (ids, to) => ({ type: 'expired', payload: { ids, to } }));
   }
 
-  /** A sender told of a drop or expiry may resend the same id: it must be taken as new, not as a duplicate. */
+  /**
+   * A sender told of a drop or expiry may resend the same id: it must be taken as new, not as a duplicate, on every
+   * instance. The drop happens on whichever instance overflowed or swept the queue, often not the one the sender
+   * talks to (its de-duplication window is there), so the ids go to the other instances too.
+   */
   private async forget(entries: readonly QueuedEnvelope[]): Promise<void> {
-    for (const e of entries) if (e.from !== RELAY_SENDER) await this.dedupe.forget(e.from, e.id);
+    const bySender = new Map<string, string[]>();
+    for (const e of entries) {
+      if (e.from === RELAY_SENDER) continue;
+      await this.dedupe.forget(e.from, e.id);
+      const ids = bySender.get(e.from);
+      if (ids === undefined) bySender.set(e.from, [e.id]);
+      else ids.push(e.id);
+    }
+    if (!this.cluster.shared) return;
+    for (const [senderId, ids] of bySender) {
+      for (let i = 0; i < ids.length; i += MAX_IDS_PER_NOTICE) {
+        this.cluster.publish({ kind: 'forget', senderId, ids: ids.slice(i, i + MAX_IDS_PER_NOTICE) });
+      }
+    }
   }
 
   /**

@@ -36,4 +36,14 @@ describe('MemoryDedupeStore', () => {
     expect(await d.seen('b', '1')).toBe(true);
     expect(await d.seen('a', '1')).toBe(false);
   });
+
+  it('forgets every id of every sender on clear (after missing other instances forgets)', async () => {
+    const d = new MemoryDedupeStore(8);
+    await d.seen('a', '1');
+    await d.seen('b', '2');
+    await d.clear();
+    expect(await d.seen('a', '1')).toBe(false);
+    expect(await d.seen('b', '2')).toBe(false);
+    expect(await d.seen('a', '1')).toBe(true); // remembering again from here
+  });
 });

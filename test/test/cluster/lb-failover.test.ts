@@ -5,7 +5,7 @@
  * arrives exactly once, in order, both ways.
  */
 import { execFileSync } from 'node:child_process';
-import type { OppieClient } from '@oppie/client-sdk';
+import type { OppieClient, OppieClientOptions } from '@oppie/client-sdk';
 import {
   freePort,
   type Haproxy,
@@ -18,9 +18,36 @@ import {
   startTestRedis,
 } from '@oppie/test-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { pairedClients } from '../sdk/sdk-fixture.js';
 
 const HAVE_BOTH = hasHaproxy() && hasRedis();
+
+/** Frames one client's sockets carried, by type and direction, and when the last of each went: a stall's account. */
+type Wire = Map<string, { n: number; at: number }>;
+const typeOf = (text: string) => /"type":"([a-z_]+)"/.exec(text.slice(0, 200))?.[1] ?? '?';
+
+/** `ws`, counting every frame into `wire` (the SDK sets `onmessage`, so incoming frames are counted on 'message'). */
+function countingSocket(wire: Wire) {
+  const count = (key: string) => {
+    const c = wire.get(key) ?? { n: 0, at: 0 };
+    c.n += 1;
+    c.at = Date.now();
+    wire.set(key, c);
+  };
+  return class extends WebSocket {
+    constructor(...args: ConstructorParameters<typeof WebSocket>) {
+      super(...args);
+      this.on('message', (data) => count(`in ${typeOf(String(data))}`));
+      this.on('close', () => count('closed'));
+    }
+    override send(data: unknown, ...rest: unknown[]): void {
+      count(`out ${typeOf(String(data))}`);
+      (super.send as (...a: unknown[]) => void)(data, ...rest);
+    }
+  };
+}
+
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 describe.runIf(HAVE_BOTH)('three relay processes behind haproxy on one Redis', () => {
@@ -69,14 +96,51 @@ describe.runIf(HAVE_BOTH)('three relay processes behind haproxy on one Redis', (
     phone: OppieClient,
     n: number,
     midway: () => Promise<void>,
+    wires: { sidecar: Wire; phone: Wire },
   ): Promise<{ atSidecar: number[]; atPhone: number[] }> {
     const atSidecar: number[] = [];
     const atPhone: number[] = [];
     sidecar.events.on('chat', (m) => atSidecar.push((m.payload as { n: number }).n));
     phone.events.on('chat', (m) => atPhone.push((m.payload as { n: number }).n));
+    // What each SDK saw, for a failure's diagnosis: presence, state changes and errors, by ms since the start.
+    const t0 = Date.now();
+    const seen: string[] = [];
+    for (const [name, c] of [
+      ['sidecar', sidecar],
+      ['phone', phone],
+    ] as const) {
+      c.events.on('peer', (e) => seen.push(`${Date.now() - t0} ${name} peer online=${e.online}`));
+      c.events.on('state', (e) => seen.push(`${Date.now() - t0} ${name} state ${e.to}`));
+      c.events.on('error', (e) => seen.push(`${Date.now() - t0} ${name} error ${e.code} ${e.message.slice(0, 120)}`));
+    }
     const sends: Array<Promise<void>> = [];
     for (let i = 0; i < n; i++) sends.push(sidecar.send('chat', { n: i }), phone.send('chat', { n: i }));
     for (const p of sends) p.catch(() => {}); // awaited below; a failed run must not also report each one
+    /** Prints what the store, the relays and both SDKs show of a stall. */
+    const diagnose = async () => {
+      const cli = (...a: string[]) =>
+        execFileSync('redis-cli', ['-p', String(redis.port), ...a])
+          .toString()
+          .replace(/\n/g, ' ');
+      console.log(
+        `DIAG sidecar q ${cli('hgetall', `oppie:q:{${sidecar.deviceId}}:m`)} phone q ${cli('hgetall', `oppie:q:{${phone.deviceId}}:m`)} subs ${cli('pubsub', 'numsub', `oppie:dev:${sidecar.deviceId}`, `oppie:dev:${phone.deviceId}`)} presence ${cli('hgetall', `oppie:{presence}:${sidecar.deviceId}`)} / ${cli('hgetall', `oppie:{presence}:${phone.deviceId}`)}`,
+      );
+      for (const r of relays) console.log(`DIAG relay ${r.port} output: ${r.output().slice(-3000)}`);
+      for (const r of relays) {
+        const text = await (await fetch(`${r.url}/api/metrics`)).text();
+        const lines = text
+          .split('\n')
+          .filter((l) => /^oppie_relay_(duplicates|refused|queue_drops|queue_expired)/.test(l));
+        console.log(`DIAG relay ${r.port} metrics: ${lines.join(' | ')}`);
+      }
+      console.log(
+        `DIAG sdk: sidecar pending ${JSON.stringify(sidecar.pending)} phone pending ${JSON.stringify(phone.pending)}; ` +
+          `last at sidecar ${atSidecar.at(-1)}, at phone ${atPhone.at(-1)}\n${seen.slice(-200).join('\n')}\n` +
+          Object.entries(wires)
+            .map(([name, w]) => `wire ${name}: ${[...w].map(([k, c]) => `${k} ${c.n} (last ${c.at - t0})`).join(', ')}`)
+            .join('\n'),
+      );
+    };
     const until = async (what: string, done: () => boolean) => {
       // Generous: after an outage each client waits out its reconnect backoff (full jitter, capped at 30 s).
       for (const deadline = Date.now() + 120_000; !done(); await new Promise((r) => setTimeout(r, 100))) {
@@ -89,14 +153,7 @@ describe.runIf(HAVE_BOTH)('three relay processes behind haproxy on one Redis', (
               ),
             ),
           );
-          const cli = (...a: string[]) =>
-            execFileSync('redis-cli', ['-p', String(redis.port), ...a])
-              .toString()
-              .replace(/\n/g, ' ');
-          console.log(
-            `DIAG sidecar q ${cli('hgetall', `oppie:q:{${sidecar.deviceId}}:m`)} phone q ${cli('hgetall', `oppie:q:{${phone.deviceId}}:m`)} subs ${cli('pubsub', 'numsub', `oppie:dev:${sidecar.deviceId}`, `oppie:dev:${phone.deviceId}`)} presence ${cli('hgetall', `oppie:{presence}:${sidecar.deviceId}`)} / ${cli('hgetall', `oppie:{presence}:${phone.deviceId}`)}`,
-          );
-          for (const r of relays) console.log(`DIAG relay ${r.port} output: ${r.output().slice(-3000)}`);
+          await diagnose();
           throw new Error(
             `${what}: sidecar got ${atSidecar.length}/${n}, phone ${atPhone.length}/${n}; states ${sidecar.state}/${phone.state}; ` +
               `relays' health ${health}`,
@@ -117,11 +174,20 @@ describe.runIf(HAVE_BOTH)('three relay processes behind haproxy on one Redis', (
    * quarter has arrived; each side must get 0..n-1 exactly once, in order.
    */
   async function exactlyOnce(n: number, midway: () => Promise<void>, watch?: (sidecar: OppieClient) => void) {
-    const { sidecar, phone } = await pairedClients(lb.url);
+    const wires = { sidecar: new Map() as Wire, phone: new Map() as Wire };
+    const socket = (wire: Wire) => ({
+      platform: {
+        WebSocket: countingSocket(wire) as unknown as NonNullable<OppieClientOptions['platform']>['WebSocket'],
+      },
+    });
+    const { sidecar, phone } = await pairedClients(lb.url, {
+      sidecar: socket(wires.sidecar),
+      phone: socket(wires.phone),
+    });
     await phone.connect();
     watch?.(sidecar);
     try {
-      const got = await stream(sidecar, phone, n, midway);
+      const got = await stream(sidecar, phone, n, midway, wires);
       expect(got.atSidecar).toEqual(range(n));
       expect(got.atPhone).toEqual(range(n));
     } finally {

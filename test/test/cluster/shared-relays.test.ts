@@ -134,6 +134,51 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
     expect(got).toEqual(queued.map((_, i) => `q${i}`));
   });
 
+  /**
+   * The sidecar, on `a`, queues a chat for the offline phone; a second phone, on `b`, queues two more, which overflows
+   * the phone's queue (room for two) there and evicts the sidecar's. `cutOff` runs before the second phone sends and
+   * `restore` after. The sidecar must then be told (`dropped`), and its resend with the same id, through `a`, which had
+   * seen that id, must be taken as new and delivered.
+   */
+  const resendAfterEviction = async (a: TestRelay, b: TestRelay, cutOff = async () => {}, restore = async () => {}) => {
+    const phone2 = await pairDevice(b.url, sidecar.token, 'second phone');
+    const s = await online(a.url, sidecar);
+    const first = s.chat(phone.deviceId, 'x');
+    expect((await s.ackFor(first.id)).payload.status).toBe('queued');
+    const p2 = await online(b.url, phone2);
+    await cutOff();
+    for (const text of ['y1', 'y2']) await p2.ackFor(p2.chat(phone.deviceId, text).id);
+    await restore();
+    const notice = await s.next('dropped');
+    expect(notice.payload).toMatchObject({ ids: [first.id], to: phone.deviceId, reason: 'queue_full' });
+    const again = s.chat(phone.deviceId, 'x', { id: first.id });
+    expect((await s.ackFor(again.id)).payload.status).toBe('queued');
+    const ph = await online(b.url, phone);
+    expect([decodePayload(await ph.next('chat')), decodePayload(await ph.next('chat'))]).toEqual(['y2', 'x']);
+  };
+
+  it("takes a sender's resend as new after another instance dropped its envelope (the forget reaches every instance)", async () => {
+    await startRelays(2, [], { queueMaxCount: 2, inflightMaxCount: 1 });
+    await resendAfterEviction(relays[0]!, relays[1]!);
+  });
+
+  it("takes a sender's resend as new after its instance missed the other instance's forget (its link to Redis dropped)", async () => {
+    const proxy = await startRouteProxy(Number(new URL(redis.url).port));
+    open.push(proxy);
+    await startRelays(2, [`redis://127.0.0.1:${proxy.port}`, redis.url], { queueMaxCount: 2, inflightMaxCount: 1 });
+    // The eviction happens on the second instance while the first's link is down (under the store-loss grace, so the
+    // sidecar's socket stays open): the forget published then never reaches it.
+    const cutOff = async () => {
+      proxy.refuseNew(true);
+      proxy.cut();
+    };
+    const restore = async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      proxy.refuseNew(false);
+    };
+    await resendAfterEviction(relays[0]!, relays[1]!, cutOff, restore);
+  }, 30_000);
+
   it('answers /api/sessions and /api/auth/devices the same on every instance', async () => {
     await startRelays(3);
     const [a, b] = relays as [TestRelay, TestRelay];
