@@ -215,8 +215,12 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
         auth.revokedElsewhere(e.deviceId);
         revokedHere(e.accountId, e.deviceId);
       } else if (e.kind === 'forget') {
-        for (const id of e.ids) void dedupe.forget(e.senderId, id);
-      } else deviceAddedHere(e.accountId, e.deviceId, { role: e.role, name: e.name });
+        const ids: readonly unknown[] = Array.isArray(e.ids) ? e.ids : [];
+        for (const id of ids) if (typeof id === 'string') void dedupe.forget(String(e.senderId), id);
+      } else if (e.kind === 'deviceAdded') {
+        deviceAddedHere(e.accountId, e.deviceId, { role: e.role, name: e.name });
+      }
+      // Any other kind comes from a newer instance during a rolling upgrade: ignored here.
     },
     availability(up) {
       clearTimeout(storeLoss);
@@ -226,7 +230,8 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
         // Wake-ups published while this instance was cut off are lost: deliver every held queue now.
         for (const c of hub.connections()) delivery.pump(c.deviceId);
         // So are other instances' forgets: an id remembered here whose envelope was dropped there would refuse the
-        // sender's resend as a duplicate for good. Forgetting every id costs at most a resend forwarded twice.
+        // sender's resend as a duplicate for good. Forgetting every id instead lets resends of envelopes still queued
+        // (a reconnecting SDK resends its unacknowledged window) be queued again; the recipient's SDK drops them.
         void dedupe.clear();
         // So are presence events: who is online on the other instances is read again.
         gateway.resyncRemote().catch((err: unknown) => {

@@ -7,7 +7,8 @@
  *   instance killed with -9 stops claiming its devices within that time (a reconnect elsewhere overwrites at once).
  * - channel `p dev:<deviceId>`: `w` (wake) or `r <connectionId>` (a newer connection opened); subscribed by the
  *   instance holding the device.
- * - channel `p events`: JSON `{ origin, event }`.
+ * - channel `p events`: JSON `{ origin, event }`: presence, revocation, new devices, and ids to forget in every
+ *   instance's de-duplication window (envelopes dropped or expired).
  *
  * Pub/sub needs a connection of its own (a subscribed connection runs no other command); ioredis resubscribes after
  * a reconnect. Messages published while an instance was cut off are lost, which is why the heartbeat sweep pumps
@@ -113,7 +114,16 @@ export class RedisCluster implements Cluster {
       const up = this.available;
       if (up === this.#up) return;
       this.#up = up;
-      handlers.availability(up);
+      if (!up) return handlers.availability(false);
+      // ioredis is 'ready' before it has resubscribed, and what comes back up makes up for the events it missed: an
+      // event published in between would be missed too. SUBSCRIBE again (a no-op when already subscribed) and wait.
+      const back = () => {
+        if (this.#up) handlers.availability(true);
+      };
+      this.#sub.subscribe(this.#events).then(back, (err: unknown) => {
+        this.#onError(err, 'subscribe');
+        back();
+      });
     };
     for (const client of [this.#redis, this.#sub]) {
       for (const e of ['ready', 'close', 'end', 'reconnecting']) client.on(e, changed);

@@ -10,8 +10,8 @@ export interface DedupeStore {
   forget(senderId: string, id: string): Promise<void>;
   /**
    * Forgets every id: for an instance that may have missed other instances' forgets (its link to the shared store
-   * was down). A resend is then forwarded once more, which the recipient's SDK drops; a remembered id whose envelope
-   * was dropped elsewhere would instead be refused as a duplicate forever.
+   * was down). A resend is then queued once more, which the recipient's SDK drops; a remembered id whose envelope
+   * was dropped elsewhere would instead be refused as a duplicate for good.
    */
   clear(): Promise<void>;
 }

@@ -105,8 +105,7 @@ export class Router {
       expiresAt,
     };
     if (expiresAt <= now) {
-      await this.dedupe.forget(conn.deviceId, env.id);
-      await this.delivery.expired([entry], 'enqueue');
+      await this.delivery.expired([entry], 'enqueue'); // which forgets its id
       return;
     }
     let evicted: QueuedEnvelope[];

@@ -118,19 +118,28 @@ describe.runIf(HAVE_BOTH)('three relay processes behind haproxy on one Redis', (
     for (const p of sends) p.catch(() => {}); // awaited below; a failed run must not also report each one
     /** Prints what the store, the relays and both SDKs show of a stall. */
     const diagnose = async () => {
-      const cli = (...a: string[]) =>
-        execFileSync('redis-cli', ['-p', String(redis.port), ...a])
-          .toString()
-          .replace(/\n/g, ' ');
+      const cli = (...a: string[]) => {
+        try {
+          return execFileSync('redis-cli', ['-p', String(redis.port), ...a], { timeout: 5_000 })
+            .toString()
+            .replace(/\n/g, ' ');
+        } catch (err) {
+          return `(redis-cli failed: ${String(err).slice(0, 80)})`;
+        }
+      };
       console.log(
         `DIAG sidecar q ${cli('hgetall', `oppie:q:{${sidecar.deviceId}}:m`)} phone q ${cli('hgetall', `oppie:q:{${phone.deviceId}}:m`)} subs ${cli('pubsub', 'numsub', `oppie:dev:${sidecar.deviceId}`, `oppie:dev:${phone.deviceId}`)} presence ${cli('hgetall', `oppie:{presence}:${sidecar.deviceId}`)} / ${cli('hgetall', `oppie:{presence}:${phone.deviceId}`)}`,
       );
       for (const r of relays) console.log(`DIAG relay ${r.port} output: ${r.output().slice(-3000)}`);
       for (const r of relays) {
-        const text = await (await fetch(`${r.url}/api/metrics`)).text();
+        // A relay killed by the test answers nothing: say so rather than hide the timeout behind "fetch failed".
+        const text = await fetch(`${r.url}/api/metrics`).then(
+          (x) => x.text(),
+          (err: unknown) => `unreachable: ${String(err)}`,
+        );
         const lines = text
           .split('\n')
-          .filter((l) => /^oppie_relay_(duplicates|refused|queue_drops|queue_expired)/.test(l));
+          .filter((l) => /^(oppie_relay_(duplicates|refused|queue_drops|queue_expired)|unreachable)/.test(l));
         console.log(`DIAG relay ${r.port} metrics: ${lines.join(' | ')}`);
       }
       console.log(

@@ -79,6 +79,11 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
       Number(new RegExp(`^oppie_relay_sessions_by_path\\{path="${path}"\\} (\\d+)$`, 'm').exec(text)?.[1]);
     return { relay: n('relay'), direct: n('direct') };
   };
+  /** Envelopes an instance evicted from full queues, from its metrics. */
+  const queueFullDrops = async (r: TestRelay) => {
+    const text = await (await fetch(`${r.url}/api/metrics`)).text();
+    return Number(/^oppie_relay_queue_drops_total\{reason="queue_full"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+  };
   const total = async (rs: readonly TestRelay[]) => {
     let all = 0;
     for (const r of rs) {
@@ -173,7 +178,8 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
       proxy.cut();
     };
     const restore = async () => {
-      await new Promise((r) => setTimeout(r, 300));
+      // Only once the second instance has evicted (and published the forget): before, the first would still get it.
+      await expect.poll(() => queueFullDrops(relays[1]!), { timeout: 1_000, interval: 20 }).toBe(1);
       proxy.refuseNew(false);
     };
     await resendAfterEviction(relays[0]!, relays[1]!, cutOff, restore);
