@@ -85,7 +85,15 @@ export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
   const audit: Audit = createAudit(opts.auditFile ? auditPath : 'silent');
   const clock = opts.clock ?? { t: Date.now() };
   const online = new Set<string>();
-  const auth = await createAuth({ config, db, audit, metrics, logger, now: () => clock.t, limits: opts.limits });
+  let auth: Auth;
+  try {
+    auth = await createAuth({ config, db, audit, metrics, logger, now: () => clock.t, limits: opts.limits });
+  } catch (err) {
+    // A harness that fails to start (a test of a bad key, say) leaves no temporary directory behind.
+    db.close();
+    if (opts.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   const app = await createApp({ logger, trustProxy: false, publicUrl: config.issuer, version: 'test' });
   registerAuthRoutes(app, { auth, config, online: async (ids) => new Set(ids.filter((id) => online.has(id))) });
   await app.ready();

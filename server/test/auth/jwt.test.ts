@@ -1,5 +1,5 @@
 import { createHmac, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, type JWTPayload, SignJWT } from 'jose';
@@ -49,8 +49,16 @@ async function refusal(token: string): Promise<string | undefined> {
   }
 }
 
-beforeEach(async () => {
+/** Key directories of the running test, removed after it. */
+const keyDirs: string[] = [];
+const keyDir = () => {
   const dir = mkdtempSync(join(tmpdir(), 'oppie-keys-'));
+  keyDirs.push(dir);
+  return dir;
+};
+
+beforeEach(async () => {
+  const dir = keyDir();
   const { privateKey, publicKey } = rsa();
   const file = join(dir, 'signing.pem');
   writeFileSync(file, privateKey.export({ format: 'pem', type: 'pkcs8' }));
@@ -59,7 +67,10 @@ beforeEach(async () => {
   h = await harness({ config: { jwtSigningKeyFile: file } });
   device = await h.register();
 });
-afterEach(() => h.close());
+afterEach(async () => {
+  await h.close();
+  for (const dir of keyDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
 
 describe('verifyToken', () => {
   it('accepts the relay token and a hand-made one with the same key', async () => {
@@ -178,7 +189,7 @@ describe('JWT_VERIFY_KEY_FILES', () => {
   it('keeps verifying tokens of a retired key file', async () => {
     const old = signing;
     const oldToken = await craft({});
-    const dir = mkdtempSync(join(tmpdir(), 'oppie-keys-'));
+    const dir = keyDir();
     const next = rsa();
     writeFileSync(join(dir, 'new.pem'), next.privateKey.export({ format: 'pem', type: 'pkcs8' }));
     writeFileSync(join(dir, 'old.pub.pem'), old.publicPem);
@@ -199,7 +210,7 @@ describe('JWT_VERIFY_KEY_FILES', () => {
   });
 
   it('refuses a signing key that is not RSA-2048+', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oppie-keys-'));
+    const dir = keyDir();
     const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     writeFileSync(join(dir, 'ec.pem'), ec.privateKey.export({ format: 'pem', type: 'pkcs8' }));
     await expect(harness({ config: { jwtSigningKeyFile: join(dir, 'ec.pem') } })).rejects.toThrow(/RSA/);
