@@ -25,6 +25,13 @@ import { decodePlain, encodePlain, type InboxValue, P_FRAME_OPEN, SEALED_PAYLOAD
 const CHUNK_THRESHOLD = 48 * 1024;
 const RESEND_DELAY_MS = 1_000;
 /**
+ * Longest wait before frames the relay dropped from the peer's full queue go again. Each round that finds the queue
+ * still full doubles the wait (receipt progress from the peer starts over at RESEND_DELAY_MS): a resend into a full
+ * queue evicts its oldest entry, the very frame the peer needs next, whose notice brings another resend, so resends
+ * at a steady second kept two full queues (one per direction) evicting each other's next frames for minutes.
+ */
+const RESEND_MAX_DELAY_MS = 30_000;
+/**
  * Receipt pacing (defaults of {@link ReceiptOptions}). Off by default: a receipt per turn keeps a request/response
  * exchange (send, await, send the next) at one round trip per message, where any pacing would add its interval to
  * each. Raised (10 ms), a stream of 64 KiB messages on the direct path sent about one receipt per seven messages
@@ -132,6 +139,8 @@ export class Messaging {
   private readonly sentUpTo = new Map<string, number>();
   /** Per peer: when the window last moved (or was resent), and the current retransmission timeout. */
   private readonly silence = new Map<string, { at: number; rto: number }>();
+  /** Per peer whose relay queue was full: the wait of the current resend round and when that round goes. */
+  private readonly fullQueue = new Map<string, { delay: number; at: number }>();
   private rtoTimer: unknown;
   private closed = false;
 
@@ -426,10 +435,12 @@ export class Messaging {
           return;
         case 'error':
           return this.refused(f);
-        case 'dropped':
+        case 'dropped': {
           this.ackToRelay(f);
           this.receiptsLost(f);
-          return this.resendLater((f.payload as { ids: string[] }).ids);
+          const { ids, to, reason } = f.payload as { ids: string[]; to: string; reason?: string };
+          return this.resendLater(ids, reason === 'queue_full' ? this.fullQueueDelay(to) : RESEND_DELAY_MS);
+        }
         case 'expired':
           this.ackToRelay(f);
           this.receiptsLost(f);
@@ -504,6 +515,7 @@ export class Messaging {
       if ((this.low.get(from) ?? -1) <= upTo) {
         this.low.set(from, upTo + 1);
         this.moved(from);
+        this.fullQueue.delete(from); // the peer takes frames again: its next full queue starts at the base wait
       }
       this.pump(from);
       this.progressOut(from, upTo);
@@ -757,12 +769,25 @@ export class Messaging {
     if (this.wasSent(replacement)) this.dispatch(replacement);
   }
 
-  private resendLater(ids: readonly string[]): void {
+  private resendLater(ids: readonly string[], delayMs = RESEND_DELAY_MS): void {
     const wanted = new Set(ids);
     this.d.platform.timers.setTimeout(() => {
       if (this.closed) return;
       for (const e of this.d.outbox.pending()) if (wanted.has(e.id) && this.wasSent(e)) this.dispatch(e);
-    }, RESEND_DELAY_MS);
+    }, delayMs);
+  }
+
+  /**
+   * The wait before frames dropped from `peer`'s full relay queue go again: a full queue drops many frames at once,
+   * and their notices join the round already scheduled; a notice after that round went doubles the wait.
+   */
+  private fullQueueDelay(peer: string): number {
+    const now = this.d.platform.now();
+    const round = this.fullQueue.get(peer);
+    if (round !== undefined && round.at > now) return round.at - now;
+    const delay = round === undefined ? RESEND_DELAY_MS : Math.min(RESEND_MAX_DELAY_MS, round.delay * 2);
+    this.fullQueue.set(peer, { delay, at: now + delay });
+    return delay;
   }
 
   /** Acknowledges relayed frames to the relay (at-least-once delivery), batched per turn and per sender. */

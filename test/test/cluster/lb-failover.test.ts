@@ -5,7 +5,7 @@
  * arrives exactly once, in order, both ways.
  */
 import { execFileSync } from 'node:child_process';
-import type { OppieClient, OppieClientOptions } from '@oppie/client-sdk';
+import type { OppieClient } from '@oppie/client-sdk';
 import {
   freePort,
   type Haproxy,
@@ -18,8 +18,7 @@ import {
   startTestRedis,
 } from '@oppie/test-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { pairedClients } from '../sdk/sdk-fixture.js';
+import { pairedClients, tappedSocket } from '../sdk/sdk-fixture.js';
 
 const HAVE_BOTH = hasHaproxy() && hasRedis();
 
@@ -27,25 +26,19 @@ const HAVE_BOTH = hasHaproxy() && hasRedis();
 type Wire = Map<string, { n: number; at: number }>;
 const typeOf = (text: string) => /"type":"([a-z_]+)"/.exec(text.slice(0, 200))?.[1] ?? '?';
 
-/** `ws`, counting every frame into `wire` (the SDK sets `onmessage`, so incoming frames are counted on 'message'). */
-function countingSocket(wire: Wire) {
+/** Counts every frame of one client's sockets into `wire`. */
+function counting(wire: Wire) {
   const count = (key: string) => {
     const c = wire.get(key) ?? { n: 0, at: 0 };
     c.n += 1;
     c.at = Date.now();
     wire.set(key, c);
   };
-  return class extends WebSocket {
-    constructor(...args: ConstructorParameters<typeof WebSocket>) {
-      super(...args);
-      this.on('message', (data) => count(`in ${typeOf(String(data))}`));
-      this.on('close', () => count('closed'));
-    }
-    override send(data: unknown, ...rest: unknown[]): void {
-      count(`out ${typeOf(String(data))}`);
-      (super.send as (...a: unknown[]) => void)(data, ...rest);
-    }
-  };
+  return tappedSocket({
+    in: (data) => count(`in ${typeOf(data)}`),
+    out: (data) => count(`out ${typeOf(data)}`),
+    closed: () => count('closed'),
+  });
 }
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -184,11 +177,7 @@ describe.runIf(HAVE_BOTH)('three relay processes behind haproxy on one Redis', (
    */
   async function exactlyOnce(n: number, midway: () => Promise<void>, watch?: (sidecar: OppieClient) => void) {
     const wires = { sidecar: new Map() as Wire, phone: new Map() as Wire };
-    const socket = (wire: Wire) => ({
-      platform: {
-        WebSocket: countingSocket(wire) as unknown as NonNullable<OppieClientOptions['platform']>['WebSocket'],
-      },
-    });
+    const socket = (wire: Wire) => ({ platform: { WebSocket: counting(wire) } });
     const { sidecar, phone } = await pairedClients(lb.url, {
       sidecar: socket(wires.sidecar),
       phone: socket(wires.phone),

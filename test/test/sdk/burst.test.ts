@@ -4,8 +4,10 @@
  * is lost. (Without the window, frames landed beyond the inbox window, were refused unacknowledged, sat in the
  * relay's in-flight set, and the stream stopped until a reconnect.)
  */
+
+import { MemoryStore } from '@oppie/client-sdk';
 import { describe, expect, it } from 'vitest';
-import { pairedClients, perTest } from './sdk-fixture.js';
+import { pairedClients, perTest, sdkClient, tappedSocket } from './sdk-fixture.js';
 
 const env = perTest();
 
@@ -62,4 +64,47 @@ describe('a peer that is offline', () => {
     expect(sidecar.pending.entries).toBe(20);
     void sends;
   }, 30_000);
+
+  it('backs off resending what its full relay queue dropped, and gets everything once it is back', async () => {
+    const t = await env.relay({ queueMaxCount: 5, inflightMaxCount: 1 });
+    const phoneStore = new MemoryStore();
+    const chatsAt: number[] = []; // when the sidecar put a chat on its socket
+    const out = (data: string) => {
+      if (data.startsWith('{"type":"chat"')) chatsAt.push(Date.now());
+    };
+    const { sidecar, phone } = await pairedClients(t.url, {
+      phoneStore,
+      sidecar: { platform: { WebSocket: tappedSocket({ out }) } },
+    });
+    env.defer(() => sidecar.close());
+    const gone = new Promise<void>((resolve) =>
+      sidecar.events.on('peer', (p) => {
+        if (p.deviceId === phone.deviceId && !p.online) resolve();
+      }),
+    );
+    await phone.close();
+    await gone;
+    const N = 20;
+    const t0 = Date.now();
+    const sends = Array.from({ length: N }, (_, n) => sidecar.send('chat', { n }));
+    // Each resend into the full queue evicts a frame, whose notice brings the next resend. Rounds of resends a second
+    // apart would make 7 in 8 s; with the wait doubling (1, 2, 4 s) they start at about 1, 3 and 7 s.
+    await new Promise((r) => setTimeout(r, 8_000));
+    const rounds: number[] = []; // start of each burst of chats after the first, ms after t0
+    chatsAt.forEach((at, i) => {
+      if (i > 0 && at - (chatsAt[i - 1] as number) > 500) rounds.push(at - t0);
+    });
+    const metrics = await (await fetch(`${t.url}/api/metrics`)).text();
+    expect(metrics).toMatch(/oppie_relay_queue_drops_total\{reason="queue_full"\} [1-9]/); // it did overflow
+    expect(rounds.length, `resend rounds at ${rounds.join(', ')} ms`).toBeGreaterThanOrEqual(2);
+    expect(rounds.length, `resend rounds at ${rounds.join(', ')} ms`).toBeLessThanOrEqual(4);
+    // Back: the phone gets every message, once, in order.
+    const back = await sdkClient(t.url, 'pwa', 'phone', { storage: phoneStore });
+    env.defer(() => back.close());
+    const got: number[] = [];
+    back.events.on('chat', (m) => got.push((m.payload as { n: number }).n));
+    await back.connect();
+    await Promise.all(sends);
+    expect(got).toEqual(Array.from({ length: N }, (_, i) => i));
+  }, 60_000);
 });

@@ -26,6 +26,34 @@ export function sdkClient(
 
 type ClientExtra = Partial<OppieClientOptions> & { storage?: MemoryStore };
 
+/** What a {@link tappedSocket} reports: each frame's text (or bytes) as it comes in or goes out, and a close. */
+export interface SocketTap {
+  readonly in?: (data: string) => void;
+  readonly out?: (data: string) => void;
+  readonly closed?: () => void;
+}
+
+/**
+ * `ws` for an SDK client, telling `tap` of every frame, for tests that watch what a client puts on the wire.
+ *
+ * @example
+ * const sidecar = await sdkClient(url, 'sidecar', 'workstation', { platform: { WebSocket: tappedSocket({ out }) } });
+ */
+export function tappedSocket(tap: SocketTap): NonNullable<OppieClientOptions['platform']>['WebSocket'] {
+  return class extends WebSocket {
+    constructor(...args: ConstructorParameters<typeof WebSocket>) {
+      super(...args);
+      // The SDK sets `onmessage`; a listener of its own sees every frame too.
+      this.on('message', (data) => tap.in?.(String(data)));
+      this.on('close', () => tap.closed?.());
+    }
+    override send(data: unknown, ...rest: unknown[]): void {
+      tap.out?.(String(data));
+      (super.send as (...a: unknown[]) => void)(data, ...rest);
+    }
+  } as unknown as NonNullable<OppieClientOptions['platform']>['WebSocket'];
+}
+
 /** A sidecar and a phone paired end to end through the relay. */
 export async function pairedClients(
   relayUrl: string,
