@@ -5,7 +5,7 @@
  * relay's in-flight set, and the stream stopped until a reconnect.)
  */
 
-import { MemoryStore } from '@oppie/client-sdk';
+import { MemoryStore, type OppieClient } from '@oppie/client-sdk';
 import { describe, expect, it } from 'vitest';
 import { pairedClients, perTest, sdkClient, tappedSocket } from './sdk-fixture.js';
 
@@ -43,18 +43,23 @@ describe('a burst beyond the relay limits', () => {
   }, 120_000);
 });
 
+/** Closes `phone` and waits until `sidecar` has heard it went offline. */
+async function goOffline(sidecar: OppieClient, phone: OppieClient): Promise<void> {
+  const gone = new Promise<void>((resolve) =>
+    sidecar.events.on('peer', (p) => {
+      if (p.deviceId === phone.deviceId && !p.online) resolve();
+    }),
+  );
+  await phone.close();
+  await gone;
+}
+
 describe('a peer that is offline', () => {
   it('is not sent the same frames again and again while the relay holds them for it', async () => {
     const t = await env.relay();
     const { sidecar, phone } = await pairedClients(t.url);
     env.defer(() => sidecar.close());
-    const gone = new Promise<void>((resolve) =>
-      sidecar.events.on('peer', (p) => {
-        if (p.deviceId === phone.deviceId && !p.online) resolve();
-      }),
-    );
-    await phone.close();
-    await gone;
+    await goOffline(sidecar, phone);
     const sends = Array.from({ length: 20 }, (_, n) => sidecar.send('chat', { n }).catch(() => {}));
     // Longer than two retransmission rounds (3 s, then 6 s) would take for a peer thought online.
     await new Promise((r) => setTimeout(r, 7_000));
@@ -77,13 +82,7 @@ describe('a peer that is offline', () => {
       sidecar: { platform: { WebSocket: tappedSocket({ out }) } },
     });
     env.defer(() => sidecar.close());
-    const gone = new Promise<void>((resolve) =>
-      sidecar.events.on('peer', (p) => {
-        if (p.deviceId === phone.deviceId && !p.online) resolve();
-      }),
-    );
-    await phone.close();
-    await gone;
+    await goOffline(sidecar, phone);
     const N = 20;
     const t0 = Date.now();
     const sends = Array.from({ length: N }, (_, n) => sidecar.send('chat', { n }));
