@@ -2,8 +2,8 @@
  * What relay instances share about live connections: which instance holds which device (presence), a wake-up for
  * the instance holding a device whose queue grew elsewhere (one hop), the newest-connection-wins rule across
  * instances, and events (presence, revocation, new device, ids to forget) that every instance must apply to its own
- * sockets and de-duplication window. The embedded relay is one instance and needs none of it (`SingleInstance`); `RedisCluster` is the
- * scale-out implementation.
+ * sockets and de-duplication window. The embedded relay is one instance and needs none of it (`SingleInstance`);
+ * `RedisCluster` is the scale-out implementation.
  */
 import type { PathName, RoleName } from '@oppie/protocol';
 
