@@ -215,8 +215,11 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
         auth.revokedElsewhere(e.deviceId);
         revokedHere(e.accountId, e.deviceId);
       } else if (e.kind === 'forget') {
-        const ids: readonly unknown[] = Array.isArray(e.ids) ? e.ids : [];
-        for (const id of ids) if (typeof id === 'string') void dedupe.forget(String(e.senderId), id);
+        // Checked although it comes from another instance: a malformed event must not throw in the subscriber.
+        const { senderId, ids } = e as { senderId: unknown; ids: unknown };
+        if (typeof senderId === 'string' && Array.isArray(ids)) {
+          for (const id of ids) if (typeof id === 'string') void dedupe.forget(senderId, id);
+        }
       } else if (e.kind === 'deviceAdded') {
         deviceAddedHere(e.accountId, e.deviceId, { role: e.role, name: e.name });
       }

@@ -124,19 +124,11 @@ export class Delivery {
    * talks to (its de-duplication window is there), so the ids go to the other instances too.
    */
   private async forget(entries: readonly QueuedEnvelope[]): Promise<void> {
-    const bySender = new Map<string, string[]>();
-    for (const e of entries) {
-      if (e.from === RELAY_SENDER) continue;
-      await this.dedupe.forget(e.from, e.id);
-      const ids = bySender.get(e.from);
-      if (ids === undefined) bySender.set(e.from, [e.id]);
-      else ids.push(e.id);
-    }
+    const bySender = groupIds(entries, (e) => e.from);
+    for (const { of, ids } of bySender) for (const id of ids) await this.dedupe.forget(of.from, id);
     if (!this.cluster.shared) return;
-    for (const [senderId, ids] of bySender) {
-      for (let i = 0; i < ids.length; i += MAX_IDS_PER_NOTICE) {
-        this.cluster.publish({ kind: 'forget', senderId, ids: ids.slice(i, i + MAX_IDS_PER_NOTICE) });
-      }
+    for (const { of, ids } of bySender) {
+      for (const part of slices(ids)) this.cluster.publish({ kind: 'forget', senderId: of.from, ids: part });
     }
   }
 
@@ -151,24 +143,16 @@ export class Delivery {
       to: string,
     ) => Pick<RelayFrame<'dropped'>, 'type' | 'payload'> | Pick<RelayFrame<'expired'>, 'type' | 'payload'>,
   ): Promise<void> {
-    const groups = new Map<string, { from: string; to: string; ids: string[] }>();
-    for (const e of entries) {
-      if (e.from === RELAY_SENDER) continue;
-      const key = `${e.from}\n${e.to}`;
-      const g = groups.get(key) ?? { from: e.from, to: e.to, ids: [] };
-      g.ids.push(e.id);
-      groups.set(key, g);
-    }
     const now = Date.now();
-    for (const g of groups.values()) {
-      for (let i = 0; i < g.ids.length; i += MAX_IDS_PER_NOTICE) {
-        const { type, payload } = build(g.ids.slice(i, i + MAX_IDS_PER_NOTICE), g.to);
+    for (const { of, ids } of groupIds(entries, (e) => `${e.from}\n${e.to}`)) {
+      for (const part of slices(ids)) {
+        const { type, payload } = build(part, of.to);
         const id = relayFrameId();
         const text = JSON.stringify({ type, id, timestamp: now, payload });
         const evicted = await this.queues.enqueue({
           id,
           from: RELAY_SENDER,
-          to: g.from,
+          to: of.from,
           type,
           priority: 'high',
           text,
@@ -178,7 +162,27 @@ export class Delivery {
         });
         if (evicted.length > 0) await this.dropped(evicted, 'queue_full');
       }
-      this.pump(g.from);
+      this.pump(of.from);
     }
   }
+}
+
+/** Devices' envelopes (not relay notices) grouped by `key`: one envelope of each group, and the group's ids. */
+function groupIds(
+  entries: readonly QueuedEnvelope[],
+  key: (e: QueuedEnvelope) => string,
+): Array<{ readonly of: QueuedEnvelope; readonly ids: string[] }> {
+  const groups = new Map<string, { of: QueuedEnvelope; ids: string[] }>();
+  for (const e of entries) {
+    if (e.from === RELAY_SENDER) continue;
+    const g = groups.get(key(e));
+    if (g === undefined) groups.set(key(e), { of: e, ids: [e.id] });
+    else g.ids.push(e.id);
+  }
+  return [...groups.values()];
+}
+
+/** `ids` in slices of at most MAX_IDS_PER_NOTICE, the most one notice or cluster event names. */
+function* slices(ids: readonly string[]): Generator<string[]> {
+  for (let i = 0; i < ids.length; i += MAX_IDS_PER_NOTICE) yield ids.slice(i, i + MAX_IDS_PER_NOTICE);
 }
