@@ -17,7 +17,13 @@ import { Outbox } from './delivery/outbox.js';
 import { type DirectOptions, DirectPaths } from './direct/direct-paths.js';
 import { OppieError } from './errors.js';
 import type { ClientEvents, ConnectionState, PeerInfo } from './events.js';
-import { checkReceiptOptions, Messaging, type ReceiptOptions } from './messaging.js';
+import {
+  checkReceiptOptions,
+  LOW_GAIN_COMPRESSION,
+  type LowGainCompression,
+  Messaging,
+  type ReceiptOptions,
+} from './messaging.js';
 import { PairingFlow } from './pairing-flow.js';
 import { Peers } from './peers.js';
 import { defaultPlatform, type Platform } from './platform.js';
@@ -50,6 +56,16 @@ export interface OppieClientOptions {
    * when sends follow each other one at a time. `intervalMs` at most 1000 (the sender resends after 3 s of silence).
    */
   readonly receipts?: ReceiptOptions;
+  /**
+   * When a large message that only Huffman coding would shrink (base64 of binary data: to ~75%) is deflated: `auto`
+   * (default) everywhere but on a `direct` path, where its CPU at both ends costs more than its bytes on a fast link;
+   * `always`; `never`. Text is deflated whatever this says. See {@link LowGainCompression}.
+   *
+   * @example
+   * // A phone that pays for every byte on its mobile link:
+   * await OppieClient.create({ relayUrl, role: 'pwa', name: 'phone', lowGainCompression: 'always' });
+   */
+  readonly lowGainCompression?: LowGainCompression;
 }
 
 /** How long {@link OppieClient.stepUp} waits for the relay to acknowledge the step-up token on an open connection. */
@@ -103,6 +119,7 @@ export class OppieClient {
     this.messaging = new Messaging({
       deviceId,
       ...(options.receipts !== undefined && { receipts: options.receipts }),
+      ...(options.lowGainCompression !== undefined && { lowGainCompression: options.lowGainCompression }),
       platform,
       peers: peerSet,
       outbox,
@@ -114,6 +131,7 @@ export class OppieClient {
         isDirect: (peer) => this.directPaths.isDirect(peer),
         send: (peer, frame, urgent) => this.directPaths.send(peer, frame, urgent),
         reset: (peer) => this.directPaths.reset(peer),
+        pathTo: (peer) => this.directPaths.pathTo(peer),
       },
     });
     this.directPaths = new DirectPaths({
@@ -146,6 +164,11 @@ export class OppieClient {
   /** Loads this device's identity, registration, peers, outbox and inbox from storage (creating the identity once). */
   static async create(options: OppieClientOptions): Promise<OppieClient> {
     checkReceiptOptions(options.receipts);
+    const lowGain = options.lowGainCompression;
+    if (lowGain !== undefined && !LOW_GAIN_COMPRESSION.includes(lowGain))
+      throw new RangeError(
+        `lowGainCompression must be one of ${LOW_GAIN_COMPRESSION.join(', ')}, got ${String(lowGain)}`,
+      );
     const platform = defaultPlatform(options.platform);
     await sodiumReady();
     const store = platform.storage;

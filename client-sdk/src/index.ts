@@ -17,14 +17,19 @@ export {
   DEFLATE_HUFFMAN_ABOVE,
   DEFLATE_PROBE_BYTES,
   DEFLATE_PROBE_FROM,
+  type DeflateHints,
+  isLowGain,
+  LOW_GAIN_MIN_BITS,
+  mayBeLowGain,
   nodeCompression,
+  probeOf,
   webCompression,
   type ZlibLike,
 } from './delivery/compression.js';
 export type { DirectOptions } from './direct/direct-paths.js';
 export { OppieError, SDK_ERROR_CODES, type SdkErrorCode } from './errors.js';
 export type { ClientEvents, ConnectionState, IncomingMessage, PeerInfo } from './events.js';
-export type { ReceiptOptions } from './messaging.js';
+export { LOW_GAIN_COMPRESSION, type LowGainCompression, type ReceiptOptions } from './messaging.js';
 export * from './pairing/index.js';
 export {
   defaultPlatform,

@@ -3,7 +3,13 @@
  * after a reconnect; decrypt, order and deduplicate through the inbox, deliver once, acknowledge end to end.
  * Transport-agnostic by design: a second transport (a WebRTC data channel) only needs another `send`.
  */
-import { type ApplicationType, isApplicationType, isRetryable, type WelcomePayload } from '@oppie/protocol';
+import {
+  type ApplicationType,
+  isApplicationType,
+  isRetryable,
+  type PathName,
+  type WelcomePayload,
+} from '@oppie/protocol';
 import type { Emitter } from 'mitt';
 import { type Base64url, defaultBase64url } from './crypto/aead.js';
 import { toB64u } from './crypto/sodium.js';
@@ -101,7 +107,26 @@ export interface MessagingDeps {
   readonly direct?: DirectChannel;
   /** Whether the relay says `peer` is connected; an offline peer's silence is no reason to resend. Default: yes. */
   readonly isOnline?: (peer: string) => boolean;
+  /** When large payloads that only Huffman coding would shrink are deflated; default `auto`. */
+  readonly lowGainCompression?: LowGainCompression;
 }
+
+/**
+ * When a large payload that only Huffman coding would shrink (base64 of binary data or of compressed files: to ~75%)
+ * is deflated. Text and other data with repeats is deflated whatever this says.
+ *
+ * - `auto` (default): not while the peer's path is `direct`, always on `relay` and `turn`. Those two are shared,
+ *   metered hops (the relay, coturn's quotas and bandwidth caps), where a quarter of the bytes is worth the CPU; a
+ *   direct path is the two devices' own link, usually a LAN, where deflating and inflating such data costs the two
+ *   ends more time than its bytes take (bench/RESULTS.md, 2026-12-01 21:50Z: +36% throughput and a fifth less CPU
+ *   with both ends on two cores; at 100 Mbit/s, where the link is the limit, 0.95x the bare channel against 1.32x).
+ * - `always`: on every path (a device on a metered link that pays for bytes more than for CPU).
+ * - `never`: on no path.
+ */
+export type LowGainCompression = 'auto' | 'always' | 'never';
+
+/** The values of {@link LowGainCompression}, for option checks. */
+export const LOW_GAIN_COMPRESSION: readonly LowGainCompression[] = ['auto', 'always', 'never'];
 
 /** What messaging needs of the direct path: whether a peer's channel is open, and a send on it. */
 export interface DirectChannel {
@@ -113,6 +138,8 @@ export interface DirectChannel {
   send(peer: string, frame: object, urgent?: boolean): boolean;
   /** Drops the channel to `peer` as a failure would (frames move back to the relay, a new attempt follows). */
   reset(peer: string): void;
+  /** The path frames to `peer` take now; absent: `relay`. */
+  pathTo?(peer: string): PathName;
 }
 
 type Settle = { resolve: () => void; reject: (err: OppieError) => void };
@@ -310,7 +337,7 @@ export class Messaging {
     if (this.closed) throw new OppieError('OPPIE_ERR_CLOSED');
     // Encoding and compression start at once, outside the per-peer chain (up to PREPARE_AHEAD large messages at a
     // time: on Node zlib works on the thread pool meanwhile) while the chain only seals and persists in order.
-    const prepared = this.prepare(payload);
+    const prepared = this.prepare(payload, to);
     prepared.catch(() => {}); // observed by enqueue; a send refused before it gets there must not leave it unhandled
     const previous = this.sendChains.get(to) ?? Promise.resolve();
     const queued = previous.then(() => this.enqueue(to, type, prepared, priority));
@@ -323,7 +350,7 @@ export class Messaging {
   }
 
   /** The plaintext frames of one message: itself, or its compressed chunks. */
-  private async prepare(payload: unknown): Promise<Uint8Array[]> {
+  private async prepare(payload: unknown, to: string): Promise<Uint8Array[]> {
     const whole = encodePlain({ p: payload });
     if (whole.length <= CHUNK_THRESHOLD) return [whole];
     // A slot first: a burst of large sends holds at most PREPARE_AHEAD compressions (memory, zlib's thread pool that
@@ -333,7 +360,9 @@ export class Messaging {
     try {
       // `{"p":` + the payload's JSON + `}`: the payload's own UTF-8 JSON without a second JSON.stringify.
       const json = whole.subarray(P_FRAME_OPEN, whole.length - 1);
-      const chunks = await splitPayload(json, { deflate: (bytes) => this.compression.deflateRaw(bytes) });
+      // Decided when compression starts: a message prepared for one path and sent on another is still whole either way.
+      const hints = { skipLowGain: this.skipsLowGain(to) };
+      const chunks = await splitPayload(json, { deflate: (bytes) => this.compression.deflateRaw(bytes, hints) });
       return chunks.map(encodeChunk);
     } finally {
       // The slot passes straight to the next in line, or is given back.
@@ -341,6 +370,12 @@ export class Messaging {
       if (next !== undefined) next();
       else this.preparing -= 1;
     }
+  }
+
+  private skipsLowGain(to: string): boolean {
+    const policy = this.d.lowGainCompression ?? 'auto';
+    if (policy !== 'auto') return policy === 'never';
+    return (this.d.direct?.pathTo?.(to) ?? 'relay') === 'direct';
   }
 
   /** Seals and persists every frame of one message; returns a wait for its end-to-end receipt. */

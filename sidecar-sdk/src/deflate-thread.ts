@@ -16,7 +16,10 @@ import {
   DEFLATE_HUFFMAN_ABOVE,
   DEFLATE_PROBE_BYTES,
   DEFLATE_PROBE_FROM,
+  isLowGain,
+  mayBeLowGain,
   nodeCompression,
+  probeOf,
 } from '@oppie/client-sdk';
 
 /**
@@ -224,6 +227,9 @@ export class DeflateThread {
   }
 }
 
+/** The level the probe deflates at: nodeCompression's (zlib's fastest). */
+const PROBE_LEVEL = { level: zlib.constants.Z_BEST_SPEED };
+
 const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
 
 let shared: DeflateThread | undefined;
@@ -253,7 +259,18 @@ export function workerCompression(thread: DeflateThread = sharedDeflateThread())
   if (availableParallelism() < 2) return here;
   return {
     // Below the probe's size a message costs less than the trip to the thread.
-    deflateRaw: (bytes) => (bytes.byteLength < DEFLATE_PROBE_FROM ? here.deflateRaw(bytes) : thread.deflate(bytes)),
+    deflateRaw: async (bytes, hints) => {
+      if (bytes.byteLength < DEFLATE_PROBE_FROM) return here.deflateRaw(bytes, hints);
+      // Data to skip is found here: the probe costs less than a trip to the thread and back (which would then carry
+      // nothing back), and a stream of such payloads leaves the thread idle. Text passes the entropy test and goes to
+      // the thread without the deflated probe on this thread.
+      const skip =
+        hints?.skipLowGain === true &&
+        mayBeLowGain(bytes) &&
+        isLowGain(zlib.deflateRawSync(probeOf(bytes), PROBE_LEVEL).byteLength);
+      if (skip) return bytes;
+      return thread.deflate(bytes);
+    },
     inflateRaw: here.inflateRaw,
   };
 }

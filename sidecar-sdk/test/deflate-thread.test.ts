@@ -194,6 +194,24 @@ describe('workerCompression', () => {
     expect(t.stats.threaded).toBe(availableParallelism() >= 2 ? 4 : 0);
   });
 
+  it('with skipLowGain, leaves base64 of random bytes undeflated without a trip to the thread; text still goes', async () => {
+    const t = thread();
+    const threaded = workerCompression(t);
+    const inline = nodeCompression(zlib);
+    const random = base64Random(48 * 1024);
+    // The very same bytes (identity, not a deep comparison, whose message would print 64 KiB on a failure).
+    expect((await threaded.deflateRaw(random, { skipLowGain: true })) === random).toBe(true);
+    expect(t.stats).toMatchObject({ threaded: 0, inPlace: 0, pending: 0 });
+    // Deflated as without the hint: text; a payload whose probe is just below the threshold (LZ77 still pays); and
+    // one just above it whose bytes carry fewer than LOW_GAIN_MIN_BITS (the entropy test never skips such data).
+    for (const bytes of [diffText(64 * 1024), nearThreshold(0.5, 0.6), nearThreshold(0.6, 0.75)]) {
+      const out = await threaded.deflateRaw(bytes, { skipLowGain: true });
+      expect(same(out, await inline.deflateRaw(bytes))).toBe(true);
+      expect(out.length).toBeLessThan(bytes.length);
+    }
+    expect(t.stats.threaded).toBe(availableParallelism() >= 2 ? 3 : 0);
+  });
+
   it('keeps the inflate bound and its error codes', async () => {
     const threaded = workerCompression(thread());
     const bomb = zlib.deflateRawSync(new Uint8Array(1024 * 1024));

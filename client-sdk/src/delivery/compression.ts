@@ -9,7 +9,12 @@ import { OppieError } from '../errors.js';
  * standard raw deflate (RFC 1951) and refuse output beyond the bound, so the two ends may use different ones.
  */
 export interface Compression {
-  deflateRaw(bytes: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Deflates `bytes`. With `skipLowGain`, a payload of {@link DEFLATE_PROBE_FROM} bytes or more whose probe says only
+   * Huffman coding would shrink it ({@link isLowGain}) comes back as the same bytes, undeflated: the caller then sends
+   * it as it is.
+   */
+  deflateRaw(bytes: Uint8Array, hints?: DeflateHints): Promise<Uint8Array>;
   /**
    * Inflates `bytes`; past `maxOutputBytes` of output it throws `OPPIE_ERR_PAYLOAD_TOO_LARGE`, on data that is not
    * raw deflate `OPPIE_ERR_PROTOCOL`.
@@ -17,8 +22,27 @@ export interface Compression {
   inflateRaw(bytes: Uint8Array, maxOutputBytes: number): Promise<Uint8Array>;
 }
 
-/** The portable default: the Web `CompressionStream`/`DecompressionStream`. */
-export const webCompression: Compression = { deflateRaw: (b) => deflateRaw(b), inflateRaw: (b, m) => inflateRaw(b, m) };
+/** What the caller of {@link Compression.deflateRaw} knows about the link the bytes are for. */
+export interface DeflateHints {
+  /**
+   * Leave data that only Huffman coding would shrink (base64 of binary: to ~75%) undeflated. Its deflate and inflate
+   * cost more time at the two ends than its bytes take on a fast link (on the direct path with both ends on two cores
+   * it halved the throughput), while data with repeats (text: to ~20%) is deflated all the same.
+   */
+  readonly skipLowGain?: boolean;
+}
+
+/** The portable default: the Web `CompressionStream`/`DecompressionStream`, with the low-gain probe of `nodeCompression`. */
+export const webCompression: Compression = {
+  deflateRaw: async (bytes, hints) => {
+    if (hints?.skipLowGain === true && bytes.byteLength >= DEFLATE_PROBE_FROM && mayBeLowGain(bytes)) {
+      const probe = await deflateRaw(probeOf(bytes));
+      if (isLowGain(probe.byteLength)) return bytes;
+    }
+    return deflateRaw(bytes);
+  },
+  inflateRaw: (b, m) => inflateRaw(b, m),
+};
 
 type ZlibCallback = (err: (Error & { code?: string }) | null, result: Uint8Array) => void;
 interface DeflateOptions {
@@ -49,6 +73,55 @@ export const DEFLATE_PROBE_BYTES = 4 * 1024;
  * random or already compressed bytes is the common case, ~0.75) shrinks as much by Huffman coding alone.
  */
 export const DEFLATE_HUFFMAN_ABOVE = 0.6;
+
+/** The {@link DEFLATE_PROBE_BYTES} from the middle of `bytes` that the low-gain probe deflates. */
+export function probeOf(bytes: Uint8Array): Uint8Array {
+  const from = (bytes.byteLength - DEFLATE_PROBE_BYTES) >>> 1;
+  return bytes.subarray(from, from + DEFLATE_PROBE_BYTES);
+}
+
+/**
+ * Bits per byte (order 0) below which a probe is never taken for low-gain data. Huffman coding alone takes such bytes
+ * below ~{@link DEFLATE_HUFFMAN_ABOVE} of their size, so only data above it needs the deflated probe to tell: base64
+ * has 6.0 bits, raw binary 8.0, but UTF-8 Chinese text has 6.0 too and deflates to ~48%. Code and English text have
+ * 4.5-5.3. The margin above the 4.8 bits where Huffman coding alone reaches 60% lets text with a few rare symbols
+ * through without the probe: what it could miss is repeat-free data of 4.8-5.5 bits (base32), which is then deflated
+ * as before, never skipped by mistake.
+ */
+export const LOW_GAIN_MIN_BITS = 5.5;
+
+/**
+ * Whether `bytes` may be low-gain data, from the order-0 entropy of their {@link probeOf} sample (~10-20 µs for 4 KiB,
+ * against ~90 µs for deflating it): false means no, true means the deflated probe ({@link isLowGain}) has to say.
+ *
+ * @example
+ * const skip = mayBeLowGain(bytes) && isLowGain(zlib.deflateRawSync(probeOf(bytes), { level: 1 }).byteLength);
+ */
+export function mayBeLowGain(bytes: Uint8Array): boolean {
+  const sample = probeOf(bytes);
+  const counts = new Uint32Array(256);
+  for (let i = 0; i < sample.length; i++) {
+    const byte = sample[i] as number;
+    counts[byte] = (counts[byte] as number) + 1;
+  }
+  let bits = 0;
+  for (let i = 0; i < 256; i++) {
+    const n = counts[i] as number;
+    if (n !== 0) bits -= n * Math.log2(n / sample.length);
+  }
+  return bits / sample.length >= LOW_GAIN_MIN_BITS;
+}
+
+/**
+ * Whether a probe that deflated (level 1) to `deflatedBytes` is data that only Huffman coding shrinks: above
+ * {@link DEFLATE_HUFFMAN_ABOVE} of its size.
+ *
+ * @example
+ * const huffmanOnly = isLowGain(zlib.deflateRawSync(probeOf(bytes), { level: 1 }).byteLength);
+ */
+export function isLowGain(deflatedBytes: number): boolean {
+  return deflatedBytes > DEFLATE_PROBE_BYTES * DEFLATE_HUFFMAN_ABOVE;
+}
 /**
  * Inputs up to this size are deflated on the calling thread. A round trip through libuv's thread pool costs more than
  * the work itself at this size (64 KiB of base64 random bytes, Huffman-only: 0.63 ms synchronously, 1.25 ms of wall
@@ -79,8 +152,8 @@ const passBytes = (expected: number) => Math.min(256 * 1024, Math.max(16 * 1024,
  * - A payload of {@link DEFLATE_PROBE_FROM} bytes or more is probed first: 4 KiB from its middle are deflated, and
  *   when they come out above 60% of their size the payload is deflated with Huffman coding only (`Z_HUFFMAN_ONLY`),
  *   which for such data gives the same size at about half of level 1's CPU (64 KiB of base64 random bytes: 0.63
- *   instead of 1.4 ms, both 75%). Data whose repeats lie further apart than the probe sees keeps only its Huffman
- *   gain.
+ *   instead of 1.4 ms, both 75%), or with `skipLowGain` not at all. Data whose repeats lie further apart than the
+ *   probe sees keeps only its Huffman gain.
  * - Small inputs (deflate up to {@link SYNC_DEFLATE_BYTES}, inflate of up to 64 KiB into at most
  *   {@link SYNC_INFLATE_OUTPUT}) run on the calling thread, larger ones on the thread pool.
  *
@@ -120,11 +193,10 @@ export function nodeCompression(zlib: ZlibLike): Compression {
     );
   };
   return {
-    deflateRaw: async (bytes) => {
+    deflateRaw: async (bytes, hints) => {
       if (bytes.byteLength < DEFLATE_PROBE_FROM) return deflate(bytes, fast);
-      const from = (bytes.byteLength - DEFLATE_PROBE_BYTES) >>> 1;
-      const probe = await deflate(bytes.subarray(from, from + DEFLATE_PROBE_BYTES), fast);
-      const huffman = probe.byteLength > DEFLATE_PROBE_BYTES * DEFLATE_HUFFMAN_ABOVE;
+      const huffman = isLowGain((await deflate(probeOf(bytes), fast)).byteLength);
+      if (huffman && hints?.skipLowGain === true) return bytes;
       return deflate(bytes, huffman ? { strategy: zlib.constants.Z_HUFFMAN_ONLY } : fast);
     },
     inflateRaw: async (bytes, maxOutputBytes) => {

@@ -7,7 +7,7 @@ export {
   encodeChunk,
   splitPayload,
 } from './chunker.js';
-export { type Compression, nodeCompression, webCompression, type ZlibLike } from './compression.js';
+export { type Compression, type DeflateHints, nodeCompression, webCompression, type ZlibLike } from './compression.js';
 export { Inbox, type InboxOptions, type InboxResult } from './inbox.js';
 export { Outbox, type OutboxEntry, type OutboxOptions } from './outbox.js';
 export { Reassembler, type ReassemblerOptions, type ReassemblyProgress } from './reassembler.js';

@@ -6,6 +6,8 @@ import { type Chunk, Reassembler, splitPayload } from '../../src/delivery/chunke
 import {
   type Compression,
   DEFLATE_PROBE_FROM,
+  LOW_GAIN_MIN_BITS,
+  mayBeLowGain,
   nodeCompression,
   SYNC_DEFLATE_BYTES,
   SYNC_INFLATE_BYTES,
@@ -19,6 +21,22 @@ const backends: Array<[string, Compression]> = [
   ['Web streams', webCompression],
   ['Node zlib', nodeCompression(zlib)],
 ];
+
+/**
+ * 64 KiB of UTF-8 Chinese-like text: 200 two-character words in random order. Its bytes carry ~5.7 bits each, as
+ * many as base64's, yet the words repeat and deflate finds them (to ~35%). Seeded, so every run has the same text.
+ */
+const chineseText = (): Uint8Array => {
+  let seed = 7;
+  const next = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return Math.floor((seed / 2147483648) * n); // the high bits: an LCG's low bits repeat in short cycles
+  };
+  const words = Array.from({ length: 200 }, () => String.fromCodePoint(0x4e00 + next(0x51a5), 0x4e00 + next(0x51a5)));
+  let s = '';
+  while (s.length < 24 * 1024) s += words[next(words.length)];
+  return new TextEncoder().encode(s).subarray(0, 64 * 1024);
+};
 
 const text = (n: number) => new TextEncoder().encode('diff --git a/x b/x\n+ a line of a diff\n'.repeat(n));
 
@@ -134,6 +152,52 @@ describe('compression backends', () => {
     const small = random.subarray(0, DEFLATE_PROBE_FROM - 1);
     await roundTrips(small, await c.deflateRaw(small));
     expect(calls).toEqual([{ fn: 'deflateRawSync', bytes: small.length, level: Z_BEST_SPEED, strategy: undefined }]);
+  });
+
+  it('Node zlib: with skipLowGain, data that only Huffman coding shrinks comes back undeflated after the probe alone', async () => {
+    const { calls, c } = recorded();
+    const random = new TextEncoder().encode(randomBytes(48 * 1024).toString('base64'));
+    expect((await c.deflateRaw(random, { skipLowGain: true })) === random).toBe(true);
+    expect(calls).toEqual([{ fn: 'deflateRawSync', bytes: 4096, level: Z_BEST_SPEED, strategy: undefined }]);
+
+    // Text is deflated as without the hint, and so is a payload too small to probe.
+    calls.length = 0;
+    const diff = text(3000);
+    const lz = await c.deflateRaw(diff, { skipLowGain: true });
+    expect(lz.length).toBeLessThan(diff.length / 20);
+    await roundTrips(diff, lz);
+    const small = random.subarray(0, DEFLATE_PROBE_FROM - 1);
+    const deflatedSmall = await c.deflateRaw(small, { skipLowGain: true });
+    expect(deflatedSmall.length).toBeLessThan(small.length);
+    await roundTrips(small, deflatedSmall);
+  });
+
+  it.each(backends)('%s: skipLowGain leaves base64 of random bytes alone and deflates Chinese text', async (_, c) => {
+    const random = new TextEncoder().encode(randomBytes(48 * 1024).toString('base64'));
+    expect((await c.deflateRaw(random, { skipLowGain: true })) === random).toBe(true);
+    // As many bits per byte as base64, so only the deflated probe tells it apart: it shrinks by more than half.
+    const chinese = chineseText();
+    expect(mayBeLowGain(chinese)).toBe(true);
+    const deflated = await c.deflateRaw(chinese, { skipLowGain: true });
+    expect(deflated.length).toBeLessThan(chinese.length / 2);
+    await roundTrips(chinese, deflated);
+    // Without the hint, the base64 is deflated as before (Huffman coding: to ~75%).
+    expect((await c.deflateRaw(random)).length).toBeLessThan(random.length * 0.77);
+  });
+
+  it('mayBeLowGain lets text through on its entropy alone and leaves base64 and binary to the probe', () => {
+    const random = randomBytes(64 * 1024);
+    expect(mayBeLowGain(random)).toBe(true);
+    expect(mayBeLowGain(new TextEncoder().encode(random.toString('base64')))).toBe(true);
+    expect(mayBeLowGain(text(3000))).toBe(false);
+    expect(mayBeLowGain(new TextEncoder().encode(random.toString('hex')))).toBe(false);
+    expect(mayBeLowGain(new Uint8Array(64 * 1024))).toBe(false);
+    // At the threshold: 46 equally frequent symbols carry 5.52 bits, 45 carry 5.49.
+    const uniform = (symbols: number) => Uint8Array.from({ length: 64 * 1024 }, (_, i) => 48 + (i % symbols));
+    expect(mayBeLowGain(uniform(46))).toBe(true);
+    expect(mayBeLowGain(uniform(45))).toBe(false);
+    expect(Math.log2(46)).toBeGreaterThanOrEqual(LOW_GAIN_MIN_BITS);
+    expect(Math.log2(45)).toBeLessThan(LOW_GAIN_MIN_BITS);
   });
 
   it('Node zlib: payloads over SYNC_DEFLATE_BYTES are deflated on the thread pool, the rest on the calling thread', async () => {

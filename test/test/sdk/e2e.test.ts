@@ -203,6 +203,16 @@ describe('SDK end to end through the relay', () => {
     }
   });
 
+  it('refuses a lowGainCompression that is not auto, always or never with a RangeError', async () => {
+    const t = await env.relay();
+    for (const lowGainCompression of ['sometimes', '', 'AUTO'])
+      await expect(
+        sdkClient(t.url, 'pwa', 'phone', { lowGainCompression: lowGainCompression as 'auto' }),
+      ).rejects.toThrow(/lowGainCompression must be one of auto, always, never/);
+    const ok = await sdkClient(t.url, 'pwa', 'phone', { lowGainCompression: 'always' });
+    await ok.close();
+  });
+
   it('keeps delivering when an application listener throws, and reports it', async () => {
     const t = await env.relay();
     const { sidecar, phone } = await pairedClients(t.url);
