@@ -58,8 +58,8 @@ export interface OppieClientOptions {
   readonly receipts?: ReceiptOptions;
   /**
    * When a large message that only Huffman coding would shrink (base64 of binary data: to ~75%) is deflated: `auto`
-   * (default) everywhere but on a `direct` path, where its CPU at both ends costs more than its bytes on a fast link;
-   * `always`; `never`. Text is deflated whatever this says. See {@link LowGainCompression}.
+   * (default) everywhere but on a direct path within a local network, where its CPU at both ends costs more than its
+   * bytes; `always`; `never`. Text is deflated whatever this says. See {@link LowGainCompression}.
    *
    * @example
    * // A phone that pays for every byte on its mobile link:
@@ -131,7 +131,7 @@ export class OppieClient {
         isDirect: (peer) => this.directPaths.isDirect(peer),
         send: (peer, frame, urgent) => this.directPaths.send(peer, frame, urgent),
         reset: (peer) => this.directPaths.reset(peer),
-        pathTo: (peer) => this.directPaths.pathTo(peer),
+        onLan: (peer) => this.directPaths.onLan(peer),
       },
     });
     this.directPaths = new DirectPaths({

@@ -58,8 +58,12 @@ export type ClientEvents = {
   /** A device of the account came or went; `revoked` when it was revoked (its data channel is closed). */
   peer: { deviceId: string; online: boolean; revoked?: true };
   paired: PeerInfo & { sas: string };
-  /** The transport frames to `peer` use now; every client starts on `relay`. `relayProtocol` is set for TURN. */
-  path: { peer: string; path: PathName; relayProtocol?: 'udp' | 'tcp' | 'tls' };
+  /**
+   * The transport frames to `peer` use now; every client starts on `relay`. `relayProtocol` is set for TURN; `lan`
+   * for a direct path: whether it stays within a local network (both ends of the pair on private, link-local or
+   * loopback addresses, not through a NAT), as this side's stats say.
+   */
+  path: { peer: string; path: PathName; relayProtocol?: 'udp' | 'tcp' | 'tls'; lan?: boolean };
   /** How an attempt at the direct path ended (`upgraded`, or why not). */
   upgrade: { peer: string; outcome: UpgradeOutcome; setupMs: number };
   transfer: { peer: string; id: string; direction: 'in' | 'out'; done: number; total: number };

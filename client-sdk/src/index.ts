@@ -29,7 +29,12 @@ export {
 export type { DirectOptions } from './direct/direct-paths.js';
 export { OppieError, SDK_ERROR_CODES, type SdkErrorCode } from './errors.js';
 export type { ClientEvents, ConnectionState, IncomingMessage, PeerInfo } from './events.js';
-export { LOW_GAIN_COMPRESSION, type LowGainCompression, type ReceiptOptions } from './messaging.js';
+export {
+  LOW_GAIN_COMPRESSION,
+  LOW_GAIN_SKIP_MAX_BYTES,
+  type LowGainCompression,
+  type ReceiptOptions,
+} from './messaging.js';
 export * from './pairing/index.js';
 export {
   defaultPlatform,

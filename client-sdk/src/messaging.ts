@@ -3,13 +3,7 @@
  * after a reconnect; decrypt, order and deduplicate through the inbox, deliver once, acknowledge end to end.
  * Transport-agnostic by design: a second transport (a WebRTC data channel) only needs another `send`.
  */
-import {
-  type ApplicationType,
-  isApplicationType,
-  isRetryable,
-  type PathName,
-  type WelcomePayload,
-} from '@oppie/protocol';
+import { type ApplicationType, isApplicationType, isRetryable, type WelcomePayload } from '@oppie/protocol';
 import type { Emitter } from 'mitt';
 import { type Base64url, defaultBase64url } from './crypto/aead.js';
 import { toB64u } from './crypto/sodium.js';
@@ -113,17 +107,26 @@ export interface MessagingDeps {
 
 /**
  * When a large payload that only Huffman coding would shrink (base64 of binary data or of compressed files: to ~75%)
- * is deflated. Text and other data with repeats is deflated whatever this says.
+ * is deflated. Text and other data with repeats is deflated whatever this says, and so is every payload over
+ * {@link LOW_GAIN_SKIP_MAX_BYTES}.
  *
- * - `auto` (default): not while the peer's path is `direct`, always on `relay` and `turn`. Those two are shared,
- *   metered hops (the relay, coturn's quotas and bandwidth caps), where a quarter of the bytes is worth the CPU; a
- *   direct path is the two devices' own link, usually a LAN, where deflating and inflating such data costs the two
- *   ends more time than its bytes take (bench/RESULTS.md, 2026-12-01 21:50Z: +36% throughput and a fifth less CPU
- *   with both ends on two cores; at 100 Mbit/s, where the link is the limit, 0.95x the bare channel against 1.32x).
- * - `always`: on every path (a device on a metered link that pays for bytes more than for CPU).
+ * - `auto` (default): not while the peer's path is direct within a local network (the `path` event's `lan`: both
+ *   ends of the pair on private, link-local or loopback addresses), where bytes cost nothing and deflating and
+ *   inflating such data costs the two ends more CPU than its bytes take on a fast link (bench/RESULTS.md,
+ *   2026-12-01 21:36-21:57Z: +36% throughput and a fifth less CPU with both ends on two cores). Everywhere else it
+ *   is deflated: the relay and TURN are shared, metered hops, and a direct path through NATs is often a phone's
+ *   mobile link, where the quarter of the bytes is throughput (at 100 Mbit/s, 1.32x the bare channel deflated
+ *   against 0.95x undeflated) and money.
+ * - `always`: on every path, also within a local network.
  * - `never`: on no path.
  */
 export type LowGainCompression = 'auto' | 'always' | 'never';
+
+/**
+ * Undeflated payloads of low-gain data stop at this size: a receiver holds at most 32 MiB of chunks over its four
+ * transfers in progress (Reassembler), and undeflated they would fill that a third sooner than deflated.
+ */
+export const LOW_GAIN_SKIP_MAX_BYTES = 4 * 1024 * 1024;
 
 /** The values of {@link LowGainCompression}, for option checks. */
 export const LOW_GAIN_COMPRESSION: readonly LowGainCompression[] = ['auto', 'always', 'never'];
@@ -138,8 +141,8 @@ export interface DirectChannel {
   send(peer: string, frame: object, urgent?: boolean): boolean;
   /** Drops the channel to `peer` as a failure would (frames move back to the relay, a new attempt follows). */
   reset(peer: string): void;
-  /** The path frames to `peer` take now; absent: `relay`. */
-  pathTo?(peer: string): PathName;
+  /** Whether frames to `peer` take a direct path within a local network now; absent: no. */
+  onLan?(peer: string): boolean;
 }
 
 type Settle = { resolve: () => void; reject: (err: OppieError) => void };
@@ -361,7 +364,7 @@ export class Messaging {
       // `{"p":` + the payload's JSON + `}`: the payload's own UTF-8 JSON without a second JSON.stringify.
       const json = whole.subarray(P_FRAME_OPEN, whole.length - 1);
       // Decided when compression starts: a message prepared for one path and sent on another is still whole either way.
-      const hints = { skipLowGain: this.skipsLowGain(to) };
+      const hints = { skipLowGain: this.skipsLowGain(to, json) };
       const chunks = await splitPayload(json, { deflate: (bytes) => this.compression.deflateRaw(bytes, hints) });
       return chunks.map(encodeChunk);
     } finally {
@@ -372,10 +375,10 @@ export class Messaging {
     }
   }
 
-  private skipsLowGain(to: string): boolean {
+  private skipsLowGain(to: string, json: Uint8Array): boolean {
     const policy = this.d.lowGainCompression ?? 'auto';
-    if (policy !== 'auto') return policy === 'never';
-    return (this.d.direct?.pathTo?.(to) ?? 'relay') === 'direct';
+    if (policy !== 'auto') return policy === 'never' && json.length <= LOW_GAIN_SKIP_MAX_BYTES;
+    return json.length <= LOW_GAIN_SKIP_MAX_BYTES && this.d.direct?.onLan?.(to) === true;
   }
 
   /** Seals and persists every frame of one message; returns a wait for its end-to-end receipt. */

@@ -201,11 +201,14 @@ describe('workerCompression', () => {
     const random = base64Random(48 * 1024);
     // The very same bytes (identity, not a deep comparison, whose message would print 64 KiB on a failure).
     expect((await threaded.deflateRaw(random, { skipLowGain: true })) === random).toBe(true);
+    expect((await inline.deflateRaw(random, { skipLowGain: true })) === random).toBe(true);
     expect(t.stats).toMatchObject({ threaded: 0, inPlace: 0, pending: 0 });
     // Deflated as without the hint: text; a payload whose probe is just below the threshold (LZ77 still pays); and
     // one just above it whose bytes carry fewer than LOW_GAIN_MIN_BITS (the entropy test never skips such data).
     for (const bytes of [diffText(64 * 1024), nearThreshold(0.5, 0.6), nearThreshold(0.6, 0.75)]) {
       const out = await threaded.deflateRaw(bytes, { skipLowGain: true });
+      // The same choice and bytes as nodeCompression with the same hint, and as without it.
+      expect(same(out, await inline.deflateRaw(bytes, { skipLowGain: true }))).toBe(true);
       expect(same(out, await inline.deflateRaw(bytes))).toBe(true);
       expect(out.length).toBeLessThan(bytes.length);
     }

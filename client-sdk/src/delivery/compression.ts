@@ -10,9 +10,9 @@ import { OppieError } from '../errors.js';
  */
 export interface Compression {
   /**
-   * Deflates `bytes`. With `skipLowGain`, a payload of {@link DEFLATE_PROBE_FROM} bytes or more whose probe says only
-   * Huffman coding would shrink it ({@link isLowGain}) comes back as the same bytes, undeflated: the caller then sends
-   * it as it is.
+   * Deflates `bytes`. With `skipLowGain`, a payload of {@link DEFLATE_PROBE_FROM} bytes or more that only Huffman
+   * coding would shrink ({@link mayBeLowGain}, then {@link isLowGain} of its probe) comes back as the same bytes,
+   * undeflated: the caller then sends it as it is.
    */
   deflateRaw(bytes: Uint8Array, hints?: DeflateHints): Promise<Uint8Array>;
   /**
@@ -25,14 +25,21 @@ export interface Compression {
 /** What the caller of {@link Compression.deflateRaw} knows about the link the bytes are for. */
 export interface DeflateHints {
   /**
-   * Leave data that only Huffman coding would shrink (base64 of binary: to ~75%) undeflated. Its deflate and inflate
-   * cost more time at the two ends than its bytes take on a fast link (on the direct path with both ends on two cores
-   * it halved the throughput), while data with repeats (text: to ~20%) is deflated all the same.
+   * Leave data that only Huffman coding would shrink (base64 of binary: to ~75%) undeflated: its bytes carry at
+   * least {@link LOW_GAIN_MIN_BITS} each and its probe deflates to more than {@link DEFLATE_HUFFMAN_ABOVE}. Its
+   * deflate and inflate cost more time at the two ends than its bytes take on a fast link (with both ends on two
+   * cores, deflating it cost a quarter of the throughput), while data with repeats (text: to ~20%) is deflated all
+   * the same.
    */
   readonly skipLowGain?: boolean;
 }
 
-/** The portable default: the Web `CompressionStream`/`DecompressionStream`, with the low-gain probe of `nodeCompression`. */
+/**
+ * The portable default: the Web `CompressionStream`/`DecompressionStream`. With `skipLowGain` it tells low-gain data
+ * as `nodeCompression` does, by {@link mayBeLowGain} and a deflated probe, which the streams make at their own level
+ * (zlib's default, 6, where nodeCompression's probe uses 1): on data with no repeats the two levels come out within a
+ * percent of each other, and on text both far below the threshold.
+ */
 export const webCompression: Compression = {
   deflateRaw: async (bytes, hints) => {
     if (hints?.skipLowGain === true && bytes.byteLength >= DEFLATE_PROBE_FROM && mayBeLowGain(bytes)) {
@@ -196,7 +203,7 @@ export function nodeCompression(zlib: ZlibLike): Compression {
     deflateRaw: async (bytes, hints) => {
       if (bytes.byteLength < DEFLATE_PROBE_FROM) return deflate(bytes, fast);
       const huffman = isLowGain((await deflate(probeOf(bytes), fast)).byteLength);
-      if (huffman && hints?.skipLowGain === true) return bytes;
+      if (huffman && hints?.skipLowGain === true && mayBeLowGain(bytes)) return bytes;
       return deflate(bytes, huffman ? { strategy: zlib.constants.Z_HUFFMAN_ONLY } : fast);
     },
     inflateRaw: async (bytes, maxOutputBytes) => {

@@ -383,7 +383,7 @@ export class DirectLink {
         ? relayProtocol === undefined
           ? { path: 'turn' }
           : { path: 'turn', relayProtocol }
-        : { path: 'direct' };
+        : { path: 'direct', lan: local.lan === true };
     this.stateValue = 'open';
     this.lastHeard = this.o.now();
     this.hooks.open(path);

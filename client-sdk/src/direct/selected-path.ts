@@ -8,9 +8,48 @@ export interface SelectedPath {
   readonly relayProtocol?: 'udp' | 'tcp' | 'tls';
   /** Whether this side's own candidate is a TURN relay (what this side tells its peer). */
   readonly localRelay?: boolean;
+  /**
+   * A direct path within a local network, as this side sees the selected pair: both candidates host or
+   * peer-reflexive, on {@link isLocalAddress} addresses. Not a reflexive (NAT-traversing) or relayed pair.
+   */
+  readonly lan?: boolean;
+}
+
+/**
+ * Whether a candidate's address is one that only a local network reaches: loopback, private (RFC 1918, IPv6 unique
+ * local fc00::/7), link-local, or an mDNS `.local` name (what browsers put in place of their host addresses). Shared
+ * address space (100.64.0.0/10, carrier NAT) is not: a phone's mobile network hands those out.
+ *
+ * @example
+ * isLocalAddress('192.168.1.20'); // true
+ * isLocalAddress('fd00::2'); // true
+ * isLocalAddress('203.0.113.7'); // false
+ */
+export function isLocalAddress(address: string): boolean {
+  const a = address.toLowerCase().replace(/^\[|\]$/g, '');
+  if (a.endsWith('.local')) return true;
+  const v4 = /^(?:::ffff:)?(\d{1,3})\.(\d{1,3})\.\d{1,3}\.\d{1,3}$/.exec(a);
+  if (v4 !== null) {
+    const [x, y] = [Number(v4[1]), Number(v4[2])];
+    return (
+      x === 10 || x === 127 || (x === 172 && y >= 16 && y <= 31) || (x === 192 && y === 168) || (x === 169 && y === 254)
+    );
+  }
+  if (!a.includes(':')) return false;
+  if (a === '::1') return true;
+  const first = Number.parseInt(a.split(':')[0] || '0', 16);
+  return (first & 0xfe00) === 0xfc00 || (first & 0xffc0) === 0xfe80;
 }
 
 type Stat = Record<string, unknown> & { id: string; type: string };
+
+const LAN_TYPES = new Set(['host', 'prflx']);
+/** Whether a candidate stat is on the local network (its `address`, or `ip` in older stats). */
+const onLan = (c: Stat | undefined): boolean => {
+  if (c === undefined || !LAN_TYPES.has(String(c.candidateType))) return false;
+  const address = typeof c.address === 'string' ? c.address : c.ip;
+  return typeof address === 'string' && isLocalAddress(address);
+};
 
 export async function selectedPath(pc: unknown): Promise<SelectedPath | undefined> {
   const getStats = (pc as { getStats?: () => Promise<{ forEach(fn: (s: Stat) => void): void }> }).getStats;
@@ -40,7 +79,8 @@ export async function selectedPath(pc: unknown): Promise<SelectedPath | undefine
   const local = byId.get(String(pair.localCandidateId));
   const remote = byId.get(String(pair.remoteCandidateId));
   const localRelay = local?.candidateType === 'relay';
-  if (!localRelay && remote?.candidateType !== 'relay') return { path: 'direct', localRelay };
+  if (!localRelay && remote?.candidateType !== 'relay')
+    return { path: 'direct', localRelay, lan: onLan(local) && onLan(remote) };
   const proto = localRelay ? local?.relayProtocol : undefined;
   return proto === 'udp' || proto === 'tcp' || proto === 'tls'
     ? { path: 'turn', relayProtocol: proto, localRelay }

@@ -183,6 +183,12 @@ describe('compression backends', () => {
     await roundTrips(chinese, deflated);
     // Without the hint, the base64 is deflated as before (Huffman coding: to ~75%).
     expect((await c.deflateRaw(random)).length).toBeLessThan(random.length * 0.77);
+    // Base32 has no repeats either, but only five bits per byte: under LOW_GAIN_MIN_BITS, so never skipped.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+    const base32 = new TextEncoder().encode(Array.from(randomBytes(64 * 1024), (b) => alphabet[b & 31]).join(''));
+    const deflated32 = await c.deflateRaw(base32, { skipLowGain: true });
+    expect(deflated32.length).toBeLessThan(base32.length * 0.7);
+    await roundTrips(base32, deflated32);
   });
 
   it('mayBeLowGain lets text through on its entropy alone and leaves base64 and binary to the probe', () => {

@@ -1,18 +1,19 @@
 /**
  * Which large messages are deflated on which path (`lowGainCompression`): base64 of random bytes goes undeflated on
- * a direct path under `auto`, deflated on `turn` and on the relay; text is deflated everywhere. Real zlib and real
- * sealing; the data channel is a stand-in that reports a path and counts the frames handed to it.
+ * a direct path within a local network under `auto`, deflated on a direct path through NATs, on `turn` and on the
+ * relay; text is deflated everywhere, and so is anything over LOW_GAIN_SKIP_MAX_BYTES. Real zlib and real sealing;
+ * the data channel is a stand-in that reports a path and counts the frames handed to it.
  */
 import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
-import type { PathName, WelcomePayload } from '@oppie/protocol';
+import type { WelcomePayload } from '@oppie/protocol';
 import mittModule from 'mitt';
 import { describe, expect, it } from 'vitest';
 import { type DeflateHints, nodeCompression } from '../../src/delivery/compression.js';
 import { Inbox } from '../../src/delivery/inbox.js';
 import { Outbox } from '../../src/delivery/outbox.js';
 import type { ClientEvents } from '../../src/events.js';
-import { type LowGainCompression, Messaging } from '../../src/messaging.js';
+import { LOW_GAIN_SKIP_MAX_BYTES, type LowGainCompression, Messaging } from '../../src/messaging.js';
 import { defaultPlatform, MemoryStore } from '../../src/platform.js';
 import type { InboxValue } from '../../src/wire.js';
 import { NoSocket, pairedSessions } from '../paired-sessions.js';
@@ -24,11 +25,15 @@ const settle = () => new Promise<void>((r) => setImmediate(r));
 const base64 = () => randomBytes(48 * 1024).toString('base64');
 const diff = () => '+  const value = compute(input, options);\n'.repeat(1600);
 
+/** Where frames to the peer go: a direct path within a local network or through NATs, TURN, or the relay. */
+type Where = 'lan' | 'direct' | 'turn' | 'relay';
+
 /**
- * Sends `payload` once with `policy` while the peer's path is `path` (`relay`: no open channel) and returns how many
- * frames went out, and the hint each deflate got.
+ * Sends `payload` once with `policy` while frames to the peer go `where` and returns the frames that went out (by
+ * path and type), and the hint each deflate got.
  */
-async function send(payload: string, path: PathName, policy?: LowGainCompression) {
+async function send(payload: string, where: Where, policy?: LowGainCompression) {
+  const path = where === 'lan' ? 'direct' : where;
   const { sender: peer, receiver, receiverPeers } = await pairedSessions();
   const store = new MemoryStore();
   const real = nodeCompression(zlib);
@@ -64,43 +69,58 @@ async function send(payload: string, path: PathName, policy?: LowGainCompression
         return true;
       },
       reset: () => {},
-      pathTo: () => path,
+      onLan: () => where === 'lan',
     },
     ...(policy !== undefined && { lowGainCompression: policy }),
   });
   messaging.connected({ limits: { envelopesPerSecond: 100 } } as WelcomePayload);
   void messaging.send(peer, 'diff', payload).catch(() => {});
-  for (let i = 0; i < 50 && frames.length === 0; i++) await settle();
+  for (let i = 0; i < 200 && frames.length === 0; i++) await settle();
   await settle();
   messaging.close();
   return { frames, hints };
 }
 
 describe('lowGainCompression', () => {
-  it('auto: base64 of random bytes goes undeflated on a direct path (two chunks), deflated on turn and relay (one)', async () => {
-    expect(await send(base64(), 'direct')).toEqual({
+  it('auto: base64 of random bytes goes undeflated within a local network (two chunks), deflated elsewhere (one)', async () => {
+    expect(await send(base64(), 'lan')).toEqual({
       frames: ['direct:diff', 'direct:diff'],
       hints: [{ skipLowGain: true }],
     });
-    expect(await send(base64(), 'turn')).toEqual({ frames: ['turn:diff'], hints: [{ skipLowGain: false }] });
-    expect(await send(base64(), 'relay')).toEqual({ frames: ['relay:diff'], hints: [{ skipLowGain: false }] });
+    for (const where of ['direct', 'turn', 'relay'] as const) {
+      const path = where === 'relay' ? 'relay' : where;
+      expect(await send(base64(), where)).toEqual({ frames: [`${path}:diff`], hints: [{ skipLowGain: false }] });
+    }
   });
 
-  it('always deflates it on a direct path too, never on none', async () => {
-    expect((await send(base64(), 'direct', 'always')).frames).toEqual(['direct:diff']);
-    expect((await send(base64(), 'relay', 'never')).frames).toEqual(['relay:diff', 'relay:diff']);
-    expect((await send(base64(), 'turn', 'never')).frames).toEqual(['turn:diff', 'turn:diff']);
+  it('always deflates it within a local network too, never on no path', async () => {
+    expect((await send(base64(), 'lan', 'always')).frames).toEqual(['direct:diff']);
+    expect((await send(base64(), 'turn', 'always')).frames).toEqual(['turn:diff']);
+    for (const where of ['lan', 'direct', 'turn', 'relay'] as const) {
+      const path = where === 'lan' ? 'direct' : where;
+      expect((await send(base64(), where, 'never')).frames).toEqual([`${path}:diff`, `${path}:diff`]);
+    }
   });
 
   it('deflates text on every path, whatever the policy', async () => {
     // 67 KiB of diff text: one chunk deflated, two as it is.
-    for (const [path, policy] of [
-      ['direct', 'auto'],
-      ['direct', 'never'],
+    for (const [where, policy] of [
+      ['lan', 'auto'],
+      ['lan', 'never'],
       ['relay', 'never'],
     ] as const) {
-      const { frames } = await send(diff(), path, policy);
-      expect(frames).toEqual([`${path}:diff`]);
+      const { frames } = await send(diff(), where, policy);
+      expect(frames).toEqual([`${where === 'lan' ? 'direct' : where}:diff`]);
     }
+  });
+
+  it('deflates a payload over LOW_GAIN_SKIP_MAX_BYTES whatever the path and policy', async () => {
+    const big = randomBytes(Math.ceil((LOW_GAIN_SKIP_MAX_BYTES * 3) / 4) + 3).toString('base64');
+    expect(big.length).toBeGreaterThan(LOW_GAIN_SKIP_MAX_BYTES);
+    expect((await send(big, 'lan')).hints).toEqual([{ skipLowGain: false }]);
+    expect((await send(big, 'relay', 'never')).hints).toEqual([{ skipLowGain: false }]);
+    // Just below the bound (its JSON has two quotes more than the string), it is left undeflated.
+    const below = randomBytes(((LOW_GAIN_SKIP_MAX_BYTES - 4) * 3) / 4).toString('base64');
+    expect((await send(below, 'lan')).hints).toEqual([{ skipLowGain: true }]);
   });
 });
