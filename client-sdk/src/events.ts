@@ -60,8 +60,11 @@ export type ClientEvents = {
   paired: PeerInfo & { sas: string };
   /**
    * The transport frames to `peer` use now; every client starts on `relay`. `relayProtocol` is set for TURN; `lan`
-   * for a direct path: whether it stays within a local network (both ends of the pair on private, link-local or
-   * loopback addresses, not through a NAT), as this side's stats say.
+   * for a direct path: whether it stays within a local network (both ends of the pair host or peer-reflexive
+   * candidates on private, link-local or loopback addresses, not through a NAT), as this side's stats say when the
+   * channel opens. Before it leaves a large message undeflated on such a path (`lowGainCompression`), the SDK reads
+   * the pair again when its last reading is over a second old, and a pair that has moved off is deflated for from
+   * then on (no new event).
    */
   path: { peer: string; path: PathName; relayProtocol?: 'udp' | 'tcp' | 'tls'; lan?: boolean };
   /** How an attempt at the direct path ended (`upgraded`, or why not). */

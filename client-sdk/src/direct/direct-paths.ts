@@ -63,8 +63,6 @@ interface PeerPath {
   link: DirectLink | undefined;
   path: PathName;
   relayProtocol: SelectedPath['relayProtocol'];
-  /** The open direct path stays within a local network (SelectedPath.lan). */
-  lan: boolean;
   online: boolean;
   failures: number;
   retryTimer: unknown;
@@ -118,10 +116,10 @@ export class DirectPaths {
     return this.byPeer.get(peer)?.link?.send(envelope, urgent) === true;
   }
 
-  /** Whether frames to `peer` take a direct path within a local network now. */
+  /** Whether frames to `peer` take a direct path within a local network now (see DirectLink.lanNow). */
   onLan(peer: string): boolean {
     const s = this.byPeer.get(peer);
-    return s?.path === 'direct' && s.lan;
+    return s?.path === 'direct' && s.link?.lanNow() === true;
   }
 
   isDirect(peer: string): boolean {
@@ -135,7 +133,6 @@ export class DirectPaths {
         link: undefined,
         path: 'relay',
         relayProtocol: undefined,
-        lan: false,
         online: false,
         failures: 0,
         retryTimer: undefined,
@@ -361,13 +358,12 @@ export class DirectPaths {
     s.failures = 0;
     s.path = path.path;
     s.relayProtocol = path.relayProtocol;
-    s.lan = path.path === 'direct' && path.lan === true;
     this.d.pathChanged(peer, true);
     this.emit('path', {
       peer,
       path: path.path,
       ...(path.relayProtocol && { relayProtocol: path.relayProtocol }),
-      ...(path.path === 'direct' && { lan: s.lan }),
+      ...(path.path === 'direct' && { lan: path.lan === true }),
     });
     this.emit('upgrade', { peer, outcome: 'upgraded', setupMs: link.ageMs });
     this.sendReport(peer, s, this.initiates(peer) ? 'upgraded' : undefined, link.ageMs);

@@ -60,6 +60,11 @@ const PROBE = new Uint8Array([0x70]);
 const PEER_PATH_WAIT_MS = 1_500;
 /** Our view of the path when our stats fail or come too late: direct (the peer's `path` still marks a relayed end). */
 const UNKNOWN_VIEW: SelectedPath = { path: 'direct', localRelay: false };
+/**
+ * How old the link's reading of whether it stays within a local network may be when it is asked again: ICE can move
+ * an open channel to another candidate pair (a network change with continual gathering, a pair that failed).
+ */
+export const LAN_RECHECK_MS = 1_000;
 
 export class DirectLink {
   private stateValue: LinkState = 'connecting';
@@ -79,6 +84,10 @@ export class DirectLink {
   private probePassed = false;
   /** This side's view of the selected pair, once the probe passed; the peer's word on its own end. */
   private localView: SelectedPath | undefined;
+  /** Whether the open path stays within a local network, as last read; when, and whether a reading is under way. */
+  private lanValue = false;
+  private lanReadAt = 0;
+  private lanReading = false;
   private peerView: { relay: boolean; rp?: SelectedPath['relayProtocol'] } | undefined;
   private peerWaitTimer: unknown;
   private candidateTimer: unknown;
@@ -383,10 +392,38 @@ export class DirectLink {
         ? relayProtocol === undefined
           ? { path: 'turn' }
           : { path: 'turn', relayProtocol }
-        : { path: 'direct', lan: local.lan === true };
+        : // Only with the peer's word too: a relayed peer whose view is late shows here as peer-reflexive, on the TURN
+          // server's address, private when coturn runs inside the same network.
+          { path: 'direct', lan: local.lan === true && this.peerView !== undefined };
     this.stateValue = 'open';
     this.lastHeard = this.o.now();
+    this.lanValue = path.lan === true;
+    this.lanReadAt = this.o.now();
     this.hooks.open(path);
+  }
+
+  /**
+   * Whether the open path stays within a local network: the last reading, read again from the stats in the
+   * background when it is older than {@link LAN_RECHECK_MS}, so a pair that moved off the local network is seen at
+   * the next question after that. Always false unless open.
+   */
+  lanNow(): boolean {
+    if (this.stateValue !== 'open') return false;
+    if (!this.lanReading && this.lanValue && this.o.now() - this.lanReadAt >= LAN_RECHECK_MS) {
+      this.lanReading = true;
+      selectedPath(this.peer._pc).then(
+        (view) => this.readLan(view),
+        () => this.readLan(undefined),
+      );
+    }
+    return this.lanValue;
+  }
+
+  private readLan(view: SelectedPath | undefined): void {
+    this.lanReading = false;
+    this.lanReadAt = this.o.now();
+    // Only ever from local to not: a pair that comes back to the local network is taken up by the next attempt.
+    if (view?.path !== 'direct' || view.lan !== true) this.lanValue = false;
   }
 
   private end(end: LinkEnd): void {

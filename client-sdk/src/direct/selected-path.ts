@@ -10,7 +10,10 @@ export interface SelectedPath {
   readonly localRelay?: boolean;
   /**
    * A direct path within a local network, as this side sees the selected pair: both candidates host or
-   * peer-reflexive, on {@link isLocalAddress} addresses. Not a reflexive (NAT-traversing) or relayed pair.
+   * peer-reflexive, on {@link isLocalAddress} addresses, and not on a cellular or VPN interface where the stats say.
+   * Not a server-reflexive (NAT-traversing) or relayed pair. A VPN overlay whose interface is not reported as one
+   * (WireGuard on 10.x, Tailscale's fd7a:115c:a1e0::/48) counts as local; a dual-stack LAN whose pair is on global
+   * IPv6 addresses does not.
    */
   readonly lan?: boolean;
 }
@@ -44,9 +47,15 @@ export function isLocalAddress(address: string): boolean {
 type Stat = Record<string, unknown> & { id: string; type: string };
 
 const LAN_TYPES = new Set(['host', 'prflx']);
-/** Whether a candidate stat is on the local network (its `address`, or `ip` in older stats). */
+/** Interfaces whose private addresses need not be a local network: a carrier's, or a VPN's overlay. */
+const FAR_NETWORKS = new Set(['cellular', 'vpn']);
+/**
+ * Whether a candidate stat is on the local network: its `address` (or `ip` in older stats), and the `networkType`
+ * where the implementation reports one (Chromium, for its own candidates).
+ */
 const onLan = (c: Stat | undefined): boolean => {
-  if (c === undefined || !LAN_TYPES.has(String(c.candidateType))) return false;
+  if (c === undefined || !LAN_TYPES.has(String(c.candidateType)) || FAR_NETWORKS.has(String(c.networkType)))
+    return false;
   const address = typeof c.address === 'string' ? c.address : c.ip;
   return typeof address === 'string' && isLocalAddress(address);
 };

@@ -75,8 +75,14 @@ async function send(payload: string, where: Where, policy?: LowGainCompression) 
   });
   messaging.connected({ limits: { envelopesPerSecond: 100 } } as WelcomePayload);
   void messaging.send(peer, 'diff', payload).catch(() => {});
-  for (let i = 0; i < 200 && frames.length === 0; i++) await settle();
-  await settle();
+  // The first frame comes once compression is done (zlib's pool for the largest payloads), then the rest of the
+  // message's frames within a few turns: waited for by time, not by turns, so a loaded machine is no reason to fail.
+  const deadline = Date.now() + 10_000;
+  while (frames.length === 0 && Date.now() < deadline) await settle();
+  for (let quiet = 0, seen = frames.length; quiet < 20; quiet++, seen = frames.length) {
+    await settle();
+    if (frames.length !== seen) quiet = 0;
+  }
   messaging.close();
   return { frames, hints };
 }

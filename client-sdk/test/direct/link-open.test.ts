@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { jsBase64url } from '../../src/crypto/aead.js';
 import { generateIdentity } from '../../src/crypto/identity.js';
 import { PeerSession } from '../../src/crypto/session.js';
-import { DirectLink, type LinkEnd, type LinkHooks } from '../../src/direct/link.js';
+import { DirectLink, LAN_RECHECK_MS, type LinkEnd, type LinkHooks } from '../../src/direct/link.js';
 import type { SelectedPath } from '../../src/direct/selected-path.js';
 import type { RtcImplementation, Timers } from '../../src/platform.js';
 
@@ -181,6 +181,81 @@ describe('a direct link opening', () => {
       linkA.close();
       linkB.close();
     }
+  });
+});
+
+/**
+ * wrtc whose stats show every candidate as a host on `192.168.0.2`, or on `203.0.113.5` once `far.on` is set: a pair
+ * that leaves the local network while the channel stays open, whatever addresses this machine has.
+ */
+function movingPair() {
+  const far = { on: false };
+  const Base = wrtc.RTCPeerConnection;
+  class Moving extends Base {
+    override async getStats(): Promise<unknown> {
+      const report = (await super.getStats()) as { forEach(fn: (s: Record<string, unknown>) => void): void };
+      const out = new Map<string, Record<string, unknown>>();
+      report.forEach((s) => {
+        const candidate = s.type === 'local-candidate' || s.type === 'remote-candidate';
+        const address = far.on ? '203.0.113.5' : '192.168.0.2';
+        out.set(String(s.id), candidate ? { ...s, candidateType: 'host', address, ip: address } : s);
+      });
+      return out;
+    }
+  }
+  return { rtc: { ...wrtc, RTCPeerConnection: Moving } as RtcImplementation, far };
+}
+
+describe('a direct link within a local network', () => {
+  it('says so when it opens, and stops saying so once its pair has left the local network', async () => {
+    const [sessionA, sessionB] = await pairedSessions();
+    const { rtc, far } = movingPair();
+    const opened: SelectedPath[] = [];
+    const hooks = (other: () => DirectLink | undefined): LinkHooks => ({
+      signal: (data) => other()?.signal(data),
+      open: (path) => opened.push(path),
+      closed: () => {},
+      envelope: () => {},
+      bad: () => {},
+    });
+    const linkB: DirectLink = directLink(
+      false,
+      sessionB,
+      rtc,
+      setTimeoutTimers(),
+      hooks(() => linkA),
+    );
+    const linkA: DirectLink = directLink(
+      true,
+      sessionA,
+      rtc,
+      setTimeoutTimers(),
+      hooks(() => linkB),
+    );
+    try {
+      await until('both open', 15_000, () => opened.length === 2);
+      expect(opened).toEqual([
+        { path: 'direct', lan: true },
+        { path: 'direct', lan: true },
+      ]);
+      expect(linkA.lanNow()).toBe(true);
+      // Read again after LAN_RECHECK_MS while the pair is still local: still true.
+      await new Promise((r) => setTimeout(r, LAN_RECHECK_MS + 100));
+      expect(linkA.lanNow()).toBe(true);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(linkA.lanNow()).toBe(true);
+      // The pair moves to a public address: the next reading says so, and the link stays open.
+      far.on = true;
+      await new Promise((r) => setTimeout(r, LAN_RECHECK_MS + 100));
+      await until('the pair read as not local', 5_000, () => !linkA.lanNow());
+      expect(linkA.state).toBe('open');
+      // B was not asked since it opened: this question starts a new reading and gets the last answer.
+      expect(linkB.lanNow()).toBe(true);
+    } finally {
+      linkA.close();
+      linkB.close();
+    }
+    expect(linkA.lanNow()).toBe(false);
   });
 });
 

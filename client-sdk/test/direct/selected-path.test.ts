@@ -5,7 +5,13 @@
 import { describe, expect, it } from 'vitest';
 import { isLocalAddress, selectedPath } from '../../src/direct/selected-path.js';
 
-type Candidate = { candidateType: string; address?: string; ip?: string; relayProtocol?: string };
+type Candidate = {
+  candidateType: string;
+  address?: string;
+  ip?: string;
+  relayProtocol?: string;
+  networkType?: string;
+};
 
 /** A peer connection whose stats hold one selected pair of `local` and `remote`, found through its transport. */
 const pcWith = (local: Candidate, remote: Candidate) => ({
@@ -32,6 +38,8 @@ describe('isLocalAddress', () => {
     'fe80::fc:ff:fe00:1',
     '[fd12:3456::1]',
     '::ffff:192.168.0.4',
+    'fe80::1%eth0',
+    'fe80::',
     '0b6e1a22-2c4f-4a5e-9d3a-1f0e2b7c9d11.local',
   ])('%s is on a local network', (a) => {
     expect(isLocalAddress(a)).toBe(true);
@@ -46,9 +54,11 @@ describe('isLocalAddress', () => {
     '192.0.2.2',
     '2001:db8::1',
     '2a00:1450::1',
-    'fec0::1',
     '::ffff:8.8.4.4',
     'example.com',
+    '::',
+    '0.0.0.0',
+    'fec0::1',
     '',
   ])('%s is not', (a) => {
     expect(isLocalAddress(a)).toBe(false);
@@ -78,6 +88,12 @@ describe('selectedPath', () => {
     ).toEqual({ path: 'direct', localRelay: false, lan: false });
     expect((await selectedPath(pcWith(host('192.168.1.5'), host('203.0.113.9'))))?.lan).toBe(false);
     expect((await selectedPath(pcWith(host('192.168.1.5'), { candidateType: 'host' })))?.lan).toBe(false);
+    // A private address on a carrier's or a VPN's interface, as Chromium reports its own candidates.
+    for (const networkType of ['cellular', 'vpn'])
+      expect((await selectedPath(pcWith({ ...host('10.20.0.5'), networkType }, host('10.20.0.9'))))?.lan).toBe(false);
+    expect((await selectedPath(pcWith({ ...host('10.20.0.5'), networkType: 'wifi' }, host('10.20.0.9'))))?.lan).toBe(
+      true,
+    );
     expect(
       await selectedPath(
         pcWith({ candidateType: 'relay', address: '10.0.0.9', relayProtocol: 'tcp' }, host('192.168.1.5')),
