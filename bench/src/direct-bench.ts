@@ -447,13 +447,19 @@ async function main(): Promise<void> {
       raws.sort((x, y) => x.mbps - y.mbps);
       const raw = (raws[1] as Rate).mbps;
       log(`  ${kind}: raw data channel ${raws.map(rate).join(', ')}; median ${raw.toFixed(1)} MB/s`);
-      const viaDirect = await sdkThroughput(relay.url, stores, true, kind, sdkOpts);
-      log(`  ${kind}: sdk direct ${rate(viaDirect)}, path ${viaDirect.path}`);
+      // The judged row is a median of three too: one SDK run swings as much as one raw run (13-33 MB/s, 2026-12-01).
+      const directs: Array<Rate & { path: string }> = [];
+      for (let i = 0; i < 3; i++) directs.push(await sdkThroughput(relay.url, stores, true, kind, sdkOpts));
+      directs.sort((x, y) => x.mbps - y.mbps);
+      const viaDirect = directs[1] as Rate & { path: string };
+      log(
+        `  ${kind}: sdk direct ${directs.map(rate).join(', ')}; median ${viaDirect.mbps.toFixed(1)} MB/s, path ${viaDirect.path}`,
+      );
       const paced = await sdkThroughput(relay.url, stores, true, kind, { ...sdkOpts, receipts: { intervalMs: 10 } });
       log(`  ${kind}: sdk direct, receipts paced 10 ms ${rate(paced)}, path ${paced.path}`);
       const viaRelay = await sdkThroughput(relay.url, stores, false, kind, sdkOpts);
       log(`  ${kind}: sdk relay ${rate(viaRelay)}`);
-      throughput.push({ kind, raw, raws, viaDirect, paced, viaRelay, ratio: viaDirect.mbps / raw });
+      throughput.push({ kind, raw, raws, viaDirect, directs, paced, viaRelay, ratio: viaDirect.mbps / raw });
     }
     const out = [
       `Node <-> Node on one machine (relay on 127.0.0.1), ${info.nproc} CPU (${info.cpu}), node ${process.version}, ${info.date}; relay in a child process; ${setupText({ shaped, receiveBuffer, split: values.split, pinning, compression, lowGain })}.`,
@@ -492,7 +498,12 @@ async function main(): Promise<void> {
             '1.00x',
             t.raws.map((r) => r.drops ?? '-').join(' / '),
           ],
-          sdkRow(`${t.kind}: SDK over the direct path (${t.viaDirect.path}), E2E`, t.viaDirect, t.raw),
+          [
+            `${t.kind}: SDK over the direct path (${t.viaDirect.path}), E2E, median of ${t.directs.map((r) => fmt(r.mbps, 1)).join(' / ')}`,
+            fmt(t.viaDirect.mbps, 1),
+            `${t.ratio.toFixed(2)}x`,
+            t.directs.map((r) => r.drops ?? '-').join(' / '),
+          ],
           sdkRow(`${t.kind}: SDK over the direct path (${t.paced.path}), E2E, receipts paced 10 ms`, t.paced, t.raw),
           sdkRow(`${t.kind}: SDK over the relay, E2E`, t.viaRelay, t.raw),
         ]),
