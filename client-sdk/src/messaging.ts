@@ -169,8 +169,8 @@ export class Messaging {
   private readonly sentUpTo = new Map<string, number>();
   /** Per peer: when the window last moved (or was resent), and the current retransmission timeout. */
   private readonly silence = new Map<string, { at: number; rto: number }>();
-  /** Per peer whose relay queue was full: the wait of the current resend round and when that round goes. */
-  private readonly fullQueue = new Map<string, { delay: number; at: number }>();
+  /** Per peer whose relay queue was full: the wait of the current resend round, when it goes, and the ids it takes. */
+  private readonly fullQueue = new Map<string, { delay: number; at: number; ids: Set<string> }>();
   private rtoTimer: unknown;
   private closed = false;
 
@@ -477,7 +477,7 @@ export class Messaging {
           this.ackToRelay(f);
           this.receiptsLost(f);
           const { ids, to, reason } = f.payload as { ids: string[]; to: string; reason?: string };
-          return this.resendLater(ids, reason === 'queue_full' ? this.fullQueueDelay(to) : RESEND_DELAY_MS);
+          return reason === 'queue_full' ? this.resendAfterFullQueue(to, ids) : this.resendLater(new Set(ids));
         }
         case 'expired':
           this.ackToRelay(f);
@@ -744,7 +744,7 @@ export class Messaging {
       return;
     }
     // Busy, rate limiting, draining or without its store: the same frame is accepted later.
-    if (isRetryable(code)) return this.resendLater([entry.id]);
+    if (isRetryable(code)) return this.resendLater(new Set([entry.id]));
     const err = new OppieError('OPPIE_ERR_RELAY', `${code}: ${message}`, { relayCode: code });
     if (code === 'RELAY_ERR_RECIPIENT_FORBIDDEN') {
       // The peer left the account (revoked): nothing will ever reach it.
@@ -781,7 +781,7 @@ export class Messaging {
     for (const entry of this.d.outbox.pending()) {
       if (!wanted.has(entry.id)) continue;
       // A void frame that expired is still needed by the peer's ordered stream: send it again.
-      if (entry.id.startsWith('void-')) this.resendLater([entry.id]);
+      if (entry.id.startsWith('void-')) this.resendLater(new Set([entry.id]));
       else await this.abandon(entry, new OppieError('OPPIE_ERR_TIMEOUT', 'the message expired before delivery'));
     }
   }
@@ -807,8 +807,8 @@ export class Messaging {
     if (this.wasSent(replacement)) this.dispatch(replacement);
   }
 
-  private resendLater(ids: readonly string[], delayMs = RESEND_DELAY_MS): void {
-    const wanted = new Set(ids);
+  /** Sends the frames named in `wanted` that are still out again after `delayMs` (the set is read when it fires). */
+  private resendLater(wanted: ReadonlySet<string>, delayMs = RESEND_DELAY_MS): void {
     this.d.platform.timers.setTimeout(() => {
       if (this.closed) return;
       for (const e of this.d.outbox.pending()) if (wanted.has(e.id) && this.wasSent(e)) this.dispatch(e);
@@ -816,16 +816,22 @@ export class Messaging {
   }
 
   /**
-   * The wait before frames dropped from `peer`'s full relay queue go again: a full queue drops many frames at once,
-   * and their notices join the round already scheduled; a notice after that round went doubles the wait.
+   * Frames dropped from `peer`'s full relay queue go again in one round per wait: a full queue drops many frames at
+   * once, and their notices join the round already scheduled (one timer and one pass over the outbox for all of
+   * them); a notice after that round went starts the next at twice the wait. A round names at most SEND_WINDOW ids,
+   * as many frames as can be out: more come only from a relay naming frames this client never sent.
    */
-  private fullQueueDelay(peer: string): number {
+  private resendAfterFullQueue(peer: string, ids: readonly string[]): void {
     const now = this.d.platform.now();
     const round = this.fullQueue.get(peer);
-    if (round !== undefined && round.at > now) return round.at - now;
+    if (round !== undefined && round.at > now) {
+      for (const id of ids) if (round.ids.size < SEND_WINDOW) round.ids.add(id);
+      return;
+    }
     const delay = round === undefined ? RESEND_DELAY_MS : Math.min(RESEND_MAX_DELAY_MS, round.delay * 2);
-    this.fullQueue.set(peer, { delay, at: now + delay });
-    return delay;
+    const next = { delay, at: now + delay, ids: new Set(ids.slice(0, SEND_WINDOW)) };
+    this.fullQueue.set(peer, next);
+    this.resendLater(next.ids, delay);
   }
 
   /** Acknowledges relayed frames to the relay (at-least-once delivery), batched per turn and per sender. */

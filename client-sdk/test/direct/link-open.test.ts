@@ -208,33 +208,11 @@ function movingPair() {
 
 describe('a direct link within a local network', () => {
   it('says so when it opens, and stops saying so once its pair has left the local network', async () => {
-    const [sessionA, sessionB] = await pairedSessions();
     const { rtc, far } = movingPair();
-    const opened: SelectedPath[] = [];
-    const hooks = (other: () => DirectLink | undefined): LinkHooks => ({
-      signal: (data) => other()?.signal(data),
-      open: (path) => opened.push(path),
-      closed: () => {},
-      envelope: () => {},
-      bad: () => {},
-    });
-    const linkB: DirectLink = directLink(
-      false,
-      sessionB,
-      rtc,
-      setTimeoutTimers(),
-      hooks(() => linkA),
-    );
-    const linkA: DirectLink = directLink(
-      true,
-      sessionA,
-      rtc,
-      setTimeoutTimers(),
-      hooks(() => linkB),
-    );
+    const { a: linkA, b: linkB, paths } = openPair(await pairedSessions(), rtc);
     try {
-      await until('both open', 15_000, () => opened.length === 2);
-      expect(opened).toEqual([
+      await until('both open', 15_000, () => paths.length === 2);
+      expect(paths).toEqual([
         { path: 'direct', lan: true },
         { path: 'direct', lan: true },
       ]);
@@ -261,32 +239,11 @@ describe('a direct link within a local network', () => {
 
 describe('a direct link closing', () => {
   it('leaves no timer of its own or of simple-peer behind, so a closing process exits at once', async () => {
-    const [sessionA, sessionB] = await pairedSessions();
+    const sessions = await pairedSessions();
     const timeouts = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const before = timeouts();
-    const open: string[] = [];
-    const hooks = (other: () => DirectLink | undefined): LinkHooks => ({
-      signal: (data) => other()?.signal(data),
-      open: () => open.push('open'),
-      closed: () => {},
-      envelope: () => {},
-      bad: () => {},
-    });
-    const b = directLink(
-      false,
-      sessionB,
-      wrtc,
-      setTimeoutTimers(),
-      hooks(() => a),
-    );
-    const a: DirectLink = directLink(
-      true,
-      sessionA,
-      wrtc,
-      setTimeoutTimers(),
-      hooks(() => b),
-    );
-    await until('both open', 15_000, () => open.length === 2);
+    const { a, b, paths } = openPair(sessions, wrtc);
+    await until('both open', 15_000, () => paths.length === 2);
     a.close();
     b.close();
     await new Promise((r) => setImmediate(r));
@@ -297,7 +254,7 @@ describe('a direct link closing', () => {
 describe('a direct link sending', () => {
   it('sends a receipt ahead of the frames its window holds, so a backlog one way cannot starve the other', async () => {
     const [sessionA, sessionB] = await pairedSessions();
-    const { open, atB, hooks } = pairHooks();
+    const { paths, atB, hooks } = pairHooks();
     // A window of 4 KiB: of fifty 1 KiB frames, three go at once and the rest wait for B's credit.
     const b = new DirectLink(
       { ...linkOptions(false, sessionB, wrtc, setTimeoutTimers()), windowBytes: 4 * 1024 },
@@ -308,7 +265,7 @@ describe('a direct link sending', () => {
       hooks(() => b),
     );
     try {
-      await until('both open', 15_000, () => open.length === 2);
+      await until('both open', 15_000, () => paths.length === 2);
       const body = 'x'.repeat(1000);
       for (let i = 0; i < 50; i++) expect(a.send({ type: 'chat', id: `c${i}`, payload: body })).toBe(true);
       expect(a.send({ type: 'receipt', id: 'r1', seq: 7, payload: 'sealed' }, true)).toBe(true);
@@ -326,7 +283,7 @@ describe('a direct link sending', () => {
 describe('a direct link crediting', () => {
   it('credits by the smaller of the two windows, so a sender with a small one never waits for a heartbeat', async () => {
     const [sessionA, sessionB] = await pairedSessions();
-    const { open, atB, hooks } = pairHooks();
+    const { paths, atB, hooks } = pairHooks();
     // No heartbeat after the probe: credits come from B's counting alone. A's window is 8 KiB, B's 256 KiB (a
     // quarter of it, 64 KiB, is more than A ever has in flight).
     const quiet = { heartbeatMs: 600_000, quietMs: 600_000 };
@@ -339,7 +296,7 @@ describe('a direct link crediting', () => {
       hooks(() => b),
     );
     try {
-      await until('both open', 15_000, () => open.length === 2);
+      await until('both open', 15_000, () => paths.length === 2);
       const body = 'x'.repeat(1000);
       for (let i = 0; i < 100; i++) a.send({ type: 'chat', id: `c${i}`, payload: body });
       await until('everything at B', 10_000, () => atB.length === 100);
@@ -351,18 +308,41 @@ describe('a direct link crediting', () => {
   });
 });
 
-/** Hooks of two links wired to each other: opens counted, the ids of the envelopes one end receives collected. */
+/**
+ * Hooks of two links wired to each other: the path each opened on (in the order they opened), the ids of the
+ * envelopes one end receives.
+ */
 function pairHooks() {
-  const open: string[] = [];
   const atB: string[] = [];
+  const paths: SelectedPath[] = [];
   const hooks = (other: () => DirectLink | undefined, received?: string[]): LinkHooks => ({
     signal: (data) => other()?.signal(data),
-    open: () => open.push('open'),
+    open: (path) => paths.push(path),
     closed: () => {},
     envelope: (e) => received?.push(e.id),
     bad: () => {},
   });
-  return { open, atB, hooks };
+  return { atB, paths, hooks };
+}
+
+/** The two links of an attempt between `sessions` on real timers (B answers), wired to each other by pairHooks. */
+function openPair([sessionA, sessionB]: [PeerSession, PeerSession], rtc: RtcImplementation) {
+  const { paths, hooks } = pairHooks();
+  const b: DirectLink = directLink(
+    false,
+    sessionB,
+    rtc,
+    setTimeoutTimers(),
+    hooks(() => a),
+  );
+  const a: DirectLink = directLink(
+    true,
+    sessionA,
+    rtc,
+    setTimeoutTimers(),
+    hooks(() => b),
+  );
+  return { a, b, paths };
 }
 
 function setTimeoutTimers(): Timers {
