@@ -132,6 +132,7 @@ export class OppieClient {
         send: (peer, frame, urgent) => this.directPaths.send(peer, frame, urgent),
         reset: (peer) => this.directPaths.reset(peer),
         onLan: (peer) => this.directPaths.onLan(peer),
+        messageBytes: (peer) => this.directPaths.messageBytes(peer),
       },
     });
     this.directPaths = new DirectPaths({

@@ -7,7 +7,14 @@ import { type ApplicationType, isApplicationType, isRetryable, type WelcomePaylo
 import type { Emitter } from 'mitt';
 import { type Base64url, defaultBase64url } from './crypto/aead.js';
 import { toB64u } from './crypto/sodium.js';
-import { decodeChunk, encodeChunk, Reassembler, splitPayload } from './delivery/chunker.js';
+import {
+  decodeChunk,
+  encodeChunk,
+  FOLDED_MESSAGE_BYTES,
+  Reassembler,
+  splitPayload,
+  TAIL_FOLD_BYTES,
+} from './delivery/chunker.js';
 import { type Compression, webCompression } from './delivery/compression.js';
 import type { Inbox } from './delivery/inbox.js';
 import { storageOp } from './delivery/internal.js';
@@ -143,6 +150,8 @@ export interface DirectChannel {
   reset(peer: string): void;
   /** Whether frames to `peer` take a direct path within a local network now; absent: no. */
   onLan?(peer: string): boolean;
+  /** Largest data-channel message the open channel to `peer` takes; undefined without one (absent: not known). */
+  messageBytes?(peer: string): number | undefined;
 }
 
 type Settle = { resolve: () => void; reject: (err: OppieError) => void };
@@ -365,7 +374,10 @@ export class Messaging {
       const json = whole.subarray(P_FRAME_OPEN, whole.length - 1);
       // Decided when compression starts: a message prepared for one path and sent on another is still whole either way.
       const hints = { skipLowGain: this.skipsLowGain(to, json) };
-      const chunks = await splitPayload(json, { deflate: (bytes) => this.compression.deflateRaw(bytes, hints) });
+      const chunks = await splitPayload(json, {
+        tailBytes: this.foldsTail(to) ? TAIL_FOLD_BYTES : 0,
+        deflate: (bytes) => this.compression.deflateRaw(bytes, hints),
+      });
       return chunks.map(encodeChunk);
     } finally {
       // The slot passes straight to the next in line, or is given back.
@@ -373,6 +385,16 @@ export class Messaging {
       if (next !== undefined) next();
       else this.preparing -= 1;
     }
+  }
+
+  /**
+   * Whether a short last piece may ride in the chunk before it: the relay takes such chunks, and so does an open data
+   * channel whose peer reads messages of {@link FOLDED_MESSAGE_BYTES}. A peer that reads less (64 KiB when it does not
+   * say) gets chunks that fit it; one that turns out to read less later gets folded chunks by the relay.
+   */
+  private foldsTail(to: string): boolean {
+    const limit = this.d.direct?.messageBytes?.(to);
+    return limit === undefined || limit >= FOLDED_MESSAGE_BYTES;
   }
 
   private skipsLowGain(to: string, json: Uint8Array): boolean {

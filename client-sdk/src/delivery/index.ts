@@ -5,7 +5,10 @@ export {
   DEFAULT_CHUNK_BYTES,
   decodeChunk,
   encodeChunk,
+  FOLDED_CHUNK_BYTES,
+  FOLDED_MESSAGE_BYTES,
   splitPayload,
+  TAIL_FOLD_BYTES,
 } from './chunker.js';
 export { type Compression, type DeflateHints, nodeCompression, webCompression, type ZlibLike } from './compression.js';
 export { Inbox, type InboxOptions, type InboxResult } from './inbox.js';

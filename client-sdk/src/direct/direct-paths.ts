@@ -122,6 +122,12 @@ export class DirectPaths {
     return s?.path === 'direct' && s.link?.lanNow() === true;
   }
 
+  /** Largest data-channel message the open channel to `peer` takes (see DirectLink.messageBytes); undefined without one. */
+  messageBytes(peer: string): number | undefined {
+    const link = this.byPeer.get(peer)?.link;
+    return link?.state === 'open' ? link.messageBytes : undefined;
+  }
+
   isDirect(peer: string): boolean {
     return this.byPeer.get(peer)?.link?.state === 'open';
   }

@@ -10,7 +10,15 @@ import type { Base64url } from '../crypto/aead.js';
 import type { FrameHeader, PeerSession } from '../crypto/session.js';
 import type { RtcImplementation, Timers } from '../platform.js';
 import type { RelayFrameIn } from '../transport/relay-connection.js';
-import { BATCH, BATCH_BYTES, Batcher, decodeBatch, FEATURE_BATCH, peerMessageBytes } from './channel-batch.js';
+import {
+  BATCH,
+  BATCH_BYTES,
+  Batcher,
+  DEFAULT_PEER_MESSAGE_BYTES,
+  decodeBatch,
+  FEATURE_BATCH,
+  peerMessageBytes,
+} from './channel-batch.js';
 import { type ChannelFrame, decodeChannelFrame, encodeChannelFrame, encodeEnvelopeBinary } from './channel-frames.js';
 import { CreditCounter, FlowWindow } from './flow-window.js';
 import { type SelectedPath, selectedPath } from './selected-path.js';
@@ -88,6 +96,7 @@ export class DirectLink {
   private lanValue = false;
   private lanReadAt = 0;
   private lanReading = false;
+  private messageLimit = DEFAULT_PEER_MESSAGE_BYTES;
   private peerView: { relay: boolean; rp?: SelectedPath['relayProtocol'] } | undefined;
   private peerWaitTimer: unknown;
   private candidateTimer: unknown;
@@ -200,11 +209,20 @@ export class DirectLink {
     const data =
       encodeEnvelopeBinary(envelope, this.o.base64url.decode) ??
       encodeChannelFrame({ k: 'e', e: envelope as RelayFrameIn });
-    if (data.length > MAX_CHANNEL_MESSAGE) return false;
+    if (data.length > this.messageLimit) return false;
     this.bytesSent += data.length;
     if (urgent) this.window.pushUrgent(data);
     else this.window.push(data);
     return true;
+  }
+
+  /**
+   * Largest data-channel message the link sends: what the peer reads (its SCTP transport's `maxMessageSize`, else its
+   * `a=max-message-size`, else 64 KiB), at most {@link MAX_CHANNEL_MESSAGE}. Read when the link opens; a larger
+   * envelope goes by the relay.
+   */
+  get messageBytes(): number {
+    return this.messageLimit;
   }
 
   /** Ends the link; `stopped` and `replaced` are decisions of this side, everything else is a failure. */
@@ -396,6 +414,7 @@ export class DirectLink {
           // server's address, private when coturn runs inside the same network.
           { path: 'direct', lan: local.lan === true && this.peerView !== undefined };
     this.stateValue = 'open';
+    this.messageLimit = Math.min(peerMessageBytes(this.peer._pc), MAX_CHANNEL_MESSAGE);
     this.lastHeard = this.o.now();
     this.lanValue = path.lan === true;
     this.lanReadAt = this.o.now();

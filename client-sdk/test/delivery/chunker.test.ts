@@ -46,6 +46,28 @@ describe('chunker', () => {
     );
   });
 
+  it('folds a last piece of at most tailBytes into the chunk before it, and only such a piece', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ maxLength: 3000 }),
+        fc.integer({ min: 1, max: 700 }),
+        fc.integer({ min: 0, max: 700 }),
+        async (bytes, chunkBytes, tailBytes) => {
+          const chunks = await splitPayload(bytes, { chunkBytes, tailBytes, compress: false });
+          const pieces = Math.max(1, Math.ceil(bytes.byteLength / chunkBytes));
+          const last = bytes.byteLength - (pieces - 1) * chunkBytes;
+          const folds = pieces > 1 && last <= tailBytes;
+          expect(chunks).toHaveLength(pieces - (folds ? 1 : 0));
+          for (const c of chunks.slice(0, -1)) expect(c.data.byteLength).toBe(chunkBytes);
+          expect(chunks.at(-1)!.data.byteLength).toBe(folds ? chunkBytes + last : last);
+          expect(same(await reassemble(chunks), bytes)).toBe(true);
+        },
+      ),
+    );
+    await expect(splitPayload(random(10), { tailBytes: -1 })).rejects.toThrow(RangeError);
+    await expect(splitPayload(random(10), { tailBytes: 1.5 })).rejects.toThrow(RangeError);
+  });
+
   it('gives one empty chunk for an empty payload', async () => {
     const chunks = await splitPayload(new Uint8Array(0));
     expect(chunks).toHaveLength(1);

@@ -1,14 +1,16 @@
 /**
  * Which large messages are deflated on which path (`lowGainCompression`): base64 of random bytes goes undeflated on
  * a direct path within a local network under `auto`, deflated on a direct path through NATs, on `turn` and on the
- * relay; text is deflated everywhere, and so is anything over LOW_GAIN_SKIP_MAX_BYTES. Real zlib and real sealing;
- * the data channel is a stand-in that reports a path and counts the frames handed to it.
+ * relay; text is deflated everywhere, and so is anything over LOW_GAIN_SKIP_MAX_BYTES. And where a short last piece
+ * rides in the chunk before it (TAIL_FOLD_BYTES). Real zlib and real sealing; the data channel is a stand-in that
+ * reports a path and a message size and counts the frames handed to it.
  */
 import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
 import type { WelcomePayload } from '@oppie/protocol';
 import mittModule from 'mitt';
 import { describe, expect, it } from 'vitest';
+import { FOLDED_MESSAGE_BYTES } from '../../src/delivery/chunker.js';
 import { type DeflateHints, nodeCompression } from '../../src/delivery/compression.js';
 import { Inbox } from '../../src/delivery/inbox.js';
 import { Outbox } from '../../src/delivery/outbox.js';
@@ -30,9 +32,10 @@ type Where = 'lan' | 'direct' | 'turn' | 'relay';
 
 /**
  * Sends `payload` once with `policy` while frames to the peer go `where` and returns the frames that went out (by
- * path and type), and the hint each deflate got.
+ * path and type), and the hint each deflate got. `channel`: the largest message the open data channel takes, or
+ * `none` open; by default a peer's 64 KiB, which no chunk outgrows (so no tail is folded).
  */
-async function send(payload: string, where: Where, policy?: LowGainCompression) {
+async function send(payload: string, where: Where, policy?: LowGainCompression, channel: number | 'none' = 64 * 1024) {
   const path = where === 'lan' ? 'direct' : where;
   const { sender: peer, receiver, receiverPeers } = await pairedSessions();
   const store = new MemoryStore();
@@ -70,6 +73,7 @@ async function send(payload: string, where: Where, policy?: LowGainCompression) 
       },
       reset: () => {},
       onLan: () => where === 'lan',
+      messageBytes: () => (channel === 'none' ? undefined : channel),
     },
     ...(policy !== undefined && { lowGainCompression: policy }),
   });
@@ -128,5 +132,27 @@ describe('lowGainCompression', () => {
     // Just below the bound (its JSON has two quotes more than the string), it is left undeflated.
     const below = randomBytes(((LOW_GAIN_SKIP_MAX_BYTES - 4) * 3) / 4).toString('base64');
     expect((await send(below, 'lan')).hints).toEqual([{ skipLowGain: true }]);
+  });
+});
+
+describe('a short last piece rides in the chunk before it', () => {
+  // 64 KiB of JSON undeflated: 63,488 bytes and a tail of 2,050, within TAIL_FOLD_BYTES.
+  it('folds it when the open channel takes 80 KiB messages, or none is open (the relay takes them)', async () => {
+    expect((await send(base64(), 'lan', 'auto', 256 * 1024)).frames).toEqual(['direct:diff']);
+    expect((await send(base64(), 'lan', 'auto', FOLDED_MESSAGE_BYTES)).frames).toEqual(['direct:diff']);
+    expect((await send(base64(), 'relay', 'never', 'none')).frames).toEqual(['relay:diff']);
+  });
+
+  it('keeps it a chunk of its own for a channel that takes less', async () => {
+    expect((await send(base64(), 'lan', 'auto', FOLDED_MESSAGE_BYTES - 1)).frames).toEqual([
+      'direct:diff',
+      'direct:diff',
+    ]);
+  });
+
+  it('never folds a tail longer than TAIL_FOLD_BYTES', async () => {
+    // 96 KiB of JSON: 63,488 bytes and a tail of 34,818.
+    const longTail = randomBytes(72 * 1024).toString('base64');
+    expect((await send(longTail, 'relay', 'never', 'none')).frames).toEqual(['relay:diff', 'relay:diff']);
   });
 });

@@ -2,15 +2,21 @@
  * When a direct-path attempt opens, with real WebRTC (@roamhq/wrtc) on loopback: the upgrade timer waits for the
  * encrypted probe only, so an attempt whose probe passed opens even when the timer runs out while it waits for the
  * peer's view of the path; and one whose own stats never come back opens as well, on the view it falls back to.
- * Then what an open link sends first (receipts ahead of held frames), how it credits a sender whose window is smaller
- * than its own, and that a closed one leaves no timer behind.
+ * Then what an open link sends first (receipts ahead of held frames), how large a message it sends (what its peer
+ * reads), how it credits a sender whose window is smaller than its own, and that a closed one leaves no timer behind.
  */
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { jsBase64url } from '../../src/crypto/aead.js';
 import { generateIdentity } from '../../src/crypto/identity.js';
 import { PeerSession } from '../../src/crypto/session.js';
-import { DirectLink, LAN_RECHECK_MS, type LinkEnd, type LinkHooks } from '../../src/direct/link.js';
+import {
+  DirectLink,
+  LAN_RECHECK_MS,
+  type LinkEnd,
+  type LinkHooks,
+  MAX_CHANNEL_MESSAGE,
+} from '../../src/direct/link.js';
 import type { SelectedPath } from '../../src/direct/selected-path.js';
 import type { RtcImplementation, Timers } from '../../src/platform.js';
 
@@ -277,6 +283,65 @@ describe('a direct link sending', () => {
       a.close();
       b.close();
     }
+  });
+});
+
+describe('a direct link sizing its messages', () => {
+  /** wrtc that hears the offer's `a=max-message-size` as `bytes`: the answerer then sends as to a peer reading that. */
+  function readsAtMost(bytes: number): RtcImplementation {
+    const Base = wrtc.RTCPeerConnection as unknown as new (
+      ...args: unknown[]
+    ) => { setRemoteDescription(d: { type: string; sdp: string }): Promise<void> };
+    class Capped extends Base {
+      override setRemoteDescription(d: { type: string; sdp: string }) {
+        return super.setRemoteDescription({
+          type: d.type,
+          sdp: d.sdp.replace(/a=max-message-size:\d+/, `a=max-message-size:${bytes}`),
+        });
+      }
+    }
+    return { ...wrtc, RTCPeerConnection: Capped as unknown as RtcImplementation['RTCPeerConnection'] };
+  }
+
+  /** Opens a pair (B hears the offer through `rtcB`), sends each envelope from A and B, returns what each took. */
+  async function sendBothWays(rtcB: RtcImplementation, sizes: number[]) {
+    const [sessionA, sessionB] = await pairedSessions();
+    const { paths, atB, hooks } = pairHooks();
+    const atA: string[] = [];
+    const b: DirectLink = new DirectLink(
+      linkOptions(false, sessionB, rtcB, setTimeoutTimers()),
+      hooks(() => a, atB),
+    );
+    const a: DirectLink = new DirectLink(
+      linkOptions(true, sessionA, wrtc, setTimeoutTimers()),
+      hooks(() => b, atA),
+    );
+    try {
+      await until('both open', 15_000, () => paths.length === 2);
+      const taken = (link: DirectLink, end: string) =>
+        sizes.filter((bytes) => link.send({ type: 'chat', id: `${end}${bytes}`, payload: 'x'.repeat(bytes) }));
+      const took = { a: taken(a, 'a'), b: taken(b, 'b') };
+      const count = took.a.length + took.b.length;
+      await until('all at the far ends', 10_000, () => atA.length + atB.length === count);
+      return { messageBytes: [a.messageBytes, b.messageBytes], took, atA, atB };
+    } finally {
+      a.close();
+      b.close();
+    }
+  }
+
+  it('sends up to the message size its peer reads, and hands a larger envelope back for the relay', async () => {
+    // wrtc reads 256 KiB messages; no link sends more than MAX_CHANNEL_MESSAGE.
+    const sizes = [60 * 1024, 70 * 1024, 150 * 1024, MAX_CHANNEL_MESSAGE];
+    const open = await sendBothWays(wrtc, sizes);
+    expect(open.messageBytes).toEqual([MAX_CHANNEL_MESSAGE, MAX_CHANNEL_MESSAGE]);
+    expect(open.took).toEqual({ a: sizes.slice(0, 3), b: sizes.slice(0, 3) });
+    expect(open.atB).toEqual(sizes.slice(0, 3).map((n) => `a${n}`));
+    // An offer saying 64 KiB: libwebrtc holds both ends of the association to it.
+    const capped = await sendBothWays(readsAtMost(64 * 1024), sizes);
+    expect(capped.messageBytes).toEqual([64 * 1024, 64 * 1024]);
+    expect(capped.took).toEqual({ a: [60 * 1024], b: [60 * 1024] });
+    expect([capped.atA, capped.atB]).toEqual([[`b${60 * 1024}`], [`a${60 * 1024}`]]);
   });
 });
 
