@@ -23,6 +23,8 @@
  *
  * Every throughput row counts the datagrams the kernel dropped for a full UDP buffer (receive or send) during its run
  * (udp-drops.ts): with the kernel's default buffer a loaded loopback loses some, and the raw channel swings with them.
+ * A last table says where this process's time went per message in the median raw and SDK direct runs (thread-time.ts):
+ * the main thread's CPU and its wait inside wrtc's blocking `send`, wrtc's threads' CPU, the other threads' CPU.
  * `--link-mbit N` runs the whole bench on a loopback shaped to N Mbit/s (shaped-link.ts; root, Linux): a phone's link
  * instead of one faster than any compressor.
  */
@@ -57,11 +59,14 @@ import { relayOverridesJson } from './relay-overrides.js';
 import { machineInfo } from './report.js';
 import { runOnShapedLink, shapedLinkRate } from './shaped-link.js';
 import { fmt, quantile, table } from './stats.js';
+import { perMessage, type RunTimes, startRun, timeSends } from './thread-time.js';
 import { defaultReceiveBuffer, dropsSince, STEADY_RECEIVE_BUFFER, udpBufferDrops } from './udp-drops.js';
 
 const rtc = createRequire(import.meta.url)('@roamhq/wrtc') as RtcImplementation;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const MESSAGE = 64 * 1024;
+/** Time spent inside wrtc's send, by every channel of this process (thread-time.ts). */
+const SENDS = timeSends(rtc);
 
 /** How the bench's SDK clients compress: the backend (`--compression`) and `lowGainCompression` (`--low-gain`). */
 interface SdkSetup {
@@ -255,8 +260,10 @@ async function sdkThroughput(
     };
     await run(50, 8);
     const before = udpBufferDrops();
-    const measured = await run(direct ? 800 : 400, 16);
-    return { ...measured, drops: dropsSince(before) };
+    const messages = direct ? 800 : 400;
+    const end = startRun(SENDS);
+    const measured = await run(messages, 16);
+    return { ...measured, drops: dropsSince(before), times: end(), messages };
   } finally {
     await close();
   }
@@ -285,10 +292,15 @@ async function rawReceiver(
   return async () => b.destroy();
 }
 
-/** A throughput run: MB/s, and the kernel's UDP buffer drops meanwhile (receive and send; undefined off Linux). */
+/**
+ * A throughput run: MB/s, the kernel's UDP buffer drops meanwhile (receive and send; undefined off Linux), and where
+ * this process's time went over its `messages` (thread-time.ts; undefined off Linux).
+ */
 interface Rate {
   readonly mbps: number;
   readonly drops: number | undefined;
+  readonly times?: RunTimes | undefined;
+  readonly messages?: number;
 }
 
 const rate = (r: Rate) => `${r.mbps.toFixed(1)} MB/s${r.drops === undefined ? '' : ` (${r.drops} drops)`}`;
@@ -340,6 +352,7 @@ async function rawThroughput(count: number, kind: PayloadKind, split: Split): Pr
     const windowBytes = 1024 * 1024;
     let sent = 0;
     let credited = 0;
+    const end = startRun(SENDS);
     const t0 = performance.now();
     await new Promise<void>((resolve) => {
       const pump = () => {
@@ -355,7 +368,8 @@ async function rawThroughput(count: number, kind: PayloadKind, split: Split): Pr
       });
       pump();
     });
-    return { mbps: (count * MESSAGE) / 1e6 / ((performance.now() - t0) / 1000), drops: dropsSince(before) };
+    const mbps = (count * MESSAGE) / 1e6 / ((performance.now() - t0) / 1000);
+    return { mbps, drops: dropsSince(before), times: end(), messages: count };
   } finally {
     a.destroy();
     await closeReceiver();
@@ -445,7 +459,8 @@ async function main(): Promise<void> {
       const raws: Rate[] = [];
       for (let i = 0; i < 3; i++) raws.push(await rawThroughput(values.quick ? 400 : 1600, kind, split));
       raws.sort((x, y) => x.mbps - y.mbps);
-      const raw = (raws[1] as Rate).mbps;
+      const rawTimes = raws[1] as Rate;
+      const raw = rawTimes.mbps;
       log(`  ${kind}: raw data channel ${raws.map(rate).join(', ')}; median ${raw.toFixed(1)} MB/s`);
       // The judged row is a median of three too: one SDK run swings as much as one raw run (13-33 MB/s, 2026-12-01).
       const directs: Array<Rate & { path: string }> = [];
@@ -459,7 +474,7 @@ async function main(): Promise<void> {
       log(`  ${kind}: sdk direct, receipts paced 10 ms ${rate(paced)}, path ${paced.path}`);
       const viaRelay = await sdkThroughput(relay.url, stores, false, kind, sdkOpts);
       log(`  ${kind}: sdk relay ${rate(viaRelay)}`);
-      throughput.push({ kind, raw, raws, viaDirect, directs, paced, viaRelay, ratio: viaDirect.mbps / raw });
+      throughput.push({ kind, raw, rawTimes, raws, viaDirect, directs, paced, viaRelay, ratio: viaDirect.mbps / raw });
     }
     const out = [
       `Node <-> Node on one machine (relay on 127.0.0.1), ${info.nproc} CPU (${info.cpu}), node ${process.version}, ${info.date}; relay in a child process; ${setupText({ shaped, receiveBuffer, split: values.split, pinning, compression, lowGain })}.`,
@@ -506,6 +521,22 @@ async function main(): Promise<void> {
           ],
           sdkRow(`${t.kind}: SDK over the direct path (${t.paced.path}), E2E, receipts paced 10 ms`, t.paced, t.raw),
           sdkRow(`${t.kind}: SDK over the relay, E2E`, t.viaRelay, t.raw),
+        ]),
+      ),
+      '',
+      table(
+        [
+          `per 64 KiB message of the median run, µs (${values.split ? 'this process: the sending end' : 'this process: both ends'})`,
+          'wall',
+          'main thread CPU',
+          "main thread in wrtc's send",
+          'sends',
+          'wrtc threads CPU',
+          'other threads CPU',
+        ],
+        throughput.flatMap((t) => [
+          perMessage(`${t.kind}: raw wrtc data channel`, t.rawTimes.times, t.rawTimes.messages ?? 1),
+          perMessage(`${t.kind}: SDK over the direct path`, t.viaDirect.times, t.viaDirect.messages ?? 1),
         ]),
       ),
       '',

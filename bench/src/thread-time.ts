@@ -1,0 +1,122 @@
+/**
+ * Where a throughput run's time goes in this process: CPU time by thread, and the time the main thread spends inside
+ * wrtc's `RTCDataChannel.send`, which blocks its caller until wrtc's network thread has taken the message (that wait
+ * is not CPU time). On this machine the raw channel is bound by wrtc's threads and the SDK by its main thread, whose
+ * wall time per message is its JavaScript plus that wait (bench/RESULTS.md, 2026-12-02): the breakdown shows which,
+ * run by run.
+ *
+ * CPU times come from `/proc/self/task/<tid>/schedstat` (nanoseconds on the CPU; Linux). wrtc names its threads after
+ * its `PeerConnectionFactory` (`PeerConnectionF` in `comm`); every other thread but the main one (V8's helpers, the
+ * SDK's deflate thread, libuv's pool) counts as other.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** CPU nanoseconds so far of each thread of this process, by thread id, with its name; undefined off Linux. */
+export type ThreadCpu = ReadonlyMap<string, { readonly name: string; readonly ns: number }>;
+
+/** Milliseconds of one run: the main thread's CPU and wait in `send`, wrtc's threads' CPU, the other threads' CPU. */
+export interface RunTimes {
+  readonly wallMs: number;
+  readonly mainCpuMs: number;
+  readonly mainInSendMs: number;
+  readonly sends: number;
+  readonly wrtcCpuMs: number;
+  readonly otherCpuMs: number;
+}
+
+const WRTC_THREAD = /^PeerConnection/;
+
+function read(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+export function threadCpu(): ThreadCpu | undefined {
+  let tids: string[];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    return undefined;
+  }
+  const out = new Map<string, { name: string; ns: number }>();
+  for (const tid of tids) {
+    // A thread can end between the listing and the read: it then counts no more.
+    const stat = read(`/proc/self/task/${tid}/schedstat`);
+    const name = read(`/proc/self/task/${tid}/comm`);
+    if (stat === undefined || name === undefined) continue;
+    out.set(tid, { name: name.trim(), ns: Number(stat.split(' ')[0]) });
+  }
+  return out;
+}
+
+/**
+ * Counts the time callers spend inside `RTCDataChannel.prototype.send` of `rtc` (every channel of this process, the
+ * SDK's and the raw channel's): the wrapper adds two clock reads a send.
+ */
+export function timeSends(rtc: unknown): { readonly ms: number; readonly sends: number } {
+  const proto = (rtc as { RTCDataChannel: { prototype: { send(data: unknown): void } } }).RTCDataChannel.prototype;
+  const original = proto.send;
+  const counter = { ms: 0, sends: 0 };
+  proto.send = function (this: unknown, data: unknown) {
+    const t0 = performance.now();
+    try {
+      original.call(this, data);
+    } finally {
+      counter.ms += performance.now() - t0;
+      counter.sends += 1;
+    }
+  };
+  return counter;
+}
+
+/**
+ * Starts measuring a run; the returned function ends it. Undefined times off Linux.
+ *
+ * @example
+ * const sends = timeSends(rtc);
+ * const end = startRun(sends);
+ * await run();
+ * const times = end(); // { wallMs, mainCpuMs, mainInSendMs, ... }
+ */
+export function startRun(sends: { readonly ms: number; readonly sends: number }): () => RunTimes | undefined {
+  const before = threadCpu();
+  const t0 = performance.now();
+  const sent = { ms: sends.ms, count: sends.sends };
+  return () => {
+    const after = threadCpu();
+    if (before === undefined || after === undefined) return undefined;
+    const ms = { main: 0, wrtc: 0, other: 0 };
+    for (const [tid, t] of after) {
+      const spent = (t.ns - (before.get(tid)?.ns ?? 0)) / 1e6;
+      if (tid === String(process.pid)) ms.main += spent;
+      else if (WRTC_THREAD.test(t.name)) ms.wrtc += spent;
+      else ms.other += spent;
+    }
+    return {
+      wallMs: performance.now() - t0,
+      mainCpuMs: ms.main,
+      mainInSendMs: sends.ms - sent.ms,
+      sends: sends.sends - sent.count,
+      wrtcCpuMs: ms.wrtc,
+      otherCpuMs: ms.other,
+    };
+  };
+}
+
+/** A table row of `times` per message of a run of `messages`, in µs: wall, main CPU, main in send, wrtc, other. */
+export function perMessage(label: string, times: RunTimes | undefined, messages: number): string[] {
+  if (times === undefined) return [label, '-', '-', '-', '-', '-', '-'];
+  const us = (ms: number) => ((ms * 1000) / messages).toFixed(0);
+  return [
+    label,
+    us(times.wallMs),
+    us(times.mainCpuMs),
+    us(times.mainInSendMs),
+    (times.sends / messages).toFixed(2),
+    us(times.wrtcCpuMs),
+    us(times.otherCpuMs),
+  ];
+}
