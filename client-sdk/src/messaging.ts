@@ -165,6 +165,11 @@ export class Messaging {
   private readonly waiting = new Map<string, Map<number, Settle>>();
   private readonly reassemblers = new Map<string, Reassembler>();
   private readonly rxTransfer = new Map<string, string>();
+  /**
+   * Peers with no received chunk in storage, as this process last made sure: forgetting a transfer of theirs needs no
+   * listing of the store (a listing and a delete per message, in IndexedDB or on disk, for messages of one chunk).
+   */
+  private readonly rxClean = new Set<string>();
   /** Per peer, the last transfer given up (reported once; its later chunks are skipped). */
   private readonly rxAbandoned = new Map<string, string>();
   /** Outgoing chunked messages by peer: their seq range, for `transfer` progress events as receipts arrive. */
@@ -651,10 +656,15 @@ export class Messaging {
     let r: Awaited<ReturnType<Reassembler['add']>>;
     try {
       const reassembler = await this.reassemblerFor(from, chunk.transferId, chunk.index);
-      await this.bestEffort('keeping a received chunk for a restart', () =>
-        this.d.platform.storage.set(`${RX_PREFIX}${from}/${chunk.transferId}/${chunk.index}`, frame.c),
-      );
       r = await reassembler.add(chunk);
+      // Kept for a restart only while its message is unfinished: a message whole with this chunk (every message of one
+      // chunk) needs no copy, and a crash before the inbox commits this frame brings it again.
+      if (!r.done) {
+        this.rxClean.delete(from);
+        await this.bestEffort('keeping a received chunk for a restart', () =>
+          this.d.platform.storage.set(`${RX_PREFIX}${from}/${chunk.transferId}/${chunk.index}`, frame.c),
+        );
+      }
     } catch (err) {
       this.rxAbandoned.set(from, chunk.transferId);
       await this.dropTransfer(from);
@@ -741,10 +751,12 @@ export class Messaging {
   private async dropTransfer(peer: string, keep?: string): Promise<void> {
     this.reassemblers.delete(peer);
     this.rxTransfer.delete(peer);
+    if (keep === undefined && this.rxClean.has(peer)) return;
     const kept = keep === undefined ? undefined : `${RX_PREFIX}${peer}/${keep}/`;
     await this.bestEffort('forgetting a finished transfer', async () => {
       for (const key of await this.d.platform.storage.keys(`${RX_PREFIX}${peer}/`))
         if (kept === undefined || !key.startsWith(kept)) await this.d.platform.storage.delete(key);
+      if (kept === undefined) this.rxClean.add(peer);
     });
   }
 
@@ -958,6 +970,7 @@ export class Messaging {
     this.reassemblers.clear();
     this.rxTransfer.clear();
     this.rxAbandoned.clear();
+    this.rxClean.clear();
     for (const byPeer of this.waiting.values())
       for (const s of byPeer.values()) s.reject(new OppieError('OPPIE_ERR_CLOSED'));
     this.waiting.clear();

@@ -115,7 +115,57 @@ describe('receiving', () => {
     await rx.messaging.received(frame('diff', chunk(0, 2, bytes.subarray(0, 1000))));
     await rx.messaging.received(frame('diff', chunk(1, 2, bytes.subarray(1000))));
     expect(rx.got.map((m) => m.payload)).toEqual([JSON.parse(text)]);
-    expect(rx.errors.map((e) => e.code)).toEqual(['OPPIE_ERR_STORAGE', 'OPPIE_ERR_STORAGE']);
+    // The first chunk could not be stored; the last one completes the message and is never stored.
+    expect(rx.errors.map((e) => e.code)).toEqual(['OPPIE_ERR_STORAGE']);
+    rx.messaging.close();
+  });
+
+  it('stores only the chunks of an unfinished message, and lists the store only when it may hold some', async () => {
+    class CountingStore extends MemoryStore {
+      readonly ops: string[] = [];
+      override async set(key: string, value: string): Promise<void> {
+        if (key.startsWith('rx/')) this.ops.push(`set ${key.split('/').at(-1)}`);
+        return super.set(key, value);
+      }
+      override async keys(prefix: string): Promise<string[]> {
+        if (prefix.startsWith('rx/')) this.ops.push('list');
+        return super.keys(prefix);
+      }
+    }
+    const { frame, receive } = await pair();
+    const store = new CountingStore();
+    const rx = await receive(store);
+    const whole = (n: number) => {
+      const bytes = new TextEncoder().encode(JSON.stringify({ n }));
+      return frame(
+        'diff',
+        encodeChunk({ transferId: `${n}`.padStart(32, 'c'), index: 0, count: 1, compressed: false, data: bytes }),
+      );
+    };
+    // Messages of one chunk: the first makes sure no chunk of an earlier process is left (one listing), then nothing.
+    for (let n = 0; n < 5; n++) await rx.messaging.received(whole(n));
+    expect(store.ops).toEqual(['list']);
+    // A message of three chunks: the first two are kept for a restart, the last completes it and is not; then the
+    // kept ones are deleted (one listing), and the next message of one chunk again costs the store nothing.
+    store.ops.length = 0;
+    const bytes = new TextEncoder().encode(JSON.stringify({ d: 'z'.repeat(3000) }));
+    for (let i = 0; i < 3; i++)
+      await rx.messaging.received(
+        frame('diff', chunk(i, 3, bytes.subarray(i * 1000, i === 2 ? undefined : (i + 1) * 1000))),
+      );
+    await rx.messaging.received(whole(5));
+    expect(store.ops).toEqual(['set 0', 'set 1', 'list']);
+    expect(await store.keys('rx/')).toEqual([]);
+    expect(rx.got.map((m) => m.payload)).toEqual([
+      { n: 0 },
+      { n: 1 },
+      { n: 2 },
+      { n: 3 },
+      { n: 4 },
+      { d: 'z'.repeat(3000) },
+      { n: 5 },
+    ]);
+    expect(rx.errors).toEqual([]);
     rx.messaging.close();
   });
 
