@@ -5,9 +5,12 @@
  * wall time per message is its JavaScript plus that wait (bench/RESULTS.md, 2026-12-02): the breakdown shows which,
  * run by run.
  *
- * CPU times come from `/proc/self/task/<tid>/schedstat` (nanoseconds on the CPU; Linux). wrtc names its threads after
- * its `PeerConnectionFactory` (`PeerConnectionF` in `comm`); every other thread but the main one (V8's helpers, the
- * SDK's deflate thread, libuv's pool) counts as other.
+ * CPU times come from `/proc/self/task/<tid>/schedstat` (nanoseconds on the CPU; Linux). wrtc's threads are told by
+ * their names (`comm`): `PeerConnectionF` (its factory's signaling and network threads), `rtc-low-prio`,
+ * `TaskQueuePacedS`, `rtp_send_contro`, `TestAudioDevice` (seen with a data channel open, 2026-12-02); every other
+ * thread but the main one (V8's helpers and compilers, the SDK's deflate thread, libuv's pool: all `node`) counts as
+ * other. The time inside `send` is wall time, and includes what `send` itself spends on the CPU, which the main
+ * thread's CPU counts too.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -24,7 +27,7 @@ export interface RunTimes {
   readonly otherCpuMs: number;
 }
 
-const WRTC_THREAD = /^PeerConnection/;
+const WRTC_THREAD = /^(PeerConnection|pc_|rtc-|TaskQueue|rtp_|TestAudio)/;
 
 function read(path: string): string | undefined {
   try {

@@ -170,6 +170,12 @@ export class Messaging {
    * listing of the store (a listing and a delete per message, in IndexedDB or on disk, for messages of one chunk).
    */
   private readonly rxClean = new Set<string>();
+  /**
+   * Transfers by peer that completed in the batch being delivered: their stored chunks go once the inbox has committed
+   * the batch. A crash before that brings the batch again from its first frame, and the transfer's last chunk needs
+   * the ones before it.
+   */
+  private readonly rxFinishing = new Map<string, Set<string>>();
   /** Per peer, the last transfer given up (reported once; its later chunks are skipped). */
   private readonly rxAbandoned = new Map<string, string>();
   /** Outgoing chunked messages by peer: their seq range, for `transfer` progress events as receipts arrive. */
@@ -615,6 +621,7 @@ export class Messaging {
       }
       // Stored only now that the app has them: a crash before this line repeats the batch, never loses it.
       await this.d.inbox.delivered(from, result.frames[result.frames.length - 1]?.seq ?? f.seq);
+      await this.forgetFinished(from);
       // Frames released from the buffer were acknowledged when they were buffered; only this one is left.
       ackToRelay(f);
     } else {
@@ -680,7 +687,12 @@ export class Messaging {
       });
       return;
     }
-    await this.dropTransfer(from);
+    this.reassemblers.delete(from);
+    this.rxTransfer.delete(from);
+    if (!this.rxClean.has(from)) {
+      const finishing = this.rxFinishing.get(from) ?? new Set<string>();
+      this.rxFinishing.set(from, finishing.add(chunk.transferId));
+    }
     this.progress({
       peer: from,
       id: chunk.transferId,
@@ -737,6 +749,9 @@ export class Messaging {
       const keys = await storageOp('reading a transfer back', () => this.d.platform.storage.keys(prefix));
       keys.sort((a, b) => Number(a.slice(prefix.length)) - Number(b.slice(prefix.length)));
       for (const key of keys) {
+        // This chunk's own copy (an SDK before 2026-12-02 stored a chunk before taking it) would complete the message
+        // here, where the result is not used, and leave the live chunk nothing to complete.
+        if (Number(key.slice(prefix.length)) === index) continue;
         const text = await storageOp('reading a transfer back', () => this.d.platform.storage.get(key));
         if (text !== undefined) await fresh.add(decodeChunk(this.codec.decode(text)));
       }
@@ -745,18 +760,35 @@ export class Messaging {
   }
 
   /**
-   * Forgets the transfer in progress from a peer (completed, or abandoned by a void frame), memory and storage; the
-   * stored chunks of `keep` stay (a transfer resumed after a restart).
+   * Forgets the transfer in progress from a peer (abandoned by a void frame or an error, or followed by another),
+   * memory and storage; the stored chunks of `keep` stay (a transfer resumed after a restart), and so do those of
+   * transfers completed in a batch not yet committed.
    */
   private async dropTransfer(peer: string, keep?: string): Promise<void> {
     this.reassemblers.delete(peer);
     this.rxTransfer.delete(peer);
-    if (keep === undefined && this.rxClean.has(peer)) return;
-    const kept = keep === undefined ? undefined : `${RX_PREFIX}${peer}/${keep}/`;
-    await this.bestEffort('forgetting a finished transfer', async () => {
+    const kept = [keep, ...(this.rxFinishing.get(peer) ?? [])]
+      .filter((id) => id !== undefined)
+      .map((id) => `${RX_PREFIX}${peer}/${id}/`);
+    if (kept.length === 0 && this.rxClean.has(peer)) return;
+    await this.bestEffort('forgetting a transfer', async () => {
       for (const key of await this.d.platform.storage.keys(`${RX_PREFIX}${peer}/`))
-        if (kept === undefined || !key.startsWith(kept)) await this.d.platform.storage.delete(key);
-      if (kept === undefined) this.rxClean.add(peer);
+        if (!kept.some((prefix) => key.startsWith(prefix))) await this.d.platform.storage.delete(key);
+      if (kept.length === 0) this.rxClean.add(peer);
+    });
+  }
+
+  /** The batch that completed transfers of `peer` is committed: their stored chunks go (see rxFinishing). */
+  private async forgetFinished(peer: string): Promise<void> {
+    const finished = this.rxFinishing.get(peer);
+    if (finished === undefined) return;
+    this.rxFinishing.delete(peer);
+    // Nothing in progress: all of the peer's chunks may go, and the peer is then known to have none.
+    if (!this.rxTransfer.has(peer)) return this.dropTransfer(peer);
+    await this.bestEffort('forgetting a finished transfer', async () => {
+      for (const id of finished)
+        for (const key of await this.d.platform.storage.keys(`${RX_PREFIX}${peer}/${id}/`))
+          await this.d.platform.storage.delete(key);
     });
   }
 
@@ -971,6 +1003,7 @@ export class Messaging {
     this.rxTransfer.clear();
     this.rxAbandoned.clear();
     this.rxClean.clear();
+    this.rxFinishing.clear();
     for (const byPeer of this.waiting.values())
       for (const s of byPeer.values()) s.reject(new OppieError('OPPIE_ERR_CLOSED'));
     this.waiting.clear();

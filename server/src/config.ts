@@ -130,7 +130,8 @@ export const OPTIONS = {
     env: 'MAX_FRAME_BYTES',
     kind: 'int',
     default: 1 * MiB,
-    // The SDKs' largest frame is a full chunk, ~85 KB of JSON; a smaller limit would refuse every large message.
+    // The SDKs' largest frame is a chunk with a folded tail, ~107 KB of JSON (a full chunk ~85 KB); a smaller limit
+    // would refuse every large message.
     min: 128 * KiB,
     max: 64 * MiB,
     description:

@@ -6,8 +6,11 @@ import {
   DEFAULT_CHUNK_BYTES,
   decodeChunk,
   encodeChunk,
+  FOLDED_CHUNK_BYTES,
+  FOLDED_MESSAGE_BYTES,
   Reassembler,
   splitPayload,
+  TAIL_FOLD_BYTES,
 } from '../../src/delivery/chunker.js';
 import { deflateRaw } from '../../src/delivery/compression.js';
 import { rejectsWith } from './helpers.js';
@@ -88,6 +91,14 @@ describe('chunker', () => {
     // Binary channel message: kind and head length (5), a JSON head of up to ~1.9 KB, the sealed bytes.
     expect(5 + 1_900 + sealed).toBeLessThanOrEqual(64 * 1024);
     // Relay frame: the sealed bytes as base64url plus the envelope's other fields, below MAX_FRAME_BYTES' minimum.
+    expect(Math.ceil((sealed * 4) / 3) + 1024).toBeLessThan(128 * 1024);
+  });
+
+  it('fits a sealed chunk with a folded tail into one FOLDED_MESSAGE_BYTES message, and its frame within the relay minimum', () => {
+    expect(FOLDED_CHUNK_BYTES).toBe(DEFAULT_CHUNK_BYTES + TAIL_FOLD_BYTES);
+    const sealed = CHUNK_HEADER_BYTES + FOLDED_CHUNK_BYTES + 24 + 16;
+    // The same head budget as a full chunk's: 1,977 bytes.
+    expect(5 + 1_977 + sealed).toBeLessThanOrEqual(FOLDED_MESSAGE_BYTES);
     expect(Math.ceil((sealed * 4) / 3) + 1024).toBeLessThan(128 * 1024);
   });
 

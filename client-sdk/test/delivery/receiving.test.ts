@@ -101,6 +101,62 @@ describe('receiving', () => {
     after.messaging.close();
   });
 
+  it('keeps the chunks of a completed message until the inbox has committed it: a crash in between loses nothing', async () => {
+    /** A store whose writes of inbox positions fail once armed: the process "dies" before committing the batch. */
+    class CrashingStore extends MemoryStore {
+      armed = false;
+      override async set(key: string, value: string): Promise<void> {
+        if (this.armed && key.startsWith('inbox/')) throw new Error('power cut');
+        return super.set(key, value);
+      }
+    }
+    const text = JSON.stringify({ d: 'w'.repeat(3000) });
+    const bytes = new TextEncoder().encode(text);
+    const { frame, receive } = await pair();
+    const store = new CrashingStore();
+    const before = await receive(store);
+    const frames = [0, 1, 2].map((i) =>
+      frame('diff', chunk(i, 3, bytes.subarray(i * 1000, i === 2 ? undefined : (i + 1) * 1000))),
+    );
+    await before.messaging.received(frames[0] as (typeof frames)[number]);
+    await before.messaging.received(frames[1] as (typeof frames)[number]);
+    store.armed = true;
+    await before.messaging.received(frames[2] as (typeof frames)[number]);
+    // The app had it, but the inbox could not commit it: the sender resends the last chunk after the restart.
+    expect(before.got.map((m) => m.payload)).toEqual([JSON.parse(text)]);
+    expect(before.errors.map((e) => e.code)).toEqual(['OPPIE_ERR_STORAGE']);
+    expect((await store.keys('rx/')).length).toBe(2);
+    before.messaging.close();
+    store.armed = false;
+    const after = await receive(store);
+    await after.messaging.received(frames[2] as (typeof frames)[number]);
+    expect(after.errors).toEqual([]);
+    expect(after.got.map((m) => m.payload)).toEqual([JSON.parse(text)]);
+    expect((await store.keys('rx/')).length).toBe(0);
+    after.messaging.close();
+  });
+
+  it('completes a message whose last chunk an earlier SDK stored before it crashed, when that chunk comes again', async () => {
+    const text = JSON.stringify({ d: 'v'.repeat(3000) });
+    const bytes = new TextEncoder().encode(text);
+    const { sender, frame, receive } = await pair();
+    const store = new MemoryStore();
+    const before = await receive(store);
+    const chunks = [0, 1, 2].map((i) => chunk(i, 3, bytes.subarray(i * 1000, i === 2 ? undefined : (i + 1) * 1000)));
+    const frames = chunks.map((c) => frame('diff', c));
+    await before.messaging.received(frames[0] as (typeof frames)[number]);
+    await before.messaging.received(frames[1] as (typeof frames)[number]);
+    before.messaging.close();
+    // What such an SDK left: the last chunk stored, its frame not committed.
+    await store.set(`rx/${sender}/${TRANSFER}/2`, Buffer.from(chunks[2] as Uint8Array).toString('base64url'));
+    const after = await receive(store);
+    await after.messaging.received(frames[2] as (typeof frames)[number]);
+    expect(after.errors).toEqual([]);
+    expect(after.got.map((m) => m.payload)).toEqual([JSON.parse(text)]);
+    expect((await store.keys('rx/')).length).toBe(0);
+    after.messaging.close();
+  });
+
   it('keeps receiving a chunked message in memory when its chunks cannot be stored, and says so', async () => {
     class NoChunkStore extends MemoryStore {
       override async set(key: string, value: string): Promise<void> {
