@@ -57,6 +57,26 @@ const chat = (n: number) => encodePlain({ p: { n } });
 const chunk = (index: number, count: number, data: Uint8Array, compressed = false) =>
   encodeChunk({ transferId: TRANSFER, index, count, compressed, data });
 
+type Pair = Awaited<ReturnType<typeof pair>>;
+
+/** A message in three chunks of 1,000 bytes and the rest: its JSON text and its chunks. */
+function threeChunks(fill: string) {
+  const text = JSON.stringify({ d: fill.repeat(3000) });
+  const bytes = new TextEncoder().encode(text);
+  const chunks = [0, 1, 2].map((i) => chunk(i, 3, bytes.subarray(i * 1000, i === 2 ? undefined : (i + 1) * 1000)));
+  return { text, chunks };
+}
+
+/** A restart on `store`, then the last chunk once more: the message is delivered, and no chunk stays stored. */
+async function lastChunkAfterRestart(p: Pair, store: MemoryStore, last: ReturnType<Pair['frame']>, text: string) {
+  const after = await p.receive(store);
+  await after.messaging.received(last);
+  expect(after.errors).toEqual([]);
+  expect(after.got.map((m) => m.payload)).toEqual([JSON.parse(text)]);
+  expect((await store.keys('rx/')).length).toBe(0);
+  after.messaging.close();
+}
+
 describe('receiving', () => {
   it('delivers the rest of a batch when one message in it fails, reports that one, and commits the batch', async () => {
     // Inflate fails: the one chunked message in the batch cannot be delivered.
@@ -110,14 +130,11 @@ describe('receiving', () => {
         return super.set(key, value);
       }
     }
-    const text = JSON.stringify({ d: 'w'.repeat(3000) });
-    const bytes = new TextEncoder().encode(text);
-    const { frame, receive } = await pair();
+    const p = await pair();
+    const { text, chunks } = threeChunks('w');
     const store = new CrashingStore();
-    const before = await receive(store);
-    const frames = [0, 1, 2].map((i) =>
-      frame('diff', chunk(i, 3, bytes.subarray(i * 1000, i === 2 ? undefined : (i + 1) * 1000))),
-    );
+    const before = await p.receive(store);
+    const frames = chunks.map((c) => p.frame('diff', c));
     await before.messaging.received(frames[0] as (typeof frames)[number]);
     await before.messaging.received(frames[1] as (typeof frames)[number]);
     store.armed = true;
@@ -128,33 +145,21 @@ describe('receiving', () => {
     expect((await store.keys('rx/')).length).toBe(2);
     before.messaging.close();
     store.armed = false;
-    const after = await receive(store);
-    await after.messaging.received(frames[2] as (typeof frames)[number]);
-    expect(after.errors).toEqual([]);
-    expect(after.got.map((m) => m.payload)).toEqual([JSON.parse(text)]);
-    expect((await store.keys('rx/')).length).toBe(0);
-    after.messaging.close();
+    await lastChunkAfterRestart(p, store, frames[2] as (typeof frames)[number], text);
   });
 
   it('completes a message whose last chunk an earlier SDK stored before it crashed, when that chunk comes again', async () => {
-    const text = JSON.stringify({ d: 'v'.repeat(3000) });
-    const bytes = new TextEncoder().encode(text);
-    const { sender, frame, receive } = await pair();
+    const p = await pair();
+    const { text, chunks } = threeChunks('v');
     const store = new MemoryStore();
-    const before = await receive(store);
-    const chunks = [0, 1, 2].map((i) => chunk(i, 3, bytes.subarray(i * 1000, i === 2 ? undefined : (i + 1) * 1000)));
-    const frames = chunks.map((c) => frame('diff', c));
+    const before = await p.receive(store);
+    const frames = chunks.map((c) => p.frame('diff', c));
     await before.messaging.received(frames[0] as (typeof frames)[number]);
     await before.messaging.received(frames[1] as (typeof frames)[number]);
     before.messaging.close();
     // What such an SDK left: the last chunk stored, its frame not committed.
-    await store.set(`rx/${sender}/${TRANSFER}/2`, Buffer.from(chunks[2] as Uint8Array).toString('base64url'));
-    const after = await receive(store);
-    await after.messaging.received(frames[2] as (typeof frames)[number]);
-    expect(after.errors).toEqual([]);
-    expect(after.got.map((m) => m.payload)).toEqual([JSON.parse(text)]);
-    expect((await store.keys('rx/')).length).toBe(0);
-    after.messaging.close();
+    await store.set(`rx/${p.sender}/${TRANSFER}/2`, Buffer.from(chunks[2] as Uint8Array).toString('base64url'));
+    await lastChunkAfterRestart(p, store, frames[2] as (typeof frames)[number], text);
   });
 
   it('keeps receiving a chunked message in memory when its chunks cannot be stored, and says so', async () => {
