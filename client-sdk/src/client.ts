@@ -335,8 +335,10 @@ export class OppieClient {
       const p = f.payload as { deviceId: string; online: boolean; revoked?: boolean };
       this.online.set(p.deviceId, p.online);
       // The relay refuses a revoked device from now on; a data channel to it is the one path it cannot close.
-      if (p.revoked === true) this.directPaths.forget(p.deviceId);
-      else this.directPaths.presence(p.deviceId, p.online);
+      if (p.revoked === true) {
+        this.directPaths.forget(p.deviceId);
+        this.messaging.forgetPeer(p.deviceId);
+      } else this.directPaths.presence(p.deviceId, p.online);
       this.events.emit('peer', {
         deviceId: p.deviceId,
         online: p.online,
@@ -394,6 +396,7 @@ export class OppieClient {
   async revoke(deviceId: string): Promise<void> {
     await this.api.revoke(await this.token(), deviceId);
     this.directPaths.forget(deviceId);
+    this.messaging.forgetPeer(deviceId);
     if (this.peerSet.get(deviceId) !== undefined) await this.peerSet.remove(deviceId);
   }
 

@@ -778,6 +778,20 @@ export class Messaging {
     });
   }
 
+  /**
+   * `peer` left the account (revoked): the rest of a transfer of theirs can never come, so what this side kept of it
+   * goes, in memory and the chunks in storage (up to the reassembler's bound, 32 MiB). Runs in frame order.
+   */
+  forgetPeer(peer: string): void {
+    this.serially(async () => {
+      this.rxFinishing.delete(peer);
+      this.rxAbandoned.delete(peer);
+      this.receiptDue.delete(peer);
+      await this.dropTransfer(peer);
+      this.rxClean.delete(peer);
+    });
+  }
+
   /** The batch that completed transfers of `peer` is committed: their stored chunks go (see rxFinishing). */
   private async forgetFinished(peer: string): Promise<void> {
     const finished = this.rxFinishing.get(peer);

@@ -39,8 +39,23 @@ const relayBy = (a: OppieClient, b: OppieClient) =>
 describe('a data channel ends with the session it belongs to', () => {
   it('closes when the peer is revoked from another process, and the revoked device reaches nobody', async () => {
     const t = await env.relay();
-    const sidecarStore = new MemoryStore();
+    /** A store that lists the keys deleted from it. */
+    class WatchedStore extends MemoryStore {
+      readonly deleted: string[] = [];
+      override async delete(key: string): Promise<void> {
+        this.deleted.push(key);
+        return super.delete(key);
+      }
+    }
+    const sidecarStore = new WatchedStore();
     const { sidecar, phone } = await directPair(t.url, sidecarStore);
+    // The CLI runs on a copy of the store (the same device), so that what it deletes itself does not count here.
+    const cliStore = new WatchedStore();
+    for (const key of await sidecarStore.keys('')) await cliStore.set(key, (await sidecarStore.get(key)) as string);
+    // A chunk of an unfinished message from the phone, kept for a restart: the rest can never come once it is revoked.
+    const kept = `rx/${phone.deviceId}/${'ab'.repeat(16)}/0`;
+    await sidecarStore.set(kept, 'AQ');
+    await cliStore.set(kept, 'AQ');
     const peerEvents: Array<{ deviceId: string; online: boolean; revoked?: true }> = [];
     sidecar.events.on('peer', (e) => peerEvents.push(e));
     const sidecarErrors: OppieError[] = [];
@@ -48,11 +63,16 @@ describe('a data channel ends with the session it belongs to', () => {
     const phoneErrors: OppieError[] = [];
     phone.events.on('error', (e) => phoneErrors.push(e));
     // The CLI's way: another client on the sidecar's store revokes the phone; the running sidecar is not told.
-    const cli = await sdkClient(t.url, 'sidecar', 'workstation', { storage: sidecarStore });
+    const cli = await sdkClient(t.url, 'sidecar', 'workstation', { storage: cliStore });
     env.closing(cli);
     await cli.revoke(phone.deviceId);
     await until('both sides back on the relay', 5_000, () => relayBy(sidecar, phone));
     expect(peerEvents).toContainEqual({ deviceId: phone.deviceId, online: false, revoked: true });
+    // Both the client that revoked and the one the relay told forget what they kept of the phone's transfer.
+    await until('the kept chunk deleted', 5_000, () =>
+      sidecarStore.deleted.includes(kept) && cliStore.deleted.includes(kept) ? true : undefined,
+    );
+    expect([await sidecarStore.keys('rx/'), await cliStore.keys('rx/')]).toEqual([[], []]);
     expect(phone.state).toBe('closed');
     expect(phoneErrors.map((e) => e.code)).toContain('OPPIE_ERR_CLOSED');
     // Nothing the revoked phone sends reaches the sidecar any more, over any path.
