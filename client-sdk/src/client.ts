@@ -335,10 +335,8 @@ export class OppieClient {
       const p = f.payload as { deviceId: string; online: boolean; revoked?: boolean };
       this.online.set(p.deviceId, p.online);
       // The relay refuses a revoked device from now on; a data channel to it is the one path it cannot close.
-      if (p.revoked === true) {
-        this.directPaths.forget(p.deviceId);
-        this.messaging.forgetPeer(p.deviceId);
-      } else this.directPaths.presence(p.deviceId, p.online);
+      if (p.revoked === true) this.forgetRevoked(p.deviceId);
+      else this.directPaths.presence(p.deviceId, p.online);
       this.events.emit('peer', {
         deviceId: p.deviceId,
         online: p.online,
@@ -395,9 +393,14 @@ export class OppieClient {
 
   async revoke(deviceId: string): Promise<void> {
     await this.api.revoke(await this.token(), deviceId);
+    this.forgetRevoked(deviceId);
+    if (this.peerSet.get(deviceId) !== undefined) await this.peerSet.remove(deviceId);
+  }
+
+  /** A revoked peer: its data channel closes, and what messaging kept of an unfinished transfer of its goes. */
+  private forgetRevoked(deviceId: string): void {
     this.directPaths.forget(deviceId);
     this.messaging.forgetPeer(deviceId);
-    if (this.peerSet.get(deviceId) !== undefined) await this.peerSet.remove(deviceId);
   }
 
   /**

@@ -23,6 +23,7 @@ export {
   mayBeLowGain,
   nodeCompression,
   probeOf,
+  skipsLowGain,
   webCompression,
   type ZlibLike,
 } from './delivery/compression.js';

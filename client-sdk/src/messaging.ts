@@ -163,8 +163,8 @@ export class Messaging {
   private readonly pacer: Pacer;
   /** Send promises by peer and by the sequence number whose receipt settles them. */
   private readonly waiting = new Map<string, Map<number, Settle>>();
-  private readonly reassemblers = new Map<string, Reassembler>();
-  private readonly rxTransfer = new Map<string, string>();
+  /** The transfer in progress from each peer: its id and its reassembler. */
+  private readonly rxTransfers = new Map<string, { id: string; reassembler: Reassembler }>();
   /**
    * Peers with no received chunk in storage, as this process last made sure: forgetting a transfer of theirs needs no
    * listing of the store (a listing and a delete per message, in IndexedDB or on disk, for messages of one chunk).
@@ -687,8 +687,7 @@ export class Messaging {
       });
       return;
     }
-    this.reassemblers.delete(from);
-    this.rxTransfer.delete(from);
+    this.rxTransfers.delete(from);
     if (!this.rxClean.has(from)) {
       const finishing = this.rxFinishing.get(from) ?? new Set<string>();
       this.rxFinishing.set(from, finishing.add(chunk.transferId));
@@ -738,12 +737,11 @@ export class Messaging {
    * from storage (the inbox committed them and the sender has let them go); any other transfer's are forgotten.
    */
   private async reassemblerFor(peer: string, transferId: string, index: number): Promise<Reassembler> {
-    const current = this.reassemblers.get(peer);
-    if (current !== undefined && this.rxTransfer.get(peer) === transferId) return current;
+    const current = this.rxTransfers.get(peer);
+    if (current?.id === transferId) return current.reassembler;
     await this.dropTransfer(peer, index > 0 ? transferId : undefined);
     const fresh = new Reassembler({ inflate: (bytes, max) => this.compression.inflateRaw(bytes, max) });
-    this.reassemblers.set(peer, fresh);
-    this.rxTransfer.set(peer, transferId);
+    this.rxTransfers.set(peer, { id: transferId, reassembler: fresh });
     if (index > 0) {
       const prefix = `${RX_PREFIX}${peer}/${transferId}/`;
       const keys = await storageOp('reading a transfer back', () => this.d.platform.storage.keys(prefix));
@@ -765,8 +763,7 @@ export class Messaging {
    * transfers completed in a batch not yet committed.
    */
   private async dropTransfer(peer: string, keep?: string): Promise<void> {
-    this.reassemblers.delete(peer);
-    this.rxTransfer.delete(peer);
+    this.rxTransfers.delete(peer);
     const kept = [keep, ...(this.rxFinishing.get(peer) ?? [])]
       .filter((id) => id !== undefined)
       .map((id) => `${RX_PREFIX}${peer}/${id}/`);
@@ -798,7 +795,7 @@ export class Messaging {
     if (finished === undefined) return;
     this.rxFinishing.delete(peer);
     // Nothing in progress: all of the peer's chunks may go, and the peer is then known to have none.
-    if (!this.rxTransfer.has(peer)) return this.dropTransfer(peer);
+    if (!this.rxTransfers.has(peer)) return this.dropTransfer(peer);
     await this.bestEffort('forgetting a finished transfer', async () => {
       for (const id of finished)
         for (const key of await this.d.platform.storage.keys(`${RX_PREFIX}${peer}/${id}/`))
@@ -1013,8 +1010,7 @@ export class Messaging {
     this.relayAcks = undefined;
     this.receiptDue.clear();
     this.outgoing.clear();
-    this.reassemblers.clear();
-    this.rxTransfer.clear();
+    this.rxTransfers.clear();
     this.rxAbandoned.clear();
     this.rxClean.clear();
     this.rxFinishing.clear();

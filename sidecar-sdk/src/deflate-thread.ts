@@ -16,10 +16,8 @@ import {
   DEFLATE_HUFFMAN_ABOVE,
   DEFLATE_PROBE_BYTES,
   DEFLATE_PROBE_FROM,
-  isLowGain,
-  mayBeLowGain,
   nodeCompression,
-  probeOf,
+  skipsLowGain,
 } from '@oppie/client-sdk';
 
 /**
@@ -264,11 +262,7 @@ export function workerCompression(thread: DeflateThread = sharedDeflateThread())
       // Data to skip is found here: the probe costs less than a trip to the thread and back (which would then carry
       // nothing back), and a stream of such payloads leaves the thread idle. Text passes the entropy test and goes to
       // the thread without the deflated probe on this thread.
-      const skip =
-        hints?.skipLowGain === true &&
-        mayBeLowGain(bytes) &&
-        isLowGain(zlib.deflateRawSync(probeOf(bytes), PROBE_LEVEL).byteLength);
-      if (skip) return bytes;
+      if (await skipsLowGain(bytes, hints, (probe) => zlib.deflateRawSync(probe, PROBE_LEVEL))) return bytes;
       return thread.deflate(bytes);
     },
     inflateRaw: here.inflateRaw,

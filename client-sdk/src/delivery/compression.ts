@@ -41,13 +41,7 @@ export interface DeflateHints {
  * percent of each other, and on text both far below the threshold.
  */
 export const webCompression: Compression = {
-  deflateRaw: async (bytes, hints) => {
-    if (hints?.skipLowGain === true && bytes.byteLength >= DEFLATE_PROBE_FROM && mayBeLowGain(bytes)) {
-      const probe = await deflateRaw(probeOf(bytes));
-      if (isLowGain(probe.byteLength)) return bytes;
-    }
-    return deflateRaw(bytes);
-  },
+  deflateRaw: async (bytes, hints) => ((await skipsLowGain(bytes, hints, deflateRaw)) ? bytes : deflateRaw(bytes)),
   inflateRaw: (b, m) => inflateRaw(b, m),
 };
 
@@ -128,6 +122,23 @@ export function mayBeLowGain(bytes: Uint8Array): boolean {
  */
 export function isLowGain(deflatedBytes: number): boolean {
   return deflatedBytes > DEFLATE_PROBE_BYTES * DEFLATE_HUFFMAN_ABOVE;
+}
+
+/**
+ * Whether a deflate asked with `hints` leaves `bytes` as they are: `skipLowGain`, {@link DEFLATE_PROBE_FROM} bytes or
+ * more, {@link mayBeLowGain}, and then its probe, deflated by `deflateProbe`, {@link isLowGain}. The decision the
+ * backends that probe only for it share (`nodeCompression` deflates the probe anyway, to choose its strategy).
+ *
+ * @example
+ * if (await skipsLowGain(bytes, hints, (probe) => zlib.deflateRawSync(probe, { level: 1 }))) return bytes;
+ */
+export async function skipsLowGain(
+  bytes: Uint8Array,
+  hints: DeflateHints | undefined,
+  deflateProbe: (probe: Uint8Array) => Uint8Array | Promise<Uint8Array>,
+): Promise<boolean> {
+  if (hints?.skipLowGain !== true || bytes.byteLength < DEFLATE_PROBE_FROM || !mayBeLowGain(bytes)) return false;
+  return isLowGain((await deflateProbe(probeOf(bytes))).byteLength);
 }
 /**
  * Inputs up to this size are deflated on the calling thread. A round trip through libuv's thread pool costs more than
