@@ -53,6 +53,8 @@ describe('jsonBytes', () => {
     ['two-byte characters', longWith('é', '', 0)],
     ['Chinese text', longWith('中文的长字符串', '', 0)],
     ['ASCII with one emoji at the end', longWith('abcd', '😀', 1)],
+    ['every common escape', longWith('a\\b"c\nd\re\tf', '', 0)],
+    ['common escapes and a rare one (a backspace)', longWith('a\nb"', '\b', 0.5)],
   ])('writes a long string with %s as JSON.stringify does', (_, s) => {
     same({ p: s });
     same({ p: { path: 'a.ts', diff: s, lines: [1, 2], more: [s, { s }] } });
