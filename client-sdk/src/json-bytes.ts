@@ -47,7 +47,7 @@ const RARE_ESCAPED = Array.from({ length: 32 }, (_, c) => String.fromCharCode(c)
 function longString(s: string): Part[] {
   if (!wellFormed(s) || RARE_ESCAPED.some((c) => s.includes(c))) return [JSON.stringify(s)];
   let contents = s;
-  for (const [c, escape] of COMMON_ESCAPES) if (contents.includes(c)) contents = contents.replaceAll(c, escape);
+  for (const [c, escaped] of COMMON_ESCAPES) if (contents.includes(c)) contents = contents.replaceAll(c, escaped);
   return ['"', { long: contents }, '"'];
 }
 
