@@ -26,7 +26,7 @@ import type { Peers } from './peers.js';
 import type { Platform } from './platform.js';
 import { Pacer } from './transport/pacer.js';
 import type { RelayFrameIn } from './transport/relay-connection.js';
-import { decodePlain, encodePlain, type InboxValue, P_FRAME_OPEN, SEALED_PAYLOAD } from './wire.js';
+import { ChunkFrame, decodePlain, encodePlain, type InboxValue, P_FRAME_OPEN, SEALED_PAYLOAD } from './wire.js';
 
 /** Payloads above this are chunked, so every frame stays well below the relay's and WebRTC's message limits. */
 const CHUNK_THRESHOLD = 48 * 1024;
@@ -194,7 +194,10 @@ export class Messaging {
   private rtoTimer: unknown;
   private closed = false;
 
-  /** Chunks are kept (inbox, chunk store) as text in the frame codec (native base64url on Node), deflated by the platform. */
+  /**
+   * Chunks are kept (inbox, chunk store) as text in the frame codec (native base64url on Node), made only when kept
+   * (ChunkFrame); deflated by the platform.
+   */
   private readonly codec: Base64url;
   private readonly compression: Compression;
 
@@ -657,7 +660,7 @@ export class Messaging {
       return;
     }
     if ('p' in frame) return this.emit(type, from, id, frame.p, redelivered);
-    const chunk = decodeChunk(this.codec.decode(frame.c));
+    const chunk = decodeChunk(frame instanceof ChunkFrame ? frame.bytes : this.codec.decode(frame.c));
     // A transfer that failed was reported once; the rest of its chunks have nothing to join.
     if (this.rxAbandoned.get(from) === chunk.transferId) return;
     let r: Awaited<ReturnType<Reassembler['add']>>;

@@ -36,13 +36,38 @@ export const P_FRAME_OPEN = 5;
 export const CHUNK_FRAME = CHUNK_VERSION;
 
 /**
- * The frame in a plaintext. A chunk comes back as base64url text (by `toText`), the form the inbox and the chunk store
- * keep; a JSON `{"c": text}` (what SDKs sent before chunks were binary, perhaps still in an outbox) is read the same.
+ * A chunk's frame as it arrived: its bytes, and `c`, the base64url text the inbox and the chunk store keep, made only
+ * when read. A chunk delivered in order is never stored, and its text (87 KB for a 64 KiB chunk) would be made and
+ * decoded again for nothing; where the frame is stored as JSON it is written as `{"c": text}`, as before.
+ */
+export class ChunkFrame {
+  private text: string | undefined;
+
+  constructor(
+    /** The chunk (`encodeChunk`'s bytes); a view of the plaintext it came in. */
+    readonly bytes: Uint8Array,
+    private readonly toText: (chunk: Uint8Array) => string,
+  ) {}
+
+  get c(): string {
+    this.text ??= this.toText(this.bytes);
+    return this.text;
+  }
+
+  toJSON(): { c: string } {
+    return { c: this.c };
+  }
+}
+
+/**
+ * The frame in a plaintext. A chunk comes back as a {@link ChunkFrame}, whose text is base64url by `toText`, the form
+ * the inbox and the chunk store keep; a JSON `{"c": text}` (what SDKs sent before chunks were binary, perhaps still in
+ * an outbox) is read as text.
  */
 export function decodePlain(bytes: Uint8Array, toText: (chunk: Uint8Array) => string): PlainFrame {
   if (bytes[0] === CHUNK_FRAME) {
     decodeChunk(bytes); // a malformed chunk is refused here (OPPIE_ERR_PROTOCOL), before the inbox counts it
-    return { c: toText(bytes) };
+    return new ChunkFrame(bytes, toText);
   }
   let v: unknown;
   try {

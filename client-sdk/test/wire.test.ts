@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeChunk } from '../src/delivery/chunker.js';
-import { CHUNK_FRAME, decodePlain, encodeFrame, encodePlain, SEALED_PAYLOAD } from '../src/wire.js';
+import { CHUNK_FRAME, ChunkFrame, decodePlain, encodeFrame, encodePlain, SEALED_PAYLOAD } from '../src/wire.js';
 
 /** Chunk bytes as text, for decodePlain (what the SDK passes is its base64url codec). */
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -90,6 +90,25 @@ describe('encodeFrame', () => {
 });
 
 describe('decodePlain', () => {
+  it("makes a chunk's text only when it is read, and once", () => {
+    const chunk = encodeChunk({
+      transferId: 'cd'.repeat(16),
+      index: 0,
+      count: 1,
+      compressed: false,
+      data: new Uint8Array(9),
+    });
+    let made = 0;
+    const frame = decodePlain(chunk, (b) => {
+      made += 1;
+      return hex(b);
+    }) as ChunkFrame;
+    expect(made).toBe(0);
+    expect(frame.c).toBe(hex(chunk));
+    expect(JSON.stringify(frame)).toBe(JSON.stringify({ c: hex(chunk) }));
+    expect(made).toBe(1);
+  });
+
   it('reads a chunk frame as its bytes, a JSON chunk (older SDKs) as its text, and refuses anything else', () => {
     const chunk = encodeChunk({
       transferId: 'ab'.repeat(16),
@@ -99,7 +118,12 @@ describe('decodePlain', () => {
       data: new Uint8Array([7, 8]),
     });
     expect(chunk[0]).toBe(CHUNK_FRAME);
-    expect(decodePlain(chunk, hex)).toEqual({ c: hex(chunk) });
+    const frame = decodePlain(chunk, hex);
+    expect(frame).toBeInstanceOf(ChunkFrame);
+    expect((frame as ChunkFrame).bytes).toEqual(chunk);
+    expect((frame as { c: string }).c).toBe(hex(chunk));
+    // Stored as JSON (the inbox buffering it) it is the text, as before chunks were kept as bytes.
+    expect(JSON.parse(JSON.stringify({ frame }))).toEqual({ frame: { c: hex(chunk) } });
     expect(decodePlain(new TextEncoder().encode('{"c":"AQID"}'), noChunk)).toEqual({ c: 'AQID' });
     expect(decodePlain(new TextEncoder().encode('{"v":1}'), noChunk)).toEqual({ v: 1 });
     // A chunk frame too short for its header, or with unknown flags, is refused before the inbox sees it.

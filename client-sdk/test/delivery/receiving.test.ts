@@ -100,6 +100,22 @@ describe('receiving', () => {
     rx.messaging.close();
   });
 
+  it('stores a chunk that waits behind a gap as text, and delivers it from there after a restart', async () => {
+    const p = await pair();
+    const text = JSON.stringify({ d: 'y'.repeat(2000) });
+    const store = new MemoryStore();
+    const before = await p.receive(store);
+    const frames = [p.frame('chat', chat(0)), p.frame('diff', chunk(0, 1, new TextEncoder().encode(text)))];
+    await before.messaging.received(frames[1] as (typeof frames)[number]); // seq 1 first: buffered, in the store
+    expect(before.got).toEqual([]);
+    before.messaging.close();
+    const after = await p.receive(store);
+    await after.messaging.received(frames[0] as (typeof frames)[number]);
+    expect(after.errors).toEqual([]);
+    expect(after.got.map((m) => m.payload)).toEqual([{ n: 0 }, JSON.parse(text)]);
+    after.messaging.close();
+  });
+
   it('resumes a chunked message after a restart from the chunks stored before it', async () => {
     const text = JSON.stringify({ d: 'x'.repeat(3000) });
     const bytes = new TextEncoder().encode(text);
