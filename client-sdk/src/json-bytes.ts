@@ -8,7 +8,7 @@
 
 const encoder = new TextEncoder();
 
-/** Strings from this length on are copied in as UTF-8 when nothing in them needs escaping. */
+/** Strings from this length on are escaped and encoded here ({@link longString}); shorter ones by JSON.stringify. */
 export const LONG_STRING = 512;
 /**
  * Values visited before giving up on finding a long string: a message with more fields than this is written by
