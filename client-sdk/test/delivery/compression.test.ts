@@ -5,13 +5,19 @@ import { describe, expect, it } from 'vitest';
 import { type Chunk, Reassembler, splitPayload } from '../../src/delivery/chunker.js';
 import {
   type Compression,
+  DEFLATE_PROBE_BYTES,
   DEFLATE_PROBE_FROM,
+  isLowGain,
+  LOW_GAIN_MAX_REPEATS,
   LOW_GAIN_MIN_BITS,
   mayBeLowGain,
   nodeCompression,
+  probeOf,
+  repeatedQuads,
   SYNC_DEFLATE_BYTES,
   SYNC_INFLATE_BYTES,
   SYNC_INFLATE_OUTPUT,
+  skipsLowGain,
   webCompression,
   type ZlibLike,
 } from '../../src/delivery/compression.js';
@@ -39,6 +45,16 @@ const chineseText = (): Uint8Array => {
 };
 
 const text = (n: number) => new TextEncoder().encode('diff --git a/x b/x\n+ a line of a diff\n'.repeat(n));
+
+/** A copy of `bytes` with 150 bytes of its probe repeated twice within the probe: ~290 repeats, too few for LZ77. */
+const withRepeatsInProbe = (bytes: Uint8Array) => {
+  const out = bytes.slice();
+  const from = (out.length - DEFLATE_PROBE_BYTES) >>> 1;
+  const piece = out.slice(from, from + 150);
+  out.set(piece, from + 1000);
+  out.set(piece, from + 3000);
+  return out;
+};
 
 describe('compression backends', () => {
   it('each inflates what the other deflates (the two ends of a pair may differ)', async () => {
@@ -154,10 +170,15 @@ describe('compression backends', () => {
     expect(calls).toEqual([{ fn: 'deflateRawSync', bytes: small.length, level: Z_BEST_SPEED, strategy: undefined }]);
   });
 
-  it('Node zlib: with skipLowGain, data that only Huffman coding shrinks comes back undeflated after the probe alone', async () => {
+  it('Node zlib: with skipLowGain, data that only Huffman coding shrinks comes back undeflated, after the probe only when it has repeats', async () => {
     const { calls, c } = recorded();
     const random = new TextEncoder().encode(randomBytes(48 * 1024).toString('base64'));
     expect((await c.deflateRaw(random, { skipLowGain: true })) === random).toBe(true);
+    expect(calls).toEqual([]); // no repeats in its probe: nothing to deflate
+    // Repeats in the probe, but too few for LZ77 to pay: the deflated probe decides.
+    const repeated = withRepeatsInProbe(random);
+    expect(repeatedQuads(probeOf(repeated))).toBeGreaterThan(LOW_GAIN_MAX_REPEATS);
+    expect((await c.deflateRaw(repeated, { skipLowGain: true })) === repeated).toBe(true);
     expect(calls).toEqual([{ fn: 'deflateRawSync', bytes: 4096, level: Z_BEST_SPEED, strategy: undefined }]);
 
     // Text is deflated as without the hint, and so is a payload too small to probe.
@@ -189,6 +210,77 @@ describe('compression backends', () => {
     const deflated32 = await c.deflateRaw(base32, { skipLowGain: true });
     expect(deflated32.length).toBeLessThan(base32.length * 0.7);
     await roundTrips(base32, deflated32);
+  });
+
+  it('repeatedQuads counts the positions whose four bytes came earlier, exactly (property)', () => {
+    const reference = (b: Uint8Array) => {
+      const seen = new Set<string>();
+      let n = 0;
+      for (let i = 0; i + 4 <= b.length; i++) {
+        const quad = b.subarray(i, i + 4).join(',');
+        if (seen.has(quad)) n += 1;
+        else seen.add(quad);
+      }
+      return n;
+    };
+    // Small alphabets make repeats common; the full one makes distinct quads whose hashes collide.
+    const bytes = fc.oneof(
+      fc.uint8Array({ maxLength: 4096 }),
+      fc.uint8Array({ min: 0, max: 3, maxLength: 4096 }),
+      fc.uint8Array({ min: 60, max: 75, maxLength: 600 }),
+    );
+    fc.assert(
+      fc.property(bytes, (b) => {
+        expect(repeatedQuads(b)).toBe(reference(b));
+      }),
+      { numRuns: 300 },
+    );
+    expect(repeatedQuads(new TextEncoder().encode('abcdabcd'))).toBe(1);
+    expect(repeatedQuads(new Uint8Array(4096))).toBe(4092);
+    expect(repeatedQuads(new Uint8Array(3))).toBe(0);
+  });
+
+  it('a probe skipped for its few repeats is one the deflated probe calls low-gain too', () => {
+    const kinds: Record<string, () => Uint8Array> = {
+      base64: () => new TextEncoder().encode(randomBytes(48 * 1024).toString('base64')),
+      binary: () => randomBytes(64 * 1024),
+      printable: () => Uint8Array.from(randomBytes(64 * 1024), (b) => 32 + (b % 95)),
+      'random CJK': () =>
+        new TextEncoder().encode(
+          String.fromCodePoint(...Array.from(randomBytes(44 * 1024), (b, i) => 0x4e00 + b * 80 + (i % 80))),
+        ),
+      'base64 in JSON': () =>
+        new TextEncoder().encode(
+          JSON.stringify(Array.from({ length: 60 }, (_, id) => ({ id, blob: randomBytes(800).toString('base64') }))),
+        ),
+    };
+    for (const [kind, make] of Object.entries(kinds)) {
+      for (let i = 0; i < 10; i++) {
+        const bytes = make();
+        const probe = probeOf(bytes);
+        expect(mayBeLowGain(bytes), kind).toBe(true);
+        expect(repeatedQuads(probe), kind).toBeLessThanOrEqual(LOW_GAIN_MAX_REPEATS);
+        expect(isLowGain(zlib.deflateRawSync(probe, { level: 1 }).length), kind).toBe(true);
+      }
+    }
+    // Text with as many bits per byte has thousands: the deflated probe decides, and deflates it.
+    expect(repeatedQuads(probeOf(chineseText()))).toBeGreaterThan(1000);
+  });
+
+  it('skipsLowGain deflates the probe only when it has repeats', async () => {
+    const probes: number[] = [];
+    const deflateProbe = (probe: Uint8Array) => {
+      probes.push(probe.length);
+      return zlib.deflateRawSync(probe, { level: 1 });
+    };
+    const random = new TextEncoder().encode(randomBytes(48 * 1024).toString('base64'));
+    expect(await skipsLowGain(random, { skipLowGain: true }, deflateProbe)).toBe(true);
+    expect(probes).toEqual([]);
+    expect(await skipsLowGain(withRepeatsInProbe(random), { skipLowGain: true }, deflateProbe)).toBe(true);
+    expect(await skipsLowGain(chineseText(), { skipLowGain: true }, deflateProbe)).toBe(false);
+    expect(probes).toEqual([DEFLATE_PROBE_BYTES, DEFLATE_PROBE_BYTES]);
+    expect(await skipsLowGain(random, {}, deflateProbe)).toBe(false);
+    expect(probes.length).toBe(2);
   });
 
   it('mayBeLowGain lets text through on its entropy alone and leaves base64 and binary to the probe', () => {
