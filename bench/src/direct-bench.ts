@@ -12,7 +12,8 @@
  *      same 64 KiB strings, same application window) measured in the same run, for two payloads (random base64 and
  *      diff text, see payloadOf). Target: SDK direct >= 0.8x raw. Both sides are judged warm: one raw run and
  *      {@link SDK_WARM_UP_RUNS} SDK runs of each payload go first and are only logged (V8 optimizes the SDK's code over
- *      its first couple of thousand messages; the raw channel, a loop around `send`, shows no such trend).
+ *      its first couple of thousand messages; the raw channel, a loop around `send`, shows no such trend). With
+ *      `--split` the receiving end is a new child process in every run, so only the sending end is warm.
  *
  * Everything but the relay runs in this process (both clients, both channel ends), as the raw channel does; with
  * `--split` the receiving end of every throughput run (the raw channel's answerer, the SDK phone) runs in a child
@@ -465,7 +466,8 @@ async function main(): Promise<void> {
     for (const kind of kinds) {
       // The reference is the median of three runs: a single raw run now and then comes out at a third of the others.
       // One run first, not judged, so both sides are measured after a warm-up (the raw channel shows no trend).
-      await rawThroughput(values.quick ? 400 : 1600, kind, split);
+      const rawWarmUp = await rawThroughput(values.quick ? 400 : 1600, kind, split);
+      log(`  ${kind}: raw data channel warm-up (not judged) ${rate(rawWarmUp)}`);
       const raws: Rate[] = [];
       for (let i = 0; i < 3; i++) raws.push(await rawThroughput(values.quick ? 400 : 1600, kind, split));
       raws.sort((x, y) => x.mbps - y.mbps);
@@ -474,7 +476,8 @@ async function main(): Promise<void> {
       log(`  ${kind}: raw data channel ${raws.map(rate).join(', ')}; median ${raw.toFixed(1)} MB/s`);
       // Steady state, as a long-running sidecar sees it: the SDK's first runs in a process ran 20-30% slower while V8
       // optimized its code (2026-12-02: 32, 31, then 39-48 MB/s over seven runs), and a payload's own path (deflate)
-      // warms up on its own. Logged, not judged.
+      // warms up on its own. Logged, not judged. With --split only this process warms up: each run's receiving end
+      // is a new child process.
       const warmUp: Rate[] = [];
       for (let i = 0; i < SDK_WARM_UP_RUNS; i++)
         warmUp.push(await sdkThroughput(relay.url, stores, true, kind, sdkOpts));

@@ -60,10 +60,16 @@ interface Walk {
   long: boolean;
 }
 
-/** Whether `v` is an object JSON.stringify writes from its own keys alone (no `toJSON`, no class, no boxed value). */
+/**
+ * Whether `v` is an object JSON.stringify writes from its own keys alone: no `toJSON`, no class, no boxed value (a
+ * boxed string given Object.prototype still says `[object String]`).
+ */
 function plainObject(v: object): boolean {
   const proto = Object.getPrototypeOf(v) as unknown;
-  if (Array.isArray(v) ? proto !== Array.prototype : proto !== Object.prototype && proto !== null) return false;
+  if (Array.isArray(v)) {
+    if (proto !== Array.prototype) return false;
+  } else if ((proto !== Object.prototype && proto !== null) || Object.prototype.toString.call(v) !== '[object Object]')
+    return false;
   return typeof (v as { toJSON?: unknown }).toJSON !== 'function';
 }
 
@@ -102,7 +108,9 @@ function write(v: unknown, out: Part[], walk: Walk): boolean | 'skip' {
   if (!plainObject(o)) return false;
   if (Array.isArray(o)) {
     out.push('[');
-    for (let i = 0; i < o.length; i++) {
+    // Read once, as JSON.stringify does (a getter could grow or shrink the array meanwhile).
+    const length = o.length;
+    for (let i = 0; i < length; i++) {
       if (i > 0) out.push(',');
       const r = write(o[i], out, walk);
       if (r === false) return false;
@@ -146,7 +154,9 @@ function join(parts: readonly Part[]): Uint8Array {
 
 /**
  * The UTF-8 JSON of `value`: exactly the bytes of `new TextEncoder().encode(JSON.stringify(value))`, for a value whose
- * JSON is text. JSON.stringify's errors (a cycle, a bigint) are thrown as it throws them.
+ * JSON is text. JSON.stringify's errors (a cycle, a bigint) are thrown as it throws them. Meant for plain data: when
+ * the walk hands a message over to JSON.stringify (or something in it throws), the getters and Proxy traps it read
+ * are read again.
  *
  * @example
  * const bytes = jsonBytes({ p: { path: 'src/app.ts', diff } }); // diff copied in, not walked
@@ -154,6 +164,12 @@ function join(parts: readonly Part[]): Uint8Array {
 export function jsonBytes(value: unknown): Uint8Array {
   const parts: Part[] = [];
   const walk: Walk = { left: JSON_WALK_VALUES, long: false };
-  if (write(value, parts, walk) === true && walk.long) return join(parts);
+  let written: boolean | 'skip' = false;
+  try {
+    written = write(value, parts, walk);
+  } catch {
+    // A getter or Proxy trap that throws: JSON.stringify says what it says about it.
+  }
+  if (written === true && walk.long) return join(parts);
   return encoder.encode(JSON.stringify(value));
 }

@@ -88,6 +88,36 @@ describe('jsonBytes', () => {
     }
   });
 
+  it('matches JSON.stringify on values that look plain but are not, or change while read', () => {
+    const s = longWith('QUJD', '', 0);
+    // The length is read once: a getter that grows the array does not add to what is written. (Two arrays: each
+    // serializer reads its own, so neither sees what the other's reads did.)
+    const growing = () => {
+      const a: unknown[] = [s];
+      Object.defineProperty(a, 1, {
+        enumerable: true,
+        get() {
+          a.push(0);
+          return 1;
+        },
+      });
+      return a;
+    };
+    expect(Buffer.from(jsonBytes({ p: growing() })).toString()).toBe(JSON.stringify({ p: growing() }));
+    // A boxed string given Object.prototype is still a string to JSON.stringify.
+    same({ p: { d: s, boxed: Object.setPrototypeOf(new String('ab'), Object.prototype) } });
+    // A Proxy whose getPrototypeOf throws: JSON.stringify never asks it.
+    const proxy = new Proxy(
+      { x: 1 },
+      {
+        getPrototypeOf() {
+          throw new Error('no prototype');
+        },
+      },
+    );
+    same({ p: { d: s, proxy } });
+  });
+
   it('throws what JSON.stringify throws: a bigint, a cycle', () => {
     const s = longWith('QUJD', '', 0);
     expect(() => jsonBytes({ p: { d: s, n: 1n } })).toThrow(TypeError);

@@ -18,7 +18,10 @@ export const AEAD_TAG_BYTES = 16;
 export interface Aead {
   /** ciphertext || tag of `plaintext` under `key` (32 bytes) and `nonce` (24 bytes), `ad` authenticated. */
   seal(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array;
-  /** The plaintext; throws (any error) when the tag does not verify. */
+  /**
+   * The plaintext; throws (any error) when the tag does not verify. The caller owns the returned memory and may keep
+   * views of it (a received chunk is kept as bytes until it is delivered): never a reused scratch buffer.
+   */
   open(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, sealed: Uint8Array): Uint8Array;
   /**
    * Inputs (plaintext to seal, ciphertext to open) shorter than this go to libsodium instead: a backend with a fixed

@@ -11,8 +11,9 @@ import { OppieError } from '../errors.js';
 export interface Compression {
   /**
    * Deflates `bytes`. With `skipLowGain`, a payload of {@link DEFLATE_PROBE_FROM} bytes or more that only Huffman
-   * coding would shrink ({@link mayBeLowGain}, then {@link isLowGain} of its probe) comes back as the same bytes,
-   * undeflated: the caller then sends it as it is.
+   * coding would shrink ({@link skipsLowGain}: {@link mayBeLowGain}, then its probe's repeats or, with more than a
+   * few, {@link isLowGain} of the deflated probe) comes back as the same bytes, undeflated: the caller then sends it
+   * as it is.
    */
   deflateRaw(bytes: Uint8Array, hints?: DeflateHints): Promise<Uint8Array>;
   /**
@@ -26,7 +27,8 @@ export interface Compression {
 export interface DeflateHints {
   /**
    * Leave data that only Huffman coding would shrink (base64 of binary: to ~75%) undeflated: its bytes carry at
-   * least {@link LOW_GAIN_MIN_BITS} each and its probe deflates to more than {@link DEFLATE_HUFFMAN_ABOVE}. Its
+   * least {@link LOW_GAIN_MIN_BITS} each and its probe has at most {@link LOW_GAIN_MAX_REPEATS} repeats or deflates
+   * to more than {@link DEFLATE_HUFFMAN_ABOVE}. Its
    * deflate and inflate cost more time at the two ends than its bytes take on a fast link (with both ends on two
    * cores, deflating it cost a quarter of the throughput), while data with repeats (text: to ~20%) is deflated all
    * the same.
@@ -36,9 +38,9 @@ export interface DeflateHints {
 
 /**
  * The portable default: the Web `CompressionStream`/`DecompressionStream`. With `skipLowGain` it tells low-gain data
- * as `nodeCompression` does, by {@link mayBeLowGain} and a deflated probe, which the streams make at their own level
- * (zlib's default, 6, where nodeCompression's probe uses 1): on data with no repeats the two levels come out within a
- * percent of each other, and on text both far below the threshold.
+ * as `nodeCompression` does ({@link skipsLowGain}); a probe with repeats is deflated by the streams at their own
+ * level (zlib's default, 6, where nodeCompression's probe uses 1): on data with no repeats the two levels come out
+ * within a percent of each other, and on text both far below the threshold.
  */
 export const webCompression: Compression = {
   deflateRaw: async (bytes, hints) => ((await skipsLowGain(bytes, hints, deflateRaw)) ? bytes : deflateRaw(bytes)),
@@ -97,7 +99,7 @@ export const LOW_GAIN_MIN_BITS = 5.5;
  * it has some, the deflated probe ({@link isLowGain}) have to say.
  *
  * @example
- * const skip = mayBeLowGain(bytes) && isLowGain(zlib.deflateRawSync(probeOf(bytes), { level: 1 }).byteLength);
+ * const worthAProbe = mayBeLowGain(bytes); // false: deflate it
  */
 export function mayBeLowGain(bytes: Uint8Array): boolean {
   const sample = probeOf(bytes);
@@ -116,12 +118,13 @@ export function mayBeLowGain(bytes: Uint8Array): boolean {
 
 /**
  * Repeated four-byte sequences ({@link repeatedQuads}) in a probe of {@link LOW_GAIN_MIN_BITS} or more at or below
- * which it is low-gain data without deflating it (out of 4,093 positions). LZ77 gains only by repeats: 64 repeated
- * positions let it replace at most ~256 bytes, 6% of the probe, and the rest, at 5.5 bits a byte or more, takes
- * Huffman coding to more than 68% of its size: above 64% in all, over {@link DEFLATE_HUFFMAN_ABOVE}. Probes of base64
- * of random bytes have 0-4, random binary 0, random CJK characters 3-37, JSON around base64 blobs 27-31; UTF-8 Chinese
- * text has thousands, as has base64 of text. Of 3,300 probes of eleven kinds, none that passed here deflated to 60%
- * or less (the lowest: 72.4%; 2026-12-02).
+ * which it is low-gain data without deflating it (out of 4,093 positions). LZ77 gains by repeats, and those of three
+ * bytes (no repeated quad) save next to nothing at 5.5 bits a byte: a length and a distance cost about what three
+ * literals do. 64 repeated positions let it replace at most ~256 bytes, 6% of the probe, and the rest, at 5.5 bits a
+ * byte or more, takes Huffman coding to more than 68% of its size: above 64% in all, over
+ * {@link DEFLATE_HUFFMAN_ABOVE}. Probes of base64 of random bytes have 0-4, random binary 0, random CJK characters
+ * 3-37, JSON around base64 blobs 27-31; UTF-8 Chinese text has thousands, as has base64 of text. Of 3,300 probes of
+ * eleven kinds, none that passed here deflated to 60% or less (the lowest: 72.4%; 2026-12-02).
  */
 export const LOW_GAIN_MAX_REPEATS = 64;
 
