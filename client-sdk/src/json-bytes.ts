@@ -74,6 +74,25 @@ function plainObject(v: object): boolean {
 }
 
 /**
+ * Whether `v` holds a string of {@link LONG_STRING} or more among the values a walk may visit. Only then is the message
+ * written here: for a small message (most of them) JSON.stringify is faster than a walk that builds parts, and this
+ * look costs a fraction of either.
+ */
+function holdsLongString(v: unknown, walk: Walk): boolean {
+  walk.left -= 1;
+  if (walk.left < 0) return false;
+  if (typeof v === 'string') return v.length >= LONG_STRING;
+  if (v === null || typeof v !== 'object') return false;
+  if (Array.isArray(v)) {
+    const length = v.length;
+    for (let i = 0; i < length; i++) if (holdsLongString(v[i], walk)) return true;
+    return false;
+  }
+  for (const key of Object.keys(v)) if (holdsLongString((v as Record<string, unknown>)[key], walk)) return true;
+  return false;
+}
+
+/**
  * Appends the JSON of `v` to `out`; false when JSON.stringify has to write the message instead: a value it treats
  * in its own way (toJSON, a class instance, a bigint), or more values than the walk may visit (which a cycle is too).
  * An `undefined`, function or symbol comes back as `skip`: JSON.stringify leaves the key out, or writes null in an array.
@@ -154,9 +173,9 @@ function join(parts: readonly Part[]): Uint8Array {
 
 /**
  * The UTF-8 JSON of `value`: exactly the bytes of `new TextEncoder().encode(JSON.stringify(value))`, for a value whose
- * JSON is text. JSON.stringify's errors (a cycle, a bigint) are thrown as it throws them. Meant for plain data: when
- * the walk hands a message over to JSON.stringify (or something in it throws), the getters and Proxy traps it read
- * are read again.
+ * JSON is text. JSON.stringify's errors (a cycle, a bigint) are thrown as it throws them. Meant for plain data:
+ * getters and Proxy traps may be read more than once (by the look for long strings, by the walk that writes, and by
+ * JSON.stringify when it takes over).
  *
  * @example
  * const bytes = jsonBytes({ p: { path: 'src/app.ts', diff } }); // diff copied in, not walked
@@ -166,7 +185,7 @@ export function jsonBytes(value: unknown): Uint8Array {
   const walk: Walk = { left: JSON_WALK_VALUES, long: false };
   let written: boolean | 'skip' = false;
   try {
-    written = write(value, parts, walk);
+    if (holdsLongString(value, { left: JSON_WALK_VALUES, long: false })) written = write(value, parts, walk);
   } catch {
     // A getter or Proxy trap that throws: JSON.stringify says what it says about it.
   }

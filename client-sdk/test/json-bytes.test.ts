@@ -60,6 +60,25 @@ describe('jsonBytes', () => {
     same({ p: { path: 'a.ts', diff: s, lines: [1, 2], more: [s, { s }] } });
   });
 
+  it('writes a long string itself, with or without escapes: JSON.stringify never walks it or the message', () => {
+    const original = JSON.stringify;
+    const given: unknown[] = [];
+    JSON.stringify = ((value: unknown, ...rest: []) => {
+      given.push(value);
+      return original(value, ...rest);
+    }) as typeof JSON.stringify;
+    const base64 = longWith('QUJD', '', 0);
+    const text = longWith('a line "quoted"\n', '', 0);
+    try {
+      jsonBytes({ p: { d: base64, t: text, n: 1 } });
+    } finally {
+      JSON.stringify = original;
+    }
+    expect(given).not.toContain(base64);
+    expect(given).not.toContain(text);
+    expect(given.filter((v) => typeof v === 'object')).toEqual([]);
+  });
+
   it('leaves out what JSON.stringify leaves out, and writes null where it does', () => {
     const s = longWith('QUJD', '', 0);
     same({ p: { a: undefined, b: () => 1, c: Symbol('c'), d: s, [Symbol('e')]: 1 } });
@@ -91,7 +110,8 @@ describe('jsonBytes', () => {
   it('matches JSON.stringify on values that look plain but are not, or change while read', () => {
     const s = longWith('QUJD', '', 0);
     // The length is read once: a getter that grows the array does not add to what is written. (Two arrays: each
-    // serializer reads its own, so neither sees what the other's reads did.)
+    // serializer reads its own, so neither sees what the other's reads did. The look for a long string stops at the
+    // first element.)
     const growing = () => {
       const a: unknown[] = [s];
       Object.defineProperty(a, 1, {
