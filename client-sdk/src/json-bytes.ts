@@ -54,10 +54,9 @@ function longString(s: string): Part[] {
 /** Pieces of JSON text: short text, or a long string's contents, escaped. */
 type Part = string | { readonly long: string };
 
-/** Where a walk stands: values it may still visit, and whether it met a long string. */
+/** Where a walk stands: the values it may still visit. */
 interface Walk {
   left: number;
-  long: boolean;
 }
 
 /**
@@ -103,10 +102,7 @@ function write(v: unknown, out: Part[], walk: Walk): boolean | 'skip' {
   switch (typeof v) {
     case 'string':
       if (v.length < LONG_STRING) out.push(JSON.stringify(v));
-      else {
-        out.push(...longString(v));
-        walk.long = true;
-      }
+      else out.push(...longString(v));
       return true;
     case 'number':
     case 'boolean':
@@ -182,13 +178,13 @@ function join(parts: readonly Part[]): Uint8Array {
  */
 export function jsonBytes(value: unknown): Uint8Array {
   const parts: Part[] = [];
-  const walk: Walk = { left: JSON_WALK_VALUES, long: false };
   let written: boolean | 'skip' = false;
   try {
-    if (holdsLongString(value, { left: JSON_WALK_VALUES, long: false })) written = write(value, parts, walk);
+    // The same values in the same order: a walk that finds a long string within the budget writes it within it too.
+    if (holdsLongString(value, { left: JSON_WALK_VALUES })) written = write(value, parts, { left: JSON_WALK_VALUES });
   } catch {
     // A getter or Proxy trap that throws: JSON.stringify says what it says about it.
   }
-  if (written === true && walk.long) return join(parts);
+  if (written === true) return join(parts);
   return encoder.encode(JSON.stringify(value));
 }

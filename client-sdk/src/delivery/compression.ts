@@ -270,11 +270,14 @@ export function nodeCompression(zlib: ZlibLike): Compression {
   return {
     deflateRaw: async (bytes, hints) => {
       if (bytes.byteLength < DEFLATE_PROBE_FROM) return deflate(bytes, fast);
-      // The same decision as skipsLowGain: data without repeats is left as it is before its probe is deflated.
-      const skippable = hints?.skipLowGain === true && mayBeLowGain(bytes);
-      if (skippable && repeatedQuads(probeOf(bytes)) <= LOW_GAIN_MAX_REPEATS) return bytes;
-      const huffman = isLowGain((await deflate(probeOf(bytes), fast)).byteLength);
-      if (huffman && skippable) return bytes;
+      // The skip is skipsLowGain's; a probe it deflated also chooses the strategy, and is not deflated twice.
+      let probed: Uint8Array | undefined;
+      const deflateProbe = async (probe: Uint8Array) => {
+        probed = await deflate(probe, fast);
+        return probed;
+      };
+      if (await skipsLowGain(bytes, hints, deflateProbe)) return bytes;
+      const huffman = isLowGain((probed ?? (await deflateProbe(probeOf(bytes)))).byteLength);
       return deflate(bytes, huffman ? { strategy: zlib.constants.Z_HUFFMAN_ONLY } : fast);
     },
     inflateRaw: async (bytes, maxOutputBytes) => {
