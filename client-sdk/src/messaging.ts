@@ -26,7 +26,16 @@ import type { Peers } from './peers.js';
 import type { Platform } from './platform.js';
 import { Pacer } from './transport/pacer.js';
 import type { RelayFrameIn } from './transport/relay-connection.js';
-import { ChunkFrame, decodePlain, encodePlain, type InboxValue, P_FRAME_OPEN, SEALED_PAYLOAD } from './wire.js';
+import {
+  ChunkFrame,
+  decodePlain,
+  encodePlain,
+  type InboxValue,
+  P_FRAME_OPEN,
+  SEALED_BYTES,
+  SEALED_HEADROOM,
+  SEALED_PAYLOAD,
+} from './wire.js';
 
 /** Payloads above this are chunked, so every frame stays well below the relay's and WebRTC's message limits. */
 const CHUNK_THRESHOLD = 48 * 1024;
@@ -193,6 +202,11 @@ export class Messaging {
   private readonly fullQueue = new Map<string, { delay: number; at: number; ids: Set<string> }>();
   private rtoTimer: unknown;
   private closed = false;
+  /**
+   * The frame being added, with its sealed bytes (SEALED_BYTES), while the pump that may send it first runs: one
+   * frame's bytes at a time, never kept in the outbox.
+   */
+  private fresh: { peer: string; seq: number; text: string; bytes: Uint8Array } | undefined;
 
   /**
    * Chunks are kept (inbox, chunk store) as text in the frame codec (native base64url on Node), made only when kept
@@ -231,7 +245,16 @@ export class Messaging {
   /** The data channel when it is open and takes the frame, else the relay (paced). */
   private dispatch(e: OutboxEntry): void {
     const env = this.envelope(e);
-    if (this.d.direct?.send(e.peer, env) !== true) this.pacer.push(env);
+    const fresh = this.fresh;
+    if (fresh !== undefined && fresh.peer === e.peer && fresh.seq === e.seq && fresh.text === e.payload) {
+      // Its first send: the data channel frames the sealed bytes in place (channel-frames.ts), once.
+      this.fresh = undefined;
+      env[SEALED_BYTES] = fresh.bytes;
+    }
+    if (this.d.direct?.send(e.peer, env) === true) return;
+    // The relay carries the text: a queued envelope does not hold the bytes too.
+    delete env[SEALED_BYTES];
+    this.pacer.push(env);
   }
 
   /**
@@ -343,7 +366,7 @@ export class Messaging {
     return e.seq <= (this.sentUpTo.get(e.peer) ?? -1);
   }
 
-  private envelope(e: OutboxEntry): object {
+  private envelope(e: OutboxEntry): Record<string, unknown> & { [SEALED_BYTES]?: Uint8Array } {
     const metadata: Record<string, string> = { deviceId: this.d.deviceId };
     if (e.priority !== undefined) metadata.priority = e.priority;
     return {
@@ -437,7 +460,8 @@ export class Messaging {
       for (const plain of frames) {
         const seq = this.d.outbox.nextSeq(to);
         const id = this.newId(type);
-        const ciphertext = session.seal({ from: this.d.deviceId, to, type, id, seq }, plain);
+        const sealed = session.sealWithBytes({ from: this.d.deviceId, to, type, id, seq }, plain, SEALED_HEADROOM);
+        const ciphertext = sealed.text;
         const entry: OutboxEntry = {
           peer: to,
           id,
@@ -450,7 +474,13 @@ export class Messaging {
         };
         await this.d.outbox.add(entry);
         added.push(entry);
-        this.pump(to);
+        this.fresh = { peer: to, seq, text: ciphertext, bytes: sealed.bytes };
+        try {
+          this.pump(to);
+        } finally {
+          // Not sent now (the window is full): a later send decodes the text, as a resend does.
+          this.fresh = undefined;
+        }
         if (firstSeq < 0) {
           firstSeq = seq;
           firstId = id;
@@ -574,9 +604,12 @@ export class Messaging {
     let plain: Uint8Array;
     try {
       // open() throws OPPIE_ERR_DECRYPT for anything forged, tampered or re-addressed: nothing of it reaches the app.
+      // Bytes are a view of a data-channel message that nothing reads after this frame (link.ts hands each over
+      // once): decrypted over, not copied.
       plain = session.open(
         { from, to: this.d.deviceId, type: f.type, id: f.id, seq: f.seq },
         f.payload as string | Uint8Array,
+        f.payload instanceof Uint8Array,
       );
     } catch (err) {
       ackToRelay(f);

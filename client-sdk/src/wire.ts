@@ -91,6 +91,20 @@ export function decodePlain(bytes: Uint8Array, toText: (chunk: Uint8Array) => st
 export const SEALED_PAYLOAD: unique symbol = Symbol('oppie.sealedPayload');
 
 /**
+ * Free bytes in front of the sealed bytes an envelope may carry under {@link SEALED_BYTES}: enough for a binary
+ * data-channel message's kind, length and JSON head (~250 bytes for the SDK's own envelopes).
+ */
+export const SEALED_HEADROOM = 512;
+
+/**
+ * On an envelope marked with {@link SEALED_PAYLOAD}, optionally: the bytes its `payload` spells in base64url, at
+ * {@link SEALED_HEADROOM} into an array whose first bytes are free (`PeerSession.sealWithBytes`). The sender sets
+ * it on a frame's first send: a binary data-channel message is then framed in place, without decoding the text and
+ * copying the bytes (channel-frames.ts). Whoever frames it owns the array; the relay's JSON ignores it (a symbol key).
+ */
+export const SEALED_BYTES: unique symbol = Symbol('oppie.sealedBytes');
+
+/**
  * The JSON text of a frame for the relay. For an envelope marked with {@link SEALED_PAYLOAD} the ciphertext is
  * appended after the other fields instead of JSON.stringify walking it (base64url needs no escaping; about 200 µs for a
  * 64 KiB frame on Node 20); the text parses to the same object. Any other frame is JSON.stringify'd.

@@ -146,6 +146,25 @@ export class PeerSession {
    * const payload = session.seal({ from: session.selfDeviceId, to: session.peerDeviceId, type, id, seq }, bytes);
    */
   seal(header: FrameHeader, plaintext: Uint8Array): string {
+    return this.c.base64url.encode(this.sealInto(header, plaintext, 0));
+  }
+
+  /**
+   * {@link PeerSession.seal} that also returns the sealed bytes, `headroom` bytes into a new array whose first
+   * `headroom` bytes are the caller's: a sender that frames the bytes itself (a binary data-channel message) writes its
+   * framing there instead of decoding the text and copying the bytes into a new array.
+   *
+   * @example
+   * const { text, bytes } = session.sealWithBytes(header, plain, 2048);
+   * bytes.subarray(2048); // nonce || ciphertext || tag, what `text` spells in base64url
+   */
+  sealWithBytes(header: FrameHeader, plaintext: Uint8Array, headroom: number): { text: string; bytes: Uint8Array } {
+    if (!Number.isSafeInteger(headroom) || headroom < 0) throw new RangeError('headroom must be an integer >= 0');
+    const bytes = this.sealInto(header, plaintext, headroom);
+    return { text: this.c.base64url.encode(bytes.subarray(headroom)), bytes };
+  }
+
+  private sealInto(header: FrameHeader, plaintext: Uint8Array, headroom: number): Uint8Array {
     const ad = frameAd(header);
     if (ad === undefined) throw new OppieError('OPPIE_ERR_PROTOCOL', 'malformed frame header');
     if (header.from !== this.selfDeviceId || header.to !== this.peerDeviceId) {
@@ -154,9 +173,9 @@ export class PeerSession {
     // WebCrypto's generator (pooled): libsodium.js's randombytes_buf calls back into JS for the same bytes, ~20x slower.
     const nonce = freshNonce();
     // The nonce goes in front of the ciphertext in the same array (written once by a backend with its own sealAt).
-    const out = this.c.aead.sealAt(this.tx, nonce, ad, plaintext, NONCE_BYTES);
-    out.set(nonce);
-    return this.c.base64url.encode(out);
+    const out = this.c.aead.sealAt(this.tx, nonce, ad, plaintext, headroom + NONCE_BYTES);
+    out.set(nonce, headroom);
+    return out;
   }
 
   /**
@@ -164,26 +183,31 @@ export class PeerSession {
    * or its bytes (a binary data-channel message). Every failure has the same
    * code, so a caller (and an attacker watching it) cannot tell a bad tag from a rewritten header.
    *
+   * Bytes are copied before they are decrypted, unless `consume` gives them up: the plaintext is then decrypted over
+   * them and returned as a view of the same memory, which saves a copy and an allocation of the frame's size (a
+   * data-channel message that nothing reads again). On a bad tag consumed bytes are left undefined.
+   *
    * @throws OppieError OPPIE_ERR_DECRYPT when the frame was tampered with, forged, reflected, or the header differs
    * @example
    * const bytes = session.open({ from: env.metadata.deviceId, to: env.to, type: env.type, id: env.id, seq: env.seq }, env.payload);
    */
-  open(header: FrameHeader, ciphertext: string | Uint8Array): Uint8Array {
+  open(header: FrameHeader, ciphertext: string | Uint8Array, consume = false): Uint8Array {
     const ad = frameAd(header);
     if (ad === undefined || header.from !== this.peerDeviceId || header.to !== this.selfDeviceId) {
       throw new OppieError('OPPIE_ERR_DECRYPT', 'the frame header does not belong to this session');
     }
     let bytes: Uint8Array;
     try {
-      // Bytes (a binary data-channel message) are copied too: the caller's array is never decrypted over. Not with
-      // .slice(): on a Node Buffer (what simple-peer hands over, also in browsers) that is a view of the same memory.
-      bytes = typeof ciphertext === 'string' ? this.c.base64url.decode(ciphertext) : new Uint8Array(ciphertext);
+      // Bytes not given up are copied: the caller's array is not decrypted over. Not with .slice(): on a Node Buffer
+      // (what simple-peer hands over, also in browsers) that is a view of the same memory.
+      if (typeof ciphertext === 'string') bytes = this.c.base64url.decode(ciphertext);
+      else bytes = consume ? ciphertext : new Uint8Array(ciphertext);
     } catch (err) {
       throw new OppieError('OPPIE_ERR_DECRYPT', 'the frame payload is not base64url', { cause: err });
     }
     if (bytes.length < NONCE_BYTES + TAG_BYTES) throw new OppieError('OPPIE_ERR_DECRYPT', 'the frame is too short');
     try {
-      // `bytes` is this call's own decoded copy: the plaintext may be decrypted over it.
+      // `bytes` is this call's own (decoded, copied or given up): the plaintext may be decrypted over it.
       return this.c.aead.openInPlace(this.rx, bytes.subarray(0, NONCE_BYTES), ad, bytes.subarray(NONCE_BYTES));
     } catch (err) {
       throw new OppieError('OPPIE_ERR_DECRYPT', undefined, { cause: err });

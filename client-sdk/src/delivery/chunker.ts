@@ -87,7 +87,7 @@ export async function splitPayload(
   let count = Math.max(1, Math.ceil(body.byteLength / chunkBytes));
   if (count > 1 && body.byteLength - (count - 1) * chunkBytes <= tailBytes) count -= 1;
   if (count > 0xffffffff) throw new OppieError('OPPIE_ERR_PAYLOAD_TOO_LARGE', `payload needs ${count} chunks`);
-  const transferId = toHex(crypto.getRandomValues(new Uint8Array(16)));
+  const transferId = nextTransferId();
   return Array.from({ length: count }, (_, index) => ({
     transferId,
     index,
@@ -147,6 +147,34 @@ export function checkShape(transferId: string, index: number, count: number, fai
   if (!Number.isInteger(index) || index < 0 || index >= count) throw fail(`index ${index} not below count ${count}`);
 }
 
-const toHex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-const fromHex = (h: string): Uint8Array =>
-  Uint8Array.from({ length: h.length / 2 }, (_, i) => parseInt(h.slice(i * 2, i * 2 + 2), 16));
+/** Two lowercase hex digits of every byte value. */
+const HEX_PAIRS = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
+function toHex(b: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < b.length; i++) out += HEX_PAIRS[b[i] as number];
+  return out;
+}
+
+/** Bytes of lowercase hex (checkShape has checked the digits). */
+function fromHex(h: string): Uint8Array {
+  const out = new Uint8Array(h.length >>> 1);
+  for (let i = 0; i < out.length; i++) out[i] = (nibble(h.charCodeAt(2 * i)) << 4) | nibble(h.charCodeAt(2 * i + 1));
+  return out;
+}
+
+const nibble = (c: number): number => (c <= 57 ? c - 48 : c - 87);
+
+/**
+ * Transfer ids: 8 random bytes drawn once per process, then a counter (a getRandomValues call per message cost more
+ * than the rest of a small chunk's framing). Unique per sender across restarts but for a 2^-64 chance; an id is only
+ * ever compared with ids from the same peer, inside the encrypted frame.
+ */
+let transferBase: string | undefined;
+let transferCounter = 0;
+
+function nextTransferId(): string {
+  transferBase ??= toHex(crypto.getRandomValues(new Uint8Array(8)));
+  transferCounter += 1;
+  return transferBase + transferCounter.toString(16).padStart(16, '0');
+}

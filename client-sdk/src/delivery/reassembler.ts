@@ -14,6 +14,10 @@ export interface ReassemblerOptions {
   inflate?: Compression['inflateRaw'];
 }
 
+/**
+ * Progress of a transfer, or its payload. The payload of a transfer of one uncompressed chunk is that chunk's `data`
+ * itself (a view of the caller's memory, not a copy); every other payload is a new array.
+ */
 export type ReassemblyProgress = { done: false; received: number; count: number } | { done: true; bytes: Uint8Array };
 
 interface Transfer {
@@ -90,10 +94,14 @@ export class Reassembler {
     this.buffered += size;
     if (t.parts.size < count) return { done: false, received: t.parts.size, count };
 
-    const body = concat(
-      Array.from({ length: count }, (_, i) => t.parts.get(i)!),
-      t.bytes,
-    );
+    // A message of one chunk (most of them) is its chunk's data as it is: a copy would only cost time and memory.
+    const body =
+      count === 1
+        ? (t.parts.get(0) as Uint8Array)
+        : concat(
+            Array.from({ length: count }, (_, i) => t.parts.get(i)!),
+            t.bytes,
+          );
     this.release(id, true);
     if (!t.compressed) return { done: true, bytes: body };
     try {

@@ -7,7 +7,7 @@
  */
 import { OppieError } from '../errors.js';
 import type { RelayFrameIn } from '../transport/relay-connection.js';
-import { encodeFrame, SEALED_PAYLOAD } from '../wire.js';
+import { encodeFrame, SEALED_BYTES, SEALED_HEADROOM, SEALED_PAYLOAD } from '../wire.js';
 
 export type ChannelFrame =
   | { readonly k: 'e'; readonly e: RelayFrameIn }
@@ -43,26 +43,51 @@ const BINARY_HEAD_AT = 5;
  * without its payload) || the sealed payload as bytes`. Base64url text inside the JSON, as on the relay, would make
  * every frame a third larger on the channel. Undefined for an envelope without a sealed payload (sent as text).
  *
+ * An envelope that carries its sealed bytes ({@link SEALED_BYTES}, a frame's first send) is framed in their headroom
+ * and sent as a view of that array: no base64url decode, no copy of the frame (the array is the caller's to give).
+ *
  * @example
  * const data = encodeEnvelopeBinary(envelope, codec.decode) ?? encodeChannelFrame({ k: 'e', e: envelope });
  */
 export function encodeEnvelopeBinary(envelope: object, decode: (text: string) => Uint8Array): Uint8Array | undefined {
-  const f = envelope as { readonly payload?: unknown; readonly [SEALED_PAYLOAD]?: boolean };
+  const f = envelope as {
+    readonly payload?: unknown;
+    readonly [SEALED_PAYLOAD]?: boolean;
+    readonly [SEALED_BYTES]?: Uint8Array;
+  };
   if (f[SEALED_PAYLOAD] !== true || typeof f.payload !== 'string') return undefined;
   const { payload, ...head } = f;
+  const headBytes = encoder.encode(JSON.stringify(head));
+  const kept = f[SEALED_BYTES];
+  if (kept !== undefined && kept.byteLength >= SEALED_HEADROOM) {
+    const start = SEALED_HEADROOM - BINARY_HEAD_AT - headBytes.length;
+    if (start < 0) return framed(headBytes, kept.subarray(SEALED_HEADROOM));
+    const out = kept.subarray(start);
+    writeHead(out, headBytes);
+    return out;
+  }
   let sealed: Uint8Array;
   try {
     sealed = decode(payload);
   } catch {
     return undefined; // not canonical base64url (a damaged stored frame): the text form carries it as it is
   }
-  const headBytes = encoder.encode(JSON.stringify(head));
+  return framed(headBytes, sealed);
+}
+
+/** A new binary message of `headBytes` and `sealed`. */
+function framed(headBytes: Uint8Array, sealed: Uint8Array): Uint8Array {
   const out = new Uint8Array(BINARY_HEAD_AT + headBytes.length + sealed.length);
-  out[0] = BINARY_ENVELOPE;
-  new DataView(out.buffer).setUint32(1, headBytes.length);
-  out.set(headBytes, BINARY_HEAD_AT);
+  writeHead(out, headBytes);
   out.set(sealed, BINARY_HEAD_AT + headBytes.length);
   return out;
+}
+
+/** The kind, the head's length and the head at the start of `out`. */
+function writeHead(out: Uint8Array, headBytes: Uint8Array): void {
+  out[0] = BINARY_ENVELOPE;
+  new DataView(out.buffer, out.byteOffset, BINARY_HEAD_AT).setUint32(1, headBytes.length);
+  out.set(headBytes, BINARY_HEAD_AT);
 }
 
 /** The envelope of a binary message; its payload is a view of `bytes` (see {@link encodeEnvelopeBinary}). */

@@ -128,6 +128,42 @@ describe('chunker', () => {
     );
   });
 
+  it('hands over the data of a transfer of one uncompressed chunk as it is, and joins several into a new array', async () => {
+    const bytes = random(5000);
+    const [only] = await splitPayload(bytes, { compress: false });
+    const one = await new Reassembler().add(only as Chunk);
+    expect(one.done && one.bytes).toBe(only?.data);
+    const chunks = await splitPayload(bytes, { chunkBytes: 3000, compress: false });
+    const r = new Reassembler();
+    let joined: Uint8Array | undefined;
+    for (const c of chunks) {
+      const p = await r.add(c);
+      if (p.done) joined = p.bytes;
+    }
+    expect(same(joined, bytes)).toBe(true);
+    expect(chunks.some((c) => c.data.buffer === joined?.buffer)).toBe(false);
+  });
+
+  it('gives every transfer its own id of 32 lowercase hex digits, which the header carries', async () => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 300; i++) {
+      const [c] = await splitPayload(new Uint8Array(1), { compress: false });
+      expect(c?.transferId).toMatch(/^[0-9a-f]{32}$/);
+      expect(decodeChunk(encodeChunk(c as Chunk)).transferId).toBe(c?.transferId);
+      ids.add(c?.transferId as string);
+    }
+    expect(ids.size).toBe(300);
+    // Every hex digit survives the header's bytes both ways.
+    const all = {
+      ...((await splitPayload(new Uint8Array(1)))[0] as Chunk),
+      transferId: '0123456789abcdeffedcba9876543210',
+    };
+    expect(decodeChunk(encodeChunk(all)).transferId).toBe(all.transferId);
+    expect(encodeChunk(all).subarray(2, 18)).toEqual(
+      new Uint8Array([0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10]),
+    );
+  });
+
   it('bounds concurrent transfers and buffered bytes with OPPIE_ERR_PAYLOAD_TOO_LARGE', async () => {
     const r = new Reassembler({ maxTransfers: 2, maxBytes: 2500 });
     const [a, b, c] = await Promise.all([1, 2, 3].map(() => splitPayload(random(2000), { chunkBytes: 1000 })));

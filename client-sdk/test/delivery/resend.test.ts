@@ -6,13 +6,14 @@
 import type { WelcomePayload } from '@oppie/protocol';
 import mittModule from 'mitt';
 import { describe, expect, it } from 'vitest';
+import { toB64u } from '../../src/crypto/sodium.js';
 import { Inbox } from '../../src/delivery/inbox.js';
 import { Outbox } from '../../src/delivery/outbox.js';
 import { encodeReceipt } from '../../src/delivery/receipt.js';
 import type { ClientEvents } from '../../src/events.js';
 import { type DirectChannel, Messaging } from '../../src/messaging.js';
 import { defaultPlatform, MemoryStore, type Timers } from '../../src/platform.js';
-import type { InboxValue } from '../../src/wire.js';
+import { type InboxValue, SEALED_BYTES, SEALED_HEADROOM } from '../../src/wire.js';
 import { NoSocket, pairedSessions } from '../paired-sessions.js';
 
 // mitt ships CommonJS typings; under NodeNext its default import is the module object (as in client.ts).
@@ -56,6 +57,7 @@ async function sender(direct?: (m: () => Messaging) => DirectChannel) {
   const clock = new FakeClock();
   const store = new MemoryStore();
   const onRelay: string[] = [];
+  const relayFrames: object[] = [];
   const platform = defaultPlatform({
     WebSocket: NoSocket,
     storage: store,
@@ -71,6 +73,7 @@ async function sender(direct?: (m: () => Messaging) => DirectChannel) {
     inbox: await Inbox.open<InboxValue>(store),
     events: mitt<ClientEvents>(),
     send: (f) => {
+      relayFrames.push(f);
       const { type, id } = f as { type: string; id: string };
       if (type === 'chat') onRelay.push(id);
       return true;
@@ -85,7 +88,7 @@ async function sender(direct?: (m: () => Messaging) => DirectChannel) {
     void messaging.send(peer, 'chat', { n }).catch(() => {});
     await settle();
   };
-  return { peer, clock, messaging, onRelay, receipt, send };
+  return { peer, clock, messaging, onRelay, relayFrames, receipt, send };
 }
 
 describe('resending a window', () => {
@@ -138,6 +141,36 @@ describe('resending a window', () => {
     await s.clock.advance(31_500);
     expect(resets).toEqual([s.peer]);
     expect(s.onRelay).toHaveLength(relayed + 1);
+    s.messaging.close();
+  });
+
+  it("hands the channel a frame's sealed bytes on its first send only: resends and the relay carry the text", async () => {
+    let open = true;
+    const tried: Array<{ id: string; bytes: Uint8Array | undefined; payload: string }> = [];
+    const s = await sender(() => ({
+      isDirect: () => open,
+      send: (_peer, f) => {
+        const e = f as { id: string; payload: string; [SEALED_BYTES]?: Uint8Array };
+        if (!e.id.startsWith('rcpt')) tried.push({ id: e.id, bytes: e[SEALED_BYTES], payload: e.payload });
+        return open;
+      },
+      reset: () => {},
+    }));
+    await s.send(0);
+    const first = tried[0] as (typeof tried)[number];
+    expect(first.bytes).toBeInstanceOf(Uint8Array);
+    expect(toB64u((first.bytes as Uint8Array).subarray(SEALED_HEADROOM))).toBe(first.payload);
+    // The window again on the same channel (a path change): the text only, decoded by the link as before.
+    s.messaging.pathChanged(s.peer);
+    expect(tried.map((t) => t.id)).toEqual([first.id, first.id]);
+    expect(tried[1]?.bytes).toBeUndefined();
+    // A channel that refuses the frame: the relay's envelope does not hold the bytes.
+    open = false;
+    await s.send(1);
+    expect(tried[2]?.bytes).toBeInstanceOf(Uint8Array);
+    const relayed = s.relayFrames.find((f) => (f as { id: string }).id === tried[2]?.id);
+    expect(relayed).toBeDefined();
+    expect(SEALED_BYTES in (relayed as object)).toBe(false);
     s.messaging.close();
   });
 

@@ -8,7 +8,7 @@ import {
 } from '../../src/direct/channel-frames.js';
 import { CreditCounter, FlowWindow } from '../../src/direct/flow-window.js';
 import { OppieError } from '../../src/errors.js';
-import { SEALED_PAYLOAD } from '../../src/wire.js';
+import { SEALED_BYTES, SEALED_HEADROOM, SEALED_PAYLOAD } from '../../src/wire.js';
 
 describe('FlowWindow', () => {
   it('sends within the window, holds the rest in order, and releases it as credit arrives', () => {
@@ -141,6 +141,30 @@ describe('binary envelopes on the data channel', () => {
     expect(encodeEnvelopeBinary({ ...envelope, payload: 'A' }, jsBase64url.decode)).toBeUndefined();
     // Only an envelope with a sealed payload goes binary.
     expect(encodeEnvelopeBinary({ ...head, payload: 'x' }, jsBase64url.decode)).toBeUndefined();
+  });
+
+  it('frame a first send in the headroom of its sealed bytes: the same message, a view of that array, no decode', () => {
+    const expected = encodeEnvelopeBinary(envelope, jsBase64url.decode) as Uint8Array;
+    const keptFor = () => {
+      const kept = new Uint8Array(SEALED_HEADROOM + sealed.length);
+      kept.set(sealed, SEALED_HEADROOM);
+      return kept;
+    };
+    const noDecode = (): Uint8Array => {
+      throw new Error('decoded the text');
+    };
+    const kept = keptFor();
+    const data = encodeEnvelopeBinary({ ...envelope, [SEALED_BYTES]: kept }, noDecode) as Uint8Array;
+    expect(data).toEqual(expected);
+    expect(data.buffer).toBe(kept.buffer);
+    expect(data.byteOffset + data.length).toBe(kept.length);
+    // A head longer than the headroom: copied into a new message, the text still not decoded.
+    const long = { ...envelope, metadata: { deviceId: 'sidecar', note: 'x'.repeat(SEALED_HEADROOM) } };
+    const wide = keptFor();
+    const copied = encodeEnvelopeBinary({ ...long, [SEALED_BYTES]: wide }, noDecode) as Uint8Array;
+    expect(copied).toEqual(encodeEnvelopeBinary(long, jsBase64url.decode));
+    expect(copied.buffer).not.toBe(wide.buffer);
+    expect(decodeChannelFrame(copied)).toEqual({ k: 'e', e: { ...head, metadata: long.metadata, payload: sealed } });
   });
 
   it('refuse a truncated, overlong or malformed message with OPPIE_ERR_PROTOCOL', () => {
