@@ -152,19 +152,19 @@ function write(v: unknown, out: Part[], walk: Walk): boolean | 'skip' {
  * The parts in UTF-8. Encoded straight into an array of one byte per UTF-16 unit, which holds them exactly when all is
  * ASCII (base64, most code); UTF-8 is never shorter, so anything else overflows it and is encoded part by part.
  */
-function join(parts: readonly Part[]): Uint8Array {
+function join(parts: readonly Part[], headroom: number): Uint8Array {
   const text = (part: Part) => (typeof part === 'string' ? part : part.long);
   let units = 0;
   for (const part of parts) units += text(part).length;
-  const out = new Uint8Array(units);
-  let at = 0;
+  const out = new Uint8Array(headroom + units);
+  let at = headroom;
   for (const part of parts) {
     const s = text(part);
     const r = encoder.encodeInto(s, out.subarray(at));
     if (r.read < s.length) return encoder.encode(parts.map(text).join(''));
     at += r.written;
   }
-  return out;
+  return out.subarray(headroom);
 }
 
 /**
@@ -173,10 +173,14 @@ function join(parts: readonly Part[]): Uint8Array {
  * getters and Proxy traps may be read more than once (by the look for long strings, by the walk that writes, and by
  * JSON.stringify when it takes over).
  *
+ * With `headroom`, JSON written here (a message with a long string) is a view `headroom` bytes into its array, whose
+ * first bytes the caller may use (a chunk's header goes there: no copy of the message to put it in front). JSON from
+ * JSON.stringify starts its array as before.
+ *
  * @example
  * const bytes = jsonBytes({ p: { path: 'src/app.ts', diff } }); // diff copied in, not walked
  */
-export function jsonBytes(value: unknown): Uint8Array {
+export function jsonBytes(value: unknown, headroom = 0): Uint8Array {
   const parts: Part[] = [];
   let written: boolean | 'skip' = false;
   try {
@@ -185,6 +189,6 @@ export function jsonBytes(value: unknown): Uint8Array {
   } catch {
     // A getter or Proxy trap that throws: JSON.stringify says what it says about it.
   }
-  if (written === true) return join(parts);
+  if (written === true) return join(parts, headroom);
   return encoder.encode(JSON.stringify(value));
 }

@@ -8,8 +8,10 @@ import type { Emitter } from 'mitt';
 import { type Base64url, defaultBase64url } from './crypto/aead.js';
 import { toB64u } from './crypto/sodium.js';
 import {
+  CHUNK_HEADER_BYTES,
   decodeChunk,
   encodeChunk,
+  encodeChunkInPlace,
   FOLDED_MESSAGE_BYTES,
   Reassembler,
   splitPayload,
@@ -167,6 +169,10 @@ type Settle = { resolve: () => void; reject: (err: OppieError) => void };
 let idCounter = 0;
 /** Random per process: ids stay unique across restarts without a getRandomValues call per frame. */
 const ID_BASE = toB64u(globalThis.crypto.getRandomValues(new Uint8Array(12)));
+
+/** Whether two arrays are views of the same bytes. */
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean =>
+  a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.byteLength === b.byteLength;
 
 export class Messaging {
   private readonly pacer: Pacer;
@@ -400,7 +406,8 @@ export class Messaging {
 
   /** The plaintext frames of one message: itself, or its compressed chunks. */
   private async prepare(payload: unknown, to: string): Promise<Uint8Array[]> {
-    const whole = encodePlain({ p: payload });
+    // Room in front of `{"p":` for a chunk header: a message of one chunk is framed where it was written.
+    const whole = encodePlain({ p: payload }, CHUNK_HEADER_BYTES - P_FRAME_OPEN);
     if (whole.length <= CHUNK_THRESHOLD) return [whole];
     // A slot first: a burst of large sends holds at most PREPARE_AHEAD compressions (memory, zlib's thread pool that
     // file writes share) in progress; the rest wait their turn in call order.
@@ -415,6 +422,15 @@ export class Messaging {
         tailBytes: this.foldsTail(to) ? TAIL_FOLD_BYTES : 0,
         deflate: (bytes) => this.compression.deflateRaw(bytes, hints),
       });
+      const [only] = chunks;
+      // Left whole (not deflated, one chunk): its header goes in the room and `{"p":` in front of its JSON, ours to use.
+      if (
+        chunks.length === 1 &&
+        only !== undefined &&
+        sameBytes(only.data, json) &&
+        json.byteOffset >= CHUNK_HEADER_BYTES
+      )
+        return [encodeChunkInPlace(only)];
       return chunks.map(encodeChunk);
     } finally {
       // The slot passes straight to the next in line, or is given back.

@@ -19,10 +19,10 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * UTF-8 JSON of a frame: the bytes of JSON.stringify, with a message's long strings copied in rather than walked
- * character by character ({@link jsonBytes}).
+ * character by character ({@link jsonBytes}, which also says what `headroom` gives).
  */
-export function encodePlain(frame: PlainFrame): Uint8Array {
-  return jsonBytes(frame);
+export function encodePlain(frame: PlainFrame, headroom = 0): Uint8Array {
+  return jsonBytes(frame, headroom);
 }
 
 /** Bytes of `{"p":` in front of a whole message's JSON in {@link encodePlain}'s output. */

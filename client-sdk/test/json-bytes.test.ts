@@ -79,6 +79,19 @@ describe('jsonBytes', () => {
     expect(given.filter((v) => typeof v === 'object')).toEqual([]);
   });
 
+  it("leaves headroom in front of JSON it writes, and none in front of JSON.stringify's", () => {
+    const message = { p: { d: longWith('QUJD', '', 0) } };
+    const roomy = jsonBytes(message, 21);
+    expect(roomy.byteOffset).toBe(21);
+    expect(roomy.buffer.byteLength).toBe(21 + roomy.length);
+    expect(Buffer.from(roomy).toString()).toBe(JSON.stringify(message));
+    for (const small of [{ p: 'short' }, { p: longWith('é', '', 0) }]) {
+      const bytes = jsonBytes(small, 21); // JSON.stringify's (no long string), or non-ASCII encoded again
+      expect(bytes.byteOffset).toBe(0);
+      expect(Buffer.from(bytes).toString()).toBe(JSON.stringify(small));
+    }
+  });
+
   it('leaves out what JSON.stringify leaves out, and writes null where it does', () => {
     const s = longWith('QUJD', '', 0);
     same({ p: { a: undefined, b: () => 1, c: Symbol('c'), d: s, [Symbol('e')]: 1 } });

@@ -63,5 +63,8 @@ export async function pairedSessions(opts: { receiverAnswers?: boolean } = {}) {
       await peers.add({ deviceId: sender, name: 'ws', role: 'sidecar', publicKey: toB64u(senderIdentity.publicKey) });
     return peers;
   };
-  return { sender, receiver, frame, receiverPeers };
+  /** Opens a frame the receiver sealed to the sender (what a Messaging with the receiver's id sends). */
+  const openFromReceiver = (f: { type: string; id: string; seq: number; payload: string }) =>
+    session.open({ from: receiver, to: sender, type: f.type, id: f.id, seq: f.seq }, f.payload);
+  return { sender, receiver, frame, receiverPeers, openFromReceiver };
 }

@@ -106,14 +106,36 @@ export async function splitPayload(
 export function encodeChunk(chunk: Chunk): Uint8Array {
   checkShape(chunk.transferId, chunk.index, chunk.count, (m) => new RangeError(m));
   const out = new Uint8Array(CHUNK_HEADER_BYTES + chunk.data.byteLength);
-  const view = new DataView(out.buffer);
+  writeHeader(out, chunk);
+  out.set(chunk.data, CHUNK_HEADER_BYTES);
+  return out;
+}
+
+/**
+ * {@link encodeChunk} without the copy: the header is written in the {@link CHUNK_HEADER_BYTES} in front of
+ * `chunk.data` in its array, which must be the caller's to overwrite, and the result is a view of that array. For a
+ * message of one chunk whose JSON was written with room in front of it (`jsonBytes`'s headroom).
+ *
+ * @throws RangeError when the data starts less than {@link CHUNK_HEADER_BYTES} into its array
+ * @example
+ * const frame = encodeChunkInPlace(chunk); // chunk.data is a view 26 or more bytes into an array of ours
+ */
+export function encodeChunkInPlace(chunk: Chunk): Uint8Array {
+  checkShape(chunk.transferId, chunk.index, chunk.count, (m) => new RangeError(m));
+  const { data } = chunk;
+  if (data.byteOffset < CHUNK_HEADER_BYTES) throw new RangeError('no room for the chunk header in front of its data');
+  const out = new Uint8Array(data.buffer, data.byteOffset - CHUNK_HEADER_BYTES, CHUNK_HEADER_BYTES + data.byteLength);
+  writeHeader(out, chunk);
+  return out;
+}
+
+function writeHeader(out: Uint8Array, chunk: Chunk): void {
+  const view = new DataView(out.buffer, out.byteOffset, CHUNK_HEADER_BYTES);
   out[0] = CHUNK_VERSION;
   out[1] = chunk.compressed ? FLAG_COMPRESSED : 0;
   out.set(fromHex(chunk.transferId), 2);
   view.setUint32(18, chunk.index);
   view.setUint32(22, chunk.count);
-  out.set(chunk.data, CHUNK_HEADER_BYTES);
-  return out;
 }
 
 /**

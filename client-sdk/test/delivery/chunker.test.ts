@@ -6,6 +6,7 @@ import {
   DEFAULT_CHUNK_BYTES,
   decodeChunk,
   encodeChunk,
+  encodeChunkInPlace,
   FOLDED_CHUNK_BYTES,
   FOLDED_MESSAGE_BYTES,
   Reassembler,
@@ -142,6 +143,20 @@ describe('chunker', () => {
     }
     expect(same(joined, bytes)).toBe(true);
     expect(chunks.some((c) => c.data.buffer === joined?.buffer)).toBe(false);
+  });
+
+  it('encodes a chunk in place in the room in front of its data, as encodeChunk would, and refuses without room', async () => {
+    const array = random(CHUNK_HEADER_BYTES + 3000);
+    const data = array.subarray(CHUNK_HEADER_BYTES);
+    const [chunk] = await splitPayload(data.slice(), { compress: false });
+    const expected = encodeChunk(chunk as Chunk);
+    const framed = encodeChunkInPlace({ ...(chunk as Chunk), data });
+    expect(framed).toEqual(expected);
+    expect(framed.buffer).toBe(array.buffer);
+    expect(framed.byteOffset).toBe(0);
+    expect(() => encodeChunkInPlace({ ...(chunk as Chunk), data: array.subarray(CHUNK_HEADER_BYTES - 1) })).toThrow(
+      RangeError,
+    );
   });
 
   it('gives every transfer its own id of 32 lowercase hex digits, which the header carries', async () => {

@@ -10,7 +10,7 @@ import zlib from 'node:zlib';
 import type { WelcomePayload } from '@oppie/protocol';
 import mittModule from 'mitt';
 import { describe, expect, it } from 'vitest';
-import { FOLDED_MESSAGE_BYTES } from '../../src/delivery/chunker.js';
+import { CHUNK_HEADER_BYTES, decodeChunk, FOLDED_MESSAGE_BYTES } from '../../src/delivery/chunker.js';
 import { type DeflateHints, nodeCompression } from '../../src/delivery/compression.js';
 import { Inbox } from '../../src/delivery/inbox.js';
 import { Outbox } from '../../src/delivery/outbox.js';
@@ -35,9 +35,15 @@ type Where = 'lan' | 'direct' | 'turn' | 'relay';
  * path and type), and the hint each deflate got. `channel`: the largest message the open data channel takes, or
  * `none` open; by default a peer's 64 KiB, which no chunk outgrows (so no tail is folded).
  */
-async function send(payload: string, where: Where, policy?: LowGainCompression, channel: number | 'none' = 64 * 1024) {
+async function send(
+  payload: string,
+  where: Where,
+  policy?: LowGainCompression,
+  channel: number | 'none' = 64 * 1024,
+  opened?: Uint8Array[],
+) {
   const path = where === 'lan' ? 'direct' : where;
-  const { sender: peer, receiver, receiverPeers } = await pairedSessions();
+  const { sender: peer, receiver, receiverPeers, openFromReceiver } = await pairedSessions();
   const store = new MemoryStore();
   const real = nodeCompression(zlib);
   const hints: Array<DeflateHints | undefined> = [];
@@ -69,6 +75,7 @@ async function send(payload: string, where: Where, policy?: LowGainCompression, 
       send: (_peer, f) => {
         if (path === 'relay') return false;
         frames.push(`${path}:${(f as { type: string }).type}`);
+        opened?.push(openFromReceiver(f as Parameters<typeof openFromReceiver>[0]));
         return true;
       },
       reset: () => {},
@@ -141,6 +148,20 @@ describe('a short last piece rides in the chunk before it', () => {
     expect((await send(base64(), 'lan', 'auto', 256 * 1024)).frames).toEqual(['direct:diff']);
     expect((await send(base64(), 'lan', 'auto', FOLDED_MESSAGE_BYTES)).frames).toEqual(['direct:diff']);
     expect((await send(base64(), 'relay', 'never', 'none')).frames).toEqual(['relay:diff']);
+  });
+
+  it('sends a message of one undeflated chunk intact (its header written in front of its JSON, not copied)', async () => {
+    const payload = base64();
+    const opened: Uint8Array[] = [];
+    expect((await send(payload, 'lan', 'auto', FOLDED_MESSAGE_BYTES, opened)).frames).toEqual(['direct:diff']);
+    const chunk = decodeChunk(opened[0] as Uint8Array);
+    expect({ index: chunk.index, count: chunk.count, compressed: chunk.compressed }).toEqual({
+      index: 0,
+      count: 1,
+      compressed: false,
+    });
+    expect(Buffer.from(chunk.data).toString()).toBe(JSON.stringify(payload));
+    expect(opened[0]?.length).toBe(CHUNK_HEADER_BYTES + JSON.stringify(payload).length);
   });
 
   it('keeps it a chunk of its own for a channel that takes less', async () => {
