@@ -1,9 +1,9 @@
 /**
  * Where a throughput run's time goes in this process: CPU time by thread, and the time the main thread spends inside
  * wrtc's `RTCDataChannel.send`, which blocks its caller until wrtc's network thread has taken the message (that wait
- * is not CPU time). On this machine the raw channel is bound by wrtc's threads and the SDK by its main thread, whose
- * wall time per message is its JavaScript plus that wait (bench/RESULTS.md, 2026-12-02): the breakdown shows which,
- * run by run.
+ * is not CPU time). On this machine the raw channel is bound by wrtc's network thread; the SDK by its main thread
+ * (its JavaScript plus that wait) for deflated payloads, and for undeflated ones by wrtc's network thread too, which
+ * its messages cost more (bench/RESULTS.md, 2026-12-02): the breakdown shows which, run by run.
  *
  * CPU times come from `/proc/self/task/<tid>/schedstat` (nanoseconds on the CPU; Linux). wrtc's threads are told by
  * their names (`comm`): `PeerConnectionF` (its factory's signaling and network threads), `rtc-low-prio`,
