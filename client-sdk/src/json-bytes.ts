@@ -173,9 +173,9 @@ function join(parts: readonly Part[], headroom: number): Uint8Array {
  * getters and Proxy traps may be read more than once (by the look for long strings, by the walk that writes, and by
  * JSON.stringify when it takes over).
  *
- * With `headroom`, JSON written here (a message with a long string) is a view `headroom` bytes into its array, whose
- * first bytes the caller may use (a chunk's header goes there: no copy of the message to put it in front). JSON from
- * JSON.stringify starts its array as before.
+ * With `headroom` (a count of bytes), JSON written here (a message with a long string, all ASCII) is a view `headroom`
+ * bytes into its array, whose first bytes the caller may use (a chunk's header goes there: no copy of the message to
+ * put it in front). Other JSON (from JSON.stringify, or encoded again because it is not all ASCII) starts its array.
  *
  * @example
  * const bytes = jsonBytes({ p: { path: 'src/app.ts', diff } }); // diff copied in, not walked

@@ -154,7 +154,8 @@ export interface DirectChannel {
   isDirect(peer: string): boolean;
   /**
    * False when the channel cannot take the frame: it goes to the relay instead. `urgent` (receipts) goes ahead of
-   * frames the channel's window holds, as the pacer's `pushUrgent` does on the relay.
+   * frames the channel's window holds, as the pacer's `pushUrgent` does on the relay. A frame's first send may carry
+   * its sealed bytes (`SEALED_BYTES`): the channel may write its framing into their headroom and send them.
    */
   send(peer: string, frame: object, urgent?: boolean): boolean;
   /** Drops the channel to `peer` as a failure would (frames move back to the relay, a new attempt follows). */
@@ -535,7 +536,8 @@ export class Messaging {
 
   /**
    * Every routed or relay frame but welcome/pong/presence/pair/signal, from the relay or (`viaRelay` false) from a
-   * data channel. Never throws: failures become `error` events.
+   * data channel. Never throws: failures become `error` events. A payload of bytes (a binary data-channel message) is
+   * given up: it is decrypted over, so the caller must not read it again.
    */
   received(f: RelayFrameIn, viaRelay = true): Promise<void> {
     this.chain = this.chain.then(() => this.handle(f, viaRelay)).catch(() => {});

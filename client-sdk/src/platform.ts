@@ -38,7 +38,8 @@ import type { Compression } from './delivery/compression.js';
 
 /**
  * A WebRTC implementation (the browser's globals, or `@roamhq/wrtc` in Node): what simple-peer calls `wrtc`.
- * Without one the SDK stays on the relay.
+ * Without one the SDK stays on the relay. Its data channels' `send` must send a typed array's own bytes, from its
+ * offset (the SDK sends views), as browsers and wrtc do.
  */
 export interface RtcImplementation {
   readonly RTCPeerConnection: unknown;

@@ -34,8 +34,9 @@ export interface Aead {
    */
   sealAt?(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array, offset: number): Uint8Array;
   /**
-   * Optional: {@link Aead.open} that may decrypt over `sealed` (the caller's own copy, which it gives up) and return a
-   * view of it, instead of allocating the plaintext. On a bad tag it throws and the caller discards `sealed`.
+   * Optional: {@link Aead.open} that may decrypt over `sealed` (memory the caller gives up: its own copy, or a received
+   * data-channel message) and return a view of it, instead of allocating the plaintext. On a bad tag it throws and the
+   * caller discards `sealed`.
    */
   openInPlace?(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, sealed: Uint8Array): Uint8Array;
 }

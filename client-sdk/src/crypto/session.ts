@@ -183,9 +183,10 @@ export class PeerSession {
    * or its bytes (a binary data-channel message). Every failure has the same
    * code, so a caller (and an attacker watching it) cannot tell a bad tag from a rewritten header.
    *
-   * Bytes are copied before they are decrypted, unless `consume` gives them up: the plaintext is then decrypted over
-   * them and returned as a view of the same memory, which saves a copy and an allocation of the frame's size (a
-   * data-channel message that nothing reads again). On a bad tag consumed bytes are left undefined.
+   * Bytes are copied before they are decrypted, unless `consume` gives them up (a data-channel message that nothing
+   * reads again): a backend that decrypts in place (native libsodium) then writes the plaintext over them and returns
+   * a view of that memory, which saves a copy and an allocation of the frame's size; others return a new array
+   * (libsodium.js). Either way consumed bytes are left undefined, also on a bad tag.
    *
    * @throws OppieError OPPIE_ERR_DECRYPT when the frame was tampered with, forged, reflected, or the header differs
    * @example
@@ -201,7 +202,9 @@ export class PeerSession {
       // Bytes not given up are copied: the caller's array is not decrypted over. Not with .slice(): on a Node Buffer
       // (what simple-peer hands over, also in browsers) that is a view of the same memory.
       if (typeof ciphertext === 'string') bytes = this.c.base64url.decode(ciphertext);
-      else bytes = consume ? ciphertext : new Uint8Array(ciphertext);
+      // Given up: a plain Uint8Array view all the same (a Buffer's slice() would share memory where callers copy).
+      else if (consume) bytes = new Uint8Array(ciphertext.buffer, ciphertext.byteOffset, ciphertext.byteLength);
+      else bytes = new Uint8Array(ciphertext);
     } catch (err) {
       throw new OppieError('OPPIE_ERR_DECRYPT', 'the frame payload is not base64url', { cause: err });
     }

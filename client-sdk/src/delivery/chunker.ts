@@ -12,7 +12,7 @@ export { Reassembler, type ReassemblerOptions, type ReassemblyProgress } from '.
 
 /** One piece of a chunked payload. `compressed` describes the whole transfer and is the same on every chunk. */
 export interface Chunk {
-  /** 32 lowercase hex digits (16 random bytes). */
+  /** 32 lowercase hex digits: 8 random bytes per process, then a counter ({@link splitPayload}). */
   transferId: string;
   index: number;
   count: number;
@@ -190,7 +190,8 @@ const nibble = (c: number): number => (c <= 57 ? c - 48 : c - 87);
 /**
  * Transfer ids: 8 random bytes drawn once per process, then a counter (a getRandomValues call per message cost more
  * than the rest of a small chunk's framing). Unique per sender across restarts but for a 2^-64 chance; an id is only
- * ever compared with ids from the same peer, inside the encrypted frame.
+ * ever compared with ids from the same peer, inside the encrypted frame. The counter tells a peer (and the app, in
+ * `transfer` events) how many chunked messages this process has sent to all its peers: nothing the relay can see.
  */
 let transferBase: string | undefined;
 let transferCounter = 0;

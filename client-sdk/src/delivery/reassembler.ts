@@ -89,7 +89,10 @@ export class Reassembler {
     if (this.buffered + size > this.maxBytes || (!t.compressed && t.bytes + size > this.maxOutputBytes)) {
       throw this.abandon(id, new OppieError('OPPIE_ERR_PAYLOAD_TOO_LARGE', `transfer ${id} exceeds the byte bound`));
     }
-    t.parts.set(index, chunk.data);
+    // A part held for later is copied when it is a small view of a larger array (a chunk in a batch message): the
+    // bound counts its bytes, and the whole message must not stay in memory behind it.
+    const data = chunk.data;
+    t.parts.set(index, count > 1 && data.byteLength * 2 < data.buffer.byteLength ? new Uint8Array(data) : data);
     t.bytes += size;
     this.buffered += size;
     if (t.parts.size < count) return { done: false, received: t.parts.size, count };

@@ -44,7 +44,9 @@ const BINARY_HEAD_AT = 5;
  * every frame a third larger on the channel. Undefined for an envelope without a sealed payload (sent as text).
  *
  * An envelope that carries its sealed bytes ({@link SEALED_BYTES}, a frame's first send) is framed in their headroom
- * and sent as a view of that array: no base64url decode, no copy of the frame (the array is the caller's to give).
+ * and sent as a view of that array: no base64url decode and no copy (the array is the caller's to give; a batch of
+ * several messages still copies them into one). A data-channel implementation must send a view's own bytes, from its
+ * offset, as wrtc and browsers do.
  *
  * @example
  * const data = encodeEnvelopeBinary(envelope, codec.decode) ?? encodeChannelFrame({ k: 'e', e: envelope });
@@ -90,7 +92,10 @@ function writeHead(out: Uint8Array, headBytes: Uint8Array): void {
   out.set(headBytes, BINARY_HEAD_AT);
 }
 
-/** The envelope of a binary message; its payload is a view of `bytes` (see {@link encodeEnvelopeBinary}). */
+/**
+ * The envelope of a binary message; its payload is a view of `bytes` (see {@link encodeEnvelopeBinary}), which the
+ * receiver decrypts over: the message is read once.
+ */
 function decodeEnvelopeBinary(bytes: Uint8Array): ChannelFrame {
   const bad = (why: string, cause?: unknown) =>
     new OppieError('OPPIE_ERR_PROTOCOL', `a binary data-channel message ${why}`, cause === undefined ? {} : { cause });

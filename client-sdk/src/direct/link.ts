@@ -58,6 +58,7 @@ export interface LinkHooks {
   open(path: SelectedPath): void;
   /** Called once, whatever ended it. */
   closed(end: LinkEnd, wasOpen: boolean): void;
+  /** A routed envelope from the channel. A payload of bytes is a view of the message, handed over once: decrypted over. */
   envelope(frame: RelayFrameIn): void;
   /** A message on the channel that could not be parsed or verified (counted, then ignored). */
   bad(err: unknown): void;

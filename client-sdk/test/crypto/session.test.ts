@@ -81,9 +81,15 @@ describe('PeerSession', () => {
       const view = message.subarray(10, 10 + sealed.length);
       const plain = session.open(header, view, true);
       expect(plain).toEqual(bytes('given up'));
-      expect(message.subarray(0, 10)).toEqual(new Uint8Array(10)); // nothing outside the view is written
+      // Nothing outside the view is written.
+      expect(message.subarray(0, 10)).toEqual(new Uint8Array(10));
+      expect(message.subarray(10 + sealed.length)).toEqual(new Uint8Array(90 - sealed.length));
       if (session === sidecar) break; // libsodium.js decrypts in its own memory: nothing to save there
       expect(plain.buffer).toBe(message.buffer);
+      expect(Buffer.isBuffer(plain)).toBe(false);
+      // A Buffer given up (what simple-peer hands over) still gives a plain Uint8Array, whose slice() copies.
+      const received = Buffer.from(fromB64u(pwa.seal(header, bytes('from a Buffer'))));
+      expect(Buffer.isBuffer(session.open(header, received, true))).toBe(false);
       expect(codeOf(() => session.open(header, view, true))).toBe('OPPIE_ERR_DECRYPT'); // it is plaintext now
     }
   });

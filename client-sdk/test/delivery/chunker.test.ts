@@ -145,6 +145,18 @@ describe('chunker', () => {
     expect(chunks.some((c) => c.data.buffer === joined?.buffer)).toBe(false);
   });
 
+  it('holds a copy of a part that is a small view of a larger array (a chunk of a batch message), not the array', async () => {
+    const bytes = random(200);
+    const chunks = await splitPayload(bytes, { chunkBytes: 100, compress: false });
+    const message = new Uint8Array(10_000); // the batch message the first chunk's plaintext is a view of
+    message.set((chunks[0] as Chunk).data, 5_000);
+    const r = new Reassembler();
+    await r.add({ ...(chunks[0] as Chunk), data: message.subarray(5_000, 5_100) });
+    message.fill(0xff); // the message's memory goes on to other uses
+    const done = await r.add(chunks[1] as Chunk);
+    expect(done.done && same(done.bytes, bytes)).toBe(true);
+  });
+
   it('encodes a chunk in place in the room in front of its data, as encodeChunk would, and refuses without room', async () => {
     const array = random(CHUNK_HEADER_BYTES + 3000);
     const data = array.subarray(CHUNK_HEADER_BYTES);

@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
 import type { WelcomePayload } from '@oppie/protocol';
 import mittModule from 'mitt';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { PeerSession } from '../../src/crypto/session.js';
 import { CHUNK_HEADER_BYTES, decodeChunk, FOLDED_MESSAGE_BYTES } from '../../src/delivery/chunker.js';
 import { type DeflateHints, nodeCompression } from '../../src/delivery/compression.js';
 import { Inbox } from '../../src/delivery/inbox.js';
@@ -153,7 +154,16 @@ describe('a short last piece rides in the chunk before it', () => {
   it('sends a message of one undeflated chunk intact (its header written in front of its JSON, not copied)', async () => {
     const payload = base64();
     const opened: Uint8Array[] = [];
-    expect((await send(payload, 'lan', 'auto', FOLDED_MESSAGE_BYTES, opened)).frames).toEqual(['direct:diff']);
+    const seal = vi.spyOn(PeerSession.prototype, 'sealWithBytes');
+    try {
+      expect((await send(payload, 'lan', 'auto', FOLDED_MESSAGE_BYTES, opened)).frames).toEqual(['direct:diff']);
+      // Sealed from the array its JSON was written into: the chunk's bytes and the closing `}` of `{"p":...}`.
+      const plain = seal.mock.calls[0]?.[1] as Uint8Array;
+      expect(plain.byteOffset).toBe(0);
+      expect(plain.buffer.byteLength).toBe(plain.length + 1);
+    } finally {
+      seal.mockRestore();
+    }
     const chunk = decodeChunk(opened[0] as Uint8Array);
     expect({ index: chunk.index, count: chunk.count, compressed: chunk.compressed }).toEqual({
       index: 0,

@@ -4,8 +4,10 @@
  * restart resumes from the chunks stored before it.
  */
 import mittModule from 'mitt';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { generateIdentity } from '../../src/crypto/identity.js';
+import { PeerSession } from '../../src/crypto/session.js';
+import { fromB64u } from '../../src/crypto/sodium.js';
 import { encodeChunk } from '../../src/delivery/chunker.js';
 import type { Compression } from '../../src/delivery/compression.js';
 import { Inbox } from '../../src/delivery/inbox.js';
@@ -311,5 +313,28 @@ describe('sending when the data channel fails while taking a frame', () => {
     expect(onChannel).toEqual(['chat-0', 'chat-1', 'chat-2']);
     expect(onRelay).toEqual(Array.from({ length: 10 }, (_, i) => `chat-${i}`));
     messaging.close();
+  });
+});
+
+describe('opening frames', () => {
+  it("decrypts a data-channel message over its bytes (given up), and a relay frame's text as it came", async () => {
+    const { frame, receive } = await pair();
+    const rx = await receive(new MemoryStore());
+    const open = vi.spyOn(PeerSession.prototype, 'open');
+    try {
+      const first = frame('chat', chat(0));
+      await rx.messaging.received(first);
+      const second = frame('chat', chat(1));
+      // As the link hands over a binary channel message: the sealed payload as bytes, not via the relay.
+      await rx.messaging.received({ ...second, payload: fromB64u(second.payload) } as never, false);
+      expect(open.mock.calls.map((c) => [typeof c[1], c[2]])).toEqual([
+        ['string', false],
+        ['object', true],
+      ]);
+      expect(rx.got.map((m) => m.payload)).toEqual([{ n: 0 }, { n: 1 }]);
+    } finally {
+      open.mockRestore();
+      rx.messaging.close();
+    }
   });
 });
