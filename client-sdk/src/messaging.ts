@@ -209,11 +209,6 @@ export class Messaging {
   private readonly fullQueue = new Map<string, { delay: number; at: number; ids: Set<string> }>();
   private rtoTimer: unknown;
   private closed = false;
-  /**
-   * The frame being added, with its sealed bytes (SEALED_BYTES), while the pump that may send it first runs: one
-   * frame's bytes at a time, never kept in the outbox.
-   */
-  private fresh: { peer: string; seq: number; text: string; bytes: Uint8Array } | undefined;
 
   /**
    * Chunks are kept (inbox, chunk store) as text in the frame codec (native base64url on Node), made only when kept
@@ -249,19 +244,14 @@ export class Messaging {
     this.flushReceipts();
   }
 
-  /** The data channel when it is open and takes the frame, else the relay (paced). */
-  private dispatch(e: OutboxEntry): void {
+  /**
+   * The data channel when it is open and takes the frame, else the relay (paced). `sealed`: the frame's sealed bytes
+   * on its first send, which the channel frames in place (channel-frames.ts); the relay's envelope never holds them.
+   */
+  private dispatch(e: OutboxEntry, sealed?: Uint8Array): void {
     const env = this.envelope(e);
-    const fresh = this.fresh;
-    if (fresh !== undefined && fresh.peer === e.peer && fresh.seq === e.seq && fresh.text === e.payload) {
-      // Its first send: the data channel frames the sealed bytes in place (channel-frames.ts), once.
-      this.fresh = undefined;
-      env[SEALED_BYTES] = fresh.bytes;
-    }
-    if (this.d.direct?.send(e.peer, env) === true) return;
-    // The relay carries the text: a queued envelope does not hold the bytes too.
-    delete env[SEALED_BYTES];
-    this.pacer.push(env);
+    const onChannel = sealed === undefined ? env : { ...env, [SEALED_BYTES]: sealed };
+    if (this.d.direct?.send(e.peer, onChannel) !== true) this.pacer.push(env);
   }
 
   /**
@@ -350,8 +340,11 @@ export class Messaging {
     return low;
   }
 
-  /** Hands frames of `peer` to a transport, in seq order, while fewer than SEND_WINDOW are unacknowledged. */
-  private pump(peer: string): void {
+  /**
+   * Hands frames of `peer` to a transport, in seq order, while fewer than SEND_WINDOW are unacknowledged. `added`: the
+   * frame just added, with its sealed bytes, for its first send if it goes now (else a later send decodes its text).
+   */
+  private pump(peer: string, added?: { seq: number; text: string; bytes: Uint8Array }): void {
     const low = this.lowest(peer);
     if (low === undefined) return;
     let next = Math.max(low, (this.sentUpTo.get(peer) ?? low - 1) + 1);
@@ -359,7 +352,8 @@ export class Messaging {
       const entry = this.d.outbox.entry(peer, next);
       if (entry === undefined) break; // not added yet: enqueue pumps again when it is
       const before = this.sentUpTo.get(peer);
-      this.dispatch(entry);
+      const first = added !== undefined && added.seq === next && added.text === entry.payload;
+      this.dispatch(entry, first ? added.bytes : undefined);
       // The channel failed while taking the frame and its close already sent this window again on the relay
       // (pathChanged): going on here would queue every later frame a second time.
       if (this.sentUpTo.get(peer) !== before) return;
@@ -373,7 +367,7 @@ export class Messaging {
     return e.seq <= (this.sentUpTo.get(e.peer) ?? -1);
   }
 
-  private envelope(e: OutboxEntry): Record<string, unknown> & { [SEALED_BYTES]?: Uint8Array } {
+  private envelope(e: OutboxEntry): object {
     const metadata: Record<string, string> = { deviceId: this.d.deviceId };
     if (e.priority !== undefined) metadata.priority = e.priority;
     return {
@@ -491,13 +485,7 @@ export class Messaging {
         };
         await this.d.outbox.add(entry);
         added.push(entry);
-        this.fresh = { peer: to, seq, text: ciphertext, bytes: sealed.bytes };
-        try {
-          this.pump(to);
-        } finally {
-          // Not sent now (the window is full): a later send decodes the text, as a resend does.
-          this.fresh = undefined;
-        }
+        this.pump(to, { seq, text: ciphertext, bytes: sealed.bytes });
         if (firstSeq < 0) {
           firstSeq = seq;
           firstId = id;
