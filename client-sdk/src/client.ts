@@ -133,6 +133,7 @@ export class OppieClient {
         reset: (peer) => this.directPaths.reset(peer),
         onLan: (peer) => this.directPaths.onLan(peer),
         messageBytes: (peer) => this.directPaths.messageBytes(peer),
+        readsPacked: (peer) => this.directPaths.readsPacked(peer),
       },
     });
     this.directPaths = new DirectPaths({

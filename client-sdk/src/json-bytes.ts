@@ -51,12 +51,23 @@ function longString(s: string): Part[] {
   return ['"', { long: contents }, '"'];
 }
 
-/** Pieces of JSON text: short text, or a long string's contents, escaped. */
-type Part = string | { readonly long: string };
+/**
+ * Pieces of JSON text: short text, a long string's contents, escaped, or (written by `packedJsonBytes`, never by
+ * {@link jsonBytes}) a long string's contents carried as the bytes its base64 spells.
+ */
+export type Part = string | { readonly long: string } | PackedString;
 
-/** Where a walk stands: the values it may still visit. */
+/** A long string that is the canonical base64 or base64url spelling of `bytes` (see packed-strings.ts). */
+export interface PackedString {
+  readonly bytes: Uint8Array;
+  /** base64url, unpadded; else base64, padded. */
+  readonly url: boolean;
+}
+
+/** Where a walk stands: the values it may still visit, and what may carry a long string as bytes. */
 interface Walk {
   left: number;
+  readonly pack?: ((s: string) => PackedString | undefined) | undefined;
 }
 
 /**
@@ -102,7 +113,11 @@ function write(v: unknown, out: Part[], walk: Walk): boolean | 'skip' {
   switch (typeof v) {
     case 'string':
       if (v.length < LONG_STRING) out.push(JSON.stringify(v));
-      else out.push(...longString(v));
+      else {
+        const packed = walk.pack?.(v);
+        if (packed !== undefined) out.push('"', packed, '"');
+        else out.push(...longString(v));
+      }
       return true;
     case 'number':
     case 'boolean':
@@ -153,7 +168,7 @@ function write(v: unknown, out: Part[], walk: Walk): boolean | 'skip' {
  * ASCII (base64, most code); UTF-8 is never shorter, so anything else overflows it and is encoded part by part.
  */
 function join(parts: readonly Part[], headroom: number): Uint8Array {
-  const text = (part: Part) => (typeof part === 'string' ? part : part.long);
+  const text = (part: Part) => (typeof part === 'string' ? part : 'long' in part ? part.long : '');
   let units = 0;
   for (const part of parts) units += text(part).length;
   const out = new Uint8Array(headroom + units);
@@ -181,14 +196,26 @@ function join(parts: readonly Part[], headroom: number): Uint8Array {
  * const bytes = jsonBytes({ p: { path: 'src/app.ts', diff } }); // diff copied in, not walked
  */
 export function jsonBytes(value: unknown, headroom = 0): Uint8Array {
+  const parts = jsonParts(value);
+  if (parts !== undefined) return join(parts, headroom);
+  return encoder.encode(JSON.stringify(value));
+}
+
+/**
+ * The JSON of `value` as parts, when it holds a long string and the walk can write it (else undefined: JSON.stringify
+ * writes it). With `pack`, each long string it returns bytes for is a {@link PackedString} part between its quotes.
+ */
+export function jsonParts(value: unknown, pack?: (s: string) => PackedString | undefined): Part[] | undefined {
   const parts: Part[] = [];
-  let written: boolean | 'skip' = false;
   try {
     // The same values in the same order: a walk that finds a long string within the budget writes it within it too.
-    if (holdsLongString(value, { left: JSON_WALK_VALUES })) written = write(value, parts, { left: JSON_WALK_VALUES });
+    if (
+      holdsLongString(value, { left: JSON_WALK_VALUES }) &&
+      write(value, parts, { left: JSON_WALK_VALUES, pack }) === true
+    )
+      return parts;
   } catch {
     // A getter or Proxy trap that throws: JSON.stringify says what it says about it.
   }
-  if (written === true) return join(parts, headroom);
-  return encoder.encode(JSON.stringify(value));
+  return undefined;
 }

@@ -21,6 +21,7 @@ import { type Compression, webCompression } from './delivery/compression.js';
 import type { Inbox } from './delivery/inbox.js';
 import { storageOp } from './delivery/internal.js';
 import type { Outbox, OutboxEntry } from './delivery/outbox.js';
+import { type Base64Codec, defaultBase64, packedJsonBytes, unpackJson } from './delivery/packed-strings.js';
 import { decodeReceipt, encodeReceipt } from './delivery/receipt.js';
 import { OppieError } from './errors.js';
 import type { ClientEvents, IncomingMessage } from './events.js';
@@ -164,6 +165,8 @@ export interface DirectChannel {
   onLan?(peer: string): boolean;
   /** Largest data-channel message the open channel to `peer` takes; undefined without one (absent: not known). */
   messageBytes?(peer: string): number | undefined;
+  /** Whether the peer's open channel said it reads packed chunks (packed-strings.ts); absent: no. */
+  readsPacked?(peer: string): boolean;
 }
 
 type Settle = { resolve: () => void; reject: (err: OppieError) => void };
@@ -215,6 +218,8 @@ export class Messaging {
    * (ChunkFrame); deflated by the platform.
    */
   private readonly codec: Base64url;
+  /** Spells the strings of packed messages received, and reads them in messages to send (Node only). */
+  private readonly base64: Base64Codec = defaultBase64();
   private readonly compression: Compression;
 
   private readonly receiptIntervalMs: number;
@@ -401,21 +406,36 @@ export class Messaging {
 
   /** The plaintext frames of one message: itself, or its compressed chunks. */
   private async prepare(payload: unknown, to: string): Promise<Uint8Array[]> {
+    // A message that is chunked anyway carries its long base64 strings as bytes when the peer reads that.
+    const packed = this.d.direct?.readsPacked?.(to)
+      ? packedJsonBytes(payload, CHUNK_HEADER_BYTES, this.base64)
+      : undefined;
+    if (packed !== undefined && packed.jsonTextLength + P_FRAME_OPEN + 1 > CHUNK_THRESHOLD) {
+      return this.chunked(packed.bytes, to, true);
+    }
     // Room in front of `{"p":` for a chunk header: a message of one chunk is framed where it was written.
     const whole = encodePlain({ p: payload }, CHUNK_HEADER_BYTES - P_FRAME_OPEN);
     if (whole.length <= CHUNK_THRESHOLD) return [whole];
+    // `{"p":` + the payload's JSON + `}`: the payload's own UTF-8 JSON without a second JSON.stringify.
+    return this.chunked(whole.subarray(P_FRAME_OPEN, whole.length - 1), to, false);
+  }
+
+  /**
+   * The chunks of one message's body (its JSON, or with `packed` its packed body), deflated or not. A body that
+   * starts {@link CHUNK_HEADER_BYTES} or more into an array of ours and stays one undeflated chunk gets its header there.
+   */
+  private async chunked(json: Uint8Array, to: string, packed: boolean): Promise<Uint8Array[]> {
     // A slot first: a burst of large sends holds at most PREPARE_AHEAD compressions (memory, zlib's thread pool that
     // file writes share) in progress; the rest wait their turn in call order.
     if (this.preparing >= PREPARE_AHEAD) await new Promise<void>((resolve) => this.prepareQueue.push(resolve));
     else this.preparing += 1;
     try {
-      // `{"p":` + the payload's JSON + `}`: the payload's own UTF-8 JSON without a second JSON.stringify.
-      const json = whole.subarray(P_FRAME_OPEN, whole.length - 1);
       // Decided when compression starts: a message prepared for one path and sent on another is still whole either way.
       const hints = { skipLowGain: this.skipsLowGain(to, json) };
       const chunks = await splitPayload(json, {
         tailBytes: this.foldsTail(to) ? TAIL_FOLD_BYTES : 0,
         deflate: (bytes) => this.compression.deflateRaw(bytes, hints),
+        packed,
       });
       const [only] = chunks;
       // Left whole (not deflated, one chunk): its header goes in the room and `{"p":` in front of its JSON, ours to use.
@@ -743,8 +763,9 @@ export class Messaging {
     });
     let payload: unknown;
     try {
-      payload = JSON.parse(textDecoder.decode(r.bytes));
+      payload = JSON.parse(chunk.packed === true ? unpackJson(r.bytes, this.base64) : textDecoder.decode(r.bytes));
     } catch (cause) {
+      if (cause instanceof OppieError) throw cause; // a packed body that does not add up says how
       throw new OppieError('OPPIE_ERR_PROTOCOL', `the chunked ${type} ${id} from ${from} is not JSON`, { cause });
     }
     this.emit(type, from, id, payload, redelivered);

@@ -17,6 +17,8 @@ export interface Chunk {
   index: number;
   count: number;
   compressed: boolean;
+  /** The transfer's data is a packed body (packed-strings.ts), not JSON; absent: false. Same on every chunk. */
+  packed?: boolean;
   data: Uint8Array;
 }
 
@@ -53,6 +55,7 @@ export const FOLDED_MESSAGE_BYTES = 80 * 1024;
 /** First byte of every encoded chunk; the plaintext framing tells a chunk from JSON by it (wire.ts CHUNK_FRAME). */
 export const CHUNK_VERSION = 1;
 const FLAG_COMPRESSED = 1;
+const FLAG_PACKED = 2;
 /** version(1) flags(1) transferId(16) index(u32) count(u32) */
 export const CHUNK_HEADER_BYTES = 26;
 
@@ -72,6 +75,8 @@ export async function splitPayload(
     tailBytes?: number;
     compress?: boolean;
     deflate?: (bytes: Uint8Array) => Promise<Uint8Array>;
+    /** `bytes` is a packed body (flag bit 1 on every chunk). */
+    packed?: boolean;
   } = {},
 ): Promise<Chunk[]> {
   const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
@@ -93,6 +98,7 @@ export async function splitPayload(
     index,
     count,
     compressed,
+    ...(opts.packed === true && { packed: true }),
     data: body.subarray(index * chunkBytes, index === count - 1 ? body.byteLength : (index + 1) * chunkBytes),
   }));
 }
@@ -132,7 +138,7 @@ export function encodeChunkInPlace(chunk: Chunk): Uint8Array {
 function writeHeader(out: Uint8Array, chunk: Chunk): void {
   const view = new DataView(out.buffer, out.byteOffset, CHUNK_HEADER_BYTES);
   out[0] = CHUNK_VERSION;
-  out[1] = chunk.compressed ? FLAG_COMPRESSED : 0;
+  out[1] = (chunk.compressed ? FLAG_COMPRESSED : 0) | (chunk.packed === true ? FLAG_PACKED : 0);
   out.set(fromHex(chunk.transferId), 2);
   view.setUint32(18, chunk.index);
   view.setUint32(22, chunk.count);
@@ -149,13 +155,14 @@ export function decodeChunk(bytes: Uint8Array): Chunk {
   if (bytes.byteLength < CHUNK_HEADER_BYTES) throw bad(`${bytes.byteLength} bytes is shorter than the header`);
   if (bytes[0] !== CHUNK_VERSION) throw bad(`unknown version ${bytes[0]}`);
   const flags = bytes[1] ?? 0;
-  if ((flags & ~FLAG_COMPRESSED) !== 0) throw bad(`unknown flags ${flags}`);
+  if ((flags & ~(FLAG_COMPRESSED | FLAG_PACKED)) !== 0) throw bad(`unknown flags ${flags}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const chunk: Chunk = {
     transferId: toHex(bytes.subarray(2, 18)),
     index: view.getUint32(18),
     count: view.getUint32(22),
-    compressed: flags === FLAG_COMPRESSED,
+    compressed: (flags & FLAG_COMPRESSED) !== 0,
+    ...((flags & FLAG_PACKED) !== 0 && { packed: true }),
     data: bytes.subarray(CHUNK_HEADER_BYTES),
   };
   checkShape(chunk.transferId, chunk.index, chunk.count, bad);

@@ -23,6 +23,7 @@ export type ReassemblyProgress = { done: false; received: number; count: number 
 interface Transfer {
   count: number;
   compressed: boolean;
+  packed: boolean;
   parts: Map<number, Uint8Array>;
   bytes: number;
 }
@@ -78,10 +79,10 @@ export class Reassembler {
       if (this.transfers.size >= this.maxTransfers) {
         throw new OppieError('OPPIE_ERR_PAYLOAD_TOO_LARGE', `more than ${this.maxTransfers} transfers in progress`);
       }
-      t = { count, compressed: chunk.compressed, parts: new Map(), bytes: 0 };
+      t = { count, compressed: chunk.compressed, packed: chunk.packed === true, parts: new Map(), bytes: 0 };
       this.transfers.set(id, t);
     }
-    if (t.count !== count || t.compressed !== chunk.compressed) {
+    if (t.count !== count || t.compressed !== chunk.compressed || t.packed !== (chunk.packed === true)) {
       throw this.abandon(id, new OppieError('OPPIE_ERR_PROTOCOL', `chunk ${index} disagrees with transfer ${id}`));
     }
     if (t.parts.has(index)) return { done: false, received: t.parts.size, count };

@@ -122,6 +122,12 @@ export class DirectPaths {
     return s?.path === 'direct' && s.link?.lanNow() === true;
   }
 
+  /** Whether the open channel to `peer` said the peer reads packed chunks (see DirectLink.readsPacked). */
+  readsPacked(peer: string): boolean {
+    const link = this.byPeer.get(peer)?.link;
+    return link?.state === 'open' && link.readsPacked;
+  }
+
   /** Largest data-channel message the open channel to `peer` takes (see DirectLink.messageBytes); undefined without one. */
   messageBytes(peer: string): number | undefined {
     const link = this.byPeer.get(peer)?.link;

@@ -8,6 +8,7 @@ import type { UpgradeOutcome } from '@oppie/protocol';
 import SimplePeer, { type SimplePeerInstance } from 'simple-peer';
 import type { Base64url } from '../crypto/aead.js';
 import type { FrameHeader, PeerSession } from '../crypto/session.js';
+import { FEATURE_PACKED } from '../delivery/packed-strings.js';
 import type { RtcImplementation, Timers } from '../platform.js';
 import type { RelayFrameIn } from '../transport/relay-connection.js';
 import {
@@ -22,6 +23,9 @@ import {
 import { type ChannelFrame, decodeChannelFrame, encodeChannelFrame, encodeEnvelopeBinary } from './channel-frames.js';
 import { CreditCounter, FlowWindow } from './flow-window.js';
 import { type SelectedPath, selectedPath } from './selected-path.js';
+
+/** What this SDK reads beyond the first SDKs, as feature bits in its pings and pongs. */
+const FEATURES = FEATURE_BATCH | FEATURE_PACKED;
 
 /** Data-channel messages above this never go on the channel (wrtc closes it on a message over 256 KiB). */
 export const MAX_CHANNEL_MESSAGE = 200 * 1024;
@@ -98,6 +102,7 @@ export class DirectLink {
   private lanReadAt = 0;
   private lanReading = false;
   private messageLimit = DEFAULT_PEER_MESSAGE_BYTES;
+  private peerReadsPacked = false;
   private peerView: { relay: boolean; rp?: SelectedPath['relayProtocol'] } | undefined;
   private peerWaitTimer: unknown;
   private candidateTimer: unknown;
@@ -226,6 +231,11 @@ export class DirectLink {
     return this.messageLimit;
   }
 
+  /** Whether the peer's ping or pong said it reads packed chunks (feature bit {@link FEATURE_PACKED}). */
+  get readsPacked(): boolean {
+    return this.peerReadsPacked;
+  }
+
   /** Ends the link; `stopped` and `replaced` are decisions of this side, everything else is a failure. */
   close(end: LinkEnd = 'stopped'): void {
     this.end(end);
@@ -248,7 +258,9 @@ export class DirectLink {
 
   /** The peer's ping or pong says which message kinds it reads beyond the first SDKs'. */
   private features(f: number | undefined): void {
-    if (f === undefined || (f & FEATURE_BATCH) === 0 || this.batcher.limitBytes > 0) return;
+    if (f === undefined) return;
+    if ((f & FEATURE_PACKED) !== 0) this.peerReadsPacked = true;
+    if ((f & FEATURE_BATCH) === 0 || this.batcher.limitBytes > 0) return;
     this.batcher.limitBytes = Math.min(peerMessageBytes(this.peer._pc), BATCH_BYTES);
   }
 
@@ -259,7 +271,7 @@ export class DirectLink {
   private ping(): void {
     const n = ++this.pingCounter;
     const p = this.o.session.seal(this.header('ping', n, this.o.selfId, this.o.peerId), PROBE);
-    this.control({ k: 'ping', n, p, r: this.credits.take(), f: FEATURE_BATCH, w: this.o.windowBytes });
+    this.control({ k: 'ping', n, p, r: this.credits.take(), f: FEATURES, w: this.o.windowBytes });
   }
 
   /** The channel is up: prove the peer holds the session key before any frame uses it. */
@@ -333,7 +345,7 @@ export class DirectLink {
           n: frame.n,
           p: this.o.session.seal(this.header('pong', frame.n, this.o.selfId, this.o.peerId), PROBE),
           r: this.credits.take(),
-          f: FEATURE_BATCH,
+          f: FEATURES,
           w: this.o.windowBytes,
         });
         return;

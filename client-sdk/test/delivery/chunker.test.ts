@@ -219,6 +219,29 @@ describe('chunker', () => {
     const r = new Reassembler();
     await r.add({ ...junk, count: 2, compressed: false });
     await rejectsWith(r.add({ ...junk, index: 1, count: 3, compressed: false }), 'OPPIE_ERR_PROTOCOL');
+    // One chunk of a transfer says packed, another not.
+    const p = new Reassembler();
+    await p.add({ ...junk, count: 2, compressed: false, packed: true });
+    await rejectsWith(p.add({ ...junk, index: 1, count: 2, compressed: false }), 'OPPIE_ERR_PROTOCOL');
+  });
+
+  it('carries the packed flag (bit 1) in the header, with or without deflate, and splits packed bodies so', async () => {
+    for (const compressed of [false, true]) {
+      const chunk: Chunk = {
+        transferId: '1a'.repeat(16),
+        index: 0,
+        count: 1,
+        compressed,
+        packed: true,
+        data: random(9),
+      };
+      const wire = encodeChunk(chunk);
+      expect(wire[1]).toBe(compressed ? 3 : 2);
+      expect(decodeChunk(wire)).toEqual(chunk);
+    }
+    const chunks = await splitPayload(random(100_000), { chunkBytes: 40_000, packed: true });
+    expect(chunks.map((c) => c.packed)).toEqual([true, true, true]);
+    expect((await splitPayload(random(10))).map((c) => c.packed)).toEqual([undefined]);
   });
 
   it('validates the wire header', () => {
@@ -244,6 +267,7 @@ describe('chunker', () => {
     expect(() => decodeChunk(ok.subarray(0, 10))).toThrow(expect.objectContaining({ code: 'OPPIE_ERR_PROTOCOL' }));
     expect(bad(0, 2)).toThrow(/unknown version/);
     expect(bad(1, 4)).toThrow(/unknown flags/);
+    expect(bad(1, 6)).toThrow(/unknown flags/);
     expect(bad(21, 5)).toThrow(/index 5 not below count 2/);
     expect(bad(25, 0)).toThrow(/count 0/);
     expect(() =>

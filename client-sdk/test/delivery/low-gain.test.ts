@@ -15,6 +15,7 @@ import { CHUNK_HEADER_BYTES, decodeChunk, FOLDED_MESSAGE_BYTES } from '../../src
 import { type DeflateHints, nodeCompression } from '../../src/delivery/compression.js';
 import { Inbox } from '../../src/delivery/inbox.js';
 import { Outbox } from '../../src/delivery/outbox.js';
+import { defaultBase64, unpackJson } from '../../src/delivery/packed-strings.js';
 import type { ClientEvents } from '../../src/events.js';
 import { LOW_GAIN_SKIP_MAX_BYTES, type LowGainCompression, Messaging } from '../../src/messaging.js';
 import { defaultPlatform, MemoryStore } from '../../src/platform.js';
@@ -37,11 +38,12 @@ type Where = 'lan' | 'direct' | 'turn' | 'relay';
  * `none` open; by default a peer's 64 KiB, which no chunk outgrows (so no tail is folded).
  */
 async function send(
-  payload: string,
+  payload: unknown,
   where: Where,
   policy?: LowGainCompression,
   channel: number | 'none' = 64 * 1024,
   opened?: Uint8Array[],
+  readsPacked = false,
 ) {
   const path = where === 'lan' ? 'direct' : where;
   const { sender: peer, receiver, receiverPeers, openFromReceiver } = await pairedSessions();
@@ -82,6 +84,7 @@ async function send(
       reset: () => {},
       onLan: () => where === 'lan',
       messageBytes: () => (channel === 'none' ? undefined : channel),
+      readsPacked: () => readsPacked,
     },
     ...(policy !== undefined && { lowGainCompression: policy }),
   });
@@ -185,5 +188,32 @@ describe('a short last piece rides in the chunk before it', () => {
     // 96 KiB of JSON: 63,488 bytes and a tail of 34,818.
     const longTail = randomBytes(72 * 1024).toString('base64');
     expect((await send(longTail, 'relay', 'never', 'none')).frames).toEqual(['relay:diff', 'relay:diff']);
+  });
+});
+
+describe('long base64 strings to a peer that reads packed chunks', () => {
+  it('go as their bytes, within a local network and elsewhere, and spell out the same JSON', async () => {
+    for (const where of ['lan', 'turn'] as const) {
+      const payload = { png: base64(), caption: 'a screenshot' };
+      const opened: Uint8Array[] = [];
+      const { frames } = await send(payload, where, 'auto', 64 * 1024, opened, true);
+      // 48 KiB of bytes: one chunk, where the 64 KiB of JSON took two undeflated (above) or one deflated.
+      expect(frames).toEqual([`${where === 'lan' ? 'direct' : where}:diff`]);
+      const chunk = decodeChunk(opened[0] as Uint8Array);
+      expect({ packed: chunk.packed, compressed: chunk.compressed, count: chunk.count }).toEqual({
+        packed: true,
+        compressed: false, // random bytes: deflate is tried elsewhere, and not kept
+        count: 1,
+      });
+      expect(chunk.data.length).toBeLessThan(48 * 1024 + 100);
+      expect(unpackJson(chunk.data, defaultBase64())).toBe(JSON.stringify(payload));
+    }
+  });
+
+  it('leave text as it was: deflated JSON, no packed flag', async () => {
+    const opened: Uint8Array[] = [];
+    expect((await send(diff(), 'lan', 'auto', 64 * 1024, opened, true)).frames).toEqual(['direct:diff']);
+    const chunk = decodeChunk(opened[0] as Uint8Array);
+    expect({ packed: chunk.packed, compressed: chunk.compressed }).toEqual({ packed: undefined, compressed: true });
   });
 });

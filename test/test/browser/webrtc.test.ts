@@ -8,6 +8,7 @@
  * as peer-reflexive from the first connectivity check, which is enough (FIELD-NOTES, Chromium). A machine whose only
  * interface is `lo` would also need `--allow-loopback-in-peer-connection` and `WebRtcHideLocalIpsWithMdns` disabled.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { APPLICATION_TYPES, type IncomingMessage, type OppieClient } from '@oppie/client-sdk';
@@ -145,6 +146,8 @@ describe.skipIf(!hasChromium())('WebRTC direct path: Chromium <-> Node sidecar',
     sidecar = await sdkClient(pages.url, 'sidecar', 'workstation', {
       platform: { rtc: wrtc },
       direct: { retry: { nextDelayMs: () => RETRY_MS } },
+      // Base64 of random bytes goes undeflated on any path, so what the packed test counts tells packed from not.
+      lowGainCompression: 'never',
     });
     sidecar.events.on('message', (m) => atSidecar.push(m));
     sidecar.events.on('path', (e) => sidecarPaths.push({ ...e, at: Date.now() }));
@@ -225,6 +228,33 @@ describe.skipIf(!hasChromium())('WebRTC direct path: Chromium <-> Node sidecar',
     expect(sidecar.pathTo(browserId)).toBe('direct');
     expect(await page.evaluate((peer) => direct.pathTo(peer), sidecar.deviceId)).toBe('direct');
     expect(await relayedApplicationEnvelopes()).toBe(relayedBefore);
+  });
+
+  it('carries long base64 to the browser as its bytes, which the page spells out again without Buffer', async () => {
+    showLogs();
+    const proto = (wrtc as unknown as { RTCDataChannel: { prototype: { send(d: unknown): void } } }).RTCDataChannel
+      .prototype;
+    const original = proto.send;
+    let carried = 0;
+    proto.send = function (this: unknown, d: unknown) {
+      carried += d instanceof Uint8Array ? d.byteLength : String(d).length;
+      original.call(this, d);
+    };
+    try {
+      const fromSidecar = await page.evaluate(() => direct.receivedCount());
+      const payload = { png: randomBytes(90 * 1024).toString('base64'), id: randomBytes(700).toString('base64url') };
+      await sidecar.send('diff', payload);
+      await expect.poll(() => page.evaluate(() => direct.receivedCount())).toBe(fromSidecar + 1);
+      const [got] = await page.evaluate((from) => direct.received(from), fromSidecar);
+      expect(got?.payload).toEqual(payload);
+      // 120.9 KiB of base64 went as its 90.7 KiB of bytes (the browser's pong said it reads packed chunks), where
+      // it would have gone undeflated (the sidecar's lowGainCompression is `never`).
+      expect(carried).toBeLessThan(92 * 1024);
+      expect(await page.evaluate(() => typeof (globalThis as { Buffer?: unknown }).Buffer)).toBe('undefined');
+      expect(sidecar.pathTo(browserId)).toBe('direct');
+    } finally {
+      proto.send = original;
+    }
   });
 
   it(`loses, repeats and reorders nothing when the path is reset during two ${N}-message streams`, async () => {

@@ -1,0 +1,239 @@
+/**
+ * Long base64 strings carried as the bytes they spell. A message's JSON with base64 in it (a screenshot, a file, any
+ * binary an app puts in JSON) is a third larger than those bytes, and on a fast direct path deflate costs more time
+ * than the link saves, so such a message used to cross the cipher and the channel at full size. A sender whose peer
+ * reads packed chunks (data-channel feature bit {@link FEATURE_PACKED}) writes the message's JSON with each such string
+ * left empty, and the bytes after it; the receiver spells them again, in the same alphabet, and parses the same JSON.
+ *
+ * A packed body (the data of a transfer whose chunks carry flag bit 1, after any inflate):
+ *
+ *   `jsonLength (u32 BE) || count (u32 BE) || count x (at (u32 BE) || byteLength (u32 BE) || alphabet (u8)) || json ||
+ *   the strings' bytes, in order`
+ *
+ * `at` is where a string's contents go in `json` (between its quotes, which `json` holds with nothing between them),
+ * strictly increasing; alphabet 0 is base64 (RFC 4648 section 4, padded), 1 base64url (section 5, unpadded). Only
+ * canonical spellings are packed, so spelling the bytes again gives the string the sender had, character for character.
+ */
+import { OppieError } from '../errors.js';
+import { jsonParts, type PackedString, type Part } from '../json-bytes.js';
+
+/** Feature bit (bit 1, value 2) in a ping's or pong's `f`: the sender reads packed chunks. */
+export const FEATURE_PACKED = 2;
+
+const HEAD_BYTES = 8;
+const ENTRY_BYTES = 9;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Base64 spellings for {@link packedJsonBytes} and {@link unpackJson}. */
+export interface Base64Codec {
+  /**
+   * The bytes `text` spells when it is the canonical base64 (padded) or base64url (unpadded) spelling of some bytes,
+   * else undefined. Absent where no native decoder makes it worth doing: such a sender never packs.
+   */
+  readonly bytesOf?: (text: string) => PackedString | undefined;
+  /** The canonical spelling of `bytes` in base64 (padded) or, with `url`, base64url (unpadded). */
+  textOf(bytes: Uint8Array, url: boolean): string;
+}
+
+/** The part of Node's `Buffer` {@link bufferBase64} uses (structural: this file never imports Node modules). */
+interface BufferCtor {
+  from(text: string, encoding: 'base64'): Uint8Array & { toString(encoding: 'base64' | 'base64url'): string };
+  from(
+    buffer: ArrayBufferLike,
+    byteOffset: number,
+    length: number,
+  ): Uint8Array & { toString(encoding: 'base64' | 'base64url'): string };
+}
+
+/** What base64 and base64url may hold before any padding: a string that starts otherwise is not decoded at all. */
+const B64_HEAD = /^[A-Za-z0-9+/_-]*$/;
+/** Characters looked at before decoding: text (a diff, code, prose) has a space or newline well within them. */
+const HEAD_CHARS = 64;
+
+/**
+ * Node's `Buffer` codec. Buffer's decoder skips what it does not read and takes either alphabet, so a string counts
+ * only when the bytes spell it again exactly: decode and re-encode, ~35 µs for 64 KiB (Node 20).
+ *
+ * @example
+ * const codec = bufferBase64(Buffer);
+ * codec.bytesOf?.('aGk='); // { bytes: <68 69>, url: false }
+ */
+export function bufferBase64(buffer: BufferCtor): Base64Codec {
+  return {
+    bytesOf(text) {
+      if (!B64_HEAD.test(text.slice(0, HEAD_CHARS))) return undefined;
+      const bytes = buffer.from(text, 'base64');
+      if (text.length % 4 === 0 && bytes.toString('base64') === text) return { bytes, url: false };
+      if (bytes.toString('base64url') === text) return { bytes, url: true };
+      return undefined;
+    },
+    textOf: (bytes, url) =>
+      buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString(url ? 'base64url' : 'base64'),
+  };
+}
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+const URL_CODES = new TextEncoder().encode(`${ALPHABET}-_`);
+const STD_CODES = new TextEncoder().encode(`${ALPHABET}+/`);
+
+/** The portable codec (browsers): spells bytes, never reads them, so a sender using it never packs. */
+export const jsBase64: Base64Codec = {
+  textOf(bytes, url) {
+    const codes = url ? URL_CODES : STD_CODES;
+    const n = bytes.length;
+    const full = Math.floor(n / 3) * 3;
+    const rest = n - full;
+    const out = new Uint8Array(Math.floor(n / 3) * 4 + (rest === 0 ? 0 : url ? rest + 1 : 4));
+    let o = 0;
+    for (let i = 0; i < full; i += 3) {
+      const v = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number);
+      out[o++] = codes[v >>> 18] as number;
+      out[o++] = codes[(v >>> 12) & 63] as number;
+      out[o++] = codes[(v >>> 6) & 63] as number;
+      out[o++] = codes[v & 63] as number;
+    }
+    if (rest > 0) {
+      const v = ((bytes[full] as number) << 16) | (rest === 2 ? (bytes[full + 1] as number) << 8 : 0);
+      out[o++] = codes[v >>> 18] as number;
+      out[o++] = codes[(v >>> 12) & 63] as number;
+      if (rest === 2) out[o++] = codes[(v >>> 6) & 63] as number;
+      else if (!url) out[o++] = 61; // '='
+      if (!url) out[o++] = 61;
+    }
+    return decoder.decode(out);
+  },
+};
+
+/** Node's Buffer where there is one (Node, or a bundle that provides it), else {@link jsBase64}. */
+export function defaultBase64(): Base64Codec {
+  const buffer = (globalThis as { Buffer?: BufferCtor }).Buffer;
+  return typeof buffer?.from === 'function' ? bufferBase64(buffer) : jsBase64;
+}
+
+/**
+ * The packed body of `value`'s JSON, `headroom` bytes into its array (a chunk header goes there), with every string
+ * of `LONG_STRING` characters or more that `codec` reads as base64 carried as its bytes. Undefined when there is none
+ * (or the codec reads none): the caller writes plain JSON.
+ *
+ * @example
+ * const body = packedJsonBytes({ p: { png: screenshot.toString('base64') } }, 26, defaultBase64());
+ * // body: ~75% of the JSON; the receiver's unpackJson(body) is that JSON's text
+ */
+export function packedJsonBytes(value: unknown, headroom: number, codec: Base64Codec): PackedBody | undefined {
+  const bytesOf = codec.bytesOf;
+  if (bytesOf === undefined) return undefined;
+  const parts = jsonParts(value, bytesOf);
+  if (parts === undefined) return undefined;
+  const strings = parts.filter((p): p is PackedString => typeof p !== 'string' && 'bytes' in p);
+  if (strings.length === 0) return undefined;
+  const pieces = jsonPieces(parts);
+  const jsonLength = pieces.reduce((n, p) => n + p.length, 0);
+  let textLength = jsonLength;
+  let dataLength = 0;
+  for (const s of strings) {
+    dataLength += s.bytes.length;
+    textLength += spelledLength(s.bytes.length, s.url);
+  }
+  const tableEnd = headroom + HEAD_BYTES + ENTRY_BYTES * strings.length;
+  const out = new Uint8Array(tableEnd + jsonLength + dataLength);
+  const view = new DataView(out.buffer, headroom);
+  view.setUint32(0, jsonLength);
+  view.setUint32(4, strings.length);
+  let json = tableEnd;
+  let data = tableEnd + jsonLength;
+  let entry = HEAD_BYTES;
+  for (const p of pieces) {
+    if (p.packed === undefined) {
+      out.set(p.bytes, json);
+      json += p.length;
+      continue;
+    }
+    view.setUint32(entry, json - tableEnd);
+    view.setUint32(entry + 4, p.packed.bytes.length);
+    view.setUint8(entry + 8, p.packed.url ? 1 : 0);
+    entry += ENTRY_BYTES;
+    out.set(p.packed.bytes, data);
+    data += p.packed.bytes.length;
+  }
+  return { bytes: out.subarray(headroom), jsonTextLength: textLength };
+}
+
+/** A packed body, and the length in UTF-8 bytes of the JSON it spells out to. */
+export interface PackedBody {
+  readonly bytes: Uint8Array;
+  readonly jsonTextLength: number;
+}
+
+/** Characters of the canonical spelling of `n` bytes. */
+function spelledLength(n: number, url: boolean): number {
+  const rest = n % 3;
+  return Math.floor(n / 3) * 4 + (rest === 0 ? 0 : url ? rest + 1 : 4);
+}
+
+type Piece = { bytes: Uint8Array; length: number; packed?: undefined } | { length: 0; packed: PackedString };
+
+/** The parts as UTF-8 pieces of JSON, with a zero-length piece where each packed string goes. */
+function jsonPieces(parts: readonly Part[]): Piece[] {
+  const pieces: Piece[] = [];
+  let text = '';
+  const flush = () => {
+    if (text === '') return;
+    const bytes = encoder.encode(text);
+    pieces.push({ bytes, length: bytes.length });
+    text = '';
+  };
+  for (const p of parts) {
+    if (typeof p === 'string') text += p;
+    else if ('long' in p) text += p.long;
+    else {
+      flush();
+      pieces.push({ length: 0, packed: p });
+    }
+  }
+  flush();
+  return pieces;
+}
+
+/**
+ * The JSON text a packed body spells out to. A body whose table does not add up is `OPPIE_ERR_PROTOCOL`.
+ *
+ * @example
+ * const payload = JSON.parse(unpackJson(reassembled, defaultBase64()));
+ */
+export function unpackJson(body: Uint8Array, codec: Base64Codec): string {
+  const bad = (m: string) => new OppieError('OPPIE_ERR_PROTOCOL', `bad packed message: ${m}`);
+  if (body.length < HEAD_BYTES) throw bad(`${body.length} bytes is shorter than its head`);
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  const jsonLength = view.getUint32(0);
+  const count = view.getUint32(4);
+  const tableEnd = HEAD_BYTES + ENTRY_BYTES * count;
+  if (tableEnd + jsonLength > body.length) throw bad(`${count} strings and ${jsonLength} bytes of JSON do not fit`);
+  const json = body.subarray(tableEnd, tableEnd + jsonLength);
+  let data = tableEnd + jsonLength;
+  let from = 0;
+  const text: string[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const entry = HEAD_BYTES + ENTRY_BYTES * i;
+      const at = view.getUint32(entry);
+      const length = view.getUint32(entry + 4);
+      const alphabet = view.getUint8(entry + 8);
+      if (at > jsonLength || (i > 0 && at <= from)) throw bad(`string ${i} is placed out of order`);
+      if (alphabet > 1) throw bad(`string ${i} has unknown alphabet ${alphabet}`);
+      if (data + length > body.length) throw bad(`string ${i} runs past the end`);
+      text.push(
+        decoder.decode(json.subarray(from, at)),
+        codec.textOf(body.subarray(data, data + length), alphabet === 1),
+      );
+      data += length;
+      from = at;
+    }
+    text.push(decoder.decode(json.subarray(from)));
+  } catch (err) {
+    if (err instanceof OppieError) throw err;
+    throw bad('its JSON is not UTF-8'); // a string placed inside a character, or bytes that are not text
+  }
+  if (data !== body.length) throw bad(`${body.length - data} bytes after its strings`);
+  return text.join('');
+}

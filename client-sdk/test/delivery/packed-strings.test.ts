@@ -1,0 +1,142 @@
+/**
+ * Long base64 strings carried as bytes (packed-strings.ts): what is packed and what is not, that the receiver spells
+ * out the very JSON the sender had, and that a body which does not add up is refused with OPPIE_ERR_PROTOCOL.
+ */
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import {
+  type Base64Codec,
+  bufferBase64,
+  defaultBase64,
+  jsBase64,
+  packedJsonBytes,
+  unpackJson,
+} from '../../src/delivery/packed-strings.js';
+import { OppieError } from '../../src/errors.js';
+import { LONG_STRING } from '../../src/json-bytes.js';
+
+const node = bufferBase64(Buffer);
+const b64 = (n: number) => randomBytes(n).toString('base64');
+const b64u = (n: number) => randomBytes(n).toString('base64url');
+
+function roundTrip(value: unknown, codec: Base64Codec = node) {
+  const packed = packedJsonBytes(value, 26, node);
+  if (packed === undefined) throw new Error('not packed');
+  return { packed, text: unpackJson(packed.bytes, codec) };
+}
+
+function protocolError(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(OppieError);
+    expect((err as OppieError).code).toBe('OPPIE_ERR_PROTOCOL');
+    return (err as OppieError).message;
+  }
+  throw new Error('did not throw');
+}
+
+describe('packedJsonBytes and unpackJson', () => {
+  it('carries base64 and base64url strings as bytes and spells out the same JSON, non-ASCII text around them', async () => {
+    const value = {
+      png: b64(48 * 1024),
+      parts: [b64u(3000), 'ünïcödé text ✓ 漢字', { short: 'aGk=', n: 1.5, t: true, z: null }],
+      odd: b64(1001), // one byte past a multiple of three: padded with '=='
+      log: 'x'.repeat(LONG_STRING), // a run of one letter spells bytes too: packed
+      text: `${'line of text\n'.repeat(100)}`,
+    };
+    const json = JSON.stringify(value);
+    const { packed, text } = roundTrip(value);
+    expect(text).toBe(json);
+    expect(packed.jsonTextLength).toBe(Buffer.byteLength(json));
+    expect(packed.bytes.length).toBeLessThan(Buffer.byteLength(json) * 0.8);
+    expect(packed.bytes.byteOffset).toBe(26); // the headroom asked for, in front
+    expect(unpackJson(packed.bytes, jsBase64)).toBe(json); // the portable codec spells the same
+  });
+
+  it('packs a top-level string and strings in arrays', () => {
+    for (const value of [b64(900), [b64(900), b64u(700)]]) expect(roundTrip(value).text).toBe(JSON.stringify(value));
+  });
+
+  it('leaves everything else alone: short, not base64, not canonical, padded base64url', () => {
+    const canonical = b64(600); // 800 characters, no padding
+    const notCanonical = [
+      `${b64(599).slice(0, -2)}R=`, // nonzero unused bits before the padding (R: 0b010001)
+      b64(598).replace(/=+$/, ''), // base64 that needs padding, without it
+      `${b64u(598)}==`, // base64url with padding
+      `${canonical.slice(0, 300)}\n${canonical.slice(300)}`, // a newline inside
+      `${canonical.slice(0, 300)}+${canonical.slice(300, 400)}-${canonical.slice(400)}`, // both alphabets at once
+    ];
+    for (const s of notCanonical) expect(packedJsonBytes({ s }, 0, node), JSON.stringify(s).slice(-8)).toBeUndefined();
+    expect(packedJsonBytes({ s: b64(300) }, 0, node)).toBeUndefined(); // 400 characters: below LONG_STRING
+    expect(packedJsonBytes({ s: 'word '.repeat(2000) }, 0, node)).toBeUndefined();
+    expect(packedJsonBytes({ s: canonical }, 0, node)).toBeDefined();
+  });
+
+  it('never packs with a codec that cannot read base64 (the portable one)', () => {
+    expect(packedJsonBytes({ s: b64(4096) }, 0, jsBase64)).toBeUndefined();
+  });
+
+  it('spells bytes as Buffer does in both alphabets, every length of remainder', () => {
+    for (let n = 0; n < 40; n++) {
+      const bytes = randomBytes(n);
+      expect(jsBase64.textOf(bytes, false)).toBe(bytes.toString('base64'));
+      expect(jsBase64.textOf(bytes, true)).toBe(bytes.toString('base64url'));
+    }
+    expect(defaultBase64().bytesOf).toBeDefined(); // Node has Buffer
+  });
+
+  it('refuses a body that does not add up with OPPIE_ERR_PROTOCOL', () => {
+    const { packed } = roundTrip({ a: b64(1200), b: b64(1200) });
+    const body = packed.bytes;
+    const edited = (edit: (v: DataView, b: Uint8Array) => void, bytes: Uint8Array = body) => {
+      const copy = new Uint8Array(bytes);
+      edit(new DataView(copy.buffer), copy);
+      return copy;
+    };
+    expect(protocolError(() => unpackJson(body.subarray(0, 7), node))).toMatch(/shorter than its head/);
+    expect(
+      protocolError(() =>
+        unpackJson(
+          edited((v) => v.setUint32(4, 1e6)),
+          node,
+        ),
+      ),
+    ).toMatch(/do not fit/);
+    expect(
+      protocolError(() =>
+        unpackJson(
+          edited((v) => v.setUint32(17, 1)),
+          node,
+        ),
+      ),
+    ).toMatch(/out of order/);
+    expect(
+      protocolError(() =>
+        unpackJson(
+          edited((v) => v.setUint8(16, 2)),
+          node,
+        ),
+      ),
+    ).toMatch(/unknown alphabet/);
+    expect(
+      protocolError(() =>
+        unpackJson(
+          edited((v) => v.setUint32(12, 1e6)),
+          node,
+        ),
+      ),
+    ).toMatch(/past the end/);
+    const longer = new Uint8Array(body.length + 1);
+    longer.set(body);
+    expect(protocolError(() => unpackJson(longer, node))).toMatch(/1 bytes after/);
+  });
+
+  it('refuses a string placed inside a character of the JSON', () => {
+    const { packed } = roundTrip({ é: b64(900) });
+    const copy = new Uint8Array(packed.bytes);
+    const view = new DataView(copy.buffer);
+    view.setUint32(8, 3); // `{"` then the first byte of 'é' (two bytes in UTF-8)
+    expect(protocolError(() => unpackJson(copy, node))).toMatch(/not UTF-8/);
+  });
+});
