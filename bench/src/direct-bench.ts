@@ -9,10 +9,10 @@
  *      or the bundle is missing, or with `--no-browser`).
  *   2. throughput of 64 KiB messages, end-to-end encrypted SDK sends with a window in flight (they settle on the
  *      peer's receipt), over the direct path and over the relay, against a raw `@roamhq/wrtc` data channel (simple-peer,
- *      same 64 KiB strings, same application window) measured in the same run, for two payloads (random base64 and
- *      diff text, see payloadOf). Target: SDK direct >= 0.8x raw. Both sides are judged warm: one raw run and
- *      {@link SDK_WARM_UP_RUNS} SDK runs of each payload go first and are only logged (V8 optimizes the SDK's code over
- *      its first couple of thousand messages; the raw channel, a loop around `send`, shows no such trend). With
+ *      same 64 KiB strings, same application window) measured in the same run, for three payloads (random base64,
+ *      diff text, opaque text; see payloadOf). Target: SDK direct >= 0.8x raw. Both sides are judged warm: one raw run
+ *      and {@link SDK_WARM_UP_RUNS} SDK runs of each payload go first and are only logged (V8 optimizes the SDK's code
+ *      over its first couple of thousand messages; the raw channel, a loop around `send`, shows no such trend). With
  *      `--split` the receiving end is a new child process in every run, so only the sending end is warm.
  *
  * Everything but the relay runs in this process (both clients, both channel ends), as the raw channel does; with
@@ -147,14 +147,28 @@ async function setupRun(url: string, stores: { sidecar: MemoryStore; phone: Memo
 }
 
 /**
- * The two 64 KiB payloads measured: `random`, 48 KiB of random bytes as base64 (what deflate can shrink least in a
- * JSON string: about 75%), and `diff`, unified-diff text (what the chunked path exists for: about 20% after deflate,
- * with a random hex token on each line so it does not shrink further than real code does).
+ * The three 64 KiB payloads measured: `random`, 48 KiB of random bytes as base64 (binary data in JSON: deflate takes it
+ * to about 75%, and since 2026-12-02 the SDK carries it as its 48 KiB of bytes, packed chunks); `diff`, unified-diff
+ * text (what the chunked path exists for: about 20% after deflate, with a random hex token on each line so it does not
+ * shrink further than real code does); and `opaque`, printable ASCII drawn at random (no `"` or `\`, so nothing to
+ * escape): not base64, and deflate takes it only to ~82%, which is low gain: the SDK carries all 64 KiB of it, as it
+ * carried `random` before packing. No payload of this product looks like it; it is here as the case the SDK cannot make
+ * smaller.
  */
-type PayloadKind = 'random' | 'diff';
+type PayloadKind = 'random' | 'diff' | 'opaque';
+
+const OPAQUE_CHARS = Array.from({ length: 94 }, (_, i) => String.fromCharCode(33 + i))
+  .filter((c) => c !== '"' && c !== '\\')
+  .join('');
 
 function payloadOf(kind: PayloadKind): string {
   if (kind === 'random') return randomBytes((MESSAGE * 3) / 4).toString('base64');
+  if (kind === 'opaque') {
+    const bytes = randomBytes(MESSAGE);
+    let text = '';
+    for (const b of bytes) text += OPAQUE_CHARS[b % OPAQUE_CHARS.length];
+    return text;
+  }
   const lines: string[] = [];
   for (let i = 0, length = 0; length < MESSAGE; i++) {
     const line = `${i % 3 === 0 ? '-' : '+'}  const value${i} = compute(input[${i % 97}], options.level ?? ${i % 7}); // ${randomBytes(6).toString('hex')}\n`;
@@ -461,7 +475,7 @@ async function main(): Promise<void> {
     } else {
       log(`  Chromium <-> Node setup SKIPPED: ${skipBrowser}`);
     }
-    const kinds: readonly PayloadKind[] = ['random', 'diff'];
+    const kinds: readonly PayloadKind[] = ['random', 'diff', 'opaque'];
     const throughput = [];
     for (const kind of kinds) {
       // The reference is the median of three runs: a single raw run now and then comes out at a third of the others.
