@@ -88,18 +88,30 @@ function plainObject(v: object): boolean {
  * written here: for a small message (most of them) JSON.stringify is faster than a walk that builds parts, and this
  * look costs a fraction of either.
  */
-function holdsLongString(v: unknown, walk: Walk): boolean {
+function holdsLongString(v: unknown, walk: Walk, accept?: (s: string) => boolean): boolean {
   walk.left -= 1;
   if (walk.left < 0) return false;
-  if (typeof v === 'string') return v.length >= LONG_STRING;
+  if (typeof v === 'string') return v.length >= LONG_STRING && (accept === undefined || accept(v));
   if (v === null || typeof v !== 'object') return false;
   if (Array.isArray(v)) {
     const length = v.length;
-    for (let i = 0; i < length; i++) if (holdsLongString(v[i], walk)) return true;
+    for (let i = 0; i < length; i++) if (holdsLongString(v[i], walk, accept)) return true;
     return false;
   }
-  for (const key of Object.keys(v)) if (holdsLongString((v as Record<string, unknown>)[key], walk)) return true;
+  for (const key of Object.keys(v)) if (holdsLongString((v as Record<string, unknown>)[key], walk, accept)) return true;
   return false;
+}
+
+/**
+ * Whether the values a walk may visit hold a string of {@link LONG_STRING} or more that `accept` takes: a look that
+ * costs little next to writing the message, for a caller that would write it only then.
+ */
+export function holdsLongStringWhere(value: unknown, accept: (s: string) => boolean): boolean {
+  try {
+    return holdsLongString(value, { left: JSON_WALK_VALUES }, accept);
+  } catch {
+    return false; // a getter or Proxy trap that throws: the plain path says what it says about it
+  }
 }
 
 /**

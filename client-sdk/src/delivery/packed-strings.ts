@@ -15,7 +15,7 @@
  * canonical spellings are packed, so spelling the bytes again gives the string the sender had, character for character.
  */
 import { OppieError } from '../errors.js';
-import { jsonParts, type PackedString, type Part } from '../json-bytes.js';
+import { holdsLongStringWhere, jsonParts, type PackedString, type Part } from '../json-bytes.js';
 
 /** Feature bit (bit 1, value 2) in a ping's or pong's `f`: the sender reads packed chunks. */
 export const FEATURE_PACKED = 2;
@@ -50,6 +50,8 @@ interface BufferCtor {
 const B64_HEAD = /^[A-Za-z0-9+/_-]*$/;
 /** Characters looked at before decoding: text (a diff, code, prose) has a space or newline well within them. */
 const HEAD_CHARS = 64;
+/** Whether `text` starts as base64 or base64url would: only such a string is worth decoding to find out. */
+const mayBeBase64 = (text: string): boolean => B64_HEAD.test(text.slice(0, HEAD_CHARS));
 
 /**
  * Node's `Buffer` codec. Buffer's decoder skips what it does not read and takes either alphabet, so a string counts
@@ -62,7 +64,7 @@ const HEAD_CHARS = 64;
 export function bufferBase64(buffer: BufferCtor): Base64Codec {
   return {
     bytesOf(text) {
-      if (!B64_HEAD.test(text.slice(0, HEAD_CHARS))) return undefined;
+      if (!mayBeBase64(text)) return undefined;
       const bytes = buffer.from(text, 'base64');
       if (text.length % 4 === 0 && bytes.toString('base64') === text) return { bytes, url: false };
       if (bytes.toString('base64url') === text) return { bytes, url: true };
@@ -122,7 +124,9 @@ export function defaultBase64(): Base64Codec {
  */
 export function packedJsonBytes(value: unknown, headroom: number, codec: Base64Codec): PackedBody | undefined {
   const bytesOf = codec.bytesOf;
-  if (bytesOf === undefined) return undefined;
+  // A message with no string that may be base64 (a diff, code, a log) is not written here: its long strings' escaping
+  // would be done twice, here and again by the plain path.
+  if (bytesOf === undefined || !holdsLongStringWhere(value, mayBeBase64)) return undefined;
   const parts = jsonParts(value, bytesOf);
   if (parts === undefined) return undefined;
   const strings = parts.filter((p): p is PackedString => typeof p !== 'string' && 'bytes' in p);

@@ -73,6 +73,18 @@ describe('packedJsonBytes and unpackJson', () => {
     expect(packedJsonBytes({ s: canonical }, 0, node)).toBeDefined();
   });
 
+  it('only looks at a message with no string that may be base64: its text is escaped once, by the plain path', () => {
+    let reads = 0;
+    const value = {
+      get diff() {
+        reads += 1;
+        return '+  const value = compute(input, options);\n'.repeat(100);
+      },
+    };
+    expect(packedJsonBytes(value, 0, node)).toBeUndefined();
+    expect(reads).toBe(1); // the look; a walk that writes would read it again
+  });
+
   it('never packs with a codec that cannot read base64 (the portable one)', () => {
     expect(packedJsonBytes({ s: b64(4096) }, 0, jsBase64)).toBeUndefined();
   });
