@@ -15,7 +15,7 @@
  * canonical spellings are packed, so spelling the bytes again gives the string the sender had, character for character.
  */
 import { OppieError } from '../errors.js';
-import { holdsLongStringWhere, jsonParts, type PackedString, type Part } from '../json-bytes.js';
+import { holdsLongStringWhere, jsonParts, LONG_STRING, type PackedString, type Part } from '../json-bytes.js';
 
 /** Feature bit (bit 1, value 2) in a ping's or pong's `f`: the sender reads packed chunks. */
 export const FEATURE_PACKED = 2;
@@ -107,10 +107,22 @@ export const jsBase64: Base64Codec = {
   },
 };
 
-/** Node's Buffer where there is one (Node, or a bundle that provides it), else {@link jsBase64}. */
+/**
+ * Node's Buffer where there is one that spells both alphabets right, else {@link jsBase64}. A bundle's Buffer polyfill
+ * (feross/buffer, in web and React Native apps) may not know base64url: such a receiver would fail on packed strings,
+ * and such a sender would pack, so it is not used.
+ */
 export function defaultBase64(): Base64Codec {
-  const buffer = (globalThis as { Buffer?: BufferCtor }).Buffer;
-  return typeof buffer?.from === 'function' ? bufferBase64(buffer) : jsBase64;
+  const buffer = (globalThis as { Buffer?: BufferCtor & { isEncoding?: (e: string) => boolean } }).Buffer;
+  if (typeof buffer?.from !== 'function' || buffer.isEncoding?.('base64url') !== true) return jsBase64;
+  try {
+    const codec = bufferBase64(buffer);
+    const known = Uint8Array.of(0xfb, 0xff);
+    if (codec.textOf(known, true) === '-_8' && codec.textOf(known, false) === '+/8=') return codec;
+  } catch {
+    // a Buffer that throws on either alphabet: the portable codec
+  }
+  return jsBase64;
 }
 
 /**
@@ -199,13 +211,20 @@ function jsonPieces(parts: readonly Part[]): Piece[] {
   return pieces;
 }
 
+/** Fewest bytes a packed string spells: {@link LONG_STRING} characters of padded base64 (a bound on table entries). */
+export const MIN_PACKED_BYTES = (LONG_STRING / 4) * 3 - 2;
+
+/** Default bound on the JSON text {@link unpackJson} spells out: the Reassembler's default output bound. */
+export const MAX_UNPACKED_BYTES = 64 * 1024 * 1024;
+
 /**
- * The JSON text a packed body spells out to. A body whose table does not add up is `OPPIE_ERR_PROTOCOL`.
+ * The JSON text a packed body spells out to, at most `maxTextBytes` long. A body whose table does not add up, or
+ * whose text would be longer, is `OPPIE_ERR_PROTOCOL` (checked on the table before anything is spelled).
  *
  * @example
  * const payload = JSON.parse(unpackJson(reassembled, defaultBase64()));
  */
-export function unpackJson(body: Uint8Array, codec: Base64Codec): string {
+export function unpackJson(body: Uint8Array, codec: Base64Codec, maxTextBytes = MAX_UNPACKED_BYTES): string {
   const bad = (m: string) => new OppieError('OPPIE_ERR_PROTOCOL', `bad packed message: ${m}`);
   if (body.length < HEAD_BYTES) throw bad(`${body.length} bytes is shorter than its head`);
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
@@ -213,31 +232,44 @@ export function unpackJson(body: Uint8Array, codec: Base64Codec): string {
   const count = view.getUint32(4);
   const tableEnd = HEAD_BYTES + ENTRY_BYTES * count;
   if (tableEnd + jsonLength > body.length) throw bad(`${count} strings and ${jsonLength} bytes of JSON do not fit`);
-  const json = body.subarray(tableEnd, tableEnd + jsonLength);
+  const entries: Array<{ at: number; length: number; url: boolean }> = [];
   let data = tableEnd + jsonLength;
-  let from = 0;
-  const text: string[] = [];
-  try {
-    for (let i = 0; i < count; i++) {
-      const entry = HEAD_BYTES + ENTRY_BYTES * i;
-      const at = view.getUint32(entry);
-      const length = view.getUint32(entry + 4);
-      const alphabet = view.getUint8(entry + 8);
-      if (at > jsonLength || (i > 0 && at <= from)) throw bad(`string ${i} is placed out of order`);
-      if (alphabet > 1) throw bad(`string ${i} has unknown alphabet ${alphabet}`);
-      if (data + length > body.length) throw bad(`string ${i} runs past the end`);
-      text.push(
-        decoder.decode(json.subarray(from, at)),
-        codec.textOf(body.subarray(data, data + length), alphabet === 1),
-      );
-      data += length;
-      from = at;
-    }
-    text.push(decoder.decode(json.subarray(from)));
-  } catch (err) {
-    if (err instanceof OppieError) throw err;
-    throw bad('its JSON is not UTF-8'); // a string placed inside a character, or bytes that are not text
+  let textLength = jsonLength;
+  for (let i = 0, from = -1; i < count; i++) {
+    const entry = HEAD_BYTES + ENTRY_BYTES * i;
+    const at = view.getUint32(entry);
+    const length = view.getUint32(entry + 4);
+    const alphabet = view.getUint8(entry + 8);
+    // Two quotes at least lie between two strings (`"","`), and a sender packs no string shorter than LONG_STRING.
+    if (at > jsonLength || at < from + 2) throw bad(`string ${i} is placed out of order`);
+    if (alphabet > 1) throw bad(`string ${i} has unknown alphabet ${alphabet}`);
+    if (length < MIN_PACKED_BYTES) throw bad(`string ${i} has ${length} bytes, fewer than any packed string`);
+    if (data + length > body.length) throw bad(`string ${i} runs past the end`);
+    textLength += spelledLength(length, alphabet === 1);
+    if (textLength > maxTextBytes) throw bad(`its JSON would be longer than ${maxTextBytes} bytes`);
+    entries.push({ at, length, url: alphabet === 1 });
+    data += length;
+    from = at;
   }
   if (data !== body.length) throw bad(`${body.length - data} bytes after its strings`);
+  const json = body.subarray(tableEnd, tableEnd + jsonLength);
+  const text: string[] = [];
+  let from = 0;
+  data = tableEnd + jsonLength;
+  for (const e of entries) {
+    text.push(utf8(json.subarray(from, e.at), bad), codec.textOf(body.subarray(data, data + e.length), e.url));
+    data += e.length;
+    from = e.at;
+  }
+  text.push(utf8(json.subarray(from), bad));
   return text.join('');
+}
+
+/** A piece of the JSON as text; a string placed inside a character, or bytes that are not UTF-8, are refused. */
+function utf8(bytes: Uint8Array, bad: (m: string) => OppieError): string {
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    throw bad('its JSON is not UTF-8');
+  }
 }

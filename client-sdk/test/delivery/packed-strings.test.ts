@@ -144,6 +144,36 @@ describe('packedJsonBytes and unpackJson', () => {
     expect(protocolError(() => unpackJson(longer, node))).toMatch(/1 bytes after/);
   });
 
+  it('refuses, before spelling anything, a table of tiny strings and a text over the bound', () => {
+    const { packed } = roundTrip({ a: b64(1200) });
+    const tiny = new Uint8Array(packed.bytes);
+    new DataView(tiny.buffer).setUint32(12, 0); // a string of no bytes: the rest would trail
+    expect(protocolError(() => unpackJson(tiny, node))).toMatch(/fewer than any packed string/);
+    expect(protocolError(() => unpackJson(packed.bytes, node, 1_000))).toMatch(/longer than 1000 bytes/);
+    expect(unpackJson(packed.bytes, node, packed.jsonTextLength)).toHaveLength(packed.jsonTextLength);
+  });
+
+  it('does not use a Buffer that cannot spell base64url (a bundle polyfill): it would fail on packed strings', () => {
+    const real = globalThis.Buffer;
+    const polyfill = {
+      from: (...args: unknown[]) => (real.from as (...a: unknown[]) => Buffer)(...args),
+      isEncoding: (e: string) => e !== 'base64url' && real.isEncoding(e),
+    };
+    try {
+      (globalThis as { Buffer: unknown }).Buffer = polyfill;
+      expect(defaultBase64()).toBe(jsBase64);
+      (globalThis as { Buffer: unknown }).Buffer = {
+        ...polyfill,
+        isEncoding: () => true,
+        from: () => new Uint8Array(),
+      };
+      expect(defaultBase64()).toBe(jsBase64); // says it does, spells wrong
+    } finally {
+      (globalThis as { Buffer: unknown }).Buffer = real;
+    }
+    expect(defaultBase64()).not.toBe(jsBase64);
+  });
+
   it('refuses a string placed inside a character of the JSON', () => {
     const { packed } = roundTrip({ é: b64(900) });
     const copy = new Uint8Array(packed.bytes);
