@@ -14,6 +14,7 @@
  * strictly increasing; alphabet 0 is base64 (RFC 4648 section 4, padded), 1 base64url (section 5, unpadded). Only
  * canonical spellings are packed, so spelling the bytes again gives the string the sender had, character for character.
  */
+import { toB64, toB64u } from '../crypto/sodium.js';
 import { OppieError } from '../errors.js';
 import { holdsLongStringWhere, jsonParts, LONG_STRING, type PackedString, type Part } from '../json-bytes.js';
 
@@ -75,37 +76,8 @@ export function bufferBase64(buffer: BufferCtor): Base64Codec {
   };
 }
 
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-const URL_CODES = new TextEncoder().encode(`${ALPHABET}-_`);
-const STD_CODES = new TextEncoder().encode(`${ALPHABET}+/`);
-
 /** The portable codec (browsers): spells bytes, never reads them, so a sender using it never packs. */
-export const jsBase64: Base64Codec = {
-  textOf(bytes, url) {
-    const codes = url ? URL_CODES : STD_CODES;
-    const n = bytes.length;
-    const full = Math.floor(n / 3) * 3;
-    const rest = n - full;
-    const out = new Uint8Array(Math.floor(n / 3) * 4 + (rest === 0 ? 0 : url ? rest + 1 : 4));
-    let o = 0;
-    for (let i = 0; i < full; i += 3) {
-      const v = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number);
-      out[o++] = codes[v >>> 18] as number;
-      out[o++] = codes[(v >>> 12) & 63] as number;
-      out[o++] = codes[(v >>> 6) & 63] as number;
-      out[o++] = codes[v & 63] as number;
-    }
-    if (rest > 0) {
-      const v = ((bytes[full] as number) << 16) | (rest === 2 ? (bytes[full + 1] as number) << 8 : 0);
-      out[o++] = codes[v >>> 18] as number;
-      out[o++] = codes[(v >>> 12) & 63] as number;
-      if (rest === 2) out[o++] = codes[(v >>> 6) & 63] as number;
-      else if (!url) out[o++] = 61; // '='
-      if (!url) out[o++] = 61;
-    }
-    return decoder.decode(out);
-  },
-};
+export const jsBase64: Base64Codec = { textOf: (bytes, url) => (url ? toB64u(bytes) : toB64(bytes)) };
 
 /**
  * Node's Buffer where there is one that spells both alphabets right, else {@link jsBase64}. A bundle's Buffer polyfill
@@ -131,7 +103,7 @@ export function defaultBase64(): Base64Codec {
  * (or the codec reads none): the caller writes plain JSON.
  *
  * @example
- * const body = packedJsonBytes({ p: { png: screenshot.toString('base64') } }, 26, defaultBase64());
+ * const body = packedJsonBytes({ png: screenshot.toString('base64') }, 26, defaultBase64());
  * // body: ~75% of the JSON; the receiver's unpackJson(body) is that JSON's text
  */
 export function packedJsonBytes(value: unknown, headroom: number, codec: Base64Codec): PackedBody | undefined {

@@ -101,44 +101,19 @@ describe('packedJsonBytes and unpackJson', () => {
   it('refuses a body that does not add up with OPPIE_ERR_PROTOCOL', () => {
     const { packed } = roundTrip({ a: b64(1200), b: b64(1200) });
     const body = packed.bytes;
-    const edited = (edit: (v: DataView, b: Uint8Array) => void, bytes: Uint8Array = body) => {
-      const copy = new Uint8Array(bytes);
-      edit(new DataView(copy.buffer), copy);
+    const edited = (edit: (v: DataView) => void) => {
+      const copy = new Uint8Array(body);
+      edit(new DataView(copy.buffer));
       return copy;
     };
     expect(protocolError(() => unpackJson(body.subarray(0, 7), node))).toMatch(/shorter than its head/);
-    expect(
-      protocolError(() =>
-        unpackJson(
-          edited((v) => v.setUint32(4, 1e6)),
-          node,
-        ),
-      ),
-    ).toMatch(/do not fit/);
-    expect(
-      protocolError(() =>
-        unpackJson(
-          edited((v) => v.setUint32(17, 1)),
-          node,
-        ),
-      ),
-    ).toMatch(/out of order/);
-    expect(
-      protocolError(() =>
-        unpackJson(
-          edited((v) => v.setUint8(16, 2)),
-          node,
-        ),
-      ),
-    ).toMatch(/unknown alphabet/);
-    expect(
-      protocolError(() =>
-        unpackJson(
-          edited((v) => v.setUint32(12, 1e6)),
-          node,
-        ),
-      ),
-    ).toMatch(/past the end/);
+    const refusals: Array<[(v: DataView) => void, RegExp]> = [
+      [(v) => v.setUint32(4, 1e6), /do not fit/],
+      [(v) => v.setUint32(17, 1), /out of order/],
+      [(v) => v.setUint8(16, 2), /unknown alphabet/],
+      [(v) => v.setUint32(12, 1e6), /past the end/],
+    ];
+    for (const [edit, why] of refusals) expect(protocolError(() => unpackJson(edited(edit), node))).toMatch(why);
     const longer = new Uint8Array(body.length + 1);
     longer.set(body);
     expect(protocolError(() => unpackJson(longer, node))).toMatch(/1 bytes after/);
