@@ -8,7 +8,7 @@
  * message size it advertises or {@link BATCH_BYTES}.
  */
 import { OppieError } from '../errors.js';
-import { BINARY_ENVELOPE } from './channel-frames.js';
+import { BINARY_CREDIT, BINARY_CREDIT_BYTES, BINARY_ENVELOPE } from './channel-frames.js';
 
 /** First byte of a batch message. */
 export const BATCH = 2;
@@ -45,8 +45,8 @@ export function encodeBatch(items: readonly Uint8Array[]): Uint8Array {
 }
 
 /**
- * The messages of a batch, as views of `bytes`. A batch that is empty, holds anything but binary envelopes, or whose
- * lengths do not add up to its size is `OPPIE_ERR_PROTOCOL`, and none of it is used.
+ * The messages of a batch, as views of `bytes`. A batch that is empty, holds anything but binary envelopes and binary
+ * credits, or whose lengths do not add up to its size is `OPPIE_ERR_PROTOCOL`, and none of it is used.
  *
  * @example
  * for (const message of decodeBatch(bytes)) handle(message);
@@ -63,7 +63,8 @@ export function decodeBatch(bytes: Uint8Array): Uint8Array[] {
     if (length === 0) throw bad('holds an empty message');
     if (length > bytes.byteLength - at - 4) throw bad('is shorter than its lengths say');
     const item = bytes.subarray(at + 4, at + 4 + length);
-    if (item[0] !== BINARY_ENVELOPE) throw bad(`holds a message of kind ${item[0]}, not an envelope`);
+    if (item[0] !== BINARY_ENVELOPE && item[0] !== BINARY_CREDIT)
+      throw bad(`holds a message of kind ${item[0]}, not an envelope or a credit`);
     items.push(item);
     at += 4 + length;
   }
@@ -128,10 +129,22 @@ export const nextTurn: Defer = (() => {
 })();
 
 /**
+ * Largest lone message a {@link Batcher.trailer} is added to, making it a batch: a receipt (~250 bytes) takes its
+ * credit along, where a lone data frame (tens of KiB) still goes as a view of its sealed bytes, not copied into a batch.
+ */
+export const TRAILER_LONE_BYTES = 4 * 1024;
+/** What a trailer takes of a batch: its length prefix and a binary credit. */
+const TRAILER_BYTES = 4 + BINARY_CREDIT_BYTES;
+
+/**
  * Collects the binary messages written in one turn and hands them to `send` as one batch (a lone message as it is),
  * at the end of the turn or as soon as the next one would not fit `limitBytes`. Text messages pass straight through,
  * after whatever is pending, so the channel's order is kept. A limit of 0 (the peer reads no batches) sends each
  * message at once.
+ *
+ * A {@link trailer} (a binary credit, for a peer that reads them) is asked for at each flush of a batch, or of a lone
+ * message of up to {@link TRAILER_LONE_BYTES}, and goes last in it: the receiver's credit travels with its receipts
+ * instead of as a data-channel message of its own (~0.25 fewer channel messages per 64 KiB message received).
  *
  * @example
  * const batcher = new Batcher((data) => channel.send(data), report);
@@ -141,6 +154,8 @@ export const nextTurn: Defer = (() => {
 export class Batcher {
   /** Largest batch message; 0 turns batching off. */
   limitBytes = 0;
+  /** A last message for the batch being flushed (at most 9 bytes, a binary credit), or undefined: nothing to add. */
+  trailer: (() => Uint8Array | undefined) | undefined;
   private pending: Uint8Array[] = [];
   private pendingBytes = 1;
   private scheduled = false;
@@ -163,7 +178,8 @@ export class Batcher {
       this.send(data);
       return;
     }
-    if (this.pending.length > 0 && this.pendingBytes + 4 + data.byteLength > this.limitBytes) this.flush();
+    const room = this.limitBytes - (this.trailer === undefined ? 0 : TRAILER_BYTES);
+    if (this.pending.length > 0 && this.pendingBytes + 4 + data.byteLength > room) this.flush();
     this.pending.push(data);
     this.pendingBytes += 4 + data.byteLength;
     if (!this.scheduled) {
@@ -183,8 +199,13 @@ export class Batcher {
   flush(): void {
     if (this.pending.length === 0 || this.stopped) return;
     const items = this.pending;
+    const joined =
+      (items.length > 1 || this.pendingBytes <= 1 + 4 + TRAILER_LONE_BYTES) &&
+      this.pendingBytes + TRAILER_BYTES <= this.limitBytes;
     this.pending = [];
     this.pendingBytes = 1;
+    const last = joined ? this.trailer?.() : undefined;
+    if (last !== undefined) items.push(last);
     this.send(items.length === 1 ? (items[0] as Uint8Array) : encodeBatch(items));
   }
 

@@ -1,9 +1,9 @@
 /**
  * What travels on the WebRTC data channel: routed envelopes as the relay would carry them, the same fields and sealed
- * bytes (so one code path opens, orders and acknowledges them whatever the transport) in a binary message, and three
- * link-level frames: an encrypted `ping` and
- * its `pong` (the channel is trusted only once the peer proved it holds the session key) and `credit`, the receiver's
- * count of bytes received, which opens the sender's flow-control window.
+ * bytes (so one code path opens, orders and acknowledges them whatever the transport) in a binary message, and
+ * link-level frames: an encrypted `ping` and its `pong` (the channel is trusted only once the peer proved it holds the
+ * session key), `path`, and `credit`, the receiver's count of bytes received, which opens the sender's flow-control
+ * window (text, or binary for a peer that reads it).
  */
 import { OppieError } from '../errors.js';
 import type { RelayFrameIn } from '../transport/relay-connection.js';
@@ -37,6 +37,45 @@ const encoder = new TextEncoder();
 export const BINARY_ENVELOPE = 1;
 /** Byte 0 the kind, bytes 1-4 the head's length (u32, big-endian). */
 const BINARY_HEAD_AT = 5;
+/**
+ * First byte of a binary `credit`: `0x03 || u64 BE bytes received`, 9 bytes. Small enough to ride in the batch of a
+ * receipt (channel-batch.ts), where the text form would be a data-channel message of its own. Sent only to a peer that
+ * reads it ({@link FEATURE_CREDIT} in its ping or pong).
+ */
+export const BINARY_CREDIT = 3;
+/** Length of a binary credit message. */
+export const BINARY_CREDIT_BYTES = 9;
+/** Feature bit (bit 2, value 4) in a ping's or pong's `f`: the sender reads binary credits, alone or in a batch. */
+export const FEATURE_CREDIT = 4;
+
+/**
+ * A credit as a binary message, for a peer that advertised {@link FEATURE_CREDIT}.
+ *
+ * @example
+ * batcher.write(encodeCreditBinary(credits.take()));
+ */
+export function encodeCreditBinary(received: number): Uint8Array {
+  const out = new Uint8Array(BINARY_CREDIT_BYTES);
+  const view = new DataView(out.buffer);
+  out[0] = BINARY_CREDIT;
+  // Two halves: a long-lived channel passes 4 GiB, and a count stays a safe integer (under 2^53).
+  view.setUint32(1, Math.floor(received / 2 ** 32));
+  view.setUint32(5, received >>> 0);
+  return out;
+}
+
+/** The count of a binary credit; any other length, or a count past 2^53 - 1, is OPPIE_ERR_PROTOCOL. */
+function decodeCreditBinary(bytes: Uint8Array): ChannelFrame {
+  if (bytes.byteLength !== BINARY_CREDIT_BYTES)
+    throw new OppieError(
+      'OPPIE_ERR_PROTOCOL',
+      `a binary credit is ${bytes.byteLength} bytes, not ${BINARY_CREDIT_BYTES}`,
+    );
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const r = view.getUint32(1) * 2 ** 32 + view.getUint32(5);
+  if (!Number.isSafeInteger(r)) throw new OppieError('OPPIE_ERR_PROTOCOL', 'a binary credit is past 2^53 - 1');
+  return { k: 'credit', r };
+}
 
 /**
  * A routed envelope as one binary message: `0x01 || u32 BE length of the head || the head (UTF-8 JSON of the envelope
@@ -121,6 +160,7 @@ const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isS
 export function decodeChannelFrame(data: unknown): ChannelFrame {
   const bytes = data instanceof Uint8Array ? data : data instanceof ArrayBuffer ? new Uint8Array(data) : undefined;
   if (bytes !== undefined && bytes[0] === BINARY_ENVELOPE) return decodeEnvelopeBinary(bytes);
+  if (bytes !== undefined && bytes[0] === BINARY_CREDIT) return decodeCreditBinary(bytes);
   let v: unknown;
   try {
     v = JSON.parse(typeof data === 'string' ? data : decoder.decode(bytes ?? (data as Uint8Array)));

@@ -104,6 +104,11 @@ export class CreditCounter {
     return this.receivedBytes;
   }
 
+  /** Bytes received since the last report. */
+  get unreported(): number {
+    return this.receivedBytes - this.reported;
+  }
+
   /** Counts a message; true when the sender should be told now. */
   add(bytes: number): boolean {
     this.receivedBytes += bytes;

@@ -20,12 +20,19 @@ import {
   FEATURE_BATCH,
   peerMessageBytes,
 } from './channel-batch.js';
-import { type ChannelFrame, decodeChannelFrame, encodeChannelFrame, encodeEnvelopeBinary } from './channel-frames.js';
+import {
+  type ChannelFrame,
+  decodeChannelFrame,
+  encodeChannelFrame,
+  encodeCreditBinary,
+  encodeEnvelopeBinary,
+  FEATURE_CREDIT,
+} from './channel-frames.js';
 import { CreditCounter, FlowWindow } from './flow-window.js';
 import { type SelectedPath, selectedPath } from './selected-path.js';
 
 /** What this SDK reads beyond the first SDKs, as feature bits in its pings and pongs. */
-const FEATURES = FEATURE_BATCH | FEATURE_PACKED;
+const FEATURES = FEATURE_BATCH | FEATURE_PACKED | FEATURE_CREDIT;
 
 /** Data-channel messages above this never go on the channel (wrtc closes it on a message over 256 KiB). */
 export const MAX_CHANNEL_MESSAGE = 200 * 1024;
@@ -103,6 +110,8 @@ export class DirectLink {
   private lanReading = false;
   private messageLimit = DEFAULT_PEER_MESSAGE_BYTES;
   private peerReadsPacked = false;
+  /** The peer reads binary credits (feature bit {@link FEATURE_CREDIT}): they ride in batches. */
+  private peerReadsCredit = false;
   private peerView: { relay: boolean; rp?: SelectedPath['relayProtocol'] } | undefined;
   private peerWaitTimer: unknown;
   private candidateTimer: unknown;
@@ -262,6 +271,16 @@ export class DirectLink {
     if ((f & FEATURE_PACKED) !== 0) this.peerReadsPacked = true;
     if ((f & FEATURE_BATCH) === 0 || this.batcher.limitBytes > 0) return;
     this.batcher.limitBytes = Math.min(peerMessageBytes(this.peer._pc), BATCH_BYTES);
+    // Credits ride in batches, so only with them: each batch (and each receipt) takes what is unreported along.
+    if ((f & FEATURE_CREDIT) === 0) return;
+    this.peerReadsCredit = true;
+    this.batcher.trailer = () => (this.credits.unreported > 0 ? encodeCreditBinary(this.credits.take()) : undefined);
+  }
+
+  /** A credit now: binary (joined with whatever else goes this turn) for a peer that reads it, else a text message. */
+  private credit(): void {
+    if (this.peerReadsCredit) this.batcher.write(encodeCreditBinary(this.credits.take()));
+    else this.control({ k: 'credit', r: this.credits.take() });
   }
 
   private header(kind: 'ping' | 'pong', n: number, from: string, to: string): FrameHeader {
@@ -323,7 +342,7 @@ export class DirectLink {
         this.lastHeard = this.o.now();
         const size = typeof data === 'string' ? data.length : (data as Uint8Array).byteLength;
         this.bytesReceived += size;
-        if (this.credits.add(size)) this.control({ k: 'credit', r: this.credits.take() });
+        if (this.credits.add(size)) this.credit();
         this.hooks.envelope(frame.e);
         return;
       }

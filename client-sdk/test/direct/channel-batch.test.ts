@@ -8,8 +8,9 @@ import {
   encodeBatch,
   nextTurn,
   peerMessageBytes,
+  TRAILER_LONE_BYTES,
 } from '../../src/direct/channel-batch.js';
-import { decodeChannelFrame } from '../../src/direct/channel-frames.js';
+import { BINARY_CREDIT, decodeChannelFrame, encodeCreditBinary } from '../../src/direct/channel-frames.js';
 import { OppieError } from '../../src/errors.js';
 
 const code = (fn: () => unknown): string | undefined => {
@@ -171,6 +172,98 @@ describe('Batcher', () => {
     await new Promise<void>((resolve) => nextTurn(resolve));
     expect(wire).toHaveLength(1);
     expect(decodeBatch(wire[0] as Uint8Array)).toHaveLength(2);
+  });
+});
+
+describe('binary credits', () => {
+  it('read back to the count written, past 4 GiB and up to 2^53 - 1', () => {
+    for (const r of [0, 1, 0xffff_ffff, 2 ** 32, 5 * 2 ** 32 + 7, Number.MAX_SAFE_INTEGER]) {
+      const bytes = encodeCreditBinary(r);
+      expect(bytes).toHaveLength(9);
+      expect(bytes[0]).toBe(BINARY_CREDIT);
+      expect(decodeChannelFrame(bytes)).toEqual({ k: 'credit', r });
+    }
+  });
+
+  it('refuse another length or a count past 2^53 - 1 with OPPIE_ERR_PROTOCOL', () => {
+    expect(code(() => decodeChannelFrame(Uint8Array.of(BINARY_CREDIT, 0, 0, 0, 0, 0, 0, 1)))).toBe(
+      'OPPIE_ERR_PROTOCOL',
+    );
+    expect(code(() => decodeChannelFrame(Uint8Array.of(BINARY_CREDIT, 0, 0, 0, 0, 0, 0, 0, 1, 0)))).toBe(
+      'OPPIE_ERR_PROTOCOL',
+    );
+    expect(code(() => decodeChannelFrame(Uint8Array.of(BINARY_CREDIT, 0, 0x20, 0, 0, 0, 0, 0, 0)))).toBe(
+      'OPPIE_ERR_PROTOCOL',
+    );
+  });
+
+  it('travel in a batch beside envelopes', () => {
+    const items = decodeBatch(encodeBatch([msg(1, 20), encodeCreditBinary(300)]));
+    expect(items.map((i) => i[0])).toEqual([1, BINARY_CREDIT]);
+    expect(decodeChannelFrame(items[1])).toEqual({ k: 'credit', r: 300 });
+  });
+});
+
+describe('Batcher trailer', () => {
+  /** A batcher with a trailer that hands out a credit while `unreported` is above 0. */
+  function withTrailer(limitBytes: number) {
+    const m = manual(limitBytes);
+    const state = { unreported: 0, received: 0, asked: 0 };
+    m.b.trailer = () => {
+      state.asked += 1;
+      if (state.unreported === 0) return undefined;
+      state.unreported = 0;
+      return encodeCreditBinary(state.received);
+    };
+    return { ...m, state };
+  }
+  const kinds = (w: string | Uint8Array) =>
+    typeof w === 'string' ? [w] : w[0] === BATCH ? decodeBatch(w).map((i) => i[0]) : [w[0]];
+
+  it('goes last in a batch and with a small lone message (a receipt), as the batch it then makes', () => {
+    const { b, wire, endTurn, state } = withTrailer(64 * 1024);
+    Object.assign(state, { unreported: 500, received: 500 });
+    b.write(msg(1, 100));
+    b.write(msg(1, 200));
+    endTurn();
+    expect(kinds(wire[0] as Uint8Array)).toEqual([1, 1, BINARY_CREDIT]);
+    expect(decodeChannelFrame(decodeBatch(wire[0] as Uint8Array)[2])).toEqual({ k: 'credit', r: 500 });
+    Object.assign(state, { unreported: 40, received: 540 });
+    b.write(msg(1, 250));
+    endTurn();
+    expect(kinds(wire[1] as Uint8Array)).toEqual([1, BINARY_CREDIT]);
+    // Nothing unreported: the lone message goes as it is.
+    b.write(msg(1, 250));
+    endTurn();
+    expect(wire[2]).toEqual(msg(1, 250));
+  });
+
+  it('is not added to a large lone message, which goes as it is (no copy into a batch)', () => {
+    const { b, wire, endTurn, state } = withTrailer(64 * 1024);
+    Object.assign(state, { unreported: 500, received: 500 });
+    const big = msg(1, TRAILER_LONE_BYTES + 1);
+    b.write(big);
+    endTurn();
+    expect(wire[0]).toBe(big);
+    expect(state.asked).toBe(0);
+    expect(state.unreported).toBe(500); // still owed: the next small message or batch takes it
+    b.write(msg(1, TRAILER_LONE_BYTES));
+    endTurn();
+    expect(kinds(wire[1] as Uint8Array)).toEqual([1, BINARY_CREDIT]);
+  });
+
+  it('keeps room for itself: a batch with its trailer stays within the limit', () => {
+    const limit = 1 + 2 * (4 + 100) + 4 + 9;
+    const { b, wire, endTurn, state } = withTrailer(limit);
+    Object.assign(state, { unreported: 1, received: 1 });
+    b.write(msg(1, 100));
+    b.write(msg(1, 100));
+    b.write(msg(1, 100)); // would leave no room for the trailer: the first two go now, with it
+    expect(wire).toHaveLength(1);
+    expect((wire[0] as Uint8Array).byteLength).toBe(limit);
+    expect(kinds(wire[0] as Uint8Array)).toEqual([1, 1, BINARY_CREDIT]);
+    endTurn();
+    expect(wire[1]).toEqual(msg(1, 100));
   });
 });
 

@@ -125,15 +125,17 @@ describe('what the data channel carries', () => {
     await sidecar.send('diff', { blob });
     expect(((await got).payload as { blob: string }).blob).toBe(blob);
     expect(sidecar.pathTo(phone.deviceId)).toBe('direct');
-    // Every envelope (chunks, the receipt) went binary; no text envelope is left on the channel.
+    // Every envelope (chunks, the receipt) went binary; no text envelope is left on the channel. A receipt may go in a
+    // batch (kind 2) with the receiver's credit, which may also go alone (kind 3).
     const envelopes = sent.filter((m) => m.binary);
-    expect(envelopes.every((m) => m.kind === 1)).toBe(true);
+    expect(envelopes.every((m) => m.kind === 1 || (m.bytes < 1_000 && (m.kind === 2 || m.kind === 3)))).toBe(true);
     expect(sent.filter((m) => !m.binary && m.kind === '{"k":"e",')).toEqual([]);
     // The peer reads packed chunks: the string goes as its 150 KiB of bytes (its 200 KiB of JSON, undeflated within a
     // local network, would be three chunks of which the last above 64 KiB). Deflate finds nothing in random bytes on
     // any path: chunks of 63,488 bytes, and the last 26,652 (too long to ride in the second).
     const chunks = envelopes.filter((m) => m.bytes > 1_000);
     expect(chunks.length).toBe(3);
+    expect(chunks.every((m) => m.kind === 1)).toBe(true);
     for (const c of chunks.slice(0, -1)) {
       expect(c.bytes).toBeGreaterThan(63_554); // the sealed chunk and the envelope's head
       expect(c.bytes).toBeLessThanOrEqual(65_536); // one data-channel message below 64 KiB (as base64url: ~85 KB)
@@ -145,17 +147,20 @@ describe('what the data channel carries', () => {
 });
 
 describe('batches on the data channel', () => {
-  type Legacy = 'none' | 'both' | 'first';
+  type Legacy = 'none' | 'both' | 'first' | 'no-credit';
   interface Sent {
     channel: number;
     kind: number | string;
     items: number;
     bytes: number;
+    /** Binary credits in the message: alone, or items of a batch. */
+    credits: number;
   }
   /**
    * Every data-channel message sent, by channel (numbered in the order they first send) with the envelopes a batch
    * holds. `legacy` strips feature bits from the pings and pongs of both ends, or of the first channel only, as an
-   * SDK from before 2026-12-01 would send them.
+   * SDK from before 2026-12-01 would send them; `no-credit` strips only the binary-credit bit (value 4) at both ends,
+   * as an SDK from 2026-12-01 to 2026-12-02 sends them.
    */
   function recordChannel(legacy: Legacy) {
     const proto = (rtc as unknown as { RTCDataChannel: { prototype: { send(d: unknown): void } } }).RTCDataChannel
@@ -168,18 +173,23 @@ describe('batches on the data channel', () => {
       const channel = channels.indexOf(this);
       if (d instanceof Uint8Array) {
         let items = 1;
+        let credits = d[0] === 3 ? 1 : 0;
         if (d[0] === 2) {
           const view = new DataView(d.buffer, d.byteOffset, d.byteLength);
           items = 0;
-          for (let at = 1; at < d.byteLength; at += 4 + view.getUint32(at)) items += 1;
+          for (let at = 1; at < d.byteLength; at += 4 + view.getUint32(at)) {
+            if (d[at + 4] === 3) credits += 1;
+            else items += 1;
+          }
         }
-        sent.push({ channel, kind: d[0] as number, items, bytes: d.byteLength });
+        sent.push({ channel, kind: d[0] as number, items: d[0] === 3 ? 0 : items, bytes: d.byteLength, credits });
         original.call(this, d);
         return;
       }
-      const text = String(d);
-      sent.push({ channel, kind: text.slice(0, 9), items: 0, bytes: text.length });
+      let text = String(d);
+      sent.push({ channel, kind: text.slice(0, 9), items: 0, bytes: text.length, credits: 0 });
       const strip = legacy === 'both' || (legacy === 'first' && channel === 0);
+      if (legacy === 'no-credit') text = text.replace(/,"f":(\d+)/, (_, f) => `,"f":${Number(f) & ~4}`);
       original.call(this, strip ? text.replace(/,"f":\d+/, '') : text);
     };
     env.defer(async () => {
@@ -250,6 +260,31 @@ describe('batches on the data channel', () => {
       const bytes = binaryOf(sent).reduce((n, m) => n + m.bytes, 0);
       if (legacy === 'both') expect(bytes).toBeGreaterThan(128 * 1024);
       else expect(bytes).toBeLessThan(97 * 1024);
+      expect(sidecar.pathTo(phone.deviceId)).toBe('direct');
+    }
+  });
+
+  it('sends credits in binary, with the receipts, to a peer that reads them, and as text to one that does not', async () => {
+    for (const legacy of ['none', 'no-credit'] as const) {
+      const { sent, sidecar, phone } = await directUp(legacy);
+      // 120 frames of ~41 KiB that nothing shrinks (~4.9 MB): at most 18 credits by the quarter-window rule alone.
+      const blobs = Array.from({ length: 120 }, () => randomBytes(30 * 1024).toString('base64'));
+      const got: string[] = [];
+      phone.events.on('diff', (m) => got.push((m.payload as { blob: string }).blob));
+      await Promise.all(blobs.map((blob) => sidecar.send('diff', { blob })));
+      expect(got).toEqual(blobs);
+      const textCredits = sent.filter((m) => m.kind === '{"k":"cre').length;
+      const binaryCredits = sent.reduce((n, m) => n + m.credits, 0);
+      if (legacy === 'none') {
+        expect(textCredits).toBe(0);
+        // They ride with the receipts, several times a quarter window (35-47 in runs here; 17 without the ride)...
+        expect(binaryCredits).toBeGreaterThanOrEqual(25);
+        // ...and seldom go as a message of their own (0-1 here; 6-14 of 17 without the ride).
+        expect(sent.filter((m) => m.kind === 3).length).toBeLessThan(binaryCredits / 4);
+      } else {
+        expect(binaryCredits).toBe(0);
+        expect(textCredits).toBeGreaterThanOrEqual(5);
+      }
       expect(sidecar.pathTo(phone.deviceId)).toBe('direct');
     }
   });
