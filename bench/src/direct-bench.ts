@@ -10,9 +10,11 @@
  *   2. throughput of 64 KiB messages, end-to-end encrypted SDK sends with a window in flight (they settle on the
  *      peer's receipt), over the direct path and over the relay, against a raw `@roamhq/wrtc` data channel (simple-peer,
  *      same 64 KiB strings, same application window) measured in the same run, for three payloads (random base64,
- *      diff text, opaque text; see payloadOf). Target: SDK direct >= 0.8x raw. Both sides are judged warm: one raw run
- *      and {@link SDK_WARM_UP_RUNS} SDK runs of each payload go first and are only logged (V8 optimizes the SDK's code
- *      over its first couple of thousand messages; the raw channel, a loop around `send`, shows no such trend). With
+ *      diff text, opaque text; see payloadOf; `--payload K`, repeatable, for some of them). Target: SDK direct >= 0.8x
+ *      raw, median against median over `--rounds` (default 5) rounds of one raw run and one SDK run, so both sides are
+ *      measured over the same stretch of the host's state. Both sides are judged warm: one raw run and
+ *      {@link SDK_WARM_UP_RUNS} SDK runs of each payload go first and are only logged (V8 optimizes the SDK's code over
+ *      its first couple of thousand messages; the raw channel, a loop around `send`, shows no such trend). With
  *      `--split` the receiving end is a new child process in every run, so only the sending end is warm.
  *
  * Everything but the relay runs in this process (both clients, both channel ends), as the raw channel does; with
@@ -68,6 +70,15 @@ import { defaultReceiveBuffer, dropsSince, STEADY_RECEIVE_BUFFER, udpBufferDrops
 const rtc = createRequire(import.meta.url)('@roamhq/wrtc') as RtcImplementation;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const MESSAGE = 64 * 1024;
+/** Messages in a judged throughput run, raw channel and SDK direct alike (~52 MB, about a second at raw speed). */
+const THROUGHPUT_MESSAGES = 800;
+const PAYLOAD_KINDS: readonly PayloadKind[] = ['random', 'diff', 'opaque'];
+
+/** The run of median MB/s (the upper one of an even count). */
+function median<T extends { readonly mbps: number }>(runs: readonly T[]): T {
+  const sorted = [...runs].sort((x, y) => x.mbps - y.mbps);
+  return sorted[Math.floor(sorted.length / 2)] as T;
+}
 /** Time spent inside wrtc's send, by every channel of this process (thread-time.ts). */
 const SENDS = timeSends(rtc);
 
@@ -283,7 +294,7 @@ async function sdkThroughput(
     };
     await run(50, 8);
     const before = udpBufferDrops();
-    const messages = direct ? 800 : 400;
+    const messages = direct ? THROUGHPUT_MESSAGES : THROUGHPUT_MESSAGES / 2;
     const end = startRun(SENDS);
     const measured = await run(messages, 16);
     return { ...measured, drops: dropsSince(before), times: end(), messages };
@@ -409,8 +420,17 @@ async function main(): Promise<void> {
       compression: { type: 'string', default: 'zlib' },
       'low-gain': { type: 'string', default: 'auto' },
       'link-mbit': { type: 'string' },
+      payload: { type: 'string', multiple: true },
+      rounds: { type: 'string', default: '5' },
     },
   });
+  const kinds = values.payload ?? PAYLOAD_KINDS;
+  for (const kind of kinds)
+    if (!PAYLOAD_KINDS.includes(kind as PayloadKind))
+      throw new Error(`--payload must be one of ${PAYLOAD_KINDS.join(', ')}, got ${kind}`);
+  const rounds = Number(values.rounds);
+  if (!Number.isSafeInteger(rounds) || rounds < 1 || rounds > 50)
+    throw new Error(`--rounds must be an integer from 1 to 50, got ${values.rounds}`);
   if (values['link-mbit'] !== undefined && process.env.BENCH_LINK_MBIT === undefined) {
     // The same command again, inside a namespace whose loopback is the shaped link (shaped-link.ts).
     const code = await runOnShapedLink(Number(values['link-mbit']), [
@@ -475,34 +495,32 @@ async function main(): Promise<void> {
     } else {
       log(`  Chromium <-> Node setup SKIPPED: ${skipBrowser}`);
     }
-    const kinds: readonly PayloadKind[] = ['random', 'diff', 'opaque'];
     const throughput = [];
-    for (const kind of kinds) {
-      // The reference is the median of three runs: a single raw run now and then comes out at a third of the others.
-      // One run first, not judged, so both sides are measured after a warm-up (the raw channel shows no trend).
-      const rawWarmUp = await rawThroughput(values.quick ? 400 : 1600, kind, split);
+    for (const kind of kinds as readonly PayloadKind[]) {
+      // Both sides warm before anything is judged: one raw run, and SDK_WARM_UP_RUNS SDK runs (V8 optimizes the
+      // SDK's code over its first runs in a process; the raw channel shows no trend). Logged, not judged. With --split
+      // only this process warms up: each run's receiving end is a new child process.
+      const rawWarmUp = await rawThroughput(THROUGHPUT_MESSAGES, kind, split);
       log(`  ${kind}: raw data channel warm-up (not judged) ${rate(rawWarmUp)}`);
-      const raws: Rate[] = [];
-      for (let i = 0; i < 3; i++) raws.push(await rawThroughput(values.quick ? 400 : 1600, kind, split));
-      raws.sort((x, y) => x.mbps - y.mbps);
-      const rawTimes = raws[1] as Rate;
-      const raw = rawTimes.mbps;
-      log(`  ${kind}: raw data channel ${raws.map(rate).join(', ')}; median ${raw.toFixed(1)} MB/s`);
-      // Steady state, as a long-running sidecar sees it: the SDK's first runs in a process ran 20-30% slower while V8
-      // optimized its code (2026-12-02: 32, 31, then 39-48 MB/s over seven runs), and a payload's own path (deflate)
-      // warms up on its own. Logged, not judged. With --split only this process warms up: each run's receiving end
-      // is a new child process.
       const warmUp: Rate[] = [];
       for (let i = 0; i < SDK_WARM_UP_RUNS; i++)
         warmUp.push(await sdkThroughput(relay.url, stores, true, kind, sdkOpts));
       log(`  ${kind}: sdk direct warm-up (not judged) ${warmUp.map(rate).join(', ')}`);
-      // The judged row is a median of three too: one SDK run swings as much as one raw run (13-33 MB/s, 2026-12-01).
+      // Judged: raw and SDK runs taken in turns, so both medians span the same stretch of the host's state. The raw
+      // channel's median moved from 47 to 90 MB/s between runs of one build on this machine (2026-12-02), and with all
+      // raw runs first, a ratio compared two different moments.
+      const raws: Rate[] = [];
       const directs: Array<Rate & { path: string }> = [];
-      for (let i = 0; i < 3; i++) directs.push(await sdkThroughput(relay.url, stores, true, kind, sdkOpts));
-      directs.sort((x, y) => x.mbps - y.mbps);
-      const viaDirect = directs[1] as Rate & { path: string };
+      for (let i = 0; i < rounds; i++) {
+        raws.push(await rawThroughput(THROUGHPUT_MESSAGES, kind, split));
+        directs.push(await sdkThroughput(relay.url, stores, true, kind, sdkOpts));
+        log(`  ${kind}: round ${i + 1}: raw ${rate(raws[i] as Rate)}, sdk direct ${rate(directs[i] as Rate)}`);
+      }
+      const rawTimes = median(raws);
+      const raw = rawTimes.mbps;
+      const viaDirect = median(directs);
       log(
-        `  ${kind}: sdk direct ${directs.map(rate).join(', ')}; median ${viaDirect.mbps.toFixed(1)} MB/s, path ${viaDirect.path}`,
+        `  ${kind}: median raw ${raw.toFixed(1)} MB/s, sdk direct ${viaDirect.mbps.toFixed(1)} MB/s, path ${viaDirect.path}`,
       );
       const paced = await sdkThroughput(relay.url, stores, true, kind, { ...sdkOpts, receipts: { intervalMs: 10 } });
       log(`  ${kind}: sdk direct, receipts paced 10 ms ${rate(paced)}, path ${paced.path}`);
@@ -553,13 +571,13 @@ async function main(): Promise<void> {
         ['64 KiB messages', 'MB/s', 'vs raw channel', 'UDP drops'],
         throughput.flatMap((t) => [
           [
-            `${t.kind}: raw wrtc data channel (no E2E, no outbox), median of ${t.raws.map((r) => fmt(r.mbps, 1)).join(' / ')}`,
+            `${t.kind}: raw wrtc data channel (no E2E, no outbox), median of ${rounds} in turns with the SDK's: ${t.raws.map((r) => fmt(r.mbps, 1)).join(' / ')}`,
             fmt(t.raw, 1),
             '1.00x',
             t.raws.map((r) => r.drops ?? '-').join(' / '),
           ],
           [
-            `${t.kind}: SDK over the direct path (${t.viaDirect.path}), E2E, median of ${t.directs.map((r) => fmt(r.mbps, 1)).join(' / ')} (after warm-up runs at ${t.warmUp.map((r) => fmt(r.mbps, 1)).join(' / ')})`,
+            `${t.kind}: SDK over the direct path (${t.viaDirect.path}), E2E, median of ${rounds}: ${t.directs.map((r) => fmt(r.mbps, 1)).join(' / ')} (after warm-up runs at ${t.warmUp.map((r) => fmt(r.mbps, 1)).join(' / ')})`,
             fmt(t.viaDirect.mbps, 1),
             `${t.ratio.toFixed(2)}x`,
             t.directs.map((r) => r.drops ?? '-').join(' / '),
