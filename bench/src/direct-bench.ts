@@ -63,7 +63,7 @@ import { type Pinning, pinSelf, planPinning } from './pin.js';
 import { relayOverridesJson } from './relay-overrides.js';
 import { machineInfo } from './report.js';
 import { runOnShapedLink, shapedLinkRate } from './shaped-link.js';
-import { fmt, quantile, table } from './stats.js';
+import { fmt, medianRun, quantile, table } from './stats.js';
 import { perMessage, type RunTimes, startRun, timeSends } from './thread-time.js';
 import { defaultReceiveBuffer, dropsSince, STEADY_RECEIVE_BUFFER, udpBufferDrops } from './udp-drops.js';
 
@@ -73,12 +73,6 @@ const MESSAGE = 64 * 1024;
 /** Messages in a judged throughput run, raw channel and SDK direct alike (~52 MB, about a second at raw speed). */
 const THROUGHPUT_MESSAGES = 800;
 const PAYLOAD_KINDS: readonly PayloadKind[] = ['random', 'diff', 'opaque'];
-
-/** The run of median MB/s (the upper one of an even count). */
-function median<T extends { readonly mbps: number }>(runs: readonly T[]): T {
-  const sorted = [...runs].sort((x, y) => x.mbps - y.mbps);
-  return sorted[Math.floor(sorted.length / 2)] as T;
-}
 /** Time spent inside wrtc's send, by every channel of this process (thread-time.ts). */
 const SENDS = timeSends(rtc);
 
@@ -516,9 +510,9 @@ async function main(): Promise<void> {
         directs.push(await sdkThroughput(relay.url, stores, true, kind, sdkOpts));
         log(`  ${kind}: round ${i + 1}: raw ${rate(raws[i] as Rate)}, sdk direct ${rate(directs[i] as Rate)}`);
       }
-      const rawTimes = median(raws);
+      const rawTimes = medianRun(raws);
       const raw = rawTimes.mbps;
-      const viaDirect = median(directs);
+      const viaDirect = medianRun(directs);
       log(
         `  ${kind}: median raw ${raw.toFixed(1)} MB/s, sdk direct ${viaDirect.mbps.toFixed(1)} MB/s, path ${viaDirect.path}`,
       );

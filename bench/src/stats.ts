@@ -15,6 +15,18 @@ export function median(sorted: readonly number[]): number {
   return n % 2 === 1 ? hi : ((sorted[(n >> 1) - 1] as number) + hi) / 2;
 }
 
+/**
+ * The item whose `mbps` is the median of `items` (the upper middle one of an even count): a whole run, for its other
+ * measurements too.
+ *
+ * @example
+ * const judged = medianRun([{ mbps: 40 }, { mbps: 55 }, { mbps: 47 }]); // { mbps: 47 }
+ */
+export function medianRun<T extends { readonly mbps: number }>(items: readonly T[]): T {
+  const sorted = [...items].sort((x, y) => x.mbps - y.mbps);
+  return sorted[sorted.length >> 1] as T;
+}
+
 export interface LatencySummary {
   readonly count: number;
   readonly p50: number;

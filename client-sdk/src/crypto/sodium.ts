@@ -61,12 +61,24 @@ export function toB64(bytes: Uint8Array): string {
   return encode64(bytes, ENCODE_STD, true);
 }
 
+/**
+ * Characters of the base64 of `n` bytes: `=`-padded to whole quads with `pad` (RFC 4648 section 4), else unpadded
+ * (base64url as the SDK writes it).
+ *
+ * @example
+ * b64Length(2, true); // 4 ('+/8='); b64Length(2, false) is 3 ('-_8')
+ */
+export function b64Length(n: number, pad: boolean): number {
+  const rest = n % 3;
+  return Math.floor(n / 3) * 4 + (rest === 0 ? 0 : pad ? 4 : rest + 1);
+}
+
 /** Base64 of `bytes` in the alphabet `codes` (64 ASCII codes), `=`-padded to whole quads with `pad`. */
 function encode64(bytes: Uint8Array, codes: Uint8Array, pad: boolean): string {
   // Written into a byte buffer and decoded once: string concatenation per character costs ~20x more on 48 KiB frames.
   const n = bytes.length;
   const rest = n % 3;
-  const out = new Uint8Array(Math.floor(n / 3) * 4 + (rest === 0 ? 0 : pad ? 4 : rest + 1));
+  const out = new Uint8Array(b64Length(n, pad));
   let o = 0;
   let i = 0;
   for (; i + 2 < n; i += 3) {

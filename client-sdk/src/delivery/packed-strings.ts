@@ -14,7 +14,7 @@
  * strictly increasing; alphabet 0 is base64 (RFC 4648 section 4, padded), 1 base64url (section 5, unpadded). Only
  * canonical spellings are packed, so spelling the bytes again gives the string the sender had, character for character.
  */
-import { toB64, toB64u } from '../crypto/sodium.js';
+import { b64Length, toB64, toB64u } from '../crypto/sodium.js';
 import { OppieError } from '../errors.js';
 import { holdsLongStringWhere, jsonParts, LONG_STRING, type PackedString, type Part } from '../json-bytes.js';
 
@@ -121,7 +121,7 @@ export function packedJsonBytes(value: unknown, headroom: number, codec: Base64C
   let dataLength = 0;
   for (const s of strings) {
     dataLength += s.bytes.length;
-    textLength += spelledLength(s.bytes.length, s.url);
+    textLength += b64Length(s.bytes.length, !s.url);
   }
   const tableEnd = headroom + HEAD_BYTES + ENTRY_BYTES * strings.length;
   const out = new Uint8Array(tableEnd + jsonLength + dataLength);
@@ -151,12 +151,6 @@ export function packedJsonBytes(value: unknown, headroom: number, codec: Base64C
 export interface PackedBody {
   readonly bytes: Uint8Array;
   readonly jsonTextLength: number;
-}
-
-/** Characters of the canonical spelling of `n` bytes. */
-function spelledLength(n: number, url: boolean): number {
-  const rest = n % 3;
-  return Math.floor(n / 3) * 4 + (rest === 0 ? 0 : url ? rest + 1 : 4);
 }
 
 type Piece = { bytes: Uint8Array; length: number; packed?: undefined } | { length: 0; packed: PackedString };
@@ -217,7 +211,7 @@ export function unpackJson(body: Uint8Array, codec: Base64Codec, maxTextBytes = 
     if (alphabet > 1) throw bad(`string ${i} has unknown alphabet ${alphabet}`);
     if (length < MIN_PACKED_BYTES) throw bad(`string ${i} has ${length} bytes, fewer than any packed string`);
     if (data + length > body.length) throw bad(`string ${i} runs past the end`);
-    textLength += spelledLength(length, alphabet === 1);
+    textLength += b64Length(length, alphabet === 0);
     if (textLength > maxTextBytes) throw bad(`its JSON would be longer than ${maxTextBytes} bytes`);
     entries.push({ at, length, url: alphabet === 1 });
     data += length;

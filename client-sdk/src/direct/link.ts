@@ -110,8 +110,6 @@ export class DirectLink {
   private lanReading = false;
   private messageLimit = DEFAULT_PEER_MESSAGE_BYTES;
   private peerReadsPacked = false;
-  /** The peer reads binary credits (feature bit {@link FEATURE_CREDIT}): they ride in batches. */
-  private peerReadsCredit = false;
   private peerView: { relay: boolean; rp?: SelectedPath['relayProtocol'] } | undefined;
   private peerWaitTimer: unknown;
   private candidateTimer: unknown;
@@ -273,13 +271,15 @@ export class DirectLink {
     this.batcher.limitBytes = Math.min(peerMessageBytes(this.peer._pc), BATCH_BYTES);
     // Credits ride in batches, so only with them: each batch (and each receipt) takes what is unreported along.
     if ((f & FEATURE_CREDIT) === 0) return;
-    this.peerReadsCredit = true;
     this.batcher.trailer = () => (this.credits.unreported > 0 ? encodeCreditBinary(this.credits.take()) : undefined);
   }
 
-  /** A credit now: binary (joined with whatever else goes this turn) for a peer that reads it, else a text message. */
+  /**
+   * A credit now: binary (joined with whatever else goes this turn) for a peer that reads it (the batcher has the
+   * credit trailer then), else a text message.
+   */
   private credit(): void {
-    if (this.peerReadsCredit) this.batcher.write(encodeCreditBinary(this.credits.take()));
+    if (this.batcher.trailer !== undefined) this.batcher.write(encodeCreditBinary(this.credits.take()));
     else this.control({ k: 'credit', r: this.credits.take() });
   }
 
