@@ -347,7 +347,8 @@ export class Messaging {
 
   /**
    * Hands frames of `peer` to a transport, in seq order, while fewer than SEND_WINDOW are unacknowledged. `added`: the
-   * frame just added, with its sealed bytes, for its first send if it goes now (else a later send decodes its text).
+   * frame just added, with its sealed bytes, for its first send if it goes now (a later send goes from the text, spelled
+   * again from the bytes the outbox keeps if need be: moves between paths are rare, frames are many).
    */
   private pump(peer: string, added?: { seq: number; text: string; bytes: Uint8Array }): void {
     const low = this.lowest(peer);
@@ -357,7 +358,8 @@ export class Messaging {
       const entry = this.d.outbox.entry(peer, next);
       if (entry === undefined) break; // not added yet: enqueue pumps again when it is
       const before = this.sentUpTo.get(peer);
-      const first = added !== undefined && added.seq === next && added.text === entry.payload;
+      const first =
+        added !== undefined && added.seq === next && (entry.payload === added.text || entry.payload === added.bytes);
       this.dispatch(entry, first ? added.bytes : undefined);
       // The channel failed while taking the frame and its close already sent this window again on the relay
       // (pathChanged): going on here would queue every later frame a second time.
@@ -383,7 +385,7 @@ export class Messaging {
       to: e.peer,
       seq: e.seq,
       metadata,
-      payload: e.payload,
+      payload: typeof e.payload === 'string' ? e.payload : this.codec.encode(e.payload.subarray(SEALED_HEADROOM)),
       [SEALED_PAYLOAD]: true,
     };
   }
@@ -492,20 +494,21 @@ export class Messaging {
         const seq = this.d.outbox.nextSeq(to);
         const id = this.newId(type);
         const sealed = session.sealWithBytes({ from: this.d.deviceId, to, type, id, seq }, plain, SEALED_HEADROOM);
-        const ciphertext = sealed.text;
         const entry: OutboxEntry = {
           peer: to,
           id,
           type,
           seq,
-          payload: ciphertext,
+          // What the frame's path sends: the relay its text, an open channel its bytes (kept off the JS heap until
+          // the receipt); the other form is made again only if the frame moves.
+          payload: this.d.direct?.isDirect(to) === true ? sealed.bytes : sealed.text,
           createdAt: this.d.platform.now(),
-          bytes: ciphertext.length,
+          bytes: sealed.text.length,
           ...(priority && { priority }),
         };
-        await this.d.outbox.add(entry);
+        await this.d.outbox.add(entry, sealed.text);
         added.push(entry);
-        this.pump(to, { seq, text: ciphertext, bytes: sealed.bytes });
+        this.pump(to, { seq, ...sealed });
         if (firstSeq < 0) {
           firstSeq = seq;
           firstId = id;

@@ -61,22 +61,9 @@ export interface Platform {
   readonly compression?: Compression;
 }
 
-/** In-memory storage (tests, ephemeral clients). */
-export class MemoryStore implements KeyValueStore {
-  private readonly map = new Map<string, string>();
-  async get(key: string) {
-    return this.map.get(key);
-  }
-  async set(key: string, value: string) {
-    this.map.set(key, value);
-  }
-  async delete(key: string) {
-    this.map.delete(key);
-  }
-  async keys(prefix: string) {
-    return [...this.map.keys()].filter((k) => k.startsWith(prefix));
-  }
-}
+import { MemoryStore } from './memory-store.js';
+
+export { MEMORY_STORE_BYTES_FROM, MemoryStore } from './memory-store.js';
 
 /** Defaults from `globalThis` for whatever the caller does not inject. */
 export function defaultPlatform(overrides: Partial<Platform> = {}): Platform {

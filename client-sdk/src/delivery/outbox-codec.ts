@@ -20,11 +20,13 @@ export function safeDecode(seg: string): string | undefined {
  * (a ciphertext, usually tens of KiB of base64url) is never escaped or even scanned: on Node 20 JSON.stringify walks a
  * long string character by character (about 200 µs for a 64 KiB frame), and persisting every frame is on the send
  * path. JSON.stringify never writes a raw newline, so the first one ends the metadata; {@link parseEntry} also reads
- * the plain JSON entries written before this layout.
+ * the plain JSON entries written before this layout. A payload of bytes is stored as `text`, what they spell.
  */
-export function encodeEntry(entry: OutboxEntry): string {
+export function encodeEntry(entry: OutboxEntry, text?: string): string {
   const { payload, ...meta } = entry;
-  return `${JSON.stringify(meta)}\n${payload}`;
+  const spelled = typeof payload === 'string' ? payload : text;
+  if (spelled === undefined) throw new RangeError('an outbox entry whose payload is bytes needs the text they spell');
+  return `${JSON.stringify(meta)}\n${spelled}`;
 }
 
 /** Validates a stored entry against its key; `undefined` means corrupt. */

@@ -15,8 +15,14 @@ export interface OutboxEntry {
   id: string;
   type: string;
   seq: number;
-  /** Ciphertext (base64url); opaque here. */
-  payload: string;
+  /**
+   * Ciphertext, opaque here: its base64url text, or bytes that the sender keeps in memory in its place (the messaging
+   * layer's sealed array: free headroom, then what the text spells). Bytes are off the JavaScript heap, so a frame
+   * waiting for its receipt costs the garbage collector nothing; a 64 KiB frame's text is copied by every
+   * young-generation collection it survives (bench/RESULTS.md, 2026-12-02 11:00Z). Storage always gets the text (see
+   * {@link Outbox.add}); entries read back from storage hold text.
+   */
+  payload: string | Uint8Array;
   priority?: 'high' | 'normal' | 'low';
   ttl?: number;
   createdAt: number;
@@ -104,12 +110,16 @@ export class Outbox {
     return seq;
   }
 
-  /** Persists `entry`, then keeps it. Throws `OPPIE_ERR_OUTBOX_FULL` over `maxEntries` or `maxBytes`. */
-  add(entry: OutboxEntry): Promise<void> {
+  /**
+   * Persists `entry`, then keeps it. A payload of bytes is persisted as `text`, what they spell (required then), and
+   * kept as bytes. Throws `OPPIE_ERR_OUTBOX_FULL` over `maxEntries` or `maxBytes`.
+   */
+  add(entry: OutboxEntry, text?: string): Promise<void> {
     return this.serial.run(async () => {
       if (!isSeq(entry.seq) || !Number.isSafeInteger(entry.bytes) || entry.bytes < 0) {
         throw new RangeError('outbox entry needs an integer seq >= 0 and bytes >= 0');
       }
+      const record = encodeEntry(entry, text);
       if (this.entries.get(entry.peer)?.has(entry.seq)) throw new RangeError(`seq ${entry.seq} is already queued`);
       if (this.totalEntries + 1 > this.maxEntries || this.totalBytes + entry.bytes > this.maxBytes) {
         this.release(entry.peer, entry.seq);
@@ -121,9 +131,7 @@ export class Outbox {
       }
       const stored = { ...entry };
       try {
-        await storageOp('adding to the outbox', () =>
-          this.store.set(this.entryKey(entry.peer, entry.seq), encodeEntry(stored)),
-        );
+        await storageOp('adding to the outbox', () => this.store.set(this.entryKey(entry.peer, entry.seq), record));
       } catch (err) {
         this.release(entry.peer, entry.seq);
         throw err;
@@ -164,9 +172,10 @@ export class Outbox {
 
   /**
    * Swaps a queued entry for another with the same peer and seq (a void frame standing in for one the relay
-   * refused), so the peer's ordered stream can move past that seq. Throws a RangeError when no such entry is queued.
+   * refused), so the peer's ordered stream can move past that seq. Throws a RangeError when no such entry is queued,
+   * or when its payload is bytes without `text` (as in {@link Outbox.add}).
    */
-  replace(entry: OutboxEntry): Promise<void> {
+  replace(entry: OutboxEntry, text?: string): Promise<void> {
     return this.serial.run(async () => {
       const old = this.entries.get(entry.peer)?.get(entry.seq);
       if (old === undefined) throw new RangeError(`seq ${entry.seq} for ${entry.peer} is not queued`);
@@ -174,10 +183,9 @@ export class Outbox {
       if (this.totalBytes - old.bytes + entry.bytes > this.maxBytes) {
         throw new OppieError('OPPIE_ERR_OUTBOX_FULL', `outbox full (${this.maxBytes} bytes)`);
       }
+      const record = encodeEntry(entry, text);
+      await storageOp('replacing in the outbox', () => this.store.set(this.entryKey(entry.peer, entry.seq), record));
       const stored = { ...entry };
-      await storageOp('replacing in the outbox', () =>
-        this.store.set(this.entryKey(entry.peer, entry.seq), encodeEntry(stored)),
-      );
       this.entries.get(entry.peer)?.set(entry.seq, stored);
       this.totalBytes += entry.bytes - old.bytes;
     });

@@ -70,6 +70,22 @@ describe('Outbox', () => {
     expect(box.size).toEqual({ entries: 2, bytes: 20 });
   });
 
+  it('keeps a payload of bytes in memory and persists the text given for it; refuses bytes without text', async () => {
+    const store = new MemoryStore();
+    const box = await Outbox.open(store);
+    const bytes = new Uint8Array([1, 2, 3]);
+    const e = { ...entry(box, 'p', 4), payload: bytes };
+    await expect(box.add(e)).rejects.toThrow(RangeError);
+    expect(box.size).toEqual({ entries: 0, bytes: 0 });
+    await box.add(e, 'AQID');
+    expect(box.entry('p', 0)?.payload).toBe(bytes);
+    expect((await Outbox.open(store)).entry('p', 0)).toEqual({ ...e, payload: 'AQID' });
+    await expect(box.replace({ ...e, id: 'void' })).rejects.toThrow(RangeError);
+    await box.replace({ ...e, id: 'void' }, 'AQIE');
+    expect(box.entry('p', 0)).toMatchObject({ id: 'void', payload: bytes });
+    expect((await Outbox.open(store)).entry('p', 0)).toMatchObject({ id: 'void', payload: 'AQIE' });
+  });
+
   it('refuses a second entry with the same seq and invalid sizes', async () => {
     const box = await Outbox.open(new MemoryStore());
     const e = entry(box, 'p');

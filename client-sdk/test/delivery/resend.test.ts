@@ -65,11 +65,12 @@ async function sender(direct?: (m: () => Messaging) => DirectChannel) {
     timers: clock.timers,
     now: clock.now,
   });
+  const outbox = await Outbox.open(store);
   const messaging: Messaging = new Messaging({
     deviceId: receiver,
     platform,
     peers: await receiverPeers(store),
-    outbox: await Outbox.open(store),
+    outbox,
     inbox: await Inbox.open<InboxValue>(store),
     events: mitt<ClientEvents>(),
     send: (f) => {
@@ -88,7 +89,7 @@ async function sender(direct?: (m: () => Messaging) => DirectChannel) {
     void messaging.send(peer, 'chat', { n }).catch(() => {});
     await settle();
   };
-  return { peer, clock, messaging, onRelay, relayFrames, receipt, send };
+  return { peer, clock, store, outbox, messaging, onRelay, relayFrames, receipt, send };
 }
 
 describe('resending a window', () => {
@@ -160,10 +161,14 @@ describe('resending a window', () => {
     const first = tried[0] as (typeof tried)[number];
     expect(first.bytes).toBeInstanceOf(Uint8Array);
     expect(toB64u((first.bytes as Uint8Array).subarray(SEALED_HEADROOM))).toBe(first.payload);
-    // The window again on the same channel (a path change): the text only, decoded by the link as before.
+    // Sent on the channel: the outbox keeps those bytes in memory, and storage has the text.
+    expect(s.outbox.entry(s.peer, 0)?.payload).toBe(first.bytes);
+    expect((await Outbox.open(s.store)).entry(s.peer, 0)?.payload).toBe(first.payload);
+    // The window again on the same channel (a path change): the text only, spelled again from the kept bytes.
     s.messaging.pathChanged(s.peer);
     expect(tried.map((t) => t.id)).toEqual([first.id, first.id]);
     expect(tried[1]?.bytes).toBeUndefined();
+    expect(tried[1]?.payload).toBe(first.payload);
     // A channel that refuses the frame: the relay's envelope does not hold the bytes.
     open = false;
     await s.send(1);
@@ -171,6 +176,12 @@ describe('resending a window', () => {
     const relayed = s.relayFrames.find((f) => (f as { id: string }).id === tried[2]?.id);
     expect(relayed).toBeDefined();
     expect(SEALED_BYTES in (relayed as object)).toBe(false);
+    // Sealed while the path was the relay: kept as the text the relay carries.
+    expect(s.outbox.entry(s.peer, 1)?.payload).toBe(tried[2]?.payload);
+    // The channel's frame back on the relay: the same text, spelled from the kept bytes.
+    s.messaging.pathChanged(s.peer);
+    const resent = s.relayFrames.filter((f) => (f as { id: string }).id === first.id);
+    expect(resent.map((f) => (f as { payload: string }).payload)).toEqual([first.payload]);
     s.messaging.close();
   });
 
