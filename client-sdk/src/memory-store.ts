@@ -4,7 +4,7 @@ import type { KeyValueStore } from './platform.js';
 /**
  * Values of this many characters or more that {@link MemoryStore} keeps as UTF-8 bytes, off the JavaScript heap: a
  * frame waiting in the outbox for its receipt is ~87 KiB of text, and a long string kept for a while is copied by every
- * young-generation collection it survives (bench/RESULTS.md, 2026-12-02 11:00-12:00Z).
+ * young-generation collection it survives (bench/RESULTS.md, 2026-12-02 11:00-12:30Z).
  */
 export const MEMORY_STORE_BYTES_FROM = 4096;
 
