@@ -347,8 +347,8 @@ export class Messaging {
 
   /**
    * Hands frames of `peer` to a transport, in seq order, while fewer than SEND_WINDOW are unacknowledged. `added`: the
-   * frame just added, with its sealed bytes, for its first send if it goes now (a later send goes from the text, spelled
-   * again from the bytes the outbox keeps if need be: moves between paths are rare, frames are many).
+   * frame just added, with its sealed bytes, for its first send if it goes now (a later send goes from the text,
+   * spelled again from the bytes the outbox keeps if need be: moves between paths are rare, frames are many).
    */
   private pump(peer: string, added?: { seq: number; text: string; bytes: Uint8Array }): void {
     const low = this.lowest(peer);

@@ -19,8 +19,8 @@ export interface OutboxEntry {
    * Ciphertext, opaque here: its base64url text, or bytes that the sender keeps in memory in its place (the messaging
    * layer's sealed array: free headroom, then what the text spells). Bytes are off the JavaScript heap, so a frame
    * waiting for its receipt costs the garbage collector nothing; a 64 KiB frame's text is copied by every
-   * young-generation collection it survives (bench/RESULTS.md, 2026-12-02 11:00-12:30Z). Storage always gets the text (see
-   * {@link Outbox.add}); entries read back from storage hold text.
+   * young-generation collection it survives (bench/RESULTS.md, 2026-12-02 11:00-12:30Z). Storage always gets the text
+   * (see {@link Outbox.add}); entries read back from storage hold text.
    */
   payload: string | Uint8Array;
   priority?: 'high' | 'normal' | 'low';
