@@ -3,6 +3,8 @@
  * Browsers get `globalThis` defaults; sidecar-sdk passes Node implementations (ws, file storage).
  */
 
+import { MemoryStore } from './memory-store.js';
+
 /** Minimal WebSocket surface the SDK uses (the browser's WebSocket and `ws` both fit). */
 export interface WebSocketLike {
   readonly readyState: number;
@@ -60,8 +62,6 @@ export interface Platform {
   /** Raw deflate for chunked payloads (same bytes on the wire); the Web `CompressionStream` when absent. */
   readonly compression?: Compression;
 }
-
-import { MemoryStore } from './memory-store.js';
 
 export { MEMORY_STORE_BYTES_FROM, MemoryStore } from './memory-store.js';
 
