@@ -63,15 +63,23 @@ export class MemoryStore implements KeyValueStore {
    */
   private encode(value: string): Uint8Array {
     const size = Math.ceil(value.length / SIZE_STEP) * SIZE_STEP;
-    const reused = this.spare.get(size)?.pop();
-    if (reused !== undefined) this.spareBytes -= size;
-    const buffer = reused ?? new ArrayBuffer(size);
+    const buffer = this.takeSpare(size) ?? new ArrayBuffer(size);
     this.own.add(buffer);
     const bytes = new Uint8Array(buffer);
     const { read, written } = utf8.encoder.encodeInto(value, bytes);
     if (read === value.length) return bytes.subarray(0, written);
     this.keepSpare(buffer);
     return utf8.encoder.encode(value);
+  }
+
+  /** A spare buffer of `size` bytes, if there is one; a size left without spares leaves the map. */
+  private takeSpare(size: number): ArrayBuffer | undefined {
+    const list = this.spare.get(size);
+    const buffer = list?.pop();
+    if (buffer === undefined) return undefined;
+    if (list?.length === 0) this.spare.delete(size);
+    this.spareBytes -= size;
+    return buffer;
   }
 
   /** The buffer of `key`'s value, if bytes, becomes a spare. */
