@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type KeyValueStore, OppieError } from '@oppie/client-sdk';
+import { sharedRuns } from './shared-runs.js';
 
 /** Longest file name a key may encode to; file systems stop at 255 bytes and temp names need room. */
 export const MAX_ENCODED_KEY_LENGTH = 240;
@@ -57,10 +58,28 @@ function isNotFound(err: unknown): boolean {
 export class FileStore implements KeyValueStore {
   readonly dir: string;
   private ready: Promise<void> | undefined;
+  /**
+   * Makes renames and unlinks durable: without a directory sync a crash can bring the old entry back. Writes and
+   * deletes in flight together share one (group commit): the outbox deletes every frame a receipt settles at once.
+   */
+  private readonly syncDir = sharedRuns(async () => {
+    if (process.platform === 'win32') return; // directories cannot be opened for fsync there
+    const handle = await open(this.dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  });
 
   constructor(dir: string) {
     if (typeof dir !== 'string' || dir === '') throw new TypeError('FileStore: dir must be a non-empty path');
     this.dir = dir;
+  }
+
+  /** Directory syncs so far (one per write or delete when they come one at a time, fewer when they overlap). */
+  get dirSyncs(): number {
+    return this.syncDir.runs;
   }
 
   async get(key: string): Promise<string | undefined> {
@@ -144,16 +163,5 @@ export class FileStore implements KeyValueStore {
       }
     })();
     return this.ready;
-  }
-
-  /** Makes a rename or unlink durable: without it a crash can bring the old directory entry back. */
-  private async syncDir(): Promise<void> {
-    if (process.platform === 'win32') return; // directories cannot be opened for fsync there
-    const handle = await open(this.dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
   }
 }

@@ -28,6 +28,26 @@ describe('FileStore', () => {
     expect(await new FileStore(dir).get('identity')).toBeUndefined();
   });
 
+  it('syncs the directory once per write or delete one at a time, and shares syncs among those in flight together', async () => {
+    const dir = join(root, 'data');
+    const store = new FileStore(dir);
+    await store.set('a', '1');
+    await store.delete('a');
+    expect(store.dirSyncs).toBe(2);
+    const keys = Array.from({ length: 50 }, (_, i) => `outbox/e/p/${i}`);
+    for (const key of keys) await store.set(key, key);
+    const before = store.dirSyncs;
+    expect(before).toBe(52);
+    await Promise.all(keys.map((key) => store.delete(key)));
+    // Fifty unlinks made durable by a few syncs (each started after the unlinks it covers), not fifty.
+    expect(store.dirSyncs - before).toBeGreaterThan(0);
+    expect(store.dirSyncs - before).toBeLessThan(25);
+    expect(await new FileStore(dir).keys('outbox/')).toEqual([]);
+    await Promise.all(keys.map((key) => store.set(key, `v${key}`)));
+    const reader = new FileStore(dir);
+    for (const key of keys) expect(await reader.get(key)).toBe(`v${key}`);
+  });
+
   it('creates the directory 0700 (tightening an existing one) and files 0600', async () => {
     const dir = join(root, 'nested', 'data');
     const store = new FileStore(dir);

@@ -43,7 +43,8 @@ export interface OutboxOptions {
  * Persistent, bounded outbox with per-peer sequence numbers.
  *
  * Storage layout: `${prefix}e/${peer}/${seq, zero-padded}` holds one JSON entry; `${prefix}n/${peer}` holds the
- * next seq. Both are rebuilt by {@link Outbox.open}; an unreadable entry is skipped and counted in `corrupt`.
+ * next seq (written before the entry of the highest seq added is deleted: until then that entry's key says as much).
+ * Both are rebuilt by {@link Outbox.open}; an unreadable entry is skipped and counted in `corrupt`.
  *
  * Call `nextSeq` and `add` for one frame under the client's per-peer send lock: a failed `add` gives its seq back
  * only when it is still the latest allocation, and a seq that is allocated but never added would leave a gap the
@@ -153,19 +154,36 @@ export class Outbox {
       for (const e of this.entries.get(peer)?.values() ?? []) if (e.seq <= upToSeq) done.push(e);
       if (done.length === 0) return [];
       done.sort((a, b) => a.seq - b.seq);
-      // Once entries are deleted the counter is the only record of their seqs: write it first. It records the
-      // highest seq added, not allocated, so an allocation that never reached `add` leaves no gap after a restart.
-      const next = (this.highestAdded.get(peer) ?? -1) + 1;
-      if ((this.persistedCounters.get(peer) ?? -1) < next) {
+      // Once the entry of the highest seq added is deleted, the counter is the only record of the seqs used: write
+      // it first. While that entry stays (a receipt in a stream settles older frames), its key is the record, as
+      // `open` counts from the keys it finds, and the write is skipped: on a durable store each is a file write and
+      // two fsyncs. The counter records the highest seq added, not allocated, so an allocation that never reached
+      // `add` leaves no gap after a restart.
+      const highest = this.highestAdded.get(peer) ?? -1;
+      const next = highest + 1;
+      const highestStays = highest > upToSeq && this.entries.get(peer)?.has(highest) === true;
+      if (!highestStays && (this.persistedCounters.get(peer) ?? -1) < next) {
         await storageOp('saving the outbox counter', () => this.store.set(this.counterKey(peer), String(next)));
         this.persistedCounters.set(peer, next);
       }
-      for (const e of done) {
-        await storageOp('removing from the outbox', () => this.store.delete(this.entryKey(peer, e.seq)));
+      // All at once: a durable store shares one directory sync among deletes in flight together (FileStore). An
+      // entry whose delete failed stays queued (and is resent: the peer drops it as a duplicate); the first failure
+      // is thrown once the others are done.
+      const results = await Promise.allSettled(
+        done.map((e) => storageOp('removing from the outbox', () => this.store.delete(this.entryKey(peer, e.seq)))),
+      );
+      let failure: { reason: unknown } | undefined;
+      done.forEach((e, i) => {
+        const result = results[i];
+        if (result?.status === 'rejected') {
+          failure ??= { reason: result.reason };
+          return;
+        }
         this.entries.get(peer)?.delete(e.seq);
         this.totalEntries--;
         this.totalBytes -= e.bytes;
-      }
+      });
+      if (failure !== undefined) throw failure.reason;
       return done;
     });
   }

@@ -117,6 +117,52 @@ describe('Outbox', () => {
     expect((await Outbox.open(store)).nextSeq('p')).toBe(3);
   });
 
+  it('writes the counter only when the entry of the highest seq added goes, and never reuses a seq', async () => {
+    class CountingStore extends MemoryStore {
+      counterWrites = 0;
+      override async set(key: string, value: string) {
+        if (key.startsWith('outbox/n/')) this.counterWrites++;
+        return super.set(key, value);
+      }
+    }
+    const store = new CountingStore();
+    const box = await Outbox.open(store);
+    for (let i = 0; i < 5; i++) await box.add(entry(box, 'p'));
+    // A receipt in a stream: seq 4 stays, and its key is what a restart counts from.
+    await box.acknowledge('p', 2);
+    expect(store.counterWrites).toBe(0);
+    expect((await Outbox.open(store)).nextSeq('p')).toBe(5);
+    await box.acknowledge('p', 4);
+    expect(store.counterWrites).toBe(1);
+    expect((await Outbox.open(store)).nextSeq('p')).toBe(5);
+    // Added again, then everything settled at once: the counter goes first.
+    await box.add(entry(box, 'p'));
+    await box.acknowledge('p', 5);
+    expect(store.counterWrites).toBe(2);
+    expect((await Outbox.open(store)).nextSeq('p')).toBe(6);
+  });
+
+  it('deletes what a receipt settles all at once: one failed delete keeps only its entry, and throws', async () => {
+    class OneBadKey extends MemoryStore {
+      bad = '';
+      override async delete(key: string) {
+        if (key === this.bad) throw new Error('EIO');
+        return super.delete(key);
+      }
+    }
+    const store = new OneBadKey();
+    const box = await Outbox.open(store);
+    for (let i = 0; i < 4; i++) await box.add(entry(box, 'p'));
+    store.bad = (await store.keys('outbox/e/')).sort()[1] ?? '';
+    await rejectsWith(box.acknowledge('p', 3), 'OPPIE_ERR_STORAGE');
+    expect(box.pending('p').map((e) => e.seq)).toEqual([1]);
+    expect(box.size).toEqual({ entries: 1, bytes: 10 });
+    expect((await Outbox.open(store)).pending('p').map((e) => e.seq)).toEqual([1]);
+    store.bad = '';
+    expect((await box.acknowledge('p', 3)).map((e) => e.seq)).toEqual([1]);
+    expect((await Outbox.open(store)).nextSeq('p')).toBe(4);
+  });
+
   it('skips and counts corrupt records without losing the others or their seqs', async () => {
     const store = new MemoryStore();
     const box = await Outbox.open(store);
