@@ -16,6 +16,9 @@
  *      {@link SDK_WARM_UP_RUNS} SDK runs of each payload go first and are only logged (V8 optimizes the SDK's code over
  *      its first couple of thousand messages; the raw channel, a loop around `send`, shows no such trend). With
  *      `--split` the receiving end is a new child process in every run, so only the sending end is warm.
+ *      The clients keep their state in MemoryStores. One more row per payload, not judged, runs the sidecar on the
+ *      store it has when deployed (sidecar-sdk's FileStore, in a temporary directory): every frame is written to disk
+ *      durably before it goes, and deleted on its receipt.
  *
  * Everything but the relay runs in this process (both clients, both channel ends), as the raw channel does; with
  * `--split` the receiving end of every throughput run (the raw channel's answerer, the SDK phone) runs in a child
@@ -34,10 +37,14 @@
  * instead of one faster than any compressor.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
+  type KeyValueStore,
   LOW_GAIN_COMPRESSION,
   type LowGainCompression,
   MemoryStore,
@@ -46,6 +53,7 @@ import {
   type ReceiptOptions,
   type RtcImplementation,
 } from '@oppie/client-sdk';
+import { FileStore } from '@oppie/sidecar-sdk';
 import SimplePeer from 'simple-peer';
 import WebSocket from 'ws';
 import {
@@ -85,7 +93,7 @@ interface SdkSetup {
 function client(
   url: string,
   role: 'sidecar' | 'pwa',
-  storage: MemoryStore,
+  storage: KeyValueStore,
   direct: boolean,
   receipts?: ReceiptOptions,
   setup: SdkSetup = { compression: 'zlib', lowGain: 'auto' },
@@ -107,6 +115,12 @@ function client(
   });
 }
 
+/** The two clients' stores: the sidecar's is a MemoryStore, or (the on-disk row) the FileStore it has when deployed. */
+interface Stores {
+  readonly sidecar: KeyValueStore;
+  readonly phone: MemoryStore;
+}
+
 async function pairStores(url: string): Promise<{ sidecar: MemoryStore; phone: MemoryStore }> {
   const stores = { sidecar: new MemoryStore(), phone: new MemoryStore() };
   const sidecar = await client(url, 'sidecar', stores.sidecar, false);
@@ -117,6 +131,20 @@ async function pairStores(url: string): Promise<{ sidecar: MemoryStore; phone: M
   await Promise.all([phone.pair(offer.link), offer.completed]);
   await Promise.all([sidecar.close(), phone.close()]);
   return stores;
+}
+
+/**
+ * A FileStore in a new temporary directory holding what `from` holds (a paired sidecar's keys, peers and outbox), for
+ * the row that runs the sidecar on the store sidecar-sdk's nodePlatform gives it. `remove` deletes the directory.
+ */
+async function fileStoreCopy(from: MemoryStore): Promise<{ store: FileStore; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'oppie-direct-bench-'));
+  const store = new FileStore(dir);
+  for (const key of await from.keys('')) {
+    const value = await from.get(key);
+    if (value !== undefined) await store.set(key, value);
+  }
+  return { store, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
 function waitFor<T>(what: string, ms: number, register: (done: (v: T) => void) => void): Promise<T> {
@@ -130,7 +158,7 @@ function waitFor<T>(what: string, ms: number, register: (done: (v: T) => void) =
 }
 
 /** One cold start of both clients: ms to the first delivered message and to the direct path. */
-async function setupRun(url: string, stores: { sidecar: MemoryStore; phone: MemoryStore }) {
+async function setupRun(url: string, stores: Stores) {
   const sidecar = await client(url, 'sidecar', stores.sidecar, true);
   const phone = await client(url, 'pwa', stores.phone, true);
   try {
@@ -211,7 +239,7 @@ function spawnReceiver(split: Exclude<Split, false>, onSignal: (data: unknown) =
 /** Sidecar and phone on the path they reach: both here, or (`split`) the phone freshly paired in a child process. */
 async function sdkPair(
   url: string,
-  stores: { sidecar: MemoryStore; phone: MemoryStore },
+  stores: Stores,
   direct: boolean,
   split: Split,
   receipts: ReceiptOptions | undefined,
@@ -257,7 +285,7 @@ async function sdkPair(
 /** MB/s of `count` SDK sends of 64 KiB with `window` in flight, sidecar -> phone, on the path the clients reach. */
 async function sdkThroughput(
   url: string,
-  stores: { sidecar: MemoryStore; phone: MemoryStore },
+  stores: Stores,
   direct: boolean,
   kind: PayloadKind,
   opts: { split: Split; setup: SdkSetup; receipts?: ReceiptOptions },
@@ -460,8 +488,13 @@ async function main(): Promise<void> {
   const relay = await spawnServer('relay', { BENCH_RELAY_OVERRIDES: relayOverridesJson() });
   // After the relay started, which stays free to run on either CPU.
   if (pinning !== undefined) pinSelf(pinning.client);
+  let removeDisk: (() => Promise<void>) | undefined;
   try {
     const stores = await pairStores(relay.url);
+    // What a deployed sidecar writes its outbox to (durably: fsync per write), for one unjudged row per payload.
+    const sidecarOnDisk = await fileStoreCopy(stores.sidecar);
+    removeDisk = sidecarOnDisk.remove;
+    const diskNote = `in ${tmpdir()}`;
     const first: number[] = [];
     const direct: number[] = [];
     for (let i = 0; i < runs; i++) {
@@ -520,6 +553,8 @@ async function main(): Promise<void> {
       log(`  ${kind}: sdk direct, receipts paced 10 ms ${rate(paced)}, path ${paced.path}`);
       const viaRelay = await sdkThroughput(relay.url, stores, false, kind, sdkOpts);
       log(`  ${kind}: sdk relay ${rate(viaRelay)}`);
+      const onDisk = await sdkThroughput(relay.url, { ...stores, sidecar: sidecarOnDisk.store }, true, kind, sdkOpts);
+      log(`  ${kind}: sdk direct, sidecar on FileStore ${rate(onDisk)}, path ${onDisk.path}`);
       throughput.push({
         kind,
         raw,
@@ -530,6 +565,7 @@ async function main(): Promise<void> {
         directs,
         paced,
         viaRelay,
+        onDisk,
         ratio: viaDirect.mbps / raw,
       });
     }
@@ -578,6 +614,11 @@ async function main(): Promise<void> {
           ],
           sdkRow(`${t.kind}: SDK over the direct path (${t.paced.path}), E2E, receipts paced 10 ms`, t.paced, t.raw),
           sdkRow(`${t.kind}: SDK over the relay, E2E`, t.viaRelay, t.raw),
+          sdkRow(
+            `${t.kind}: SDK over the direct path (${t.onDisk.path}), E2E, the sidecar's outbox on FileStore (${diskNote})`,
+            t.onDisk,
+            t.raw,
+          ),
         ]),
       ),
       '',
@@ -604,6 +645,7 @@ async function main(): Promise<void> {
     ].join('\n');
     console.log(out);
   } finally {
+    await removeDisk?.();
     await relay.close();
   }
 }
