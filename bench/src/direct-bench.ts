@@ -119,6 +119,8 @@ function client(
 interface Stores {
   readonly sidecar: KeyValueStore;
   readonly phone: MemoryStore;
+  /** An empty store of the sidecar's kind, for a sidecar paired afresh (`--split`). Default: a new MemoryStore. */
+  readonly freshSidecar?: () => KeyValueStore;
 }
 
 async function pairStores(url: string): Promise<{ sidecar: MemoryStore; phone: MemoryStore }> {
@@ -137,14 +139,21 @@ async function pairStores(url: string): Promise<{ sidecar: MemoryStore; phone: M
  * A FileStore in a new temporary directory holding what `from` holds (a paired sidecar's keys, peers and outbox), for
  * the row that runs the sidecar on the store sidecar-sdk's nodePlatform gives it. `remove` deletes the directory.
  */
-async function fileStoreCopy(from: MemoryStore): Promise<{ store: FileStore; remove: () => Promise<void> }> {
+async function fileStoreCopy(
+  from: MemoryStore,
+): Promise<{ store: FileStore; fresh: () => FileStore; remove: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'oppie-direct-bench-'));
-  const store = new FileStore(dir);
+  const store = new FileStore(join(dir, 'paired'));
   for (const key of await from.keys('')) {
     const value = await from.get(key);
     if (value !== undefined) await store.set(key, value);
   }
-  return { store, remove: () => rm(dir, { recursive: true, force: true }) };
+  let fresh = 0;
+  return {
+    store,
+    fresh: () => new FileStore(join(dir, `fresh-${++fresh}`)),
+    remove: () => rm(dir, { recursive: true, force: true }),
+  };
 }
 
 function waitFor<T>(what: string, ms: number, register: (done: (v: T) => void) => void): Promise<T> {
@@ -255,7 +264,7 @@ async function sdkPair(
       close: async () => void (await Promise.all([sidecar.close(), phone.close()])),
     };
   }
-  const sidecar = await client(url, 'sidecar', new MemoryStore(), direct, undefined, setup);
+  const sidecar = await client(url, 'sidecar', stores.freshSidecar?.() ?? new MemoryStore(), direct, undefined, setup);
   const receiver = spawnReceiver(split);
   try {
     await sidecar.register();
@@ -553,7 +562,13 @@ async function main(): Promise<void> {
       log(`  ${kind}: sdk direct, receipts paced 10 ms ${rate(paced)}, path ${paced.path}`);
       const viaRelay = await sdkThroughput(relay.url, stores, false, kind, sdkOpts);
       log(`  ${kind}: sdk relay ${rate(viaRelay)}`);
-      const onDisk = await sdkThroughput(relay.url, { ...stores, sidecar: sidecarOnDisk.store }, true, kind, sdkOpts);
+      const onDisk = await sdkThroughput(
+        relay.url,
+        { ...stores, sidecar: sidecarOnDisk.store, freshSidecar: sidecarOnDisk.fresh },
+        true,
+        kind,
+        sdkOpts,
+      );
       log(`  ${kind}: sdk direct, sidecar on FileStore ${rate(onDisk)}, path ${onDisk.path}`);
       throughput.push({
         kind,
