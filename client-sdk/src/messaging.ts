@@ -54,7 +54,8 @@ const RESEND_MAX_DELAY_MS = 30_000;
  * Receipt pacing (defaults of {@link ReceiptOptions}). Off by default: a receipt per turn keeps a request/response
  * exchange (send, await, send the next) at one round trip per message, where any pacing would add its interval to
  * each. Raised (10 ms), a stream of 64 KiB messages on the direct path sent about one receipt per seven messages
- * instead of one per message (each a blocking data-channel send) and ran 21-28% faster (bench/RESULTS.md).
+ * instead of one per message (each a blocking data-channel send) and ran 21-28% faster (2026-12-01); since credits
+ * ride with receipts, paced runs have gone either way (bench/RESULTS.md, 2026-12-02 13:30Z).
  */
 const RECEIPT_INTERVAL_MS = 0;
 const RECEIPT_EVERY = 16;
