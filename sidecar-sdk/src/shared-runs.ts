@@ -24,11 +24,12 @@ export function sharedRuns(run: () => Promise<void>): SharedRuns {
   let runs = 0;
   const start = (): Promise<void> => {
     runs += 1;
-    const started = run();
-    current = started.finally(() => {
-      current = undefined;
+    const started: Promise<void> = run().finally(() => {
+      // A call between this run's end and the start of the one queued after it may have started a run of its own.
+      if (current === started) current = undefined;
     });
-    return current;
+    current = started;
+    return started;
   };
   const call = (): Promise<void> => {
     if (current === undefined) return start();
