@@ -136,18 +136,26 @@ async function pairStores(url: string): Promise<{ sidecar: MemoryStore; phone: M
 }
 
 /**
- * A FileStore in a new temporary directory holding what `from` holds (a paired sidecar's keys, peers and outbox), for
- * the row that runs the sidecar on the store sidecar-sdk's nodePlatform gives it. `remove` deletes the directory.
+ * Makes `to` hold exactly what `from` holds. The on-disk row's sidecar is the same device as the other rows' (its
+ * keys, its peer, its outbox's seqs): its state moves to the FileStore for that row and back after, or the phone would
+ * take the seqs one store reuses as duplicates of the other's.
  */
-async function fileStoreCopy(
-  from: MemoryStore,
-): Promise<{ store: FileStore; fresh: () => FileStore; remove: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'oppie-direct-bench-'));
-  const store = new FileStore(join(dir, 'paired'));
+async function moveState(from: KeyValueStore, to: KeyValueStore): Promise<void> {
+  for (const key of await to.keys('')) await to.delete(key);
   for (const key of await from.keys('')) {
     const value = await from.get(key);
-    if (value !== undefined) await store.set(key, value);
+    if (value !== undefined) await to.set(key, value);
   }
+}
+
+/**
+ * FileStores in a new temporary directory, for the row that runs the sidecar on the store sidecar-sdk's nodePlatform
+ * gives it: `store` for the paired sidecar (see moveState), `fresh` an empty one for each sidecar `--split` pairs.
+ * `remove` deletes the directory.
+ */
+async function diskStores(): Promise<{ store: FileStore; fresh: () => FileStore; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'oppie-direct-bench-'));
+  const store = new FileStore(join(dir, 'paired'));
   let fresh = 0;
   return {
     store,
@@ -253,14 +261,19 @@ async function sdkPair(
   split: Split,
   receipts: ReceiptOptions | undefined,
   setup: SdkSetup,
-): Promise<{ sidecar: OppieClient; phoneId: string; close: () => Promise<void> }> {
+): Promise<{ sidecar: OppieClient; phoneId: string; delivered?: () => number; close: () => Promise<void> }> {
   if (!split) {
     const sidecar = await client(url, 'sidecar', stores.sidecar, direct, undefined, setup);
     const phone = await client(url, 'pwa', stores.phone, direct, receipts, setup);
+    let delivered = 0;
+    phone.events.on('diff', () => {
+      delivered += 1;
+    });
     await Promise.all([sidecar.connect(), phone.connect()]);
     return {
       sidecar,
       phoneId: phone.deviceId,
+      delivered: () => delivered,
       close: async () => void (await Promise.all([sidecar.close(), phone.close()])),
     };
   }
@@ -300,7 +313,7 @@ async function sdkThroughput(
   opts: { split: Split; setup: SdkSetup; receipts?: ReceiptOptions },
 ) {
   const { split, setup, receipts } = opts;
-  const { sidecar, phoneId, close } = await sdkPair(url, stores, direct, split, receipts, setup);
+  const { sidecar, phoneId, delivered, close } = await sdkPair(url, stores, direct, split, receipts, setup);
   try {
     if (direct)
       await waitFor<void>('direct path', 20_000, (done) => {
@@ -328,7 +341,12 @@ async function sdkThroughput(
     const messages = direct ? THROUGHPUT_MESSAGES : THROUGHPUT_MESSAGES / 2;
     const end = startRun(SENDS);
     const measured = await run(messages, 16);
-    return { ...measured, drops: dropsSince(before), times: end(), messages };
+    const times = end();
+    // A send settles on the peer's receipt, which a duplicate gets too: count what the phone's app was handed.
+    const got = delivered?.();
+    if (got !== undefined && got !== 50 + messages)
+      throw new Error(`the phone was handed ${got} of ${50 + messages} messages: sends settled without delivery`);
+    return { ...measured, drops: dropsSince(before), times, messages };
   } finally {
     await close();
   }
@@ -501,7 +519,7 @@ async function main(): Promise<void> {
   try {
     const stores = await pairStores(relay.url);
     // What a deployed sidecar writes its outbox to (durably: fsync per write), for one unjudged row per payload.
-    const sidecarOnDisk = await fileStoreCopy(stores.sidecar);
+    const sidecarOnDisk = await diskStores();
     removeDisk = sidecarOnDisk.remove;
     const diskNote = `in ${tmpdir()}`;
     const first: number[] = [];
@@ -562,6 +580,7 @@ async function main(): Promise<void> {
       log(`  ${kind}: sdk direct, receipts paced 10 ms ${rate(paced)}, path ${paced.path}`);
       const viaRelay = await sdkThroughput(relay.url, stores, false, kind, sdkOpts);
       log(`  ${kind}: sdk relay ${rate(viaRelay)}`);
+      await moveState(stores.sidecar, sidecarOnDisk.store);
       const onDisk = await sdkThroughput(
         relay.url,
         { ...stores, sidecar: sidecarOnDisk.store, freshSidecar: sidecarOnDisk.fresh },
@@ -569,6 +588,7 @@ async function main(): Promise<void> {
         kind,
         sdkOpts,
       );
+      await moveState(sidecarOnDisk.store, stores.sidecar);
       log(`  ${kind}: sdk direct, sidecar on FileStore ${rate(onDisk)}, path ${onDisk.path}`);
       throughput.push({
         kind,
