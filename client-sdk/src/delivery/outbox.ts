@@ -172,18 +172,14 @@ export class Outbox {
       const results = await Promise.allSettled(
         done.map((e) => storageOp('removing from the outbox', () => this.store.delete(this.entryKey(peer, e.seq)))),
       );
-      let failure: { reason: unknown } | undefined;
       done.forEach((e, i) => {
-        const result = results[i];
-        if (result?.status === 'rejected') {
-          failure ??= { reason: result.reason };
-          return;
-        }
+        if (results[i]?.status !== 'fulfilled') return;
         this.entries.get(peer)?.delete(e.seq);
         this.totalEntries--;
         this.totalBytes -= e.bytes;
       });
-      if (failure !== undefined) throw failure.reason;
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
       return done;
     });
   }
