@@ -205,7 +205,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
   });
   let storeLoss: NodeJS.Timeout | undefined;
   await cluster.start({
-    wake: (deviceId) => delivery.pump(deviceId),
+    wake: (deviceId) => delivery.pumpHeld(deviceId),
     replaced: (deviceId, connectionId) => gateway.replacedElsewhere(deviceId, connectionId),
     event(e) {
       if (e.kind === 'presence') {

@@ -35,8 +35,12 @@ export type ClusterEvent =
 
 /** What an instance does when the others tell it something. */
 export interface ClusterHandlers {
-  /** The queue of a device held here grew on another instance: deliver it. */
-  wake(deviceId: string): void;
+  /**
+   * The queue of a device grew on another instance: deliver it if it is held here. Returns whether it is; false
+   * tells the cluster its subscription to that device is stale. Must never wake another instance: every instance
+   * still subscribed to the device would get that wake-up too and answer it the same way, without end.
+   */
+  wake(deviceId: string): boolean;
   /** A newer connection of a device held here opened on another instance (`connectionId` is the new one). */
   replaced(deviceId: string, connectionId: string): void;
   /** An event published by another instance. */

@@ -6,7 +6,8 @@
  * - `p{presence}:<deviceId>`: hash `instance`, `conn`, `path`, `at`; expires `ttlMs` after the last refresh, so an
  *   instance killed with -9 stops claiming its devices within that time (a reconnect elsewhere overwrites at once).
  * - channel `p dev:<deviceId>`: `w` (wake) or `r <connectionId>` (a newer connection opened); subscribed by the
- *   instance holding the device.
+ *   instance holding the device. A stale subscription (left by a detach that failed while Redis was away) is dropped
+ *   at its first wake-up.
  * - channel `p events`: JSON `{ origin, event }`: presence, revocation, new devices, and ids to forget in every
  *   instance's de-duplication window (envelopes dropped or expired).
  *
@@ -49,7 +50,7 @@ const PATHS: ReadonlySet<string> = new Set(['relay', 'turn', 'direct']);
 /**
  * @example
  * const cluster = new RedisCluster({ redis: new Redis(config.redisUrl) });
- * await cluster.start({ wake: (id) => delivery.pump(id), replaced, event, availability });
+ * await cluster.start({ wake: (id) => delivery.pumpHeld(id), replaced, event, availability });
  * await cluster.attach(deviceId, { instance: cluster.instanceId, connectionId, path: 'relay', connectedAt });
  */
 export class RedisCluster implements Cluster {
@@ -107,8 +108,13 @@ export class RedisCluster implements Cluster {
       if (channel === this.#events) return this.#event(message);
       if (!channel.startsWith(devPrefix)) return;
       const deviceId = channel.slice(devPrefix.length);
-      if (message === 'w') handlers.wake(deviceId);
-      else if (message.startsWith('r ')) handlers.replaced(deviceId, message.slice(2));
+      if (message === 'w') {
+        // Not held here: a detach that failed while Redis was away left the subscription behind, and ioredis renewed
+        // it when Redis came back. Dropped at its first wake-up (an attach after this subscribes again, in order).
+        if (!handlers.wake(deviceId)) {
+          this.#sub.unsubscribe(channel).catch((err: unknown) => this.#onError(err, 'unsubscribe'));
+        }
+      } else if (message.startsWith('r ')) handlers.replaced(deviceId, message.slice(2));
     });
     const changed = () => {
       const up = this.available;

@@ -63,6 +63,16 @@ export class Delivery {
       });
   }
 
+  /**
+   * A wake-up from another instance: pumps `deviceId` if its connection is here, and says whether it is. Unlike
+   * {@link Delivery.pump} it never wakes another instance in turn, so a wake-up cannot echo between instances.
+   */
+  pumpHeld(deviceId: string): boolean {
+    if (this.hub.get(deviceId) === undefined) return false;
+    this.pump(deviceId);
+    return true;
+  }
+
   /** Wakes the instance holding `deviceId` (not this one); true when one does. */
   wakeElsewhere(deviceId: string): Promise<boolean> {
     return this.cluster.wake(deviceId);

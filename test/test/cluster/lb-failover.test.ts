@@ -121,7 +121,7 @@ describe.runIf(HAVE_BOTH)('three relay processes behind haproxy on one Redis', (
         }
       };
       console.log(
-        `DIAG sidecar q ${cli('hgetall', `oppie:q:{${sidecar.deviceId}}:m`)} phone q ${cli('hgetall', `oppie:q:{${phone.deviceId}}:m`)} subs ${cli('pubsub', 'numsub', `oppie:dev:${sidecar.deviceId}`, `oppie:dev:${phone.deviceId}`)} presence ${cli('hgetall', `oppie:{presence}:${sidecar.deviceId}`)} / ${cli('hgetall', `oppie:{presence}:${phone.deviceId}`)}`,
+        `DIAG sidecar q ${cli('hgetall', `oppie:q:{${sidecar.deviceId}}:m`)} phone q ${cli('hgetall', `oppie:q:{${phone.deviceId}}:m`)} subs ${cli('pubsub', 'numsub', `oppie:dev:${sidecar.deviceId}`, `oppie:dev:${phone.deviceId}`)} presence ${cli('hgetall', `oppie:{presence}:${sidecar.deviceId}`)} / ${cli('hgetall', `oppie:{presence}:${phone.deviceId}`)} publishes ${/cmdstat_publish:calls=\d+/.exec(cli('info', 'commandstats'))?.[0]}`,
       );
       for (const r of relays) console.log(`DIAG relay ${r.port} output: ${r.output().slice(-3000)}`);
       for (const r of relays) {

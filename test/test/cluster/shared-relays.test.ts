@@ -4,6 +4,7 @@
  * device lists agree on every instance, a revocation on one instance kicks the socket on another, and a Redis outage
  * gives clear errors and recovers by itself. The load-balanced, kill -9 version is lb-failover.test.ts.
  */
+import { execFileSync } from 'node:child_process';
 import {
   apiOk,
   connectDevice,
@@ -393,6 +394,38 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
     const ph = await online(b.url, phone);
     s2.chat(phone.deviceId, 'after the outage');
     expect(decodePayload(await ph.next('chat'))).toBe('after the outage');
+  }, 60_000);
+
+  it('after a Redis outage, an instance that no longer holds a device drops its stale channel instead of echoing wake-ups', async () => {
+    await startRelays(2);
+    const [a, b] = relays as [TestRelay, TestRelay];
+    const cli = (...args: string[]) => execFileSync('redis-cli', ['-p', new URL(redis.url).port, ...args]).toString();
+    const channel = `oppie:dev:${sidecar.deviceId}`;
+    const subscribers = () => Number(cli('pubsub', 'numsub', channel).trim().split('\n')[1]);
+    const publishes = () => Number(/cmdstat_publish:calls=(\d+)/.exec(cli('info', 'commandstats'))?.[1] ?? 0);
+    const s = await online(a.url, sidecar);
+    await redis.halt();
+    try {
+      // Closed while Redis is away: the first instance cannot unsubscribe now, and ioredis subscribes it again later.
+      expect((await s.closed).code).toBe(4003);
+    } finally {
+      await redis.resume();
+    }
+    for (const r of relays) {
+      await expect.poll(async () => (await fetch(`${r.url}/api/health`)).status, { timeout: 15_000 }).toBe(200);
+    }
+    const back = await online(b.url, sidecar);
+    const ph = await online(a.url, phone);
+    const before = publishes();
+    // Sent on the first instance: its wake-up reaches the second (which holds the sidecar) and the stale subscription.
+    ph.chat(sidecar.deviceId, 'after the outage');
+    expect(decodePayload(await back.next('chat'))).toBe('after the outage');
+    await expect.poll(subscribers, { timeout: 5_000 }).toBe(1);
+    const settled = publishes();
+    await new Promise((r) => setTimeout(r, 500));
+    // A wake-up echoed back and forth would publish without end: thousands by now.
+    expect(publishes() - settled).toBeLessThan(10);
+    expect(settled - before).toBeLessThan(50);
   }, 60_000);
 
   it('SDK clients on different instances: a Redis outage mid-stream loses and repeats nothing', async () => {
