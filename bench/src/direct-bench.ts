@@ -261,7 +261,13 @@ async function sdkPair(
   split: Split,
   receipts: ReceiptOptions | undefined,
   setup: SdkSetup,
-): Promise<{ sidecar: OppieClient; phoneId: string; delivered?: () => number; close: () => Promise<void> }> {
+): Promise<{
+  sidecar: OppieClient;
+  phoneId: string;
+  delivered?: () => number;
+  receiverPid?: number | undefined;
+  close: () => Promise<void>;
+}> {
   if (!split) {
     const sidecar = await client(url, 'sidecar', stores.sidecar, direct, undefined, setup);
     const phone = await client(url, 'pwa', stores.phone, direct, receipts, setup);
@@ -296,6 +302,7 @@ async function sdkPair(
     return {
       sidecar,
       phoneId: deviceId,
+      receiverPid: receiver.child.pid,
       close: async () => void (await Promise.all([sidecar.close(), receiver.close()])),
     };
   } catch (err) {
@@ -313,7 +320,14 @@ async function sdkThroughput(
   opts: { split: Split; setup: SdkSetup; receipts?: ReceiptOptions },
 ) {
   const { split, setup, receipts } = opts;
-  const { sidecar, phoneId, delivered, close } = await sdkPair(url, stores, direct, split, receipts, setup);
+  const { sidecar, phoneId, delivered, receiverPid, close } = await sdkPair(
+    url,
+    stores,
+    direct,
+    split,
+    receipts,
+    setup,
+  );
   try {
     if (direct)
       await waitFor<void>('direct path', 20_000, (done) => {
@@ -339,7 +353,7 @@ async function sdkThroughput(
     await run(50, 8);
     const before = udpBufferDrops();
     const messages = direct ? THROUGHPUT_MESSAGES : THROUGHPUT_MESSAGES / 2;
-    const end = startRun(SENDS);
+    const end = startRun(SENDS, receiverPid);
     const measured = await run(messages, 16);
     const times = end();
     // A send settles on the peer's receipt, which a duplicate gets too: count what the phone's app was handed.
@@ -352,17 +366,20 @@ async function sdkThroughput(
   }
 }
 
-/** The raw channel's far end, counting and crediting every fourth message; in this process or (`split`) a child. */
+/**
+ * The raw channel's far end, counting and crediting every fourth message; in this process or (`split`) a child,
+ * whose `pid` is given.
+ */
 async function rawReceiver(
   a: InstanceType<typeof SimplePeer>,
   count: number,
   split: Split,
-): Promise<() => Promise<void>> {
+): Promise<{ close: () => Promise<void>; pid?: number | undefined }> {
   if (split !== false) {
     const receiver = spawnReceiver(split, (d) => a.signal(d));
     a.on('signal', (d) => receiver.command({ cmd: 'signal', data: d }));
     receiver.command({ cmd: 'raw', count });
-    return () => receiver.close();
+    return { close: () => receiver.close(), pid: receiver.child.pid };
   }
   const b = new SimplePeer({ wrtc: rtc, trickle: true, objectMode: true });
   a.on('signal', (d) => b.signal(d));
@@ -372,7 +389,7 @@ async function rawReceiver(
     received += 1;
     if (received % 4 === 0 || received === count) b.send(String(received));
   });
-  return async () => b.destroy();
+  return { close: async () => b.destroy() };
 }
 
 /**
@@ -427,7 +444,7 @@ function setupText(s: {
 /** MB/s of a raw wrtc data channel with the same strings and an application window of 1 MiB. */
 async function rawThroughput(count: number, kind: PayloadKind, split: Split): Promise<Rate> {
   const a = new SimplePeer({ initiator: true, wrtc: rtc, trickle: true, objectMode: true });
-  const closeReceiver = await rawReceiver(a, count, split);
+  const receiver = await rawReceiver(a, count, split);
   try {
     await waitFor<void>('raw channel', 20_000, (done) => a.on('connect', () => done()));
     const before = udpBufferDrops();
@@ -435,7 +452,7 @@ async function rawThroughput(count: number, kind: PayloadKind, split: Split): Pr
     const windowBytes = 1024 * 1024;
     let sent = 0;
     let credited = 0;
-    const end = startRun(SENDS);
+    const end = startRun(SENDS, receiver.pid);
     const t0 = performance.now();
     await new Promise<void>((resolve) => {
       const pump = () => {
@@ -455,7 +472,7 @@ async function rawThroughput(count: number, kind: PayloadKind, split: Split): Pr
     return { mbps, drops: dropsSince(before), times: end(), messages: count };
   } finally {
     a.destroy();
-    await closeReceiver();
+    await receiver.close();
   }
 }
 
@@ -659,7 +676,7 @@ async function main(): Promise<void> {
       '',
       table(
         [
-          `per 64 KiB message of the median run, µs (${values.split ? 'this process: the sending end' : 'this process: both ends'})`,
+          `per 64 KiB message of the median run, µs (${values.split ? 'each end in its own process' : 'this process: both ends'})`,
           'wall',
           'main thread CPU',
           "main thread in wrtc's send",
@@ -668,8 +685,8 @@ async function main(): Promise<void> {
           'other threads CPU',
         ],
         throughput.flatMap((t) => [
-          perMessage(`${t.kind}: raw wrtc data channel`, t.rawTimes.times, t.rawTimes.messages ?? 1),
-          perMessage(`${t.kind}: SDK over the direct path`, t.viaDirect.times, t.viaDirect.messages ?? 1),
+          ...perMessage(`${t.kind}: raw wrtc data channel`, t.rawTimes.times, t.rawTimes.messages ?? 1),
+          ...perMessage(`${t.kind}: SDK over the direct path`, t.viaDirect.times, t.viaDirect.messages ?? 1),
         ]),
       ),
       '',

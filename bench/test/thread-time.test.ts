@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { perMessage, startRun, threadCpu, timeSends } from '../src/thread-time.js';
 
@@ -58,9 +60,41 @@ describe('thread-time', () => {
     expect(later()?.sends).toBe(0);
   });
 
-  it('divides a run by its messages, in µs', () => {
+  it("counts another process's threads too: the receiving end's, by its pid", async () => {
+    if (!requireProcTask()) return;
+    // A child that keeps its main thread busy until it is told to stop (stdin closes).
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        'let busy = true; process.stdin.on("end", () => { busy = false; }).resume(); (function spin() { const end = Date.now() + 20; while (Date.now() < end); if (busy) setImmediate(spin); })();',
+      ],
+      { stdio: ['pipe', 'ignore', 'inherit'] },
+    );
+    try {
+      await new Promise((r) => setTimeout(r, 300)); // started and spinning
+      const end = startRun({ ms: 0, sends: 0 }, child.pid);
+      await new Promise((r) => setTimeout(r, 300));
+      const times = end();
+      // ~300 ms of a busy main thread; the scheduler and a 2-CPU machine may take some of it.
+      expect(times?.peer?.mainCpuMs).toBeGreaterThan(100);
+      expect(times?.peer?.mainCpuMs).toBeLessThan((times?.wallMs ?? 0) + 50);
+      expect(times?.peer?.wrtcCpuMs).toBe(0);
+    } finally {
+      child.stdin?.end();
+      await once(child, 'exit');
+    }
+    expect(startRun({ ms: 0, sends: 0 }, child.pid)()?.peer).toBeUndefined(); // gone: no reading
+  });
+
+  it('divides a run by its messages, in µs, with a row for the receiving end when it was measured', () => {
     const times = { wallMs: 10, mainCpuMs: 6, mainInSendMs: 2, sends: 15, wrtcCpuMs: 4, otherCpuMs: 1 };
-    expect(perMessage('run', times, 10)).toEqual(['run', '1000', '600', '200', '1.50', '400', '100']);
-    expect(perMessage('off Linux', undefined, 10)).toEqual(['off Linux', '-', '-', '-', '-', '-', '-']);
+    expect(perMessage('run', times, 10)).toEqual([['run', '1000', '600', '200', '1.50', '400', '100']]);
+    const peer = { mainCpuMs: 3, wrtcCpuMs: 5, otherCpuMs: 0.5 };
+    expect(perMessage('run', { ...times, peer }, 10)).toEqual([
+      ['run, sending end', '1000', '600', '200', '1.50', '400', '100'],
+      ['run, receiving end', '', '300', '-', '-', '500', '50'],
+    ]);
+    expect(perMessage('off Linux', undefined, 10)).toEqual([['off Linux', '-', '-', '-', '-', '-', '-']]);
   });
 });
