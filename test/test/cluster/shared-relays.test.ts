@@ -94,6 +94,19 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
     return all;
   };
 
+  /** Stops Redis, runs `during` (its checks of the outage), then resumes Redis and waits until every instance is healthy. */
+  const throughOutage = async (during: () => Promise<void>) => {
+    await redis.halt();
+    try {
+      await during();
+    } finally {
+      await redis.resume();
+    }
+    for (const r of relays) {
+      await expect.poll(async () => (await fetch(`${r.url}/api/health`)).status, { timeout: 15_000 }).toBe(200);
+    }
+  };
+
   afterEach(async () => {
     for (const s of open.splice(0)) await s.close();
     await Promise.all(relays.map((r) => r.close()));
@@ -373,8 +386,7 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
     await startRelays(2);
     const [a, b] = relays as [TestRelay, TestRelay];
     const s = await online(a.url, sidecar);
-    await redis.halt();
-    try {
+    await throughOutage(async () => {
       expect((await s.closed).code).toBe(4003);
       for (const r of relays) {
         await expect.poll(async () => (await fetch(`${r.url}/api/health`)).status, { timeout: 10_000 }).toBe(503);
@@ -384,12 +396,7 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
         status: 503,
         body: { code: 'RELAY_ERR_STORE_UNAVAILABLE' },
       });
-    } finally {
-      await redis.resume();
-    }
-    for (const r of relays) {
-      await expect.poll(async () => (await fetch(`${r.url}/api/health`)).status, { timeout: 15_000 }).toBe(200);
-    }
+    });
     const s2 = await online(a.url, sidecar);
     const ph = await online(b.url, phone);
     s2.chat(phone.deviceId, 'after the outage');
@@ -404,16 +411,8 @@ describe.runIf(HAVE_REDIS)('relay instances sharing one Redis', () => {
     const subscribers = () => Number(cli('pubsub', 'numsub', channel).trim().split('\n')[1]);
     const publishes = () => Number(/cmdstat_publish:calls=(\d+)/.exec(cli('info', 'commandstats'))?.[1] ?? 0);
     const s = await online(a.url, sidecar);
-    await redis.halt();
-    try {
-      // Closed while Redis is away: the first instance cannot unsubscribe now, and ioredis subscribes it again later.
-      expect((await s.closed).code).toBe(4003);
-    } finally {
-      await redis.resume();
-    }
-    for (const r of relays) {
-      await expect.poll(async () => (await fetch(`${r.url}/api/health`)).status, { timeout: 15_000 }).toBe(200);
-    }
+    // Closed while Redis is away: the first instance cannot unsubscribe now, and ioredis subscribes it again later.
+    await throughOutage(async () => expect((await s.closed).code).toBe(4003));
     const back = await online(b.url, sidecar);
     const ph = await online(a.url, phone);
     const before = publishes();
