@@ -15,7 +15,7 @@
  *      measured over the same stretch of the host's state. Both sides are judged warm: one raw run and
  *      {@link SDK_WARM_UP_RUNS} SDK runs of each payload go first and are only logged (V8 optimizes the SDK's code over
  *      its first couple of thousand messages; the raw channel, a loop around `send`, shows no such trend). With
- *      `--split` the receiving end is a new child process in every run, so only the sending end is warm.
+ *      `--split` one receiver process serves every run, so it warms up with this one.
  *      The clients keep their state in MemoryStores. One more row per payload, not judged, runs the sidecar on the
  *      store it has when deployed (sidecar-sdk's FileStore, in a temporary directory): every frame is written to disk
  *      durably before it goes, and deleted on its receipt.
@@ -64,10 +64,9 @@ import {
 } from './bench-compression.js';
 import { spawnServer } from './child.js';
 import { bundleStale, type ChromiumSetup, chromiumMissing, chromiumSetup } from './chromium-setup.js';
-import type { DirectReceiverCommand, DirectReceiverMessage } from './direct-receiver.js';
 import { frameCryptoOf } from './frame-backend.js';
-import { forkIpcChild } from './ipc-child.js';
 import { type Pinning, pinSelf, planPinning } from './pin.js';
+import { ReceiverProcess } from './receiver-process.js';
 import { relayOverridesJson } from './relay-overrides.js';
 import { machineInfo } from './report.js';
 import { runOnShapedLink, shapedLinkRate } from './shaped-link.js';
@@ -234,24 +233,8 @@ function payloadOf(kind: PayloadKind): string {
  */
 const SDK_WARM_UP_RUNS = 3;
 
-const RECEIVER_ENTRY = fileURLToPath(new URL('./direct-receiver.js', import.meta.url));
-
-/**
- * Where the receiving end of a throughput run lives: in this process (`false`), or in a child process of its own
- * (`--split`), pinned to `cpu` with `--pin` (this process then holds another CPU: one core per end, as two devices).
- */
-type Split = false | { readonly cpu?: number };
-
-/** The receiving end of a throughput run in a child process (`--split`); `onSignal` gets the raw answerer's signals. */
-function spawnReceiver(split: Exclude<Split, false>, onSignal: (data: unknown) => void = () => {}) {
-  return forkIpcChild<DirectReceiverCommand, DirectReceiverMessage>(
-    RECEIVER_ENTRY,
-    (m) => {
-      if (m.type === 'signal') onSignal(m.data);
-    },
-    split.cpu,
-  );
-}
+/** Where the receiving end of a throughput run lives: in this process (`false`), or in the receiver process. */
+type Split = false | ReceiverProcess;
 
 /** Sidecar and phone on the path they reach: both here, or (`split`) the phone freshly paired in a child process. */
 async function sdkPair(
@@ -284,29 +267,28 @@ async function sdkPair(
     };
   }
   const sidecar = await client(url, 'sidecar', stores.freshSidecar?.() ?? new MemoryStore(), direct, undefined, setup);
-  const receiver = spawnReceiver(split);
   try {
     await sidecar.register();
     await sidecar.connect();
     const offer = await sidecar.createPairing();
-    const ready = receiver.next('ready');
-    receiver.command({
-      cmd: 'sdk',
-      url,
-      link: offer.link,
-      direct,
-      compression: setup.compression,
-      ...(receipts?.intervalMs !== undefined && { receiptIntervalMs: receipts.intervalMs }),
-    });
-    const [{ deviceId }] = await Promise.all([ready, offer.completed]);
+    const [phoneId] = await Promise.all([
+      split.sdk({
+        url,
+        link: offer.link,
+        direct,
+        compression: setup.compression,
+        ...(receipts?.intervalMs !== undefined && { receiptIntervalMs: receipts.intervalMs }),
+      }),
+      offer.completed,
+    ]);
     return {
       sidecar,
-      phoneId: deviceId,
-      receiverPid: receiver.child.pid,
-      close: async () => void (await Promise.all([sidecar.close(), receiver.close()])),
+      phoneId,
+      receiverPid: split.pid,
+      close: async () => void (await Promise.all([sidecar.close(), split.end()])),
     };
   } catch (err) {
-    await Promise.all([sidecar.close(), receiver.close()]);
+    await Promise.all([sidecar.close(), split.end()]);
     throw err;
   }
 }
@@ -376,10 +358,9 @@ async function rawReceiver(
   split: Split,
 ): Promise<{ close: () => Promise<void>; pid?: number | undefined }> {
   if (split !== false) {
-    const receiver = spawnReceiver(split, (d) => a.signal(d));
-    a.on('signal', (d) => receiver.command({ cmd: 'signal', data: d }));
-    receiver.command({ cmd: 'raw', count });
-    return { close: () => receiver.close(), pid: receiver.child.pid };
+    split.raw(count, (d) => a.signal(d));
+    a.on('signal', (d) => split.signal(d));
+    return { close: () => split.end(), pid: split.pid };
   }
   const b = new SimplePeer({ wrtc: rtc, trickle: true, objectMode: true });
   a.on('signal', (d) => b.signal(d));
@@ -519,8 +500,6 @@ async function main(): Promise<void> {
   if (values.pin && !values.split) throw new Error('--pin needs --split (one CPU for each end)');
   const pinning = values.pin ? planPinning() : undefined;
   if (values.pin && pinning === undefined) throw new Error('--pin needs Linux, taskset and two allowed CPUs');
-  const split: Split = values.split ? { ...(pinning !== undefined && { cpu: pinning.server }) } : false;
-  const sdkOpts = { split, setup: { compression, lowGain } };
   const runs = values.quick ? 5 : 20;
   const info = machineInfo();
   log(`direct bench: ${info.nproc} CPU, node ${process.version}, ${runs} setup runs`);
@@ -532,6 +511,8 @@ async function main(): Promise<void> {
   const relay = await spawnServer('relay', { BENCH_RELAY_OVERRIDES: relayOverridesJson() });
   // After the relay started, which stays free to run on either CPU.
   if (pinning !== undefined) pinSelf(pinning.client);
+  const split: Split = values.split ? new ReceiverProcess(pinning?.server) : false;
+  const sdkOpts = { split, setup: { compression, lowGain } };
   let removeDisk: (() => Promise<void>) | undefined;
   try {
     const stores = await pairStores(relay.url);
@@ -570,7 +551,7 @@ async function main(): Promise<void> {
     for (const kind of kinds as readonly PayloadKind[]) {
       // Both sides warm before anything is judged: one raw run, and SDK_WARM_UP_RUNS SDK runs (V8 optimizes the
       // SDK's code over its first runs in a process; the raw channel shows no trend). Logged, not judged. With --split
-      // only this process warms up: each run's receiving end is a new child process.
+      // the receiver process warms up with this one.
       const rawWarmUp = await rawThroughput(THROUGHPUT_MESSAGES, kind, split);
       log(`  ${kind}: raw data channel warm-up (not judged) ${rate(rawWarmUp)}`);
       const warmUp: Rate[] = [];
@@ -698,6 +679,7 @@ async function main(): Promise<void> {
     console.log(out);
   } finally {
     await removeDisk?.();
+    if (split !== false) await split.close();
     await relay.close();
   }
 }

@@ -4,8 +4,13 @@
  * or the SDK phone) in its own process, as deployed: its own main thread and its own wrtc threads, instead of one
  * process serving both ends of the channel.
  *
- * Parent -> child: `raw` (then `signal`s from the initiator), or `sdk` (pair with the link, then connect), then `close`.
- * Child -> parent: `signal` (raw), `ready` (sdk, with the phone's device id), `failure`.
+ * One child serves every run of a bench, so its code is as warm as the sending end's: a new child per run spent its
+ * runs compiling (V8's optimizing compiler on the same pinned CPU, and its heap growing), which made the receiving end
+ * look dearer than a phone that has run for a while.
+ *
+ * Parent -> child: `raw` (then `signal`s from the initiator), or `sdk` (pair with the link, then connect); `end` closes
+ * that end and keeps the process for the next run; `close` ends the process.
+ * Child -> parent: `signal` (raw), `ready` (sdk, with the phone's device id), `ended`, `failure`.
  */
 import { createRequire } from 'node:module';
 import { MemoryStore, OppieClient, type OppieClientOptions, type RtcImplementation } from '@oppie/client-sdk';
@@ -25,11 +30,13 @@ export type DirectReceiverCommand =
       readonly compression: BenchCompression;
       readonly receiptIntervalMs?: number;
     }
+  | { readonly cmd: 'end' }
   | { readonly cmd: 'close' };
 
 export type DirectReceiverMessage =
   | { readonly type: 'signal'; readonly data: unknown }
   | { readonly type: 'ready'; readonly deviceId: string }
+  | { readonly type: 'ended' }
   | { readonly type: 'failure'; readonly message: string };
 
 const rtc = createRequire(import.meta.url)('@roamhq/wrtc') as RtcImplementation;
@@ -66,17 +73,34 @@ async function startSdk(cmd: Extract<DirectReceiverCommand, { cmd: 'sdk' }>): Pr
       ...(cmd.direct ? { rtc } : { rtc: undefined }),
     },
   });
+  // Before pairing, so an `end` after a failed setup closes this phone too.
+  closeEnd = () => phone.close();
   phone.events.on('error', (e) => send({ type: 'failure', message: `phone: ${e.message}` }));
   await phone.pair(cmd.link);
   await phone.connect();
-  closeEnd = () => phone.close();
   send({ type: 'ready', deviceId: phone.deviceId });
+}
+
+/** Closes the current run's end, if any; the next run starts from nothing. */
+async function endRun(): Promise<void> {
+  const close = closeEnd;
+  closeEnd = undefined;
+  raw = undefined;
+  await close?.();
 }
 
 process.on('disconnect', () => process.exit(0));
 process.on('message', (cmd: DirectReceiverCommand) => {
   if (cmd.cmd === 'close') {
-    void (closeEnd?.() ?? Promise.resolve()).finally(() => process.exit(0));
+    void endRun().finally(() => process.exit(0));
+  } else if (cmd.cmd === 'end') {
+    endRun().then(
+      () => send({ type: 'ended' }),
+      (err: unknown) =>
+        send({ type: 'failure', message: `closing the end: ${err instanceof Error ? err.message : String(err)}` }),
+    );
+  } else if (closeEnd !== undefined && cmd.cmd !== 'signal') {
+    send({ type: 'failure', message: `${cmd.cmd}: the last run's end is still open (send end first)` });
   } else if (cmd.cmd === 'raw') {
     startRaw(cmd.count);
   } else if (cmd.cmd === 'signal') {

@@ -1,0 +1,63 @@
+/// <reference path="../../client-sdk/src/direct/simple-peer.d.ts" />
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { RtcImplementation } from '@oppie/client-sdk';
+import SimplePeer from 'simple-peer';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ReceiverProcess } from '../src/receiver-process.js';
+
+// The child runs compiled code: `npm test` builds first (tsc -b).
+const ENTRY = fileURLToPath(new URL('../dist/direct-receiver.js', import.meta.url));
+const rtc = createRequire(import.meta.url)('@roamhq/wrtc') as RtcImplementation;
+
+/** One raw run against the receiver: `count` messages, resolved with the credits the far end sent back. */
+async function rawRun(receiver: ReceiverProcess, count: number): Promise<string[]> {
+  const a = new SimplePeer({ initiator: true, wrtc: rtc, trickle: true, objectMode: true });
+  try {
+    receiver.raw(count, (d) => a.signal(d as never));
+    a.on('signal', (d) => receiver.signal(d));
+    const credits: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      a.on('error', reject);
+      a.on('connect', () => {
+        for (let i = 0; i < count; i++) a.send(`message ${i}`);
+      });
+      a.on('data', (d: unknown) => {
+        credits.push(String(d));
+        if (String(d) === String(count)) resolve();
+      });
+    });
+    return credits;
+  } finally {
+    a.destroy();
+    await receiver.end();
+  }
+}
+
+describe('bench:direct --split receiver process', () => {
+  let receiver: ReceiverProcess | undefined;
+  afterEach(async () => {
+    await receiver?.close();
+    receiver = undefined;
+  });
+
+  it('serves one run after another in the same process, so its code stays warm', async () => {
+    expect(existsSync(ENTRY), `${ENTRY} is missing: run \`npx tsc -b\` first`).toBe(true);
+    receiver = new ReceiverProcess(undefined, ENTRY);
+    const pid = receiver.pid;
+    expect(await rawRun(receiver, 8)).toEqual(['4', '8']);
+    expect(await rawRun(receiver, 6)).toEqual(['4', '6']);
+    expect(receiver.pid).toBe(pid);
+  }, 30_000);
+
+  it('refuses a run while the last one is open, then ends it', async () => {
+    expect(existsSync(ENTRY), `${ENTRY} is missing: run \`npx tsc -b\` first`).toBe(true);
+    receiver = new ReceiverProcess(undefined, ENTRY);
+    receiver.raw(4, () => {});
+    receiver.raw(4, () => {});
+    await expect(receiver.end()).rejects.toThrow(/the last run's end is still open/);
+    await receiver.end();
+    expect(await rawRun(receiver, 4)).toEqual(['4']);
+  }, 30_000);
+});
