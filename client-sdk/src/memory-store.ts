@@ -17,10 +17,11 @@ const SPARE_BYTES = 8 * 1024 * 1024;
 const utf8 = { encoder: new TextEncoder(), decoder: new TextDecoder('utf-8', { ignoreBOM: true }) };
 
 /**
- * In-memory storage (tests, ephemeral clients). Long values ({@link MEMORY_STORE_BYTES_FROM}) are kept as UTF-8 bytes
- * when that is lossless (no lone surrogate) and read back as the same string. Their buffers are reused: a buffer let go
- * to the collector after a short life is freed only by a full collection, so new ones for every frame of a stream
- * would make the heap run those often (bench/RESULTS.md, the same entry).
+ * In-memory storage (tests, ephemeral clients). Bytes (`setBytes`) are kept as they are, and long text values
+ * ({@link MEMORY_STORE_BYTES_FROM}) as UTF-8 bytes when that is lossless (no lone surrogate), read back as the same
+ * string. The buffers of long values are reused: a buffer let go to the collector after a short life is freed only by
+ * a full collection, so new ones for every frame of a stream would make the heap run those often (bench/RESULTS.md,
+ * the same entry).
  *
  * @example
  * const storage = new MemoryStore();
@@ -46,6 +47,25 @@ export class MemoryStore implements KeyValueStore {
     const kept = asBytes ? this.encode(value) : value;
     this.release(key);
     this.map.set(key, kept);
+  }
+
+  async setBytes(key: string, value: Uint8Array) {
+    let kept: Uint8Array;
+    if (value.byteLength < MEMORY_STORE_BYTES_FROM) kept = value.slice();
+    else {
+      const size = Math.ceil(value.byteLength / SIZE_STEP) * SIZE_STEP;
+      const buffer = this.takeSpare(size) ?? new ArrayBuffer(size);
+      this.own.add(buffer);
+      kept = new Uint8Array(buffer, 0, value.byteLength);
+      kept.set(value);
+    }
+    this.release(key);
+    this.map.set(key, kept);
+  }
+
+  async getBytes(key: string) {
+    const value = this.map.get(key);
+    return typeof value === 'string' ? utf8.encoder.encode(value) : value?.slice();
   }
 
   async delete(key: string) {

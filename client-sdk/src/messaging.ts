@@ -175,6 +175,9 @@ let idCounter = 0;
 /** Random per process: ids stay unique across restarts without a getRandomValues call per frame. */
 const ID_BASE = toB64u(globalThis.crypto.getRandomValues(new Uint8Array(12)));
 
+/** Characters of the unpadded base64url text of `n` bytes: what a frame weighs in the outbox, whatever its form. */
+const base64urlLength = (n: number): number => Math.ceil((n * 4) / 3);
+
 /** Whether two arrays are views of the same bytes. */
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean =>
   a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.byteLength === b.byteLength;
@@ -251,13 +254,17 @@ export class Messaging {
   }
 
   /**
-   * The data channel when it is open and takes the frame, else the relay (paced). `sealed`: the frame's sealed bytes
-   * on its first send, which the channel frames in place (channel-frames.ts); the relay's envelope never holds them.
+   * The data channel when it is open and takes the frame, else the relay (paced). The channel gets a payload of bytes
+   * as it is, and on the frame's first send (`first`) may frame it in place, in the room in front of it
+   * (channel-frames.ts); the relay gets text, made here for a frame kept as bytes (one that moves off a channel).
    */
-  private dispatch(e: OutboxEntry, sealed?: Uint8Array): void {
-    const env = this.envelope(e);
-    const onChannel = sealed === undefined ? env : { ...env, [SEALED_BYTES]: sealed };
-    if (this.d.direct?.send(e.peer, onChannel) !== true) this.pacer.push(env);
+  private dispatch(e: OutboxEntry, first = false): void {
+    const direct = this.d.direct;
+    if (direct?.isDirect(e.peer) === true) {
+      const env = this.envelope(e, e.payload);
+      if (direct.send(e.peer, first && typeof e.payload !== 'string' ? { ...env, [SEALED_BYTES]: true } : env)) return;
+    }
+    this.pacer.push(this.envelope(e, typeof e.payload === 'string' ? e.payload : this.codec.encode(e.payload)));
   }
 
   /**
@@ -348,10 +355,10 @@ export class Messaging {
 
   /**
    * Hands frames of `peer` to a transport, in seq order, while fewer than SEND_WINDOW are unacknowledged. `added`: the
-   * frame just added, with its sealed bytes, for its first send if it goes now (a later send goes from the text,
-   * spelled again from the bytes the outbox keeps if need be: moves between paths are rare, frames are many).
+   * frame just added, for its first send if it goes now (its payload, to tell it from a replacement: only the first
+   * send may frame the bytes in place).
    */
-  private pump(peer: string, added?: { seq: number; text: string; bytes: Uint8Array }): void {
+  private pump(peer: string, added?: { seq: number; payload: string | Uint8Array }): void {
     const low = this.lowest(peer);
     if (low === undefined) return;
     let next = Math.max(low, (this.sentUpTo.get(peer) ?? low - 1) + 1);
@@ -359,9 +366,7 @@ export class Messaging {
       const entry = this.d.outbox.entry(peer, next);
       if (entry === undefined) break; // not added yet: enqueue pumps again when it is
       const before = this.sentUpTo.get(peer);
-      const first =
-        added !== undefined && added.seq === next && (entry.payload === added.text || entry.payload === added.bytes);
-      this.dispatch(entry, first ? added.bytes : undefined);
+      this.dispatch(entry, added !== undefined && added.seq === next && entry.payload === added.payload);
       // The channel failed while taking the frame and its close already sent this window again on the relay
       // (pathChanged): going on here would queue every later frame a second time.
       if (this.sentUpTo.get(peer) !== before) return;
@@ -375,7 +380,8 @@ export class Messaging {
     return e.seq <= (this.sentUpTo.get(e.peer) ?? -1);
   }
 
-  private envelope(e: OutboxEntry): object {
+  /** The frame's envelope, carrying `payload` (its text for the relay; a data channel also takes its bytes). */
+  private envelope(e: OutboxEntry, payload: string | Uint8Array): object {
     const metadata: Record<string, string> = { deviceId: this.d.deviceId };
     if (e.priority !== undefined) metadata.priority = e.priority;
     return {
@@ -386,7 +392,7 @@ export class Messaging {
       to: e.peer,
       seq: e.seq,
       metadata,
-      payload: typeof e.payload === 'string' ? e.payload : this.codec.encode(e.payload.subarray(SEALED_HEADROOM)),
+      payload,
       [SEALED_PAYLOAD]: true,
     };
   }
@@ -494,22 +500,22 @@ export class Messaging {
       for (const plain of frames) {
         const seq = this.d.outbox.nextSeq(to);
         const id = this.newId(type);
-        const sealed = session.sealWithBytes({ from: this.d.deviceId, to, type, id, seq }, plain, SEALED_HEADROOM);
+        const sealed = session.sealBytes({ from: this.d.deviceId, to, type, id, seq }, plain, SEALED_HEADROOM);
         const entry: OutboxEntry = {
           peer: to,
           id,
           type,
           seq,
           // What the frame's path sends: the relay its text, an open channel its bytes (kept off the JS heap until
-          // the receipt); the other form is made again only if the frame moves.
-          payload: this.d.direct?.isDirect(to) === true ? sealed.bytes : sealed.text,
+          // the receipt, and stored as they are where the store takes bytes); the text is made only if a path needs it.
+          payload: this.d.direct?.isDirect(to) === true ? sealed : this.codec.encode(sealed),
           createdAt: this.d.platform.now(),
-          bytes: sealed.text.length,
+          bytes: base64urlLength(sealed.byteLength),
           ...(priority && { priority }),
         };
-        await this.d.outbox.add(entry, sealed.text);
+        await this.d.outbox.add(entry, () => this.codec.encode(sealed));
         added.push(entry);
-        this.pump(to, { seq, ...sealed });
+        this.pump(to, { seq, payload: entry.payload });
         if (firstSeq < 0) {
           firstSeq = seq;
           firstId = id;

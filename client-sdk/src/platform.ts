@@ -21,13 +21,29 @@ export interface WebSocketLike {
 }
 export type WebSocketFactory = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
-/** Async key-value storage for keys, tokens, pairings and the outbox (IndexedDB, a file, memory). */
+/**
+ * Async key-value storage for keys, tokens, pairings and the outbox (IndexedDB, a file, memory).
+ *
+ * A store may also take bytes (`setBytes` and `getBytes`, both or neither): the outbox then keeps each sealed frame
+ * as its bytes instead of their base64url text, a third fewer bytes to store and no text to make for a frame that
+ * goes over a data channel. A key holds what was last set under it; `getBytes` of a value set as text gives its UTF-8
+ * bytes, and `get` of a value set as bytes their UTF-8 decoding. A store keeps a copy: once `setBytes` settles, the
+ * caller may write over its array.
+ *
+ * @example
+ * await store.setBytes?.('outbox/e/phone/0', record);
+ * const back = await store.getBytes?.('outbox/e/phone/0'); // the same bytes, a new array
+ */
 export interface KeyValueStore {
   get(key: string): Promise<string | undefined>;
   set(key: string, value: string): Promise<void>;
   delete(key: string): Promise<void>;
   /** Keys starting with `prefix`, in no particular order. */
   keys(prefix: string): Promise<string[]>;
+  /** Stores a copy of `value`'s bytes under `key` (`value` is not read after the returned promise settles). */
+  setBytes?(key: string, value: Uint8Array): Promise<void>;
+  /** The bytes under `key` (a value set as text: its UTF-8 bytes), in an array of the caller's. */
+  getBytes?(key: string): Promise<Uint8Array | undefined>;
 }
 
 export interface Timers {

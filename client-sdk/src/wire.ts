@@ -85,22 +85,22 @@ export function decodePlain(bytes: Uint8Array, toText: (chunk: Uint8Array) => st
 }
 
 /**
- * Marks an envelope whose `payload` is a sealed frame (base64url from {@link PeerSession.seal}): {@link encodeFrame}
- * splices it into the JSON as is. A symbol key, so JSON.stringify and every other reader ignore it.
+ * Marks an envelope whose `payload` is a sealed frame: base64url from {@link PeerSession.seal}, which
+ * {@link encodeFrame} splices into the JSON as is, or (for a data channel only) the sealed bytes. A symbol key, so
+ * JSON.stringify and every other reader ignore it.
  */
 export const SEALED_PAYLOAD: unique symbol = Symbol('oppie.sealedPayload');
 
 /**
- * Free bytes in front of the sealed bytes an envelope may carry under {@link SEALED_BYTES}: enough for a binary
- * data-channel message's kind, length and JSON head (~250 bytes for the SDK's own envelopes).
+ * Free bytes in front of a frame's sealed bytes (`PeerSession.sealBytes`): enough for a binary data-channel message's
+ * kind, length and JSON head (~250 bytes for the SDK's own envelopes), written there on its first send.
  */
 export const SEALED_HEADROOM = 512;
 
 /**
- * On an envelope marked with {@link SEALED_PAYLOAD}, optionally: the bytes its `payload` spells in base64url, at
- * {@link SEALED_HEADROOM} into an array whose first bytes are free (`PeerSession.sealWithBytes`). The sender sets
- * it on a frame's first send: a binary data-channel message is then framed in place, without decoding the text and
- * copying the bytes (channel-frames.ts). Whoever frames it owns the array; the relay's JSON ignores it (a symbol key).
+ * On an envelope marked with {@link SEALED_PAYLOAD} whose `payload` is the sealed bytes (a view), optionally `true`:
+ * the bytes' array is the receiver's to write in front of them. The sender sets it on a frame's first send over a data
+ * channel, which then frames the bytes in place ({@link SEALED_HEADROOM}) instead of copying them (channel-frames.ts).
  */
 export const SEALED_BYTES: unique symbol = Symbol('oppie.sealedBytes');
 
@@ -114,6 +114,7 @@ export const SEALED_BYTES: unique symbol = Symbol('oppie.sealedBytes');
  */
 export function encodeFrame(frame: object): string {
   const f = frame as { readonly payload?: unknown; readonly [SEALED_PAYLOAD]?: boolean };
+  if (f.payload instanceof Uint8Array) throw new RangeError('a frame for the relay carries its payload as text');
   if (f[SEALED_PAYLOAD] !== true || typeof f.payload !== 'string') return JSON.stringify(frame);
   const { payload, ...head } = f;
   const text = JSON.stringify(head);

@@ -92,14 +92,35 @@ export class FileStore implements KeyValueStore {
     }
   }
 
+  async getBytes(key: string): Promise<Uint8Array | undefined> {
+    const file = await this.pathOf(key);
+    try {
+      const bytes = await readFile(file);
+      return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw storageError(`cannot read key ${JSON.stringify(key)} in ${this.dir}`, err);
+    }
+  }
+
   async set(key: string, value: string): Promise<void> {
     if (typeof value !== 'string') throw storageError(`value for key ${JSON.stringify(key)} must be a string`);
+    await this.write(key, value);
+  }
+
+  /** Stores `value`'s bytes as the key's file, as durably as {@link set}: an outbox frame without its base64url text. */
+  async setBytes(key: string, value: Uint8Array): Promise<void> {
+    if (!(value instanceof Uint8Array)) throw storageError(`value for key ${JSON.stringify(key)} must be a Uint8Array`);
+    await this.write(key, value);
+  }
+
+  private async write(key: string, value: string | Uint8Array): Promise<void> {
     const file = await this.pathOf(key);
     const temp = join(this.dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
     try {
       const handle = await open(temp, 'wx', FILE_MODE);
       try {
-        await handle.writeFile(value, 'utf8');
+        await (typeof value === 'string' ? handle.writeFile(value, 'utf8') : handle.writeFile(value));
         await handle.sync();
       } finally {
         await handle.close();

@@ -28,6 +28,25 @@ describe('FileStore', () => {
     expect(await new FileStore(dir).get('identity')).toBeUndefined();
   });
 
+  it('stores bytes as they are, as durably as text, and reads either kind both ways', async () => {
+    const dir = join(root, 'data');
+    const a = new FileStore(dir);
+    const wide = new Uint8Array([0x68, 0x69, 0x0a, 0xff, 0x00, 0x21]);
+    await a.setBytes('outbox/e/p/0', wide.subarray(0, 5));
+    wide.fill(7); // the store wrote its copy
+    await a.set('text', 'v:t');
+    const b = new FileStore(dir);
+    const back = await b.getBytes('outbox/e/p/0');
+    expect(back).toEqual(new Uint8Array([0x68, 0x69, 0x0a, 0xff, 0x00]));
+    expect(Buffer.isBuffer(back)).toBe(false);
+    expect(await b.getBytes('text')).toEqual(new TextEncoder().encode('v:t'));
+    expect((await b.get('outbox/e/p/0'))?.slice(0, 3)).toBe('hi\n');
+    expect(await b.getBytes('missing')).toBeUndefined();
+    expect(a.dirSyncs).toBe(2);
+    const err = await b.setBytes('x', 'text' as unknown as Uint8Array).catch((e: unknown) => e);
+    expect((err as OppieError).code).toBe('OPPIE_ERR_STORAGE');
+  });
+
   it('syncs the directory once per write or delete one at a time, and shares syncs among those in flight together', async () => {
     const dir = join(root, 'data');
     const store = new FileStore(dir);

@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 /**
- * Browser storage for the SDK: one IndexedDB object store of string keys and string values. Keys, tokens, pairings,
+ * Browser storage for the SDK: one IndexedDB object store of string keys, and string or byte values. Keys, tokens, pairings,
  * the outbox and the inbox all live here, so they survive a reload, a closed tab and a restarted browser.
  */
 import { OppieError } from '../errors.js';
@@ -16,6 +16,7 @@ export interface IndexedDbStoreOptions {
 }
 
 const DB_VERSION = 1;
+const utf8 = { encoder: new TextEncoder(), decoder: new TextDecoder('utf-8', { ignoreBOM: true }) };
 
 /**
  * A {@link KeyValueStore} on IndexedDB. The database opens on first use; every failure (quota, a blocked or closed
@@ -41,11 +42,28 @@ export class IndexedDbStore implements KeyValueStore {
   async get(key: string): Promise<string | undefined> {
     const value = await this.request('readonly', `reading "${key}"`, (s) => s.get(key));
     if (value === undefined || typeof value === 'string') return value;
-    throw new OppieError('OPPIE_ERR_STORAGE', `IndexedDB holds a non-string value under "${key}"`);
+    if (value instanceof Uint8Array) return utf8.decoder.decode(value);
+    throw new OppieError('OPPIE_ERR_STORAGE', `IndexedDB holds a value of another kind under "${key}"`);
   }
 
   async set(key: string, value: string): Promise<void> {
     await this.request('readwrite', `writing "${key}"`, (s) => s.put(value, key));
+  }
+
+  /** The bytes under `key` (a string value: its UTF-8 bytes); IndexedDB's structured clone makes them ours. */
+  async getBytes(key: string): Promise<Uint8Array | undefined> {
+    const value = await this.request('readonly', `reading "${key}"`, (s) => s.get(key));
+    if (value === undefined || value instanceof Uint8Array) return value;
+    if (typeof value === 'string') return utf8.encoder.encode(value);
+    throw new OppieError('OPPIE_ERR_STORAGE', `IndexedDB holds a value of another kind under "${key}"`);
+  }
+
+  /** Stores `value`'s bytes (a structured clone: a copy, which the caller's later writes do not reach). */
+  async setBytes(key: string, value: Uint8Array): Promise<void> {
+    // A clone of a view takes its whole buffer along: store just the view's bytes.
+    const whole = value.byteOffset === 0 && value.byteLength === value.buffer.byteLength;
+    const own = whole ? value : value.slice();
+    await this.request('readwrite', `writing "${key}"`, (s) => s.put(own, key));
   }
 
   async delete(key: string): Promise<void> {

@@ -150,18 +150,18 @@ export class PeerSession {
   }
 
   /**
-   * {@link PeerSession.seal} that also returns the sealed bytes, `headroom` bytes into a new array whose first
-   * `headroom` bytes are the caller's: a sender that frames the bytes itself (a binary data-channel message) writes its
-   * framing there instead of decoding the text and copying the bytes into a new array.
+   * {@link PeerSession.seal} as bytes: nonce || ciphertext || tag, what `seal` would spell in base64url, as a view
+   * `headroom` bytes into a new array whose first `headroom` bytes are the caller's. A sender that frames the bytes
+   * itself (a binary data-channel message) writes its framing there instead of copying them into a new array, and
+   * makes their text only if a path needs it (the relay).
    *
    * @example
-   * const { text, bytes } = session.sealWithBytes(header, plain, 2048);
-   * bytes.subarray(2048); // nonce || ciphertext || tag, what `text` spells in base64url
+   * const sealed = session.sealBytes(header, plain, 512);
+   * sealed.byteOffset; // 512: free room in front, in sealed.buffer
    */
-  sealWithBytes(header: FrameHeader, plaintext: Uint8Array, headroom: number): { text: string; bytes: Uint8Array } {
+  sealBytes(header: FrameHeader, plaintext: Uint8Array, headroom: number): Uint8Array {
     if (!Number.isSafeInteger(headroom) || headroom < 0) throw new RangeError('headroom must be an integer >= 0');
-    const bytes = this.sealInto(header, plaintext, headroom);
-    return { text: this.c.base64url.encode(bytes.subarray(headroom)), bytes };
+    return this.sealInto(header, plaintext, headroom).subarray(headroom);
   }
 
   private sealInto(header: FrameHeader, plaintext: Uint8Array, headroom: number): Uint8Array {

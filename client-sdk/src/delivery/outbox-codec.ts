@@ -6,6 +6,9 @@ import type { OutboxEntry } from './outbox.js';
 /** Zero-padding keeps a store's lexical key order equal to seq order, which makes a dump readable. */
 export const SEQ_DIGITS = 16;
 const PRIORITIES = new Set(['high', 'normal', 'low']);
+const NEWLINE = 0x0a;
+// ignoreBOM: a payload that starts with U+FEFF keeps it.
+const utf8 = { encoder: new TextEncoder(), decoder: new TextDecoder('utf-8', { ignoreBOM: true }) };
 
 export function safeDecode(seg: string): string | undefined {
   try {
@@ -20,13 +23,51 @@ export function safeDecode(seg: string): string | undefined {
  * (a ciphertext, usually tens of KiB of base64url) is never escaped or even scanned: on Node 20 JSON.stringify walks a
  * long string character by character (about 200 µs for a 64 KiB frame), and persisting every frame is on the send
  * path. JSON.stringify never writes a raw newline, so the first one ends the metadata; {@link parseEntry} also reads
- * the plain JSON entries written before this layout. A payload of bytes is stored as `text`, what they spell.
+ * the plain JSON entries written before this layout. A payload of bytes is stored as `spell()`, the text they spell.
  */
-export function encodeEntry(entry: OutboxEntry, text?: string): string {
+export function encodeEntry(entry: OutboxEntry, spell?: () => string): string {
   const { payload, ...meta } = entry;
-  const spelled = typeof payload === 'string' ? payload : text;
+  const spelled = typeof payload === 'string' ? payload : spell?.();
   if (spelled === undefined) throw new RangeError('an outbox entry whose payload is bytes needs the text they spell');
   return `${JSON.stringify(meta)}\n${spelled}`;
+}
+
+/**
+ * The stored bytes of an entry whose payload is bytes, for a store that takes bytes: the metadata's JSON with
+ * `"raw":1` (the payload after the newline is its bytes, not their text), a newline, then the bytes. A frame is stored
+ * without its base64url text ever being made, and takes a third fewer bytes. Written into `into` when it has room
+ * (a view of it comes back), else into a new array.
+ */
+export function encodeEntryBytes(entry: OutboxEntry & { payload: Uint8Array }, into?: Uint8Array): Uint8Array {
+  const { payload, ...meta } = entry;
+  const head = `${JSON.stringify({ ...meta, raw: 1 })}\n`;
+  const most = head.length * 3 + payload.byteLength; // UTF-8 takes at most 3 bytes per UTF-16 unit
+  // A new array has room to spare (16 KiB steps), so frames of about one size all fit the one a caller keeps.
+  const out = into !== undefined && into.byteLength >= most ? into : new Uint8Array(Math.ceil(most / 16_384) * 16_384);
+  const { written } = utf8.encoder.encodeInto(head, out);
+  out.set(payload, written);
+  return out.subarray(0, written + payload.byteLength);
+}
+
+/**
+ * A stored record read as bytes (a store that takes bytes): one of {@link encodeEntryBytes}, whose payload comes back
+ * as bytes (the record's array, the caller's), or a text record's UTF-8, read as {@link parseEntry} reads its text.
+ */
+export function parseEntryBytes(raw: Uint8Array | undefined, peer: string, seq: number): OutboxEntry | undefined {
+  if (raw === undefined) return undefined;
+  const split = raw.indexOf(NEWLINE);
+  if (split < 0) return parseEntry(utf8.decoder.decode(raw), peer, seq);
+  let meta: unknown;
+  try {
+    meta = JSON.parse(utf8.decoder.decode(raw.subarray(0, split)));
+  } catch {
+    return undefined; // unparseable JSON counts as corrupt
+  }
+  if (typeof meta !== 'object' || meta === null || (meta as { raw?: unknown }).raw !== 1)
+    return parseEntry(utf8.decoder.decode(raw), peer, seq);
+  const { raw: _, ...fields } = meta as Record<string, unknown>;
+  const entry = checkEntry({ ...fields, payload: '' }, peer, seq);
+  return entry === undefined ? undefined : { ...entry, payload: raw.subarray(split + 1) };
 }
 
 /** Validates a stored entry against its key; `undefined` means corrupt. */
@@ -42,9 +83,14 @@ export function parseEntry(raw: string | undefined, peer: string, seq: number): 
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
   const e = v as Record<string, unknown>;
   if (split >= 0) {
-    if ('payload' in e) return undefined; // the metadata of this layout never holds one
+    if ('payload' in e || 'raw' in e) return undefined; // the metadata of this layout holds neither
     e.payload = text.slice(split + 1);
   }
+  return checkEntry(e, peer, seq);
+}
+
+/** `e` as an entry when every field is as {@link Outbox.add} writes it for this key, else undefined. */
+function checkEntry(e: Record<string, unknown>, peer: string, seq: number): OutboxEntry | undefined {
   const ok =
     e.peer === peer &&
     e.seq === seq &&
@@ -65,14 +111,19 @@ export async function readOutbox(store: KeyValueStore, prefix: string) {
   const loaded: Array<[string, number, OutboxEntry | undefined]> = [];
   const counters: Array<[string, number]> = [];
   for (const key of keys) {
-    const raw = await storageOp('reading the outbox', () => store.get(key));
     const [kind, seg, seqText] = key.slice(prefix.length).split('/');
+    // Entries as bytes where the store takes them: a frame's record may hold its bytes (encodeEntryBytes).
+    const getBytes = kind === 'e' ? store.getBytes?.bind(store) : undefined;
+    const raw =
+      getBytes === undefined
+        ? await storageOp('reading the outbox', () => store.get(key))
+        : await storageOp('reading the outbox', () => getBytes(key));
     const peer = seg === undefined ? undefined : safeDecode(seg);
     const n = raw === undefined ? Number.NaN : Number(kind === 'n' ? raw : seqText);
     if (peer === undefined || !isSeq(n) || (kind !== 'e' && kind !== 'n')) corrupt++;
     else if (kind === 'n') counters.push([peer, n]);
     else {
-      const entry = parseEntry(raw, peer, n);
+      const entry = typeof raw === 'string' ? parseEntry(raw, peer, n) : parseEntryBytes(raw, peer, n);
       if (entry === undefined) corrupt++;
       loaded.push([peer, n, entry]);
     }

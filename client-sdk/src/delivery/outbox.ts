@@ -6,7 +6,7 @@
 import { OppieError } from '../errors.js';
 import type { KeyValueStore } from '../platform.js';
 import { isSeq, keySegment, Serial, storageOp } from './internal.js';
-import { encodeEntry, readOutbox, SEQ_DIGITS } from './outbox-codec.js';
+import { encodeEntry, encodeEntryBytes, readOutbox, SEQ_DIGITS } from './outbox-codec.js';
 
 /** One application frame waiting for its end-to-end receipt. */
 export interface OutboxEntry {
@@ -16,11 +16,11 @@ export interface OutboxEntry {
   type: string;
   seq: number;
   /**
-   * Ciphertext, opaque here: its base64url text, or bytes that the sender keeps in memory in its place (the messaging
-   * layer's sealed array: free headroom, then what the text spells). Bytes are off the JavaScript heap, so a frame
-   * waiting for its receipt costs the garbage collector nothing; a 64 KiB frame's text is copied by every
-   * young-generation collection it survives (bench/RESULTS.md, 2026-12-02 11:00-12:30Z). Storage always gets the text
-   * (see {@link Outbox.add}); entries read back from storage hold text.
+   * Ciphertext, opaque here: its base64url text, or its bytes (a view; the messaging layer's array has free room in
+   * front of it). Bytes are off the JavaScript heap, so a frame waiting for its receipt costs the garbage collector
+   * nothing; a 64 KiB frame's text is copied by every young-generation collection it survives (bench/RESULTS.md,
+   * 2026-12-02 11:00-12:30Z). A store that takes bytes keeps them as they are, any other their text (see
+   * {@link Outbox.add}); entries read back from storage hold what was stored.
    */
   payload: string | Uint8Array;
   priority?: 'high' | 'normal' | 'low';
@@ -42,7 +42,8 @@ export interface OutboxOptions {
 /**
  * Persistent, bounded outbox with per-peer sequence numbers.
  *
- * Storage layout: `${prefix}e/${peer}/${seq, zero-padded}` holds one JSON entry; `${prefix}n/${peer}` holds the
+ * Storage layout: `${prefix}e/${peer}/${seq, zero-padded}` holds one entry (its fields' JSON, a newline, the payload:
+ * its text, or its bytes on a store that takes bytes; outbox-codec.ts); `${prefix}n/${peer}` holds the
  * next seq (written before the entry of the highest seq added is deleted: until then that entry's key says as much).
  * Both are rebuilt by {@link Outbox.open}; an unreadable entry is skipped and counted in `corrupt`.
  *
@@ -71,6 +72,12 @@ export class Outbox {
   private readonly serial = new Serial();
   private totalBytes = 0;
   private totalEntries = 0;
+  /**
+   * Where the records of frames kept as bytes are written, reused: a new array per frame would be garbage that V8
+   * frees only by a full collection (a stream of 64 KiB frames made its helper threads take 470-490 µs a message,
+   * bench/RESULTS.md 2026-12-02 21:15Z). Safe because writes run one at a time and a store keeps a copy.
+   */
+  private scratch: Uint8Array = new Uint8Array(0);
 
   private constructor(
     private readonly store: KeyValueStore,
@@ -112,15 +119,15 @@ export class Outbox {
   }
 
   /**
-   * Persists `entry`, then keeps it. A payload of bytes is persisted as `text`, what they spell (required then), and
-   * kept as bytes. Throws `OPPIE_ERR_OUTBOX_FULL` over `maxEntries` or `maxBytes`.
+   * Persists `entry`, then keeps it. A payload of bytes is kept as bytes, and persisted as bytes where the store takes
+   * them (`setBytes`), else as `spell()`, the text they spell (required then). Throws `OPPIE_ERR_OUTBOX_FULL` over
+   * `maxEntries` or `maxBytes`.
    */
-  add(entry: OutboxEntry, text?: string): Promise<void> {
+  add(entry: OutboxEntry, spell?: () => string): Promise<void> {
     return this.serial.run(async () => {
       if (!isSeq(entry.seq) || !Number.isSafeInteger(entry.bytes) || entry.bytes < 0) {
         throw new RangeError('outbox entry needs an integer seq >= 0 and bytes >= 0');
       }
-      const record = encodeEntry(entry, text);
       if (this.entries.get(entry.peer)?.has(entry.seq)) throw new RangeError(`seq ${entry.seq} is already queued`);
       if (this.totalEntries + 1 > this.maxEntries || this.totalBytes + entry.bytes > this.maxBytes) {
         this.release(entry.peer, entry.seq);
@@ -132,7 +139,7 @@ export class Outbox {
       }
       const stored = { ...entry };
       try {
-        await storageOp('adding to the outbox', () => this.store.set(this.entryKey(entry.peer, entry.seq), record));
+        await this.persist(entry, spell, 'adding to the outbox');
       } catch (err) {
         this.release(entry.peer, entry.seq);
         throw err;
@@ -187,9 +194,9 @@ export class Outbox {
   /**
    * Swaps a queued entry for another with the same peer and seq (a void frame standing in for one the relay
    * refused), so the peer's ordered stream can move past that seq. Throws a RangeError when no such entry is queued,
-   * or when its payload is bytes without `text` (as in {@link Outbox.add}).
+   * or when its payload is bytes without `spell` on a store that takes no bytes (as in {@link Outbox.add}).
    */
-  replace(entry: OutboxEntry, text?: string): Promise<void> {
+  replace(entry: OutboxEntry, spell?: () => string): Promise<void> {
     return this.serial.run(async () => {
       const old = this.entries.get(entry.peer)?.get(entry.seq);
       if (old === undefined) throw new RangeError(`seq ${entry.seq} for ${entry.peer} is not queued`);
@@ -197,12 +204,25 @@ export class Outbox {
       if (this.totalBytes - old.bytes + entry.bytes > this.maxBytes) {
         throw new OppieError('OPPIE_ERR_OUTBOX_FULL', `outbox full (${this.maxBytes} bytes)`);
       }
-      const record = encodeEntry(entry, text);
-      await storageOp('replacing in the outbox', () => this.store.set(this.entryKey(entry.peer, entry.seq), record));
+      await this.persist(entry, spell, 'replacing in the outbox');
       const stored = { ...entry };
       this.entries.get(entry.peer)?.set(entry.seq, stored);
       this.totalBytes += entry.bytes - old.bytes;
     });
+  }
+
+  /** Writes `entry`'s record: bytes as they are where the store takes them, else the text (see {@link add}). */
+  private persist(entry: OutboxEntry, spell: (() => string) | undefined, what: string): Promise<void> {
+    const key = this.entryKey(entry.peer, entry.seq);
+    const { payload } = entry;
+    const { setBytes, getBytes } = this.store;
+    if (typeof payload !== 'string' && setBytes !== undefined && getBytes !== undefined) {
+      const record = encodeEntryBytes({ ...entry, payload }, this.scratch);
+      if (record.buffer !== this.scratch.buffer) this.scratch = new Uint8Array(record.buffer);
+      return storageOp(what, () => setBytes.call(this.store, key, record));
+    }
+    const record = encodeEntry(entry, spell);
+    return storageOp(what, () => this.store.set(key, record));
   }
 
   /** Entries awaiting a receipt: one peer's in seq order, or every peer's (each peer in seq order). */

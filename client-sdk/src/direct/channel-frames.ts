@@ -7,7 +7,7 @@
  */
 import { OppieError } from '../errors.js';
 import type { RelayFrameIn } from '../transport/relay-connection.js';
-import { encodeFrame, SEALED_BYTES, SEALED_HEADROOM, SEALED_PAYLOAD } from '../wire.js';
+import { encodeFrame, SEALED_BYTES, SEALED_PAYLOAD } from '../wire.js';
 
 export type ChannelFrame =
   | { readonly k: 'e'; readonly e: RelayFrameIn }
@@ -82,10 +82,10 @@ function decodeCreditBinary(bytes: Uint8Array): ChannelFrame {
  * without its payload) || the sealed payload as bytes`. Base64url text inside the JSON, as on the relay, would make
  * every frame a third larger on the channel. Undefined for an envelope without a sealed payload (sent as text).
  *
- * An envelope that carries its sealed bytes ({@link SEALED_BYTES}, a frame's first send) is framed in their headroom
- * and sent as a view of that array: no base64url decode and no copy (the array is the caller's to give; a batch of
- * several messages still copies them into one). A data-channel implementation must send a view's own bytes, from its
- * offset, as wrtc and browsers do.
+ * A sealed payload may be text (base64url, as the relay carries it: decoded here) or its bytes. Bytes that are ours
+ * to write in front of ({@link SEALED_BYTES}: a frame's first send, whose array has free room before them) are framed
+ * there and sent as a view of that array: no copy (a batch of several messages still copies them into one). A
+ * data-channel implementation must send a view's own bytes, from its offset, as wrtc and browsers do.
  *
  * @example
  * const data = encodeEnvelopeBinary(envelope, codec.decode) ?? encodeChannelFrame({ k: 'e', e: envelope });
@@ -94,16 +94,16 @@ export function encodeEnvelopeBinary(envelope: object, decode: (text: string) =>
   const f = envelope as {
     readonly payload?: unknown;
     readonly [SEALED_PAYLOAD]?: boolean;
-    readonly [SEALED_BYTES]?: Uint8Array;
+    readonly [SEALED_BYTES]?: boolean;
   };
-  if (f[SEALED_PAYLOAD] !== true || typeof f.payload !== 'string') return undefined;
+  if (f[SEALED_PAYLOAD] !== true) return undefined;
   const { payload, ...head } = f;
+  if (typeof payload !== 'string' && !(payload instanceof Uint8Array)) return undefined;
   const headBytes = encoder.encode(JSON.stringify(head));
-  const kept = f[SEALED_BYTES];
-  if (kept !== undefined && kept.byteLength >= SEALED_HEADROOM) {
-    const start = SEALED_HEADROOM - BINARY_HEAD_AT - headBytes.length;
-    if (start < 0) return framed(headBytes, kept.subarray(SEALED_HEADROOM));
-    const out = kept.subarray(start);
+  if (payload instanceof Uint8Array) {
+    const start = payload.byteOffset - BINARY_HEAD_AT - headBytes.length;
+    if (f[SEALED_BYTES] !== true || start < 0) return framed(headBytes, payload);
+    const out = new Uint8Array(payload.buffer, start, payload.byteOffset + payload.byteLength - start);
     writeHead(out, headBytes);
     return out;
   }

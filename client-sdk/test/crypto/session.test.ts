@@ -94,16 +94,17 @@ describe('PeerSession', () => {
     }
   });
 
-  it('seals with headroom: the bytes after it are what the text spells, and open like the text', () => {
-    const { text, bytes: kept } = pwa.sealWithBytes(header, bytes('framed in place'), 64);
-    expect(kept.subarray(0, 64)).toEqual(new Uint8Array(64));
-    expect(toB64u(kept.subarray(64))).toBe(text);
-    expect(sidecar.open(header, text)).toEqual(bytes('framed in place'));
-    expect(sidecar.open(header, kept.subarray(64))).toEqual(bytes('framed in place'));
-    const none = pwa.sealWithBytes(header, bytes('no room'), 0);
-    expect(toB64u(none.bytes)).toBe(none.text);
-    expect(() => pwa.sealWithBytes(header, bytes('x'), -1)).toThrow(RangeError);
-    expect(codeOf(() => pwa.sealWithBytes(back, bytes('x'), 8))).toBe('OPPIE_ERR_PROTOCOL');
+  it('seals into bytes after free room, which open like the text', () => {
+    const sealed = pwa.sealBytes(header, bytes('framed in place'), 64);
+    expect(sealed.byteOffset).toBe(64);
+    expect(new Uint8Array(sealed.buffer, 0, 64)).toEqual(new Uint8Array(64));
+    expect(sidecar.open(header, toB64u(sealed))).toEqual(bytes('framed in place'));
+    expect(sidecar.open(header, sealed)).toEqual(bytes('framed in place'));
+    const none = pwa.sealBytes(header, bytes('no room'), 0);
+    expect(none.byteOffset).toBe(0);
+    expect(sidecar.open(header, none)).toEqual(bytes('no room'));
+    expect(() => pwa.sealBytes(header, bytes('x'), -1)).toThrow(RangeError);
+    expect(codeOf(() => pwa.sealBytes(back, bytes('x'), 8))).toBe('OPPIE_ERR_PROTOCOL');
   });
 
   it('uses a fresh nonce per frame', () => {

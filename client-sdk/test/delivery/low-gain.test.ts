@@ -157,7 +157,7 @@ describe('a short last piece rides in the chunk before it', () => {
   it('sends a message of one undeflated chunk intact (its header written in front of its JSON, not copied)', async () => {
     const payload = base64();
     const opened: Uint8Array[] = [];
-    const seal = vi.spyOn(PeerSession.prototype, 'sealWithBytes');
+    const seal = vi.spyOn(PeerSession.prototype, 'sealBytes');
     try {
       expect((await send(payload, 'lan', 'auto', FOLDED_MESSAGE_BYTES, opened)).frames).toEqual(['direct:diff']);
       // Sealed from the array its JSON was written into: the chunk's bytes and the closing `}` of `{"p":...}`.

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Outbox, type OutboxEntry } from '../../src/delivery/outbox.js';
-import { encodeEntry, parseEntry } from '../../src/delivery/outbox-codec.js';
+import { encodeEntry, encodeEntryBytes, parseEntry, parseEntryBytes } from '../../src/delivery/outbox-codec.js';
 import { MemoryStore } from '../../src/platform.js';
-import { FlakyStore, rejectsWith } from './helpers.js';
+import { FlakyStore, rejectsWith, textOnlyStore } from './helpers.js';
 
 const entry = (box: Outbox, peer: string, bytes = 10): OutboxEntry => {
   const seq = box.nextSeq(peer);
@@ -70,20 +70,81 @@ describe('Outbox', () => {
     expect(box.size).toEqual({ entries: 2, bytes: 20 });
   });
 
-  it('keeps a payload of bytes in memory and persists the text given for it; refuses bytes without text', async () => {
-    const store = new MemoryStore();
+  it('on a store of text, persists the text spelled for a payload of bytes, and refuses bytes without it', async () => {
+    const store = textOnlyStore();
     const box = await Outbox.open(store);
     const bytes = new Uint8Array([1, 2, 3]);
     const e = { ...entry(box, 'p', 4), payload: bytes };
     await expect(box.add(e)).rejects.toThrow(RangeError);
     expect(box.size).toEqual({ entries: 0, bytes: 0 });
-    await box.add(e, 'AQID');
+    await box.add(e, () => 'AQID');
     expect(box.entry('p', 0)?.payload).toBe(bytes);
     expect((await Outbox.open(store)).entry('p', 0)).toEqual({ ...e, payload: 'AQID' });
     await expect(box.replace({ ...e, id: 'void' })).rejects.toThrow(RangeError);
-    await box.replace({ ...e, id: 'void' }, 'AQIE');
+    await box.replace({ ...e, id: 'void' }, () => 'AQIE');
     expect(box.entry('p', 0)).toMatchObject({ id: 'void', payload: bytes });
     expect((await Outbox.open(store)).entry('p', 0)).toMatchObject({ id: 'void', payload: 'AQIE' });
+  });
+
+  it('on a store that takes bytes, persists a payload of bytes as they are and never spells them', async () => {
+    const store = new MemoryStore();
+    const box = await Outbox.open(store);
+    const wide = new Uint8Array(8).fill(9);
+    const bytes = wide.subarray(4, 7); // a view, as a sealed frame after its free room is
+    bytes.set([0, 10, 255]); // a newline among them: only the first one ends the metadata
+    const never = () => expect.unreachable('spelled');
+    const e = { ...entry(box, 'p', 4), payload: bytes };
+    await box.add(e, never);
+    expect(box.entry('p', 0)?.payload).toBe(bytes);
+    const again = await Outbox.open(store);
+    expect(again.corrupt).toBe(0);
+    expect(again.entry('p', 0)).toEqual({ ...e, payload: new Uint8Array([0, 10, 255]) });
+    // A void frame's text replaces them; a frame of text beside them stays text.
+    await box.replace({ ...e, id: 'void', payload: 'AQIE' });
+    await box.add(entry(box, 'p'));
+    const third = await Outbox.open(store);
+    expect(third.pending('p').map((x) => x.payload)).toEqual(['AQIE', 'x'.repeat(10)]);
+    expect(third.size).toEqual(box.size);
+  });
+
+  it('writes the records of frames kept as bytes into one array it reuses (a store keeps a copy)', async () => {
+    const arrays = new Set<ArrayBufferLike>();
+    class Watching extends MemoryStore {
+      override async setBytes(key: string, value: Uint8Array) {
+        arrays.add(value.buffer);
+        return super.setBytes(key, value);
+      }
+    }
+    const store = new Watching();
+    const box = await Outbox.open(store);
+    const frames = Array.from({ length: 5 }, (_, i) => new Uint8Array(9000 + i).fill(i));
+    for (const payload of frames) await box.add({ ...entry(box, 'p', 4), payload });
+    expect(arrays.size).toBe(1);
+    const again = await Outbox.open(store);
+    expect(again.pending('p').map((e) => e.payload)).toEqual(frames);
+  });
+
+  it('reads entries of either layout as bytes, and counts a damaged record of bytes as corrupt', async () => {
+    const store = new MemoryStore();
+    const box = await Outbox.open(store);
+    const text = entry(box, 'p');
+    await box.add(text);
+    const raw = { ...entry(box, 'p', 4), payload: new Uint8Array([1, 2, 3]) };
+    await box.add(raw);
+    for (let i = 0; i < 3; i++) await box.add({ ...entry(box, 'p', 4), payload: new Uint8Array([7]) });
+    expect(parseEntryBytes(encodeEntryBytes(raw), 'p', 1)).toEqual(raw);
+    expect(parseEntryBytes(new TextEncoder().encode(encodeEntry(text)), 'p', 0)).toEqual(text);
+    const keys = (await store.keys('outbox/e/')).sort();
+    await store.setBytes(keys[2]!, new TextEncoder().encode('{"raw":1,"peer":"p"}\nAQ')); // fields missing
+    await store.setBytes(keys[3]!, new TextEncoder().encode('{not json\nAQ'));
+    await store.setBytes(
+      keys[4]!,
+      new TextEncoder().encode(`${encodeEntry(text).split('\n')[0]}`.replace('}', ',"raw":2}')),
+    );
+    const again = await Outbox.open(store);
+    expect(again.corrupt).toBe(3);
+    expect(again.pending('p')).toEqual([text, raw]);
+    expect(again.nextSeq('p')).toBe(5);
   });
 
   it('refuses a second entry with the same seq and invalid sizes', async () => {

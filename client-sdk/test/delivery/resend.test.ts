@@ -145,43 +145,48 @@ describe('resending a window', () => {
     s.messaging.close();
   });
 
-  it("hands the channel a frame's sealed bytes on its first send only: resends and the relay carry the text", async () => {
-    let open = true;
-    const tried: Array<{ id: string; bytes: Uint8Array | undefined; payload: string }> = [];
+  it("hands the channel a frame's sealed bytes, to frame in place on the first send only; the relay gets text", async () => {
+    let direct = true;
+    let takes = true;
+    const tried: Array<{ id: string; inPlace: boolean; payload: string | Uint8Array }> = [];
     const s = await sender(() => ({
-      isDirect: () => open,
+      isDirect: () => direct,
       send: (_peer, f) => {
-        const e = f as { id: string; payload: string; [SEALED_BYTES]?: Uint8Array };
-        if (!e.id.startsWith('rcpt')) tried.push({ id: e.id, bytes: e[SEALED_BYTES], payload: e.payload });
-        return open;
+        const e = f as { id: string; payload: string | Uint8Array; [SEALED_BYTES]?: boolean };
+        if (!e.id.startsWith('rcpt')) tried.push({ id: e.id, inPlace: e[SEALED_BYTES] === true, payload: e.payload });
+        return takes;
       },
       reset: () => {},
     }));
     await s.send(0);
     const first = tried[0] as (typeof tried)[number];
-    expect(first.bytes).toBeInstanceOf(Uint8Array);
-    expect(toB64u((first.bytes as Uint8Array).subarray(SEALED_HEADROOM))).toBe(first.payload);
-    // Sent on the channel: the outbox keeps those bytes in memory, and storage has the text.
-    expect(s.outbox.entry(s.peer, 0)?.payload).toBe(first.bytes);
-    expect((await Outbox.open(s.store)).entry(s.peer, 0)?.payload).toBe(first.payload);
-    // The window again on the same channel (a path change): the text only, spelled again from the kept bytes.
+    const bytes = first.payload as Uint8Array;
+    expect(bytes).toBeInstanceOf(Uint8Array);
+    expect(first.inPlace).toBe(true);
+    expect(bytes.byteOffset).toBe(SEALED_HEADROOM); // the room in front is the channel's to write its framing into
+    // Sent on the channel: the outbox keeps those bytes, and the store (which takes bytes) has them, not their text.
+    expect(s.outbox.entry(s.peer, 0)?.payload).toBe(bytes);
+    expect((await Outbox.open(s.store)).entry(s.peer, 0)?.payload).toEqual(bytes.slice());
+    // The window again on the same channel (a path change): the same bytes, not to be written in front of again.
     s.messaging.pathChanged(s.peer);
     expect(tried.map((t) => t.id)).toEqual([first.id, first.id]);
-    expect(tried[1]?.bytes).toBeUndefined();
-    expect(tried[1]?.payload).toBe(first.payload);
-    // A channel that refuses the frame: the relay's envelope does not hold the bytes.
-    open = false;
+    expect(tried[1]).toEqual({ id: first.id, inPlace: false, payload: bytes });
+    // An open channel that refuses the frame: the relay gets its text, spelled from the bytes.
+    takes = false;
     await s.send(1);
-    expect(tried[2]?.bytes).toBeInstanceOf(Uint8Array);
-    const relayed = s.relayFrames.find((f) => (f as { id: string }).id === tried[2]?.id);
-    expect(relayed).toBeDefined();
-    expect(SEALED_BYTES in (relayed as object)).toBe(false);
-    // Sealed while the path was the relay: kept as the text the relay carries.
-    expect(s.outbox.entry(s.peer, 1)?.payload).toBe(tried[2]?.payload);
-    // The channel's frame back on the relay: the same text, spelled from the kept bytes.
+    expect(tried[2]?.inPlace).toBe(true);
+    const relayed = s.relayFrames.find((f) => (f as { id: string }).id === tried[2]?.id) as { payload: unknown };
+    expect(relayed.payload).toBe(toB64u(tried[2]?.payload as Uint8Array));
+    expect(SEALED_BYTES in relayed).toBe(false);
+    // Sealed while the path is the relay: kept as the text the relay carries.
+    direct = false;
+    await s.send(2);
+    expect(typeof s.outbox.entry(s.peer, 2)?.payload).toBe('string');
+    expect(tried).toHaveLength(3);
+    // The channel's frame back on the relay: its text, spelled from the kept bytes.
     s.messaging.pathChanged(s.peer);
     const resent = s.relayFrames.filter((f) => (f as { id: string }).id === first.id);
-    expect(resent.map((f) => (f as { payload: string }).payload)).toEqual([first.payload]);
+    expect(resent.map((f) => (f as { payload: string }).payload)).toEqual([toB64u(bytes)]);
     s.messaging.close();
   });
 

@@ -143,28 +143,37 @@ describe('binary envelopes on the data channel', () => {
     expect(encodeEnvelopeBinary({ ...head, payload: 'x' }, jsBase64url.decode)).toBeUndefined();
   });
 
-  it('frame a first send in the headroom of its sealed bytes: the same message, a view of that array, no decode', () => {
+  it('frame sealed bytes given to them in the room in front: the same message, a view of that array', () => {
     const expected = encodeEnvelopeBinary(envelope, jsBase64url.decode) as Uint8Array;
-    const keptFor = () => {
+    const viewFor = () => {
       const kept = new Uint8Array(SEALED_HEADROOM + sealed.length);
       kept.set(sealed, SEALED_HEADROOM);
-      return kept;
+      return kept.subarray(SEALED_HEADROOM);
     };
     const noDecode = (): Uint8Array => {
       throw new Error('decoded the text');
     };
-    const kept = keptFor();
-    const data = encodeEnvelopeBinary({ ...envelope, [SEALED_BYTES]: kept }, noDecode) as Uint8Array;
+    const view = viewFor();
+    const data = encodeEnvelopeBinary({ ...envelope, payload: view, [SEALED_BYTES]: true }, noDecode) as Uint8Array;
     expect(data).toEqual(expected);
-    expect(data.buffer).toBe(kept.buffer);
-    expect(data.byteOffset + data.length).toBe(kept.length);
-    // A head longer than the headroom: copied into a new message, the text still not decoded.
+    expect(data.buffer).toBe(view.buffer);
+    expect(data.byteOffset + data.length).toBe(view.byteOffset + view.length);
+    // Bytes that are not ours to write in front of (a resend): copied into a new message, the view untouched.
+    const again = viewFor();
+    const before = new Uint8Array(again.buffer).slice();
+    const copy = encodeEnvelopeBinary({ ...envelope, payload: again }, noDecode) as Uint8Array;
+    expect(copy).toEqual(expected);
+    expect(copy.buffer).not.toBe(again.buffer);
+    expect(new Uint8Array(again.buffer)).toEqual(before);
+    // A head longer than the room: copied into a new message.
     const long = { ...envelope, metadata: { deviceId: 'sidecar', note: 'x'.repeat(SEALED_HEADROOM) } };
-    const wide = keptFor();
-    const copied = encodeEnvelopeBinary({ ...long, [SEALED_BYTES]: wide }, noDecode) as Uint8Array;
+    const wide = viewFor();
+    const copied = encodeEnvelopeBinary({ ...long, payload: wide, [SEALED_BYTES]: true }, noDecode) as Uint8Array;
     expect(copied).toEqual(encodeEnvelopeBinary(long, jsBase64url.decode));
     expect(copied.buffer).not.toBe(wide.buffer);
     expect(decodeChannelFrame(copied)).toEqual({ k: 'e', e: { ...head, metadata: long.metadata, payload: sealed } });
+    // Bytes never go to the relay's text form.
+    expect(() => encodeChannelFrame({ k: 'e', e: { ...envelope, payload: view } as never })).toThrow(RangeError);
   });
 
   it('refuse a truncated, overlong or malformed message with OPPIE_ERR_PROTOCOL', () => {

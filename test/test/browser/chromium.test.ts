@@ -77,7 +77,7 @@ describe.skipIf(!hasChromium())('browser bundle in Chromium', () => {
     await relay?.close();
   });
 
-  it('stores strings in IndexedDB, lists keys by prefix and fails with OPPIE_ERR_STORAGE', async () => {
+  it('stores strings and bytes in IndexedDB, lists keys by prefix and fails with OPPIE_ERR_STORAGE', async () => {
     expect(await page.evaluate(() => app.storeCheck())).toEqual({
       slash: ['a/1', 'a/2'],
       a: ['a/1', 'a/2', 'ab', 'a\uffff'],
@@ -86,6 +86,14 @@ describe.skipIf(!hasChromium())('browser bundle in Chromium', () => {
       got: 'v:a/1',
       missing: null,
       afterDelete: ['a/2'],
+      bytes: {
+        back: [0x68, 0x69, 0x0a, 0xff],
+        own: 4,
+        text: true,
+        ofText: [0x76, 0x3a, 0x62],
+        asText: 'hi\n',
+        missing: null,
+      },
       failure: {
         code: 'OPPIE_ERR_STORAGE',
         message: 'IndexedDB failed while opening IndexedDB "oppie" (SecurityError: storage denied)',

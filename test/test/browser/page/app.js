@@ -94,6 +94,16 @@ window.app = {
     };
     await store.delete('a/1');
     out.afterDelete = (await store.keys('a/')).sort();
+    // Bytes: a view's own bytes only, a copy the caller's later writes do not reach, readable as text too.
+    const wide = new Uint8Array([0x68, 0x69, 0x0a, 0xff, 0x21]);
+    await store.setBytes('bin', wide.subarray(0, 4));
+    wide.fill(0);
+    const back = await store.getBytes('bin');
+    out.bytes = { back: [...back], own: back.buffer.byteLength, text: (await store.get('a/2')) === 'v:a/2' };
+    out.bytes.ofText = [...(await store.getBytes('b'))];
+    out.bytes.asText = await store.get('bin').then((t) => t.slice(0, 3));
+    out.bytes.missing = (await store.getBytes('zz')) ?? null;
+    await store.delete('bin');
     store.close();
     const denied = {
       open() {
