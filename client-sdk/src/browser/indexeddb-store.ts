@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 /**
- * Browser storage for the SDK: one IndexedDB object store of string keys, and string or byte values. Keys, tokens, pairings,
- * the outbox and the inbox all live here, so they survive a reload, a closed tab and a restarted browser.
+ * Browser storage for the SDK: one IndexedDB object store of string keys, and string or byte values. Keys, tokens,
+ * pairings, the outbox and the inbox all live here, so they survive a reload, a closed tab and a restarted browser.
  */
 import { OppieError } from '../errors.js';
 import type { KeyValueStore, Platform } from '../platform.js';

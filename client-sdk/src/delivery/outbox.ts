@@ -75,7 +75,7 @@ export class Outbox {
   /**
    * Where the records of frames kept as bytes are written, reused: a new array per frame would be garbage that V8
    * frees only by a full collection (a stream of 64 KiB frames made its helper threads take 470-490 µs a message,
-   * bench/RESULTS.md 2026-12-02 21:15Z). Safe because writes run one at a time and a store keeps a copy.
+   * bench/RESULTS.md 2026-12-02 20:38-21:25Z). Safe because writes run one at a time and a store keeps a copy.
    */
   private scratch: Uint8Array = new Uint8Array(0);
 
