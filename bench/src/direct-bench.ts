@@ -142,8 +142,13 @@ async function pairStores(url: string): Promise<{ sidecar: MemoryStore; phone: M
 async function moveState(from: KeyValueStore, to: KeyValueStore): Promise<void> {
   for (const key of await to.keys('')) await to.delete(key);
   for (const key of await from.keys('')) {
-    const value = await from.get(key);
-    if (value !== undefined) await to.set(key, value);
+    // As bytes where both take them: an outbox frame may be stored as its bytes, which text would mangle.
+    const bytes = to.setBytes === undefined ? undefined : await from.getBytes?.(key);
+    if (bytes !== undefined) await to.setBytes?.(key, bytes);
+    else {
+      const value = await from.get(key);
+      if (value !== undefined) await to.set(key, value);
+    }
   }
 }
 

@@ -51,7 +51,8 @@ describe('a data channel ends with the session it belongs to', () => {
     const { sidecar, phone } = await directPair(t.url, sidecarStore);
     // The CLI runs on a copy of the store (the same device), so that what it deletes itself does not count here.
     const cliStore = new WatchedStore();
-    for (const key of await sidecarStore.keys('')) await cliStore.set(key, (await sidecarStore.get(key)) as string);
+    for (const key of await sidecarStore.keys(''))
+      await cliStore.setBytes(key, (await sidecarStore.getBytes(key)) as Uint8Array);
     // A chunk of an unfinished message from the phone, kept for a restart: the rest can never come once it is revoked.
     const kept = `rx/${phone.deviceId}/${'ab'.repeat(16)}/0`;
     await sidecarStore.set(kept, 'AQ');
