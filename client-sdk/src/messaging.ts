@@ -6,7 +6,7 @@
 import { type ApplicationType, isApplicationType, isRetryable, type WelcomePayload } from '@oppie/protocol';
 import type { Emitter } from 'mitt';
 import { type Base64url, defaultBase64url } from './crypto/aead.js';
-import { toB64u } from './crypto/sodium.js';
+import { b64Length, toB64u } from './crypto/sodium.js';
 import {
   CHUNK_HEADER_BYTES,
   decodeChunk,
@@ -174,9 +174,6 @@ type Settle = { resolve: () => void; reject: (err: OppieError) => void };
 let idCounter = 0;
 /** Random per process: ids stay unique across restarts without a getRandomValues call per frame. */
 const ID_BASE = toB64u(globalThis.crypto.getRandomValues(new Uint8Array(12)));
-
-/** Characters of the unpadded base64url text of `n` bytes: what a frame weighs in the outbox, whatever its form. */
-const base64urlLength = (n: number): number => Math.ceil((n * 4) / 3);
 
 /** Whether two arrays are views of the same bytes. */
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean =>
@@ -510,7 +507,8 @@ export class Messaging {
           // the receipt, and stored as they are where the store takes bytes); the text is made only if a path needs it.
           payload: this.d.direct?.isDirect(to) === true ? sealed : this.codec.encode(sealed),
           createdAt: this.d.platform.now(),
-          bytes: base64urlLength(sealed.byteLength),
+          // What the frame weighs in the outbox whatever its form: the length of its text, made or not.
+          bytes: b64Length(sealed.byteLength, false),
           ...(priority && { priority }),
         };
         await this.d.outbox.add(entry, () => this.codec.encode(sealed));
