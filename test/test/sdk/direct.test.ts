@@ -277,8 +277,10 @@ describe('batches on the data channel', () => {
       const binaryCredits = sent.reduce((n, m) => n + m.credits, 0);
       if (legacy === 'none') {
         expect(textCredits).toBe(0);
-        // They ride with the receipts, several times a quarter window (35-47 in runs here; 17 without the ride)...
-        expect(binaryCredits).toBeGreaterThanOrEqual(25);
+        // They ride with the receipts: more than the 18 the quarter-window rule alone can give (30-52 in quiet runs
+        // here, 17 without the ride; 23 once with a second test run loading the machine, as receipts then cover more
+        // frames each)...
+        expect(binaryCredits).toBeGreaterThan(18);
         // ...and seldom go as a message of their own (0-1 here; 6-14 of 17 without the ride).
         expect(sent.filter((m) => m.kind === 3).length).toBeLessThan(binaryCredits / 4);
       } else {
