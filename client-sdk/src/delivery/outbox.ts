@@ -73,9 +73,10 @@ export class Outbox {
   private totalBytes = 0;
   private totalEntries = 0;
   /**
-   * Where the records of frames kept as bytes are written, reused: a new array per frame would be garbage that V8
-   * frees only by a full collection (a stream of 64 KiB frames made its helper threads take 470-490 µs a message,
-   * bench/RESULTS.md 2026-12-02 20:38-21:25Z). Safe because writes run one at a time and a store keeps a copy.
+   * Where the records of frames kept as bytes are written, reused: a new array per frame would add a frame's size of
+   * garbage outside the JavaScript heap to every message (in the A/B where it did, two of four processes fell into
+   * back-to-back mark-compacts, a state that text processes fall into too; bench/RESULTS.md 2026-12-02
+   * 20:38-21:25Z). Safe because writes run one at a time and a store keeps a copy.
    */
   private scratch: Uint8Array = new Uint8Array(0);
 
