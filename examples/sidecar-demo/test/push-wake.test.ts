@@ -40,7 +40,9 @@ afterEach(async () => {
   await demo?.close();
   await relay?.close();
   await ps?.close();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  // close() does not wait for a store write already in flight (the phone's last inbox write can land a moment later,
+  // and CI once saw ENOTEMPTY here): rm retries, as Node documents for that error.
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   phone = demo = relay = ps = dir = undefined;
 });
 
