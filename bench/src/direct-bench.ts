@@ -241,7 +241,7 @@ const SDK_WARM_UP_RUNS = 3;
 /** Where the receiving end of a throughput run lives: in this process (`false`), or in the receiver process. */
 type Split = false | ReceiverProcess;
 
-/** Sidecar and phone on the path they reach: both here, or (`split`) the phone freshly paired in a child process. */
+/** Both clients on the path they reach: here, or (`split`) the phone paired afresh in the receiver process. */
 async function sdkPair(
   url: string,
   stores: Stores,

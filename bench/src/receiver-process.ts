@@ -60,8 +60,11 @@ export class ReceiverProcess {
   async end(): Promise<void> {
     const ended = this.ipc.next('ended');
     this.ipc.command({ cmd: 'end' });
-    await ended;
-    this.onSignal = undefined;
+    try {
+      await ended;
+    } finally {
+      this.onSignal = undefined; // the run is over either way: its signals go nowhere
+    }
   }
 
   close(): Promise<void> {

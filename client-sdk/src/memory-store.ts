@@ -51,7 +51,8 @@ export class MemoryStore implements KeyValueStore {
 
   async setBytes(key: string, value: Uint8Array) {
     let kept: Uint8Array;
-    if (value.byteLength < MEMORY_STORE_BYTES_FROM) kept = value.slice();
+    // A copy whatever the array: a Node Buffer's slice() is a view of the caller's memory.
+    if (value.byteLength < MEMORY_STORE_BYTES_FROM) kept = new Uint8Array(value);
     else {
       const size = Math.ceil(value.byteLength / SIZE_STEP) * SIZE_STEP;
       const buffer = this.takeSpare(size) ?? new ArrayBuffer(size);

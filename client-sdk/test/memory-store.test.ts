@@ -66,6 +66,30 @@ describe('MemoryStore', () => {
     expect(await store.get('lone')).toBe(lone);
   });
 
+  it('keeps a copy of bytes, short or long, from any Uint8Array; reads text as bytes and bytes as text', async () => {
+    const store = new MemoryStore();
+    const short = Buffer.from('hi\n'); // a Buffer's own slice() would be a view of it
+    const long = new Uint8Array(MEMORY_STORE_BYTES_FROM + 10).fill(0x61);
+    await store.setBytes('short', short);
+    await store.setBytes('long', long.subarray(5));
+    short.fill(0);
+    long.fill(0);
+    expect(await store.getBytes('short')).toEqual(new Uint8Array([0x68, 0x69, 0x0a]));
+    expect(await store.getBytes('long')).toEqual(new Uint8Array(MEMORY_STORE_BYTES_FROM + 5).fill(0x61));
+    expect(await store.get('short')).toBe('hi\n');
+    await store.set('text', 'é');
+    expect(await store.getBytes('text')).toEqual(new Uint8Array([0xc3, 0xa9]));
+    expect(await store.getBytes('missing')).toBeUndefined();
+    // What getBytes gives is the caller's: writing to it changes nothing stored.
+    (await store.getBytes('long'))?.fill(0);
+    expect((await store.getBytes('long'))?.[0]).toBe(0x61);
+    // A long value's buffer goes back to the spares when the key goes, and the next of its size takes it.
+    const buffer = (held(store, 'long') as Uint8Array).buffer;
+    await store.delete('long');
+    await store.setBytes('again', new Uint8Array(MEMORY_STORE_BYTES_FROM + 1));
+    expect((held(store, 'again') as Uint8Array).buffer).toBe(buffer);
+  });
+
   it('reads back any value as it was set (property)', async () => {
     await fc.assert(
       fc.asyncProperty(
