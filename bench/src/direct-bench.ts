@@ -28,6 +28,10 @@
  * or compression's CPU out of the SDK rows (bench-compression.ts); the target is judged on zlib.
  * `--low-gain always|never` sets the SDK clients' `lowGainCompression` (default `auto`, what the target is judged on):
  * `always` deflates the random payload on the direct path too, as every SDK did before the option (2026-12-01).
+ * This process, the sending end, is the sidecar's: `--v8-heap sidecar` (the default) fixes its V8 heap growth as
+ * `oppie-sidecar run` does (sidecar-sdk's `tuneHeapForStreaming`), `--v8-heap default` leaves V8's own (a diagnostic:
+ * then some processes run a full collection every 150-300 ms, bench/RESULTS.md 2026-12-03). The receiving child, the
+ * phone, always has V8's own.
  *
  * Every throughput row counts the datagrams the kernel dropped for a full UDP buffer (receive or send) during its run
  * (udp-drops.ts): with the kernel's default buffer a loaded loopback loses some, and the raw channel swings with them.
@@ -53,7 +57,7 @@ import {
   type ReceiptOptions,
   type RtcImplementation,
 } from '@oppie/client-sdk';
-import { FileStore } from '@oppie/sidecar-sdk';
+import { FileStore, type HeapTuning, tuneHeapForStreaming } from '@oppie/sidecar-sdk';
 import SimplePeer from 'simple-peer';
 import WebSocket from 'ws';
 import {
@@ -407,6 +411,7 @@ function setupText(s: {
   pinning: Pinning | undefined;
   compression: BenchCompression;
   lowGain: LowGainCompression;
+  heap: HeapTuning | undefined;
 }): string {
   const link =
     s.shaped === undefined
@@ -424,7 +429,13 @@ function setupText(s: {
   else if (s.pinning !== undefined) compression += ' (all on the event loop: one CPU per process)';
   compression += `, lowGainCompression ${s.lowGain}`;
   if (s.lowGain !== 'auto') compression += ' (a diagnostic)';
-  return `${link}; net.core.rmem_default ${s.receiveBuffer ?? 'unknown'}; throughput with ${ends}; ${compression}`;
+  const heap =
+    s.heap === undefined
+      ? "this process's V8 heap growth V8's own (--v8-heap default, a diagnostic)"
+      : s.heap.outcome === 'set'
+        ? `this process's V8 heap growth fixed at ${s.heap.percent}% as oppie-sidecar run sets it`
+        : "this process's V8 heap growth as its command line sets it";
+  return `${link}; net.core.rmem_default ${s.receiveBuffer ?? 'unknown'}; throughput with ${ends}; ${compression}; ${heap}`;
 }
 
 /** MB/s of a raw wrtc data channel with the same strings and an application window of 1 MiB. */
@@ -471,6 +482,7 @@ async function main(): Promise<void> {
       pin: { type: 'boolean', default: false },
       compression: { type: 'string', default: 'zlib' },
       'low-gain': { type: 'string', default: 'auto' },
+      'v8-heap': { type: 'string', default: 'sidecar' },
       'link-mbit': { type: 'string' },
       payload: { type: 'string', multiple: true },
       rounds: { type: 'string', default: '5' },
@@ -502,6 +514,9 @@ async function main(): Promise<void> {
   const lowGain = values['low-gain'] as LowGainCompression;
   if (!LOW_GAIN_COMPRESSION.includes(lowGain))
     throw new Error(`--low-gain must be one of ${LOW_GAIN_COMPRESSION.join(', ')}, got ${lowGain}`);
+  if (values['v8-heap'] !== 'sidecar' && values['v8-heap'] !== 'default')
+    throw new Error(`--v8-heap must be sidecar or default, got ${values['v8-heap']}`);
+  const heap = values['v8-heap'] === 'sidecar' ? tuneHeapForStreaming() : undefined;
   if (values.pin && !values.split) throw new Error('--pin needs --split (one CPU for each end)');
   const pinning = values.pin ? planPinning() : undefined;
   if (values.pin && pinning === undefined) throw new Error('--pin needs Linux, taskset and two allowed CPUs');
@@ -608,7 +623,7 @@ async function main(): Promise<void> {
       });
     }
     const out = [
-      `Node <-> Node on one machine (relay on 127.0.0.1), ${info.nproc} CPU (${info.cpu}), node ${process.version}, ${info.date}; relay in a child process; ${setupText({ shaped, receiveBuffer, split: values.split, pinning, compression, lowGain })}.`,
+      `Node <-> Node on one machine (relay on 127.0.0.1), ${info.nproc} CPU (${info.cpu}), node ${process.version}, ${info.date}; relay in a child process; ${setupText({ shaped, receiveBuffer, split: values.split, pinning, compression, lowGain, heap })}.`,
       browser === undefined
         ? `Chromium <-> Node: skipped (${skipBrowser}).`
         : `Chromium <-> Node: Chromium ${browser.version} headless (browser bundle, IndexedDB, the browser's RTCPeerConnection) and a Node sidecar; times by the page's clock from its connect.`,

@@ -12,6 +12,12 @@ import {
   revokeCommand,
   runCommand,
 } from './cli-commands.js';
+import {
+  type HeapTuning,
+  MAX_HEAP_GROWING_PERCENT,
+  STREAMING_HEAP_GROWING_PERCENT,
+  tuneHeapForStreaming,
+} from './heap-tuning.js';
 import { createSidecar, type SidecarOptions } from './sidecar.js';
 
 export const USAGE = `usage: oppie-sidecar <pair | devices | revoke <device-id> | run --ipc <path>> [--relay URL] [--name N] [--data-dir D]
@@ -25,6 +31,8 @@ export const USAGE = `usage: oppie-sidecar <pair | devices | revoke <device-id> 
   --name N            this workstation's name (env OPPIE_SIDECAR_NAME, default the host name)
   --data-dir D        identity and outbox directory (env OPPIE_SIDECAR_DIR, default ~/.oppie-sidecar)
   --enrollment-token  first run only, when the relay requires one (env OPPIE_ENROLLMENT_TOKEN)
+
+  run fixes V8's old-generation growth at ${STREAMING_HEAP_GROWING_PERCENT}% (env OPPIE_SIDECAR_HEAP_GROWTH, percent; 0 leaves V8's own)
 `;
 
 /** Everything the CLI touches outside itself, so tests can drive it without a process. */
@@ -38,6 +46,8 @@ export interface CliIo {
   readonly untilStopped?: () => Promise<string>;
   /** Renders the pairing link as a terminal QR code; defaults to the client SDK's `pairingQrTerminal` if present. */
   readonly qr?: (link: string) => Promise<string | undefined>;
+  /** What `run` tunes the heap with; defaults to {@link tuneHeapForStreaming} on this process. */
+  readonly tuneHeap?: (percent: number) => HeapTuning;
 }
 
 class UsageError extends Error {}
@@ -54,8 +64,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   let ctx: CliContext;
   let command: string;
   let rest: string[];
+  let heapGrowth: number;
   try {
-    ({ ctx, command, rest } = parse(argv, io));
+    ({ ctx, command, rest, heapGrowth } = parse(argv, io));
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     io.stderr(`oppie-sidecar: ${err.message}\n${USAGE}`);
@@ -66,7 +77,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     else if (command === 'pair') await pairCommand(ctx);
     else if (command === 'devices') await devicesCommand(ctx);
     else if (command === 'revoke') await revokeCommand(ctx, rest[0]!);
-    else await runCommand(ctx);
+    else {
+      // A daemon that streams for hours: without this, V8 may settle into a full collection every few hundred ms.
+      const tuned = (io.tuneHeap ?? ((percent) => tuneHeapForStreaming({ percent })))(heapGrowth);
+      if (tuned.outcome === 'set') io.stderr(`V8 old-generation growth fixed at ${tuned.percent}%\n`);
+      await runCommand(ctx);
+    }
     return 0;
   } catch (err) {
     const e = err as { code?: unknown; message?: unknown };
@@ -76,7 +92,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
 }
 
-function parse(argv: readonly string[], io: CliIo): { ctx: CliContext; command: string; rest: string[] } {
+function parse(
+  argv: readonly string[],
+  io: CliIo,
+): { ctx: CliContext; command: string; rest: string[]; heapGrowth: number } {
   let parsed: ReturnType<typeof parseOnly>;
   try {
     parsed = parseOnly(argv);
@@ -94,6 +113,13 @@ function parse(argv: readonly string[], io: CliIo): { ctx: CliContext; command: 
   const relayUrl = values.relay ?? io.env.OPPIE_RELAY_URL ?? 'http://127.0.0.1:8080';
   if (!/^https?:\/\/[^/]/.test(relayUrl)) throw new UsageError(`--relay must be an http(s):// URL, got ${relayUrl}`);
   const enrollmentToken = values['enrollment-token'] ?? io.env.OPPIE_ENROLLMENT_TOKEN;
+  const growth = io.env.OPPIE_SIDECAR_HEAP_GROWTH;
+  const heapGrowth = growth === undefined ? STREAMING_HEAP_GROWING_PERCENT : Number(growth);
+  if (!/^\d{1,4}$/.test(growth ?? '0') || heapGrowth > MAX_HEAP_GROWING_PERCENT) {
+    throw new UsageError(
+      `OPPIE_SIDECAR_HEAP_GROWTH must be a percent from 0 to ${MAX_HEAP_GROWING_PERCENT}, got ${growth}`,
+    );
+  }
   const options: SidecarOptions = {
     relayUrl,
     name: values.name ?? io.env.OPPIE_SIDECAR_NAME ?? hostname(),
@@ -109,7 +135,7 @@ function parse(argv: readonly string[], io: CliIo): { ctx: CliContext; command: 
     untilStopped: io.untilStopped ?? untilSignal,
     qr: io.qr ?? lazyQr,
   };
-  return { ctx, command, rest };
+  return { ctx, command, rest, heapGrowth };
 }
 
 const OPTION_WORDS = new Set(['--relay', '--name', '--data-dir', '--enrollment-token', '--ipc', '--help', '-h']);

@@ -23,6 +23,13 @@ export {
 } from './deflate-thread.js';
 export { IPC_ERROR_CODES, IpcError, type IpcErrorCode } from './errors.js';
 export { decodeKey, encodeKey, FileStore, MAX_ENCODED_KEY_LENGTH } from './file-store.js';
+export {
+  type HeapTuning,
+  type HeapTuningOptions,
+  MAX_HEAP_GROWING_PERCENT,
+  STREAMING_HEAP_GROWING_PERCENT,
+  tuneHeapForStreaming,
+} from './heap-tuning.js';
 export { type BridgeClient, type BridgeMessage, IpcBridge, type IpcBridgeOptions } from './ipc-bridge.js';
 export { type IpcRequest, LineSplitter, type ParseResult, parseRequest, type SplitItem } from './ipc-lines.js';
 export { watchNetwork } from './network-watch.js';

@@ -46,6 +46,8 @@ function harness(env: Record<string, string> = {}) {
   };
   const out: string[] = [];
   const err: string[] = [];
+  /** The heap growth `run` asked for; never this test process's own V8. */
+  const heap: number[] = [];
   const io: CliIo = {
     stdout: (t) => void out.push(t),
     stderr: (t) => void err.push(t),
@@ -56,9 +58,14 @@ function harness(env: Record<string, string> = {}) {
     },
     untilStopped: () => new Promise((resolve) => (stop = resolve)),
     qr: async (link) => `[QR ${link}]\n`,
+    tuneHeap: (percent) => {
+      heap.push(percent);
+      return percent === 0 ? { outcome: 'off' } : { outcome: 'set', percent };
+    },
   };
   return {
     io,
+    heap,
     calls,
     created,
     events,
@@ -188,6 +195,34 @@ describe('runCli commands', () => {
     await closed;
     expect(h.calls).toEqual(['connect', 'send progress {"pct":50}', 'close']);
     expect(h.err.join('')).toMatch(/SIGTERM: closing/);
+    expect(h.heap).toEqual([300]);
+    expect(h.err.join('')).toMatch(/^V8 old-generation growth fixed at 300%\n/);
+  });
+
+  it('run takes its heap growth from OPPIE_SIDECAR_HEAP_GROWTH; 0 leaves V8 its own; other commands leave it', async () => {
+    for (const [value, asked] of [
+      ['150', 150],
+      ['0', 0],
+    ] as const) {
+      const h = harness({ OPPIE_SIDECAR_HEAP_GROWTH: value });
+      const done = runCli(['run', '--ipc', join(dir, `${value}.sock`)], h.io);
+      await expect.poll(() => h.err.join('')).toMatch(/connected to the relay/);
+      h.stop('SIGINT');
+      expect(await done).toBe(0);
+      expect(h.heap).toEqual([asked]);
+      expect(h.err.join('').includes('growth fixed')).toBe(asked !== 0);
+    }
+    const other = harness();
+    await runCli(['devices'], other.io);
+    expect(other.heap).toEqual([]);
+  });
+
+  it.each(['-1', '1.5', 'lots', '', '1001'])('exits 2 on OPPIE_SIDECAR_HEAP_GROWTH=%j', async (value) => {
+    const h = harness({ OPPIE_SIDECAR_HEAP_GROWTH: value });
+    expect(await runCli(['run', '--ipc', join(dir, 's.sock')], h.io)).toBe(2);
+    expect(h.err.join('')).toMatch(/^oppie-sidecar: OPPIE_SIDECAR_HEAP_GROWTH must be a percent from 0 to 1000/);
+    expect(h.heap).toEqual([]);
+    expect(h.created).toEqual([]);
   });
 
   it('run exits 1 when the relay refuses the connection for good', async () => {
