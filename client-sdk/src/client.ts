@@ -70,6 +70,8 @@ export interface OppieClientOptions {
 
 /** How long {@link OppieClient.stepUp} waits for the relay to acknowledge the step-up token on an open connection. */
 export const STEP_UP_ACK_TIMEOUT_MS = 10_000;
+/** How long {@link OppieClient.close} waits for store writes under way before it rejects with `OPPIE_ERR_TIMEOUT`. */
+export const CLOSE_DRAIN_MS = 5_000;
 
 interface Registration {
   readonly accountId: string;
@@ -561,14 +563,41 @@ export class OppieClient {
     return this.welcome?.limits;
   }
 
+  /**
+   * Closes the client: waits for auth and sends reject with `OPPIE_ERR_CLOSED`, and the relay connection and data
+   * channels stop. Resolves once the store writes already under way have landed (the frame being handled, a send's
+   * outbox write), so another client may open the same stores right after. A store that takes longer than
+   * {@link CLOSE_DRAIN_MS} makes it reject with `OPPIE_ERR_TIMEOUT`, and its writes may still land later.
+   *
+   * @example
+   * process.on('SIGTERM', async () => {
+   *   await client.close();
+   *   process.exit(0);
+   * });
+   */
   async close(): Promise<void> {
     for (const w of this.authWaiters.values()) w.reject(new OppieError('OPPIE_ERR_CLOSED'));
     this.authWaiters.clear();
     if (this.refreshTimer !== undefined) this.platform.timers.clearTimeout(this.refreshTimer);
     this.refreshTimer = undefined;
-    this.messaging.close();
+    const settled = this.messaging.close();
     this.directPaths.close();
     this.pairing.close();
     this.connection.stop('closed');
+    let timer: unknown;
+    const late = new Promise<never>((_, reject) => {
+      timer = this.platform.timers.setTimeout(
+        () =>
+          reject(
+            new OppieError('OPPIE_ERR_TIMEOUT', `store writes still under way ${CLOSE_DRAIN_MS} ms after close()`),
+          ),
+        CLOSE_DRAIN_MS,
+      );
+    });
+    try {
+      await Promise.race([settled, late]);
+    } finally {
+      this.platform.timers.clearTimeout(timer);
+    }
   }
 }

@@ -10,7 +10,7 @@
  * await client.send('chat', { text: 'hello' });
  */
 export * from '@oppie/protocol';
-export { OppieClient, type OppieClientOptions } from './client.js';
+export { CLOSE_DRAIN_MS, OppieClient, type OppieClientOptions } from './client.js';
 export * from './crypto/index.js';
 export {
   type Compression,

@@ -561,6 +561,9 @@ export class Messaging {
   }
 
   private async handle(f: RelayFrameIn, viaRelay: boolean): Promise<void> {
+    // Queued behind the frame being handled at close(): left unacknowledged, so the relay (or the peer's outbox, for a
+    // data-channel frame) sends it again to the next client on these stores.
+    if (this.closed) return;
     try {
       if (!viaRelay) {
         // A peer speaks only application frames and receipts on a channel; relay notices come from the relay.
@@ -1070,7 +1073,12 @@ export class Messaging {
     return this.d.outbox.size;
   }
 
-  close(): void {
+  /**
+   * Stops at once, then settles when the work already under way has: the frame being handled (frames queued behind it
+   * are dropped unacknowledged and come again), sends past their checks (their outbox writes), and the inbox's and
+   * outbox's storage calls. Until then a store write may still land.
+   */
+  close(): Promise<void> {
     this.closed = true;
     this.pacer.clear();
     for (const timer of [this.receiptTimer, this.ackTimer, this.rtoTimer])
@@ -1088,5 +1096,11 @@ export class Messaging {
     for (const byPeer of this.waiting.values())
       for (const s of byPeer.values()) s.reject(new OppieError('OPPIE_ERR_CLOSED'));
     this.waiting.clear();
+    return this.inFlightSettled();
+  }
+
+  private async inFlightSettled(): Promise<void> {
+    await Promise.allSettled([this.chain, ...this.sendChains.values()]);
+    await Promise.all([this.d.outbox.settled(), this.d.inbox.settled()]);
   }
 }

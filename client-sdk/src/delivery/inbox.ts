@@ -94,6 +94,11 @@ export class Inbox<T> {
     return `${this.aheadPrefix}${keySegment(peer)}/${seq}`;
   }
 
+  /** Settles once the inbox's storage calls queued so far (and any queued meanwhile) have settled. */
+  settled(): Promise<void> {
+    return this.serial.idle();
+  }
+
   /** Opens the inbox stored under `prefix`, restoring each peer's `expected`. */
   static async open<T>(store: KeyValueStore, opts: InboxOptions = {}): Promise<Inbox<T>> {
     const window = opts.window ?? 1024;

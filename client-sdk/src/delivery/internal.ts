@@ -17,6 +17,15 @@ export class Serial {
     this.tail = result.catch(() => undefined);
     return result;
   }
+
+  /** Settles once every task queued so far has settled (tasks queued meanwhile are waited for too). */
+  async idle(): Promise<void> {
+    let tail: Promise<unknown>;
+    do {
+      tail = this.tail;
+      await tail;
+    } while (tail !== this.tail);
+  }
 }
 
 /** Awaits a storage call, turning any failure into `OPPIE_ERR_STORAGE` with the original error as `cause`. */

@@ -90,6 +90,11 @@ export class Outbox {
     this.corrupt = corrupt;
   }
 
+  /** Settles once the outbox's storage calls queued so far (and any queued meanwhile) have settled. */
+  settled(): Promise<void> {
+    return this.serial.idle();
+  }
+
   /** Opens the outbox stored under `prefix`, rebuilding entries and counters. */
   static async open(store: KeyValueStore, opts: OutboxOptions = {}): Promise<Outbox> {
     const maxEntries = opts.maxEntries ?? 10_000;
