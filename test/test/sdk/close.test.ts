@@ -40,17 +40,22 @@ class GatedStore extends MemoryStore {
 
 const t = perTest();
 
+/** Paired clients on a real relay; the sidecar's send is past its checks, its outbox write waiting on the disk. */
+async function sendWhileTheDiskHolds() {
+  const relay = await t.relay();
+  const sidecarStore = new GatedStore();
+  const { sidecar, phone } = await pairedClients(relay.url, { sidecarStore });
+  t.closing(phone);
+  await phone.connect();
+  sidecarStore.hold = true;
+  const sent = sidecar.send('progress', { n: 1 });
+  await until('the outbox write to begin', 5000, () => (sidecarStore.begun > sidecarStore.landed ? true : undefined));
+  return { sidecar, sidecarStore, sent };
+}
+
 describe('OppieClient.close()', () => {
   it('resolves once the store writes under way have landed, so the stores may be opened again at once', async () => {
-    const relay = await t.relay();
-    const sidecarStore = new GatedStore();
-    const { sidecar, phone } = await pairedClients(relay.url, { sidecarStore });
-    t.closing(phone);
-    await phone.connect();
-    sidecarStore.hold = true;
-    const sent = sidecar.send('progress', { n: 1 });
-    // The send is past its checks and its outbox write is waiting on the disk.
-    await until('the outbox write to begin', 5000, () => (sidecarStore.begun > sidecarStore.landed ? true : undefined));
+    const { sidecar, sidecarStore, sent } = await sendWhileTheDiskHolds();
     setTimeout(() => sidecarStore.unblock(), 100);
     await sidecar.close();
     expect(sidecarStore.landed).toBe(sidecarStore.begun);
@@ -60,15 +65,8 @@ describe('OppieClient.close()', () => {
   });
 
   it(`rejects with OPPIE_ERR_TIMEOUT when a store write is still stuck ${CLOSE_DRAIN_MS} ms later`, async () => {
-    const relay = await t.relay();
-    const sidecarStore = new GatedStore();
-    const { sidecar, phone } = await pairedClients(relay.url, { sidecarStore });
-    t.closing(phone);
-    await phone.connect();
-    sidecarStore.hold = true;
-    const sent = sidecar.send('progress', { n: 1 });
+    const { sidecar, sidecarStore, sent } = await sendWhileTheDiskHolds();
     sent.catch(() => {});
-    await until('the outbox write to begin', 5000, () => (sidecarStore.begun > sidecarStore.landed ? true : undefined));
     const started = Date.now();
     const closed = await sidecar.close().then(
       () => undefined,
