@@ -252,8 +252,9 @@ describe('a direct link closing', () => {
     await until('both open', 15_000, () => paths.length === 2);
     a.close();
     b.close();
-    await new Promise((r) => setImmediate(r));
-    expect(timeouts()).toBe(before);
+    // Some of what close() ends goes on a later turn (wrtc reports the channel closing by events), later still on a
+    // loaded machine: a timer left running (the link's and simple-peer's shortest run for seconds) is there at 500 ms.
+    await until('the links and simple-peer to clear their timers', 500, () => timeouts() <= before);
   });
 });
 
