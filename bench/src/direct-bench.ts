@@ -28,10 +28,10 @@
  * or compression's CPU out of the SDK rows (bench-compression.ts); the target is judged on zlib.
  * `--low-gain always|never` sets the SDK clients' `lowGainCompression` (default `auto`, what the target is judged on):
  * `always` deflates the random payload on the direct path too, as every SDK did before the option (2026-12-01).
- * This process, the sending end, is the sidecar's: `--v8-heap sidecar` (the default) fixes its V8 heap growth as
- * `oppie-sidecar run` does (sidecar-sdk's `tuneHeapForStreaming`), `--v8-heap default` leaves V8's own (a diagnostic:
- * then some processes run a full collection every 150-300 ms, bench/RESULTS.md 2026-12-03). The receiving child, the
- * phone, always has V8's own.
+ * This process is the sidecar's (the sending end; with both ends unless `--split`): `--v8-heap sidecar` (the default)
+ * fixes its V8 heap growth as `oppie-sidecar run` does (sidecar-sdk's `tuneHeapForStreaming`), `--v8-heap default`
+ * leaves V8's own (a diagnostic: then some processes run a full collection every 150-300 ms, bench/RESULTS.md
+ * 2026-12-03). With `--split` the receiving child, the phone, has V8's own.
  *
  * Every throughput row counts the datagrams the kernel dropped for a full UDP buffer (receive or send) during its run
  * (udp-drops.ts): with the kernel's default buffer a loaded loopback loses some, and the raw channel swings with them.
