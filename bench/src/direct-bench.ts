@@ -256,7 +256,8 @@ async function sdkPair(
 ): Promise<{
   sidecar: OppieClient;
   phoneId: string;
-  delivered?: () => number;
+  /** What the phone's app was handed: counted in this process, or asked of the receiving child. */
+  delivered: () => number | Promise<number>;
   receiverPid?: number | undefined;
   close: () => Promise<void>;
 }> {
@@ -294,6 +295,7 @@ async function sdkPair(
       sidecar,
       phoneId,
       receiverPid: split.pid,
+      delivered: () => split.handed(),
       close: async () => void (await Promise.all([sidecar.close(), split.end()])),
     };
   } catch (err) {
@@ -348,8 +350,8 @@ async function sdkThroughput(
     const measured = await run(messages, 16);
     const times = end();
     // A send settles on the peer's receipt, which a duplicate gets too: count what the phone's app was handed.
-    const got = delivered?.();
-    if (got !== undefined && got !== 50 + messages)
+    const got = await delivered();
+    if (got !== 50 + messages)
       throw new Error(`the phone was handed ${got} of ${50 + messages} messages: sends settled without delivery`);
     return { ...measured, drops: dropsSince(before), times, messages };
   } finally {

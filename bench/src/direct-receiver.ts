@@ -8,9 +8,9 @@
  * runs compiling (V8's optimizing compiler on the same pinned CPU, and its heap growing), which made the receiving end
  * look dearer than a phone that has run for a while.
  *
- * Parent -> child: `raw` (then `signal`s from the initiator), or `sdk` (pair with the link, then connect); `end` closes
- * that end and keeps the process for the next run; `close` ends the process.
- * Child -> parent: `signal` (raw), `ready` (sdk, with the phone's device id), `ended`, `failure`.
+ * Parent -> child: `raw` (then `signal`s from the initiator), or `sdk` (pair with the link, then connect); `count` asks
+ * what the run's end was handed; `end` closes that end and keeps the process for the next run; `close` ends the process.
+ * Child -> parent: `signal` (raw), `ready` (sdk, with the phone's device id), `count`, `ended`, `failure`.
  */
 import { createRequire } from 'node:module';
 import { MemoryStore, OppieClient, type OppieClientOptions, type RtcImplementation } from '@oppie/client-sdk';
@@ -30,12 +30,14 @@ export type DirectReceiverCommand =
       readonly compression: BenchCompression;
       readonly receiptIntervalMs?: number;
     }
+  | { readonly cmd: 'count' }
   | { readonly cmd: 'end' }
   | { readonly cmd: 'close' };
 
 export type DirectReceiverMessage =
   | { readonly type: 'signal'; readonly data: unknown }
   | { readonly type: 'ready'; readonly deviceId: string }
+  | { readonly type: 'count'; readonly handed: number }
   | { readonly type: 'ended' }
   | { readonly type: 'failure'; readonly message: string };
 
@@ -44,16 +46,21 @@ const send = (m: DirectReceiverMessage) => process.send?.(m);
 
 let raw: InstanceType<typeof SimplePeer> | undefined;
 let closeEnd: (() => Promise<void>) | undefined;
+/**
+ * What the current run's end was handed: the raw channel's messages, or the `diff` messages the phone's app got. A
+ * send settles on a receipt, which a duplicate gets too, so the sender checks this against what it sent.
+ */
+let handed = 0;
 
 /** The raw channel's far end: counts messages and credits the sender every fourth one (as in one process). */
 function startRaw(count: number): void {
   const b = new SimplePeer({ wrtc: rtc, trickle: true, objectMode: true });
   raw = b;
   b.on('signal', (data) => send({ type: 'signal', data }));
-  let received = 0;
+  handed = 0;
   b.on('data', () => {
-    received += 1;
-    if (received % 4 === 0 || received === count) b.send(String(received));
+    handed += 1;
+    if (handed % 4 === 0 || handed === count) b.send(String(handed));
   });
   b.on('error', (err) => send({ type: 'failure', message: `raw channel: ${err.message}` }));
   closeEnd = async () => b.destroy();
@@ -75,6 +82,10 @@ async function startSdk(cmd: Extract<DirectReceiverCommand, { cmd: 'sdk' }>): Pr
   });
   // Before pairing, so an `end` after a failed setup closes this phone too.
   closeEnd = () => phone.close();
+  handed = 0;
+  phone.events.on('diff', () => {
+    handed += 1;
+  });
   phone.events.on('error', (e) => send({ type: 'failure', message: `phone: ${e.message}` }));
   await phone.pair(cmd.link);
   await phone.connect();
@@ -99,6 +110,8 @@ process.on('message', (cmd: DirectReceiverCommand) => {
       (err: unknown) =>
         send({ type: 'failure', message: `closing the end: ${err instanceof Error ? err.message : String(err)}` }),
     );
+  } else if (cmd.cmd === 'count') {
+    send({ type: 'count', handed });
   } else if (closeEnd !== undefined && cmd.cmd !== 'signal') {
     send({ type: 'failure', message: `${cmd.cmd}: the last run's end is still open (send end first)` });
   } else if (cmd.cmd === 'raw') {

@@ -17,6 +17,7 @@ const RECEIVER_ENTRY = fileURLToPath(new URL('./direct-receiver.js', import.meta
  * const receiver = new ReceiverProcess(1);
  * const phoneId = await receiver.sdk({ url, link, direct: true, compression: 'zlib' });
  * // ... the run ...
+ * const got = await receiver.handed(); // what the phone's app was handed
  * await receiver.end();
  * await receiver.close();
  */
@@ -54,6 +55,13 @@ export class ReceiverProcess {
     const ready = this.ipc.next('ready');
     this.ipc.command({ cmd: 'sdk', ...cmd });
     return (await ready).deviceId;
+  }
+
+  /** What the run's end was handed so far: the raw channel's messages, or the phone app's `diff` messages. */
+  async handed(): Promise<number> {
+    const count = this.ipc.next('count');
+    this.ipc.command({ cmd: 'count' });
+    return (await count).handed;
   }
 
   /** Closes the run's end; the process stays for the next run. */

@@ -2,9 +2,11 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { RtcImplementation } from '@oppie/client-sdk';
+import { MemoryStore, OppieClient, type OppieClientOptions, type RtcImplementation } from '@oppie/client-sdk';
+import { startTestRelay } from '@oppie/test-kit';
 import SimplePeer from 'simple-peer';
 import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { ReceiverProcess } from '../src/receiver-process.js';
 
 // The child runs compiled code: `npm test` builds first (tsc -b).
@@ -28,6 +30,7 @@ async function rawRun(receiver: ReceiverProcess, count: number): Promise<string[
         if (String(d) === String(count)) resolve();
       });
     });
+    expect(await receiver.handed()).toBe(count);
     return credits;
   } finally {
     a.destroy();
@@ -59,5 +62,37 @@ describe('bench:direct --split receiver process', () => {
     await expect(receiver.end()).rejects.toThrow(/the last run's end is still open/);
     await receiver.end();
     expect(await rawRun(receiver, 4)).toEqual(['4']);
+  }, 30_000);
+
+  it("counts what the phone's app was handed, which the sender checks against what it sent", async () => {
+    expect(existsSync(ENTRY), `${ENTRY} is missing: run \`npx tsc -b\` first`).toBe(true);
+    const relay = await startTestRelay();
+    const sidecar = await OppieClient.create({
+      relayUrl: relay.url,
+      role: 'sidecar',
+      name: 'bench-test-sidecar',
+      platform: {
+        WebSocket: WebSocket as unknown as NonNullable<NonNullable<OppieClientOptions['platform']>['WebSocket']>,
+        storage: new MemoryStore(),
+      },
+    });
+    try {
+      receiver = new ReceiverProcess(undefined, ENTRY);
+      await sidecar.register();
+      await sidecar.connect();
+      const offer = await sidecar.createPairing();
+      const [phoneId] = await Promise.all([
+        receiver.sdk({ url: relay.url, link: offer.link, direct: false, compression: 'zlib' }),
+        offer.completed,
+      ]);
+      for (let i = 0; i < 3; i++) await sidecar.send('diff', { d: `message ${i}` }, { to: phoneId });
+      // Another type is handed to the app too, and not counted: the runs send diffs only.
+      await sidecar.send('chat', { text: 'not a diff' }, { to: phoneId });
+      expect(await receiver.handed()).toBe(3);
+      await receiver.end();
+    } finally {
+      await sidecar.close();
+      await relay.close();
+    }
   }, 30_000);
 });
