@@ -4,11 +4,11 @@
  *
  * Why: after each full collection V8 (11.3, Node 20) sets the old generation's next limit from how fast the process
  * filled it. A process that promotes little, as a streaming sidecar does, may get a limit ~23 MB above its ~21 MB live
- * heap: less room than the young generation's 32 MB, so incremental marking starts again at once and a full collection
- * follows every 150-300 ms. With one CPU, the concurrent marking took a quarter of the sidecar's throughput in a
- * quarter to half of the bench's processes, at random (bench/RESULTS.md, 2026-12-03). `--heap-growing-percent` fixes
- * the factor instead (300: four times the live heap, V8's own most for a heap of this size); read at each collection,
- * it takes effect when set at run time too.
+ * heap, and then V8 starts incremental marking again right after every full collection: one every 150-300 ms. With one
+ * CPU, the concurrent marking took a quarter of the sidecar's throughput in a quarter to half of the bench's
+ * processes, at random (bench/RESULTS.md, 2026-12-03). `--heap-growing-percent` fixes the factor instead (300: four
+ * times the live heap, V8's own most for a heap of this size); read at each collection, it takes effect when set at
+ * run time too.
  */
 import v8 from 'node:v8';
 
