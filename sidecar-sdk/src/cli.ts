@@ -113,13 +113,8 @@ function parse(
   const relayUrl = values.relay ?? io.env.OPPIE_RELAY_URL ?? 'http://127.0.0.1:8080';
   if (!/^https?:\/\/[^/]/.test(relayUrl)) throw new UsageError(`--relay must be an http(s):// URL, got ${relayUrl}`);
   const enrollmentToken = values['enrollment-token'] ?? io.env.OPPIE_ENROLLMENT_TOKEN;
-  const growth = io.env.OPPIE_SIDECAR_HEAP_GROWTH;
-  const heapGrowth = growth === undefined ? STREAMING_HEAP_GROWING_PERCENT : Number(growth);
-  if (!/^\d{1,4}$/.test(growth ?? '0') || heapGrowth > MAX_HEAP_GROWING_PERCENT) {
-    throw new UsageError(
-      `OPPIE_SIDECAR_HEAP_GROWTH must be a percent from 0 to ${MAX_HEAP_GROWING_PERCENT}, got ${growth}`,
-    );
-  }
+  // Only `run` tunes the heap: a bad value must not stop the other commands.
+  const heapGrowth = command === 'run' ? heapGrowthFrom(io.env.OPPIE_SIDECAR_HEAP_GROWTH) : 0;
   const options: SidecarOptions = {
     relayUrl,
     name: values.name ?? io.env.OPPIE_SIDECAR_NAME ?? hostname(),
@@ -136,6 +131,17 @@ function parse(
     qr: io.qr ?? lazyQr,
   };
   return { ctx, command, rest, heapGrowth };
+}
+
+/** `OPPIE_SIDECAR_HEAP_GROWTH` as a percent for {@link tuneHeapForStreaming} (unset: its default). */
+function heapGrowthFrom(growth: string | undefined): number {
+  if (growth === undefined) return STREAMING_HEAP_GROWING_PERCENT;
+  if (!/^\d{1,4}$/.test(growth) || Number(growth) > MAX_HEAP_GROWING_PERCENT) {
+    throw new UsageError(
+      `OPPIE_SIDECAR_HEAP_GROWTH must be a percent from 0 to ${MAX_HEAP_GROWING_PERCENT}, got ${growth}`,
+    );
+  }
+  return Number(growth);
 }
 
 const OPTION_WORDS = new Set(['--relay', '--name', '--data-dir', '--enrollment-token', '--ipc', '--help', '-h']);
