@@ -1102,5 +1102,8 @@ export class Messaging {
   private async inFlightSettled(): Promise<void> {
     await Promise.allSettled([this.chain, ...this.sendChains.values()]);
     await Promise.all([this.d.outbox.settled(), this.d.inbox.settled()]);
+    // The newest acknowledged frame's record stays as the record of the seqs used; a clean close puts the counter in
+    // its place, so a restart does not send it again.
+    await this.d.outbox.tidy().catch((err: unknown) => this.report(err));
   }
 }

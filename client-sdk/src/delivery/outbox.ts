@@ -44,12 +44,18 @@ export interface OutboxOptions {
  *
  * Storage layout: `${prefix}e/${peer}/${seq, zero-padded}` holds one entry (its fields' JSON, a newline, the payload:
  * its text, or its bytes on a store that takes bytes; outbox-codec.ts); `${prefix}n/${peer}` holds the
- * next seq (written before the entry of the highest seq added is deleted: until then that entry's key says as much).
- * Both are rebuilt by {@link Outbox.open}; an unreadable entry is skipped and counted in `corrupt`.
+ * next seq, written only when giving up on a peer past every seq added: otherwise the record of the highest seq added
+ * says as much, and stays (once acknowledged, until the next acknowledgment deletes it; a restart before then sends it
+ * once more, a duplicate the peer drops). Both are rebuilt by {@link Outbox.open}; an unreadable entry is skipped and
+ * counted in `corrupt`.
  *
  * Call `nextSeq` and `add` for one frame under the client's per-peer send lock: a failed `add` gives its seq back
  * only when it is still the latest allocation, and a seq that is allocated but never added would leave a gap the
  * receiver waits on.
+ *
+ * Adds run one at a time in call order; acknowledgments and replacements run one at a time beside them, since they
+ * touch only entries already queued (an acknowledgment that reaches past them, as giving up on a peer does, waits for
+ * the adds under way). On a durable store a frame's write and a receipt's deletes then overlap instead of queueing.
  *
  * @example
  * const outbox = await Outbox.open(platform.storage);
@@ -69,14 +75,29 @@ export class Outbox {
   /** Highest seq ever added, per peer: the only allocation worth persisting (see `acknowledge`). */
   private readonly highestAdded = new Map<string, number>();
   private readonly persistedCounters = new Map<string, number>();
+  /** Adds, one at a time in call order (the records share {@link scratch}). */
   private readonly serial = new Serial();
+  /**
+   * Acknowledgments and replacements, one at a time, beside the adds: on a durable store a receipt's deletes take
+   * a directory sync, and an add waiting behind them (or a receipt behind a frame's write) held the whole stream up.
+   * They touch only queued entries, which no add writes (bench/RESULTS.md, 2026-12-03 07:00Z).
+   */
+  private readonly settling = new Serial();
+  /**
+   * Per peer, the seq of an acknowledged entry whose record stays in storage as the record of the seqs used (see
+   * `acknowledge`): no longer queued, and deleted by the next acknowledgment.
+   */
+  private readonly kept = new Map<string, number>();
+  /** Seqs whose add is queued or in flight, per peer: an acknowledgment that covers one waits for the adds. */
+  private readonly adding = new Map<string, Set<number>>();
   private totalBytes = 0;
   private totalEntries = 0;
   /**
    * Where the records of frames kept as bytes are written, reused: a new array per frame would add a frame's size of
    * garbage outside the JavaScript heap to every message (in the A/B where it did, two of four processes fell into
    * back-to-back mark-compacts, a state that text processes fall into too; bench/RESULTS.md 2026-12-02
-   * 20:38-21:25Z). Safe because writes run one at a time and a store keeps a copy.
+   * 20:38-21:25Z). Safe because adds run one at a time, each after the last one's write settled; a replacement
+   * (beside them) gets an array of its own.
    */
   private scratch: Uint8Array = new Uint8Array(0);
 
@@ -91,8 +112,8 @@ export class Outbox {
   }
 
   /** Settles once the outbox's storage calls queued so far (and any queued meanwhile) have settled. */
-  settled(): Promise<void> {
-    return this.serial.idle();
+  async settled(): Promise<void> {
+    await Promise.all([this.serial.idle(), this.settling.idle()]);
   }
 
   /** Opens the outbox stored under `prefix`, rebuilding entries and counters. */
@@ -130,7 +151,10 @@ export class Outbox {
    * `maxEntries` or `maxBytes`.
    */
   add(entry: OutboxEntry, spell?: () => string): Promise<void> {
-    return this.serial.run(async () => {
+    const adding = this.adding.get(entry.peer) ?? new Set<number>();
+    this.adding.set(entry.peer, adding);
+    adding.add(entry.seq);
+    const added = this.serial.run(async () => {
       if (!isSeq(entry.seq) || !Number.isSafeInteger(entry.bytes) || entry.bytes < 0) {
         throw new RangeError('outbox entry needs an integer seq >= 0 and bytes >= 0');
       }
@@ -154,6 +178,12 @@ export class Outbox {
       this.highestAdded.set(entry.peer, Math.max(this.highestAdded.get(entry.peer) ?? -1, entry.seq));
       this.insert(stored);
     });
+    const done = () => {
+      adding.delete(entry.seq);
+      if (adding.size === 0 && this.adding.get(entry.peer) === adding) this.adding.delete(entry.peer);
+    };
+    added.then(done, done);
+    return added;
   }
 
   /**
@@ -161,39 +191,84 @@ export class Outbox {
    * everything sent (`Number.MAX_SAFE_INTEGER` to give up on a revoked peer) simply empties that peer's queue.
    */
   acknowledge(peer: string, upToSeq: number): Promise<OutboxEntry[]> {
-    return this.serial.run(async () => {
+    return this.settling.run(async () => {
+      // Only an acknowledgment past what was sent (giving up on a revoked peer) can cover an add still under way: it
+      // waits for the adds, so nothing it gave up on is queued after it. A receipt covers frames that went, all added.
+      if ([...(this.adding.get(peer) ?? [])].some((seq) => seq <= upToSeq)) await this.serial.idle();
       // A scan, not `pending(peer)`: that sorts every queued entry, and a receipt usually settles a few of hundreds.
+      const queued = this.entries.get(peer);
       const done: OutboxEntry[] = [];
-      for (const e of this.entries.get(peer)?.values() ?? []) if (e.seq <= upToSeq) done.push(e);
-      if (done.length === 0) return [];
-      done.sort((a, b) => a.seq - b.seq);
-      // Once the entry of the highest seq added is deleted, the counter is the only record of the seqs used: write
-      // it first. While that entry stays (a receipt in a stream settles older frames), its key is the record, as
-      // `open` counts from the keys it finds, and the write is skipped: on a durable store each is a file write and
-      // two fsyncs. The counter records the highest seq added, not allocated, so an allocation that never reached
-      // `add` leaves no gap after a restart.
+      for (const e of queued?.values() ?? []) if (e.seq <= upToSeq) done.push(e);
       const highest = this.highestAdded.get(peer) ?? -1;
+      const kept = this.kept.get(peer);
+      // Nothing to settle, unless giving up past everything leaves a kept record to remove.
+      if (done.length === 0 && (kept === undefined || upToSeq <= highest)) return [];
+      done.sort((a, b) => a.seq - b.seq);
+      // `open` counts the seqs used from the keys it finds, so the record of the highest seq added must stay, or the
+      // counter be written first (a file write and two fsyncs on a durable store; it records the highest seq added,
+      // not allocated, so an allocation that never reached `add` leaves no gap after a restart). While that entry is
+      // queued (a receipt in a stream settles older frames) its record stays anyway. A receipt that settles it (each
+      // receipt does when frames go one at a time) keeps its record, with no write at all: the next acknowledgment
+      // deletes it, and a restart before that sends it once more, which the peer drops as a duplicate. Only giving
+      // up past it (a revoked peer) writes the counter.
       const next = highest + 1;
-      const highestStays = highest > upToSeq && this.entries.get(peer)?.has(highest) === true;
-      if (!highestStays && (this.persistedCounters.get(peer) ?? -1) < next) {
+      const highestStays = highest > upToSeq && queued?.has(highest) === true;
+      const keep = upToSeq === highest && queued?.has(highest) === true;
+      if (!highestStays && !keep && (this.persistedCounters.get(peer) ?? -1) < next) {
         await storageOp('saving the outbox counter', () => this.store.set(this.counterKey(peer), String(next)));
         this.persistedCounters.set(peer, next);
       }
+      // A kept record goes now: a queued entry, the newly kept record or the counter proves its seq.
+      const gone = done.filter((e) => !(keep && e.seq === highest)).map((e) => e.seq);
+      if (kept !== undefined) gone.push(kept);
       // All at once: a durable store shares one directory sync among deletes in flight together (FileStore). An
       // entry whose delete failed stays queued (and is resent: the peer drops it as a duplicate); the first failure
       // is thrown once the others are done.
       const results = await Promise.allSettled(
-        done.map((e) => storageOp('removing from the outbox', () => this.store.delete(this.entryKey(peer, e.seq)))),
+        gone.map((seq) => storageOp('removing from the outbox', () => this.store.delete(this.entryKey(peer, seq)))),
       );
-      done.forEach((e, i) => {
-        if (results[i]?.status !== 'fulfilled') return;
-        this.entries.get(peer)?.delete(e.seq);
+      const failedSeqs = new Set(gone.filter((_, i) => results[i]?.status !== 'fulfilled'));
+      for (const e of done) {
+        if (failedSeqs.has(e.seq)) continue;
+        queued?.delete(e.seq);
         this.totalEntries--;
         this.totalBytes -= e.bytes;
-      });
+      }
+      if (keep) this.kept.set(peer, highest);
+      else this.kept.delete(peer);
       const failed = results.find((r) => r.status === 'rejected');
       if (failed !== undefined) throw failed.reason;
       return done;
+    });
+  }
+
+  /**
+   * For a clean close: writes the counter of each peer whose acknowledged newest record still stands for it (see
+   * {@link Outbox.acknowledge}), then deletes those records, so a restart sends none of them again. A failure leaves
+   * the record, which a restart then sends once more (the peer drops the duplicate); the first one is thrown.
+   *
+   * @example
+   * await outbox.settled();
+   * await outbox.tidy();
+   */
+  tidy(): Promise<void> {
+    return this.settling.run(async () => {
+      let first: unknown;
+      for (const [peer, seq] of [...this.kept]) {
+        try {
+          // A record added after it proves its seq by itself; otherwise the counter takes over.
+          const next = seq + 1;
+          if ((this.highestAdded.get(peer) ?? -1) < next && (this.persistedCounters.get(peer) ?? -1) < next) {
+            await storageOp('saving the outbox counter', () => this.store.set(this.counterKey(peer), String(next)));
+            this.persistedCounters.set(peer, next);
+          }
+          await storageOp('removing from the outbox', () => this.store.delete(this.entryKey(peer, seq)));
+          this.kept.delete(peer);
+        } catch (err) {
+          first ??= err;
+        }
+      }
+      if (first !== undefined) throw first;
     });
   }
 
@@ -203,14 +278,14 @@ export class Outbox {
    * or when its payload is bytes without `spell` on a store that takes no bytes (as in {@link Outbox.add}).
    */
   replace(entry: OutboxEntry, spell?: () => string): Promise<void> {
-    return this.serial.run(async () => {
+    return this.settling.run(async () => {
       const old = this.entries.get(entry.peer)?.get(entry.seq);
       if (old === undefined) throw new RangeError(`seq ${entry.seq} for ${entry.peer} is not queued`);
       if (!isSeq(entry.bytes)) throw new RangeError('outbox entry needs bytes >= 0');
       if (this.totalBytes - old.bytes + entry.bytes > this.maxBytes) {
         throw new OppieError('OPPIE_ERR_OUTBOX_FULL', `outbox full (${this.maxBytes} bytes)`);
       }
-      await this.persist(entry, spell, 'replacing in the outbox');
+      await this.persist(entry, spell, 'replacing in the outbox', false);
       const stored = { ...entry };
       this.entries.get(entry.peer)?.set(entry.seq, stored);
       this.totalBytes += entry.bytes - old.bytes;
@@ -218,11 +293,12 @@ export class Outbox {
   }
 
   /** Writes `entry`'s record: bytes as they are where the store takes them, else the text (see {@link add}). */
-  private persist(entry: OutboxEntry, spell: (() => string) | undefined, what: string): Promise<void> {
+  private persist(entry: OutboxEntry, spell: (() => string) | undefined, what: string, reuse = true): Promise<void> {
     const key = this.entryKey(entry.peer, entry.seq);
     const { payload } = entry;
     const { setBytes, getBytes } = this.store;
     if (typeof payload !== 'string' && setBytes !== undefined && getBytes !== undefined) {
+      if (!reuse) return storageOp(what, () => setBytes.call(this.store, key, encodeEntryBytes({ ...entry, payload })));
       const record = encodeEntryBytes({ ...entry, payload }, this.scratch);
       if (record.buffer !== this.scratch.buffer) this.scratch = new Uint8Array(record.buffer);
       return storageOp(what, () => setBytes.call(this.store, key, record));
