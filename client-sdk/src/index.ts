@@ -45,6 +45,8 @@ export {
   MemoryStore,
   type Platform,
   type RtcImplementation,
+  runtimeTimers,
+  type Timers,
   type WebSocketLike,
 } from './platform.js';
 export { exponentialBackoff, type ReconnectPolicy } from './reconnect.js';

@@ -47,8 +47,39 @@ export interface KeyValueStore {
 }
 
 export interface Timers {
+  /** Runs `fn` after `ms`; 0 means the next turn of the event loop, after the frames of this one are handled. */
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+}
+
+const IMMEDIATE = Symbol('immediate');
+type Immediate = { readonly [IMMEDIATE]: unknown };
+
+/**
+ * The runtime's timers, where a 0 ms timeout runs at `setImmediate` when the runtime has it (Node): Node runs
+ * `setTimeout(fn, 0)` 1 ms later at the soonest, and the SDK's 0 ms timers (a round of receipts, the relay's acks)
+ * mean "once this turn's frames are handled". A receipt then waited a millisecond, half of a message's round trip
+ * through a relay on loopback (bench/RESULTS.md, 2026-12-03 07:40Z). Elsewhere (browsers) plain `setTimeout`.
+ *
+ * @example
+ * const platform = defaultPlatform({ timers: runtimeTimers() }); // what defaultPlatform does anyway
+ */
+export function runtimeTimers(): Timers {
+  const g = globalThis as {
+    setImmediate?: (fn: () => void) => unknown;
+    clearImmediate?: (handle: unknown) => void;
+  };
+  const { setImmediate, clearImmediate } = g;
+  return {
+    setTimeout: (fn, ms) =>
+      ms <= 0 && setImmediate !== undefined && clearImmediate !== undefined
+        ? ({ [IMMEDIATE]: setImmediate(fn) } satisfies Immediate)
+        : globalThis.setTimeout(fn, ms),
+    clearTimeout: (h) => {
+      if (typeof h === 'object' && h !== null && IMMEDIATE in h) clearImmediate?.((h as Immediate)[IMMEDIATE]);
+      else globalThis.clearTimeout(h as ReturnType<typeof globalThis.setTimeout>);
+    },
+  };
 }
 
 import type { FrameCrypto } from './crypto/aead.js';
@@ -109,10 +140,7 @@ export function defaultPlatform(overrides: Partial<Platform> = {}): Platform {
     rtc,
     fetch: fetchFn,
     storage: overrides.storage ?? new MemoryStore(),
-    timers: overrides.timers ?? {
-      setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
-      clearTimeout: (h) => globalThis.clearTimeout(h as ReturnType<typeof globalThis.setTimeout>),
-    },
+    timers: overrides.timers ?? runtimeTimers(),
     now: overrides.now ?? (() => Date.now()),
     ...(overrides.frameCrypto !== undefined && { frameCrypto: overrides.frameCrypto }),
     ...(overrides.compression !== undefined && { compression: overrides.compression }),

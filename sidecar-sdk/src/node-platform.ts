@@ -1,4 +1,10 @@
-import type { Compression, Platform, RtcImplementation, WebSocketLike } from '@oppie/client-sdk';
+import {
+  type Compression,
+  type Platform,
+  type RtcImplementation,
+  runtimeTimers,
+  type WebSocketLike,
+} from '@oppie/client-sdk';
 import WebSocket from 'ws';
 import { workerCompression } from './deflate-thread.js';
 import { FileStore } from './file-store.js';
@@ -91,7 +97,7 @@ export interface NodePlatformOptions {
 
 /**
  * The Node {@link Platform} for the client SDK: `ws` sockets, global `fetch`, a {@link FileStore} in `dataDir`,
- * `@roamhq/wrtc` for the direct path, OpenSSL for the frame AEAD, Node timers and `Date.now`.
+ * `@roamhq/wrtc` for the direct path, OpenSSL for the frame AEAD, Node timers (`runtimeTimers`) and `Date.now`.
  *
  * @example
  * const client = await OppieClient.create({
@@ -120,10 +126,8 @@ export function nodePlatform(opts: NodePlatformOptions): Platform {
     rtc: opts.rtc === false ? undefined : (opts.rtc ?? loadNodeRtc().rtc),
     fetch: globalThis.fetch.bind(globalThis),
     storage: new FileStore(opts.dataDir),
-    timers: {
-      setTimeout: (fn, ms) => setTimeout(fn, ms),
-      clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-    },
+    // A 0 ms timer (a round of receipts) at setImmediate: Node's setTimeout(fn, 0) waits 1 ms.
+    timers: runtimeTimers(),
     now: () => Date.now(),
     // Native libsodium (or OpenSSL where it has no build): the same bytes as the WebAssembly build, faster at every size.
     frameCrypto: nodeFrameCryptoBest().frameCrypto,

@@ -131,6 +131,14 @@ describe('nodePlatform', () => {
       p.timers.setTimeout(() => resolve(true), 10);
     });
     expect(fired).toBe(true);
+    // A 0 ms timer (a round of receipts) runs at the next turn, not a millisecond later: before an immediate queued
+    // after it, and it can be cancelled.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const order: string[] = [];
+    p.timers.clearTimeout(p.timers.setTimeout(() => order.push('cancelled'), 0));
+    p.timers.setTimeout(() => order.push('timer 0'), 0);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(order).toEqual(['timer 0']);
   });
 
   it('validates its options', () => {
