@@ -655,7 +655,9 @@ export class Messaging {
     if (f.type === 'receipt') {
       ackToRelay(f);
       const { upTo } = decodeReceipt(textDecoder.decode(plain));
-      await this.d.outbox.acknowledge(from, upTo);
+      // The peer has every frame up to `upTo`: their sends settle whatever the store says. A record it failed to
+      // delete is tried again by a later acknowledgment (and after a restart goes once more, a duplicate the peer drops).
+      await this.d.outbox.acknowledge(from, upTo).catch((err: unknown) => this.report(err));
       if ((this.low.get(from) ?? -1) <= upTo) {
         this.low.set(from, upTo + 1);
         this.moved(from);

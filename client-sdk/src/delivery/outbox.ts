@@ -80,16 +80,17 @@ export class Outbox {
   /**
    * Acknowledgments and replacements, one at a time, beside the adds: on a durable store a receipt's deletes take
    * a directory sync, and an add waiting behind them (or a receipt behind a frame's write) held the whole stream up.
-   * They touch only queued entries, which no add writes (bench/RESULTS.md, 2026-12-03 07:00Z).
+   * They touch only queued entries, which no add writes (bench/RESULTS.md, 2026-12-03 06:50Z).
    */
   private readonly settling = new Serial();
   /**
-   * Per peer, the seq of an acknowledged entry whose record stays in storage as the record of the seqs used (see
-   * `acknowledge`): no longer queued, and deleted by the next acknowledgment.
+   * Per peer, the seqs of acknowledged entries whose records are still in storage: the newest one a receipt settled,
+   * kept as the record of the seqs used (see `acknowledge`), and any whose delete failed. No longer queued; the next
+   * acknowledgment deletes them (all but a newly kept one).
    */
-  private readonly kept = new Map<string, number>();
-  /** Seqs whose add is queued or in flight, per peer: an acknowledgment that covers one waits for the adds. */
-  private readonly adding = new Map<string, Set<number>>();
+  private readonly stale = new Map<string, Set<number>>();
+  /** Adds queued or in flight, per peer and seq: an acknowledgment that covers one waits for it. */
+  private readonly adding = new Map<string, Map<number, Promise<void>>>();
   private totalBytes = 0;
   private totalEntries = 0;
   /**
@@ -151,9 +152,8 @@ export class Outbox {
    * `maxEntries` or `maxBytes`.
    */
   add(entry: OutboxEntry, spell?: () => string): Promise<void> {
-    const adding = this.adding.get(entry.peer) ?? new Set<number>();
+    const adding = this.adding.get(entry.peer) ?? new Map<number, Promise<void>>();
     this.adding.set(entry.peer, adding);
-    adding.add(entry.seq);
     const added = this.serial.run(async () => {
       if (!isSeq(entry.seq) || !Number.isSafeInteger(entry.bytes) || entry.bytes < 0) {
         throw new RangeError('outbox entry needs an integer seq >= 0 and bytes >= 0');
@@ -178,8 +178,9 @@ export class Outbox {
       this.highestAdded.set(entry.peer, Math.max(this.highestAdded.get(entry.peer) ?? -1, entry.seq));
       this.insert(stored);
     });
+    adding.set(entry.seq, added);
     const done = () => {
-      adding.delete(entry.seq);
+      if (adding.get(entry.seq) === added) adding.delete(entry.seq);
       if (adding.size === 0 && this.adding.get(entry.peer) === adding) this.adding.delete(entry.peer);
     };
     added.then(done, done);
@@ -193,16 +194,18 @@ export class Outbox {
   acknowledge(peer: string, upToSeq: number): Promise<OutboxEntry[]> {
     return this.settling.run(async () => {
       // Only an acknowledgment past what was sent (giving up on a revoked peer) can cover an add still under way: it
-      // waits for the adds, so nothing it gave up on is queued after it. A receipt covers frames that went, all added.
-      if ([...(this.adding.get(peer) ?? [])].some((seq) => seq <= upToSeq)) await this.serial.idle();
+      // waits for those adds (not for later ones), so nothing it gave up on is queued after it. A receipt covers
+      // frames that went, all added.
+      const covered = [...(this.adding.get(peer) ?? [])].filter(([seq]) => seq <= upToSeq).map(([, p]) => p);
+      if (covered.length > 0) await Promise.allSettled(covered);
       // A scan, not `pending(peer)`: that sorts every queued entry, and a receipt usually settles a few of hundreds.
       const queued = this.entries.get(peer);
       const done: OutboxEntry[] = [];
       for (const e of queued?.values() ?? []) if (e.seq <= upToSeq) done.push(e);
       const highest = this.highestAdded.get(peer) ?? -1;
-      const kept = this.kept.get(peer);
-      // Nothing to settle, unless giving up past everything leaves a kept record to remove.
-      if (done.length === 0 && (kept === undefined || upToSeq <= highest)) return [];
+      const stale = [...(this.stale.get(peer) ?? [])];
+      // Nothing to settle, unless giving up past everything leaves records of acknowledged entries to remove.
+      if (done.length === 0 && (stale.length === 0 || upToSeq <= highest)) return [];
       done.sort((a, b) => a.seq - b.seq);
       // `open` counts the seqs used from the keys it finds, so the record of the highest seq added must stay, or the
       // counter be written first (a file write and two fsyncs on a durable store; it records the highest seq added,
@@ -218,9 +221,8 @@ export class Outbox {
         await storageOp('saving the outbox counter', () => this.store.set(this.counterKey(peer), String(next)));
         this.persistedCounters.set(peer, next);
       }
-      // A kept record goes now: a queued entry, the newly kept record or the counter proves its seq.
-      const gone = done.filter((e) => !(keep && e.seq === highest)).map((e) => e.seq);
-      if (kept !== undefined) gone.push(kept);
+      // Stale records go now: a queued entry, the newly kept record or the counter proves their seqs.
+      const gone = [...done.filter((e) => !(keep && e.seq === highest)).map((e) => e.seq), ...stale];
       // All at once: a durable store shares one directory sync among deletes in flight together (FileStore). An
       // entry whose delete failed stays queued (and is resent: the peer drops it as a duplicate); the first failure
       // is thrown once the others are done.
@@ -234,8 +236,11 @@ export class Outbox {
         this.totalEntries--;
         this.totalBytes -= e.bytes;
       }
-      if (keep) this.kept.set(peer, highest);
-      else this.kept.delete(peer);
+      // What is left of the stale records (a failed delete, tried again next time), and the one kept now.
+      const left = new Set(stale.filter((seq) => failedSeqs.has(seq)));
+      if (keep) left.add(highest);
+      if (left.size > 0) this.stale.set(peer, left);
+      else this.stale.delete(peer);
       const failed = results.find((r) => r.status === 'rejected');
       if (failed !== undefined) throw failed.reason;
       return done;
@@ -254,16 +259,19 @@ export class Outbox {
   tidy(): Promise<void> {
     return this.settling.run(async () => {
       let first: unknown;
-      for (const [peer, seq] of [...this.kept]) {
+      for (const [peer, seqs] of [...this.stale]) {
         try {
-          // A record added after it proves its seq by itself; otherwise the counter takes over.
-          const next = seq + 1;
+          // A record added after them proves their seqs by itself; otherwise the counter takes over.
+          const next = Math.max(...seqs) + 1;
           if ((this.highestAdded.get(peer) ?? -1) < next && (this.persistedCounters.get(peer) ?? -1) < next) {
             await storageOp('saving the outbox counter', () => this.store.set(this.counterKey(peer), String(next)));
             this.persistedCounters.set(peer, next);
           }
-          await storageOp('removing from the outbox', () => this.store.delete(this.entryKey(peer, seq)));
-          this.kept.delete(peer);
+          for (const seq of [...seqs]) {
+            await storageOp('removing from the outbox', () => this.store.delete(this.entryKey(peer, seq)));
+            seqs.delete(seq);
+          }
+          this.stale.delete(peer);
         } catch (err) {
           first ??= err;
         }

@@ -369,6 +369,52 @@ describe('Outbox', () => {
     ]);
   });
 
+  it('tries a stale record whose delete failed again at the next acknowledgment, and at tidy', async () => {
+    class BadKey extends MemoryStore {
+      bad = '';
+      override async delete(key: string) {
+        if (key === this.bad) throw new Error('EIO');
+        return super.delete(key);
+      }
+    }
+    const store = new BadKey();
+    const box = await Outbox.open(store);
+    await box.add(entry(box, 'p'));
+    await box.acknowledge('p', 0); // seq 0's record stays as the record of the seqs used
+    await box.add(entry(box, 'p'));
+    store.bad = 'outbox/e/p/0000000000000000';
+    await rejectsWith(box.acknowledge('p', 1), 'OPPIE_ERR_STORAGE');
+    expect(box.size.entries).toBe(0);
+    expect((await store.keys('outbox/e/')).sort()).toEqual([
+      'outbox/e/p/0000000000000000',
+      'outbox/e/p/0000000000000001',
+    ]);
+    await box.add(entry(box, 'p'));
+    await rejectsWith(box.acknowledge('p', 2), 'OPPIE_ERR_STORAGE'); // still failing: still tracked
+    store.bad = '';
+    await box.tidy();
+    expect(await store.keys('outbox/e/')).toEqual([]);
+    expect((await Outbox.open(store)).nextSeq('p')).toBe(3);
+  });
+
+  it('waits for the adds an acknowledgment covers, not for later ones', async () => {
+    const store = new HeldStore();
+    const box = await Outbox.open(store);
+    store.held = 'write';
+    const first = box.add(entry(box, 'p'));
+    await until(() => store.waiting.length === 1);
+    const acked = box.acknowledge('p', 0); // a receipt ahead of its frame's write (a peer's own seq bookkeeping)
+    const goFirst = store.waiting.splice(0);
+    const second = box.add(entry(box, 'p'));
+    for (const go of goFirst) go();
+    await first;
+    await until(() => store.waiting.length === 1); // seq 1's write is held now
+    expect((await acked).map((e) => e.seq)).toEqual([0]);
+    store.resume();
+    await second;
+    expect(box.pending('p').map((e) => e.seq)).toEqual([1]);
+  });
+
   it('settles once the adds and the acknowledgments beside them have', async () => {
     const store = new HeldStore();
     const box = await Outbox.open(store);

@@ -10,6 +10,7 @@ import { toB64u } from '../../src/crypto/sodium.js';
 import { Inbox } from '../../src/delivery/inbox.js';
 import { Outbox } from '../../src/delivery/outbox.js';
 import { encodeReceipt } from '../../src/delivery/receipt.js';
+import type { OppieError } from '../../src/errors.js';
 import type { ClientEvents } from '../../src/events.js';
 import { type DirectChannel, Messaging } from '../../src/messaging.js';
 import { defaultPlatform, MemoryStore, type Timers } from '../../src/platform.js';
@@ -52,10 +53,12 @@ class FakeClock {
 
 const settle = () => new Promise<void>((r) => setImmediate(r));
 
-async function sender(direct?: (m: () => Messaging) => DirectChannel) {
+async function sender(direct?: (m: () => Messaging) => DirectChannel, store = new MemoryStore()) {
   const { sender: peer, receiver, frame, receiverPeers } = await pairedSessions();
   const clock = new FakeClock();
-  const store = new MemoryStore();
+  const events = mitt<ClientEvents>();
+  const errors: OppieError[] = [];
+  events.on('error', (e) => errors.push(e));
   const onRelay: string[] = [];
   const relayFrames: object[] = [];
   const platform = defaultPlatform({
@@ -72,7 +75,7 @@ async function sender(direct?: (m: () => Messaging) => DirectChannel) {
     peers: await receiverPeers(store),
     outbox,
     inbox: await Inbox.open<InboxValue>(store),
-    events: mitt<ClientEvents>(),
+    events,
     send: (f) => {
       relayFrames.push(f);
       const { type, id } = f as { type: string; id: string };
@@ -89,10 +92,31 @@ async function sender(direct?: (m: () => Messaging) => DirectChannel) {
     void messaging.send(peer, 'chat', { n }).catch(() => {});
     await settle();
   };
-  return { peer, clock, store, outbox, messaging, onRelay, relayFrames, receipt, send };
+  return { peer, clock, store, outbox, messaging, onRelay, relayFrames, receipt, send, errors };
 }
 
 describe('resending a window', () => {
+  it('settles sends on their receipt even when the store fails to delete their records, and reports it', async () => {
+    class NoDeletes extends MemoryStore {
+      override async delete(key: string) {
+        if (key.startsWith('outbox/e/')) throw new Error('EIO');
+        return super.delete(key);
+      }
+    }
+    const s = await sender(undefined, new NoDeletes());
+    const settled: number[] = [];
+    for (const n of [0, 1]) void s.messaging.send(s.peer, 'chat', { n }).then(() => settled.push(n));
+    await settle();
+    await s.receipt(0); // seq 1 is still out: seq 0's record is deleted, and that fails
+    expect(settled).toEqual([0]);
+    expect(s.errors.map((e) => e.code)).toEqual(['OPPIE_ERR_STORAGE']);
+    await s.receipt(1); // seq 0's record is tried again (and fails again); seq 1's stays as the record of the seqs
+    expect(settled).toEqual([0, 1]);
+    expect(s.errors.map((e) => e.code)).toEqual(['OPPIE_ERR_STORAGE', 'OPPIE_ERR_STORAGE']);
+    expect(s.outbox.pending(s.peer).map((e) => e.seq)).toEqual([0]);
+    s.messaging.close();
+  });
+
   it('measures a message sent after an idle spell from when it went, and still resends it when its receipt stalls', async () => {
     const s = await sender();
     await s.send(0);
