@@ -52,27 +52,20 @@ import {
   LOW_GAIN_COMPRESSION,
   type LowGainCompression,
   MemoryStore,
-  OppieClient,
-  type OppieClientOptions,
+  type OppieClient,
   type ReceiptOptions,
   type RtcImplementation,
 } from '@oppie/client-sdk';
 import { FileStore, type HeapTuning, tuneHeapForStreaming } from '@oppie/sidecar-sdk';
 import SimplePeer from 'simple-peer';
-import WebSocket from 'ws';
-import {
-  BENCH_COMPRESSIONS,
-  type BenchCompression,
-  benchCompression,
-  isBenchCompression,
-} from './bench-compression.js';
+import { BENCH_COMPRESSIONS, type BenchCompression, isBenchCompression } from './bench-compression.js';
 import { spawnServer } from './child.js';
 import { bundleStale, type ChromiumSetup, chromiumMissing, chromiumSetup } from './chromium-setup.js';
-import { frameCryptoOf } from './frame-backend.js';
 import { type Pinning, pinSelf, planPinning } from './pin.js';
 import { ReceiverProcess } from './receiver-process.js';
 import { relayOverridesJson } from './relay-overrides.js';
 import { machineInfo } from './report.js';
+import { benchClient } from './sdk-client.js';
 import { runOnShapedLink, shapedLinkRate } from './shaped-link.js';
 import { fmt, medianRun, quantile, table } from './stats.js';
 import { perMessage, type RunTimes, startRun, timeSends } from './thread-time.js';
@@ -101,20 +94,11 @@ function client(
   receipts?: ReceiptOptions,
   setup: SdkSetup = { compression: 'zlib', lowGain: 'auto' },
 ): Promise<OppieClient> {
-  return OppieClient.create({
-    ...(receipts !== undefined && { receipts }),
-    lowGainCompression: setup.lowGain,
-    relayUrl: url,
-    role,
-    name: `direct-bench-${role}`,
-    platform: {
-      WebSocket: WebSocket as unknown as NonNullable<OppieClientOptions['platform']>['WebSocket'],
-      storage,
-      // What a Node sidecar gets from sidecar-sdk's nodePlatform.
-      frameCrypto: frameCryptoOf('sidecar'),
-      compression: benchCompression(setup.compression),
-      ...(direct ? { rtc } : { rtc: undefined }),
-    },
+  return benchClient(url, role, storage, {
+    rtc: direct ? rtc : undefined,
+    receipts,
+    compression: setup.compression,
+    lowGain: setup.lowGain,
   });
 }
 

@@ -12,13 +12,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type KeyValueStore, MemoryStore, OppieClient, type OppieClientOptions } from '@oppie/client-sdk';
+import { type KeyValueStore, MemoryStore } from '@oppie/client-sdk';
 import { FileStore } from '@oppie/sidecar-sdk';
-import WebSocket from 'ws';
 import { spawnServer } from './child.js';
-import { frameCryptoOf } from './frame-backend.js';
 import { relayOverridesJson } from './relay-overrides.js';
 import { machineInfo } from './report.js';
+import { benchClient } from './sdk-client.js';
 import { fmt, quantile, table } from './stats.js';
 
 /** Storage calls on the outbox's keys, by kind. */
@@ -54,20 +53,6 @@ function counted(store: KeyValueStore, calls: Calls): KeyValueStore {
   };
 }
 
-function client(url: string, role: 'sidecar' | 'pwa', storage: KeyValueStore): Promise<OppieClient> {
-  return OppieClient.create({
-    relayUrl: url,
-    role,
-    name: `outbox-bench-${role}`,
-    platform: {
-      WebSocket: WebSocket as unknown as NonNullable<OppieClientOptions['platform']>['WebSocket'],
-      storage,
-      frameCrypto: frameCryptoOf('sidecar'),
-      rtc: undefined,
-    },
-  });
-}
-
 interface StoreRun {
   readonly store: string;
   readonly ms: readonly number[];
@@ -78,8 +63,8 @@ interface StoreRun {
 /** Pairs a sidecar on `storage` with a phone, then times `messages` sends one at a time. */
 async function run(url: string, name: string, storage: KeyValueStore, messages: number, bytes: number) {
   const calls: Calls = { frames: 0, counters: 0, deletes: 0 };
-  const sidecar = await client(url, 'sidecar', counted(storage, calls));
-  const phone = await client(url, 'pwa', new MemoryStore());
+  const sidecar = await benchClient(url, 'sidecar', counted(storage, calls));
+  const phone = await benchClient(url, 'pwa', new MemoryStore());
   try {
     await sidecar.register();
     await sidecar.connect();

@@ -8,6 +8,9 @@ import type { KeyValueStore } from '../platform.js';
 import { isSeq, keySegment, Serial, storageOp } from './internal.js';
 import { encodeEntry, encodeEntryBytes, readOutbox, SEQ_DIGITS } from './outbox-codec.js';
 
+/** Records of acknowledged entries whose delete failed that an outbox tries again, per peer (the newest ones). */
+export const STALE_TRACKED = 64;
+
 /** One application frame waiting for its end-to-end receipt. */
 export interface OutboxEntry {
   peer: string;
@@ -236,9 +239,11 @@ export class Outbox {
         this.totalEntries--;
         this.totalBytes -= e.bytes;
       }
-      // What is left of the stale records (a failed delete, tried again next time), and the one kept now.
-      const left = new Set(stale.filter((seq) => failedSeqs.has(seq)));
-      if (keep) left.add(highest);
+      // What is left of the stale records (a failed delete, tried again next time), and the one kept now. A store
+      // whose deletes keep failing would add one a receipt: only the newest STALE_TRACKED go again (the others stay
+      // in storage, and a restart sends them once more).
+      const failedStale = stale.filter((seq) => failedSeqs.has(seq));
+      const left = new Set([...failedStale, ...(keep ? [highest] : [])].slice(-STALE_TRACKED));
       if (left.size > 0) this.stale.set(peer, left);
       else this.stale.delete(peer);
       const failed = results.find((r) => r.status === 'rejected');

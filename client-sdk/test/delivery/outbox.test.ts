@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Outbox, type OutboxEntry } from '../../src/delivery/outbox.js';
+import { Outbox, type OutboxEntry, STALE_TRACKED } from '../../src/delivery/outbox.js';
 import { encodeEntry, encodeEntryBytes, parseEntry, parseEntryBytes } from '../../src/delivery/outbox-codec.js';
 import { MemoryStore } from '../../src/platform.js';
 import { FlakyStore, rejectsWith, textOnlyStore } from './helpers.js';
@@ -395,6 +395,28 @@ describe('Outbox', () => {
     await box.tidy();
     expect(await store.keys('outbox/e/')).toEqual([]);
     expect((await Outbox.open(store)).nextSeq('p')).toBe(3);
+  });
+
+  it('tries again only the newest stale records when deletes keep failing (bounded work a receipt)', async () => {
+    class NoDeletes extends MemoryStore {
+      deletes = 0;
+      override async delete(_key: string) {
+        this.deletes += 1;
+        throw new Error('EIO');
+      }
+    }
+    const store = new NoDeletes();
+    const box = await Outbox.open(store);
+    for (let i = 0; i < 200; i++) {
+      const e = entry(box, 'p');
+      await box.add(e);
+      await box.acknowledge('p', e.seq).catch(() => {});
+    }
+    store.deletes = 0;
+    await box.add(entry(box, 'p'));
+    await rejectsWith(box.acknowledge('p', 200), 'OPPIE_ERR_STORAGE');
+    expect(store.deletes).toBe(STALE_TRACKED);
+    expect(box.size.entries).toBe(0);
   });
 
   it('waits for the adds an acknowledgment covers, not for later ones', async () => {
