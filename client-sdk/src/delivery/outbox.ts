@@ -220,10 +220,7 @@ export class Outbox {
       const next = highest + 1;
       const highestStays = highest > upToSeq && queued?.has(highest) === true;
       const keep = upToSeq === highest && queued?.has(highest) === true;
-      if (!highestStays && !keep && (this.persistedCounters.get(peer) ?? -1) < next) {
-        await storageOp('saving the outbox counter', () => this.store.set(this.counterKey(peer), String(next)));
-        this.persistedCounters.set(peer, next);
-      }
+      if (!highestStays && !keep) await this.saveCounter(peer, next);
       // Stale records go now: a queued entry, the newly kept record or the counter proves their seqs.
       const gone = [...done.filter((e) => !(keep && e.seq === highest)).map((e) => e.seq), ...stale];
       // All at once: a durable store shares one directory sync among deletes in flight together (FileStore). An
@@ -268,10 +265,7 @@ export class Outbox {
         try {
           // A record added after them proves their seqs by itself; otherwise the counter takes over.
           const next = Math.max(...seqs) + 1;
-          if ((this.highestAdded.get(peer) ?? -1) < next && (this.persistedCounters.get(peer) ?? -1) < next) {
-            await storageOp('saving the outbox counter', () => this.store.set(this.counterKey(peer), String(next)));
-            this.persistedCounters.set(peer, next);
-          }
+          if ((this.highestAdded.get(peer) ?? -1) < next) await this.saveCounter(peer, next);
           for (const seq of [...seqs]) {
             await storageOp('removing from the outbox', () => this.store.delete(this.entryKey(peer, seq)));
             seqs.delete(seq);
@@ -283,6 +277,13 @@ export class Outbox {
       }
       if (first !== undefined) throw first;
     });
+  }
+
+  /** Writes `next` as the peer's counter unless a value as high is written already. */
+  private async saveCounter(peer: string, next: number): Promise<void> {
+    if ((this.persistedCounters.get(peer) ?? -1) >= next) return;
+    await storageOp('saving the outbox counter', () => this.store.set(this.counterKey(peer), String(next)));
+    this.persistedCounters.set(peer, next);
   }
 
   /**
