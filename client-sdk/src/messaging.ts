@@ -477,7 +477,11 @@ export class Messaging {
     return json.length <= LOW_GAIN_SKIP_MAX_BYTES && this.d.direct?.onLan?.(to) === true;
   }
 
-  /** Seals and persists every frame of one message; returns a wait for its end-to-end receipt. */
+  /**
+   * Seals every frame of one message and starts persisting it; returns a wait for its end-to-end receipt. The chain
+   * moves on to the next message once the writes are started: the outbox overlaps them, and queues (so sends) each
+   * frame once it and every frame before it are stored.
+   */
   private async enqueue(
     to: string,
     type: ApplicationType,
@@ -489,49 +493,58 @@ export class Messaging {
     if (session === undefined) throw new OppieError('OPPIE_ERR_NOT_PAIRED', `${to} is not a paired device`);
     const frames = await prepared;
     if (this.closed) throw new OppieError('OPPIE_ERR_CLOSED');
-    let lastSeq = -1;
-    let firstSeq = -1;
-    let firstId = '';
-    const added: OutboxEntry[] = [];
-    try {
-      for (const plain of frames) {
-        const seq = this.d.outbox.nextSeq(to);
-        const id = this.newId(type);
-        const sealed = session.sealBytes({ from: this.d.deviceId, to, type, id, seq }, plain, SEALED_HEADROOM);
-        const entry: OutboxEntry = {
-          peer: to,
-          id,
-          type,
-          seq,
-          // What the frame's path sends: the relay its text, an open channel its bytes (kept off the JS heap until
-          // the receipt, and stored as they are where the store takes bytes); the text is made only if a path needs it.
-          payload: this.d.direct?.isDirect(to) === true ? sealed : this.codec.encode(sealed),
-          createdAt: this.d.platform.now(),
-          // What the frame weighs in the outbox whatever its form: the length of its text, made or not.
-          bytes: b64Length(sealed.byteLength, false),
-          ...(priority && { priority }),
-        };
-        await this.d.outbox.add(entry, () => this.codec.encode(sealed));
-        added.push(entry);
-        this.pump(to, { seq, payload: entry.payload });
-        if (firstSeq < 0) {
-          firstSeq = seq;
-          firstId = id;
-        }
-        lastSeq = seq;
-      }
-    } catch (err) {
+    const adds: Array<Promise<OutboxEntry>> = [];
+    for (const plain of frames) {
+      const seq = this.d.outbox.nextSeq(to);
+      const id = this.newId(type);
+      const sealed = session.sealBytes({ from: this.d.deviceId, to, type, id, seq }, plain, SEALED_HEADROOM);
+      const entry: OutboxEntry = {
+        peer: to,
+        id,
+        type,
+        seq,
+        // What the frame's path sends: the relay its text, an open channel its bytes (kept off the JS heap until
+        // the receipt, and stored as they are where the store takes bytes); the text is made only if a path needs it.
+        payload: this.d.direct?.isDirect(to) === true ? sealed : this.codec.encode(sealed),
+        createdAt: this.d.platform.now(),
+        // What the frame weighs in the outbox whatever its form: the length of its text, made or not.
+        bytes: b64Length(sealed.byteLength, false),
+        ...(priority && { priority }),
+      };
+      const adding = this.d.outbox.add(entry, () => this.codec.encode(sealed));
+      adds.push(
+        adding.then(() => {
+          this.pump(to, { seq, payload: entry.payload });
+          return entry;
+        }),
+      );
+      // A full outbox refuses a frame at once: the message's later frames are not tried (one would take its seq).
+      if (await refusedNow(adding)) break;
+    }
+    const stored = this.stored(to, adds);
+    stored.catch(() => {}); // observed by send()
+    return () => stored;
+  }
+
+  /** Waits for one message's frames to be queued; then for its receipt. */
+  private async stored(to: string, adds: Array<Promise<OutboxEntry>>): Promise<void> {
+    const results = await Promise.allSettled(adds);
+    const added = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) {
       // A message is all or nothing: chunks already queued become void, so the peer does not wait for the rest.
       for (const e of added) await this.replaceWithVoid(e).catch(() => {});
-      throw err;
+      throw failed.reason;
     }
-    if (frames.length > 1) {
+    const first = added[0] as OutboxEntry;
+    const lastSeq = (added[added.length - 1] as OutboxEntry).seq;
+    if (added.length > 1) {
       const list = this.outgoing.get(to) ?? [];
-      list.push({ id: firstId, first: firstSeq, last: lastSeq, reported: 0 });
+      list.push({ id: first.id, first: first.seq, last: lastSeq, reported: 0 });
       this.outgoing.set(to, list);
     }
     if (this.closed) throw new OppieError('OPPIE_ERR_CLOSED', 'closed while sending; the message stays in the outbox');
-    const settled = new Promise<void>((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       let byPeer = this.waiting.get(to);
       if (byPeer === undefined) {
         byPeer = new Map();
@@ -539,7 +552,6 @@ export class Messaging {
       }
       byPeer.set(lastSeq, { resolve, reject });
     });
-    return () => settled;
   }
 
   /** Frames are handled one at a time, in arrival order: decryption, inbox and app delivery never interleave. */
@@ -655,9 +667,11 @@ export class Messaging {
     if (f.type === 'receipt') {
       ackToRelay(f);
       const { upTo } = decodeReceipt(textDecoder.decode(plain));
-      // The peer has every frame up to `upTo`: their sends settle whatever the store says. A record it failed to
-      // delete is tried again by a later acknowledgment (and after a restart goes once more, a duplicate the peer drops).
-      await this.d.outbox.acknowledge(from, upTo).catch((err: unknown) => this.report(err));
+      // The peer has every frame up to `upTo`: their sends settle whatever the store says, without waiting for their
+      // records' deletes (this chain handles every frame from the peer). A record it failed to delete is tried again
+      // by a later acknowledgment (and after a restart goes once more, a duplicate the peer drops).
+      const report = (err: unknown) => this.report(err);
+      await this.d.outbox.acknowledge(from, upTo, report).catch(report);
       if ((this.low.get(from) ?? -1) <= upTo) {
         this.low.set(from, upTo + 1);
         this.moved(from);
@@ -1108,4 +1122,17 @@ export class Messaging {
     // its place, so a restart does not send it again.
     await this.d.outbox.tidy().catch((err: unknown) => this.report(err));
   }
+}
+
+/**
+ * Whether `p` is rejected already: the reaction attached here is queued before the await's continuation, so a promise
+ * rejected at once (a frame the outbox refused on the spot) is told apart from one still under way.
+ */
+async function refusedNow(p: Promise<unknown>): Promise<boolean> {
+  let refused = false;
+  p.catch(() => {
+    refused = true;
+  });
+  await null;
+  return refused;
 }

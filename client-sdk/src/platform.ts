@@ -44,6 +44,14 @@ export interface KeyValueStore {
   setBytes?(key: string, value: Uint8Array): Promise<void>;
   /** The bytes under `key` (a value set as text: its UTF-8 bytes), in an array of the caller's. */
   getBytes?(key: string): Promise<Uint8Array | undefined>;
+  /**
+   * Deletes `keys` one after another in their order, stopping at the first failure, and settles once the deletes are
+   * durable, with how many keys are gone (a missing key counts) and the failure that stopped it, if any. After a
+   * crash the keys gone must be a prefix of `keys`: offer it only where storage keeps deletes in order (a journaling
+   * file system does for one directory). The outbox deletes acknowledged frames with it, one durable sync for a
+   * receipt's frames; without it, it awaits each `delete` in turn.
+   */
+  deleteInOrder?(keys: readonly string[]): Promise<{ deleted: number; error?: unknown }>;
 }
 
 export interface Timers {

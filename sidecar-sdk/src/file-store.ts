@@ -144,6 +144,37 @@ export class FileStore implements KeyValueStore {
     }
   }
 
+  /**
+   * Deletes `keys` in their order, stopping at the first failure, with one directory sync for them all (see
+   * `KeyValueStore.deleteInOrder`): unlinks in one directory reach the journal of ext4 or XFS in the order they were
+   * made, so after a crash the keys gone are a prefix of `keys`. The outbox deletes the frames a receipt settles with
+   * it: one at a time with a sync each, a receipt's deletes took longer than the frames' writes (bench/RESULTS.md,
+   * 2026-12-03).
+   */
+  async deleteInOrder(keys: readonly string[]): Promise<{ deleted: number; error?: unknown }> {
+    let deleted = 0;
+    let error: unknown;
+    for (const key of keys) {
+      try {
+        await unlink(await this.pathOf(key));
+      } catch (err) {
+        if (!isNotFound(err)) {
+          error = storageError(`cannot delete key ${JSON.stringify(key)} in ${this.dir}`, err);
+          break;
+        }
+      }
+      deleted += 1;
+    }
+    if (deleted === 0) return { deleted, error };
+    try {
+      await this.syncDir();
+    } catch (err) {
+      // Which of them a crash would bring back is unknown: none counts as gone (deleting them again is harmless).
+      return { deleted: 0, error: storageError(`cannot sync ${this.dir}`, err) };
+    }
+    return error === undefined ? { deleted } : { deleted, error };
+  }
+
   async keys(prefix: string): Promise<string[]> {
     await this.ensureDir();
     let names: string[];

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OppieError } from '@oppie/client-sdk';
@@ -65,6 +65,26 @@ describe('FileStore', () => {
     await Promise.all(keys.map((key) => store.set(key, `v${key}`)));
     const reader = new FileStore(dir);
     for (const key of keys) expect(await reader.get(key)).toBe(`v${key}`);
+  });
+
+  it('deletes keys in order with one directory sync, stopping at the first failure (deleteInOrder)', async () => {
+    const dir = join(root, 'data');
+    const store = new FileStore(dir);
+    for (const key of ['a', 'b', 'c', 'x']) await store.set(key, key);
+    let syncs = store.dirSyncs;
+    expect(await store.deleteInOrder(['a', 'missing', 'b'])).toEqual({ deleted: 3 }); // a missing key counts
+    expect(store.dirSyncs - syncs).toBe(1);
+    // A key whose file cannot be unlinked (a directory stands there): the keys after it stay.
+    await mkdir(join(dir, encodeKey('bad')));
+    syncs = store.dirSyncs;
+    const { deleted, error } = await store.deleteInOrder(['c', 'bad', 'x']);
+    expect(deleted).toBe(1);
+    expect((error as OppieError).code).toBe('OPPIE_ERR_STORAGE');
+    expect(store.dirSyncs - syncs).toBe(1); // what it did delete is durable
+    expect((await new FileStore(dir).keys('')).sort()).toEqual(['bad', 'x']);
+    syncs = store.dirSyncs;
+    expect((await store.deleteInOrder(['bad'])).deleted).toBe(0);
+    expect(store.dirSyncs - syncs).toBe(0);
   });
 
   it('creates the directory 0700 (tightening an existing one) and files 0600', async () => {

@@ -28,6 +28,30 @@ export class Serial {
   }
 }
 
+/**
+ * Runs async tasks with at most `limit` under way at once; the rest start in call order as slots free up. The outbox
+ * overlaps its frames' writes through one: a durable store's syncs then serve several writes at a time.
+ */
+export class Slots {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<R>(task: () => Promise<R>): Promise<R> {
+    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.running += 1;
+    try {
+      return await task();
+    } finally {
+      // The slot passes straight to the next in line, or is given back.
+      const next = this.waiting.shift();
+      if (next !== undefined) next();
+      else this.running -= 1;
+    }
+  }
+}
+
 /** Awaits a storage call, turning any failure into `OPPIE_ERR_STORAGE` with the original error as `cause`. */
 export async function storageOp<R>(what: string, op: () => Promise<R>): Promise<R> {
   try {

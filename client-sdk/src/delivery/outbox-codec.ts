@@ -7,6 +7,13 @@ import type { OutboxEntry } from './outbox.js';
 export const SEQ_DIGITS = 16;
 const PRIORITIES = new Set(['high', 'normal', 'low']);
 const NEWLINE = 0x0a;
+/**
+ * Field of a record's metadata (`"o":1`) saying an outbox that deletes records in seq order wrote it (every outbox
+ * since its writes overlap; bench/RESULTS.md, 2026-12-03). Among such records a missing seq below one can only be a
+ * frame whose write never finished, so `Outbox.open` drops what follows it; below a record without it, a missing seq
+ * may be an acknowledged frame an older outbox deleted out of order, and nothing is dropped.
+ */
+export const ORDERED = 'o';
 // ignoreBOM: a payload that starts with U+FEFF keeps it.
 const utf8 = { encoder: new TextEncoder(), decoder: new TextDecoder('utf-8', { ignoreBOM: true }) };
 
@@ -29,7 +36,7 @@ export function encodeEntry(entry: OutboxEntry, spell?: () => string): string {
   const { payload, ...meta } = entry;
   const spelled = typeof payload === 'string' ? payload : spell?.();
   if (spelled === undefined) throw new RangeError('an outbox entry whose payload is bytes needs the text they spell');
-  return `${JSON.stringify(meta)}\n${spelled}`;
+  return `${JSON.stringify({ ...meta, [ORDERED]: 1 })}\n${spelled}`;
 }
 
 /**
@@ -40,7 +47,7 @@ export function encodeEntry(entry: OutboxEntry, spell?: () => string): string {
  */
 export function encodeEntryBytes(entry: OutboxEntry & { payload: Uint8Array }, into?: Uint8Array): Uint8Array {
   const { payload, ...meta } = entry;
-  const head = `${JSON.stringify({ ...meta, raw: 1 })}\n`;
+  const head = `${JSON.stringify({ ...meta, raw: 1, [ORDERED]: 1 })}\n`;
   const most = head.length * 3 + payload.byteLength; // UTF-8 takes at most 3 bytes per UTF-16 unit
   // A new array has room to spare (16 KiB steps), so frames of about one size all fit the one a caller keeps.
   const out = into !== undefined && into.byteLength >= most ? into : new Uint8Array(Math.ceil(most / 16_384) * 16_384);
@@ -54,39 +61,57 @@ export function encodeEntryBytes(entry: OutboxEntry & { payload: Uint8Array }, i
  * as bytes (the record's array, the caller's), or a text record's UTF-8, read as {@link parseEntry} reads its text.
  */
 export function parseEntryBytes(raw: Uint8Array | undefined, peer: string, seq: number): OutboxEntry | undefined {
-  if (raw === undefined) return undefined;
-  const split = raw.indexOf(NEWLINE);
-  if (split < 0) return parseEntry(utf8.decoder.decode(raw), peer, seq);
-  let meta: unknown;
-  try {
-    meta = JSON.parse(utf8.decoder.decode(raw.subarray(0, split)));
-  } catch {
-    return undefined; // unparseable JSON counts as corrupt
-  }
-  if (typeof meta !== 'object' || meta === null || (meta as { raw?: unknown }).raw !== 1)
-    return parseEntry(utf8.decoder.decode(raw), peer, seq);
-  const { raw: _, ...fields } = meta as Record<string, unknown>;
-  const entry = checkEntry({ ...fields, payload: '' }, peer, seq);
-  return entry === undefined ? undefined : { ...entry, payload: raw.subarray(split + 1) };
+  return recordOfBytes(raw, peer, seq).entry;
 }
 
 /** Validates a stored entry against its key; `undefined` means corrupt. */
 export function parseEntry(raw: string | undefined, peer: string, seq: number): OutboxEntry | undefined {
+  return recordOfText(raw, peer, seq).entry;
+}
+
+/** A record read back: its entry (undefined when unreadable), and whether it carries {@link ORDERED}. */
+interface StoredRecord {
+  readonly entry: OutboxEntry | undefined;
+  readonly ordered: boolean;
+}
+const UNREADABLE: StoredRecord = { entry: undefined, ordered: false };
+
+function recordOfBytes(raw: Uint8Array | undefined, peer: string, seq: number): StoredRecord {
+  if (raw === undefined) return UNREADABLE;
+  const split = raw.indexOf(NEWLINE);
+  if (split < 0) return recordOfText(utf8.decoder.decode(raw), peer, seq);
+  let meta: unknown;
+  try {
+    meta = JSON.parse(utf8.decoder.decode(raw.subarray(0, split)));
+  } catch {
+    return UNREADABLE; // unparseable JSON counts as corrupt
+  }
+  if (typeof meta !== 'object' || meta === null || (meta as { raw?: unknown }).raw !== 1)
+    return recordOfText(utf8.decoder.decode(raw), peer, seq);
+  const { raw: _, [ORDERED]: ordered, ...fields } = meta as Record<string, unknown>;
+  const entry = checkEntry({ ...fields, payload: '' }, peer, seq);
+  return entry === undefined
+    ? UNREADABLE
+    : { entry: { ...entry, payload: raw.subarray(split + 1) }, ordered: ordered === 1 };
+}
+
+function recordOfText(raw: string | undefined, peer: string, seq: number): StoredRecord {
   const text = raw ?? '';
   const split = text.indexOf('\n');
   let v: unknown;
   try {
     v = JSON.parse(split < 0 ? text : text.slice(0, split));
   } catch {
-    return undefined; // unparseable JSON counts as corrupt
+    return UNREADABLE; // unparseable JSON counts as corrupt
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
-  const e = v as Record<string, unknown>;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return UNREADABLE;
+  const { [ORDERED]: ordered, ...e } = v as Record<string, unknown>;
   if (split >= 0) {
-    if ('payload' in e || 'raw' in e) return undefined; // the metadata of this layout holds neither
+    if ('payload' in e || 'raw' in e) return UNREADABLE; // the metadata of this layout holds neither
     e.payload = text.slice(split + 1);
   }
-  return checkEntry(e, peer, seq);
+  const entry = checkEntry(e, peer, seq);
+  return entry === undefined ? UNREADABLE : { entry, ordered: ordered === 1 };
 }
 
 /** `e` as an entry when every field is as {@link Outbox.add} writes it for this key, else undefined. */
@@ -108,7 +133,7 @@ function checkEntry(e: Record<string, unknown>, peer: string, seq: number): Outb
 export async function readOutbox(store: KeyValueStore, prefix: string) {
   const keys = await storageOp('listing the outbox', () => store.keys(prefix));
   let corrupt = 0;
-  const loaded: Array<[string, number, OutboxEntry | undefined]> = [];
+  const loaded: Array<[string, number, OutboxEntry | undefined, boolean]> = [];
   const counters: Array<[string, number]> = [];
   for (const key of keys) {
     const [kind, seg, seqText] = key.slice(prefix.length).split('/');
@@ -123,9 +148,9 @@ export async function readOutbox(store: KeyValueStore, prefix: string) {
     if (peer === undefined || !isSeq(n) || (kind !== 'e' && kind !== 'n')) corrupt++;
     else if (kind === 'n') counters.push([peer, n]);
     else {
-      const entry = typeof raw === 'string' ? parseEntry(raw, peer, n) : parseEntryBytes(raw, peer, n);
+      const { entry, ordered } = typeof raw === 'string' ? recordOfText(raw, peer, n) : recordOfBytes(raw, peer, n);
       if (entry === undefined) corrupt++;
-      loaded.push([peer, n, entry]);
+      loaded.push([peer, n, entry, ordered]);
     }
   }
   return { corrupt, loaded, counters };

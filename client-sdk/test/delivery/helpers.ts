@@ -39,3 +39,39 @@ export function textOnlyStore(store = new MemoryStore()): KeyValueStore {
     keys: (prefix) => store.keys(prefix),
   };
 }
+
+/** A MemoryStore that holds its writes or its deletes of entries (`held`) until `resume()`; counters go through. */
+export class HeldStore extends MemoryStore {
+  held: 'write' | 'delete' | undefined;
+  waiting: Array<() => void> = [];
+
+  resume(): void {
+    this.held = undefined;
+    for (const go of this.waiting.splice(0)) go();
+  }
+
+  private async gate(kind: 'write' | 'delete', key: string): Promise<void> {
+    if (this.held === kind && key.startsWith('outbox/e/')) await new Promise<void>((go) => this.waiting.push(go));
+  }
+
+  override async set(key: string, value: string) {
+    await this.gate('write', key);
+    return super.set(key, value);
+  }
+
+  override async setBytes(key: string, value: Uint8Array) {
+    await this.gate('write', key);
+    return super.setBytes(key, value);
+  }
+
+  override async delete(key: string) {
+    await this.gate('delete', key);
+    return super.delete(key);
+  }
+}
+
+/** Waits (a macrotask at a time, at most a second) until `ready()`. */
+export async function until(ready: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !ready(); i++) await new Promise((resolve) => setTimeout(resolve, 1));
+  expect(ready()).toBe(true);
+}

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Outbox, type OutboxEntry, STALE_TRACKED } from '../../src/delivery/outbox.js';
+import { Outbox, type OutboxEntry, WRITES_IN_FLIGHT } from '../../src/delivery/outbox.js';
 import { encodeEntry, encodeEntryBytes, parseEntry, parseEntryBytes } from '../../src/delivery/outbox-codec.js';
 import { MemoryStore } from '../../src/platform.js';
-import { FlakyStore, rejectsWith, textOnlyStore } from './helpers.js';
+import { FlakyStore, HeldStore, rejectsWith, textOnlyStore, until } from './helpers.js';
 
 const entry = (box: Outbox, peer: string, bytes = 10): OutboxEntry => {
   const seq = box.nextSeq(peer);
@@ -237,7 +237,7 @@ describe('Outbox', () => {
     expect((await Outbox.open(store)).pending().map((e) => `${e.peer}${e.seq}`)).toEqual(['q1']);
   });
 
-  it('deletes what a receipt settles all at once: one failed delete keeps only its entry, and throws', async () => {
+  it('deletes what a receipt settles in seq order, stopping at the first failure, and tries again from there', async () => {
     class OneBadKey extends MemoryStore {
       bad = '';
       override async delete(key: string) {
@@ -250,13 +250,16 @@ describe('Outbox', () => {
     for (let i = 0; i < 4; i++) await box.add(entry(box, 'p'));
     store.bad = (await store.keys('outbox/e/')).sort()[1] ?? '';
     await rejectsWith(box.acknowledge('p', 3), 'OPPIE_ERR_STORAGE');
-    expect(box.pending('p').map((e) => e.seq)).toEqual([1]);
-    expect(box.size).toEqual({ entries: 1, bytes: 10 });
-    // Seq 3's record stays as the record of the seqs used (and goes again after a restart).
-    expect((await Outbox.open(store)).pending('p').map((e) => e.seq)).toEqual([1, 3]);
+    // The receipt settles them all; seq 0's record went, seq 1's failed, and seq 2's was not tried (no gap below 3).
+    expect(box.size).toEqual({ entries: 0, bytes: 0 });
+    expect((await store.keys('outbox/e/')).length).toBe(3);
+    expect((await Outbox.open(store)).pending('p').map((e) => e.seq)).toEqual([1, 2, 3]);
     store.bad = '';
-    expect((await box.acknowledge('p', 3)).map((e) => e.seq)).toEqual([1]);
-    expect((await Outbox.open(store)).nextSeq('p')).toBe(4);
+    await box.add(entry(box, 'p'));
+    expect((await box.acknowledge('p', 4)).map((e) => e.seq)).toEqual([4]);
+    // Seqs 1-3 went with this receipt; seq 4's record stays as the record of the seqs used.
+    expect((await store.keys('outbox/e/')).length).toBe(1);
+    expect((await Outbox.open(store)).nextSeq('p')).toBe(5);
   });
 
   it('skips and counts corrupt records without losing the others or their seqs', async () => {
@@ -281,9 +284,11 @@ describe('Outbox', () => {
     await box.add(entry(box, 'p'));
     store.failWrites = true;
     await rejectsWith(box.add(entry(box, 'p')), 'OPPIE_ERR_STORAGE');
+    // The receipt settles seq 0 (the peer has it) though its record stays: the next acknowledgment tries it again.
     await rejectsWith(box.acknowledge('p', 0), 'OPPIE_ERR_STORAGE');
     await rejectsWith(box.acknowledge('p', Number.MAX_SAFE_INTEGER), 'OPPIE_ERR_STORAGE'); // the counter's write
-    expect(box.size.entries).toBe(2);
+    expect(box.pending('p').map((e) => e.seq)).toEqual([1]);
+    expect((await store.keys('outbox/e/')).length).toBe(2);
     expect(box.nextSeq('p')).toBe(2);
   });
 
@@ -306,9 +311,9 @@ describe('Outbox', () => {
     for (let i = 0; i < 3; i++) await box.add(entry(box, 'p'));
     store.held = 'delete';
     const acked = box.acknowledge('p', 1);
-    await until(() => store.waiting.length === 2);
+    await until(() => store.waiting.length === 1); // deletes go one at a time, in seq order
     await box.add(entry(box, 'p')); // its write is not held: it must not queue behind the deletes
-    expect(box.pending('p').map((e) => e.seq)).toEqual([0, 1, 2, 3]);
+    expect(box.pending('p').map((e) => e.seq)).toEqual([2, 3]); // the receipt settled seqs 0 and 1 at once
     store.resume();
     expect((await acked).map((e) => e.seq)).toEqual([0, 1]);
 
@@ -397,7 +402,7 @@ describe('Outbox', () => {
     expect((await Outbox.open(store)).nextSeq('p')).toBe(3);
   });
 
-  it('tries again only the newest stale records when deletes keep failing (bounded work a receipt)', async () => {
+  it('tries one delete a receipt while deletes keep failing (bounded work), and keeps one range of records', async () => {
     class NoDeletes extends MemoryStore {
       deletes = 0;
       override async delete(_key: string) {
@@ -415,8 +420,9 @@ describe('Outbox', () => {
     store.deletes = 0;
     await box.add(entry(box, 'p'));
     await rejectsWith(box.acknowledge('p', 200), 'OPPIE_ERR_STORAGE');
-    expect(store.deletes).toBe(STALE_TRACKED);
+    expect(store.deletes).toBe(1); // the lowest: nothing above it may go before it does
     expect(box.size.entries).toBe(0);
+    expect((await store.keys('outbox/e/')).length).toBe(201);
   });
 
   it('waits for the adds an acknowledgment covers, not for later ones', async () => {
@@ -435,6 +441,156 @@ describe('Outbox', () => {
     store.resume();
     await second;
     expect(box.pending('p').map((e) => e.seq)).toEqual([1]);
+  });
+
+  it('overlaps the writes of adds, and queues each once it and every add before it are stored', async () => {
+    const store = new HeldStore();
+    const box = await Outbox.open(store);
+    store.held = 'write';
+    const order: number[] = [];
+    const adds = [0, 1, 2].map(() => {
+      const e = entry(box, 'p');
+      return box.add(e).then(() => order.push(e.seq));
+    });
+    await until(() => store.waiting.length === 3); // all three writes under way at once
+    const [first, ...later] = store.waiting.splice(0);
+    for (const go of later) go();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(order).toEqual([]); // stored, but seq 0 is not: nothing after it may go
+    expect(box.pending('p')).toEqual([]);
+    expect(box.size).toEqual({ entries: 0, bytes: 0 });
+    first?.();
+    await Promise.all(adds);
+    expect(order).toEqual([0, 1, 2]);
+    expect(box.pending('p').map((e) => e.seq)).toEqual([0, 1, 2]);
+  });
+
+  it(`has at most WRITES_IN_FLIGHT (${WRITES_IN_FLIGHT}) writes under way, the rest starting in call order`, async () => {
+    const store = new HeldStore();
+    const box = await Outbox.open(store);
+    store.held = 'write';
+    const adds = Array.from({ length: WRITES_IN_FLIGHT + 4 }, () => box.add(entry(box, 'p')));
+    await until(() => store.waiting.length === WRITES_IN_FLIGHT);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(store.waiting.length).toBe(WRITES_IN_FLIGHT);
+    store.waiting.shift()?.();
+    await until(() => store.waiting.length === WRITES_IN_FLIGHT); // one done: the next one starts
+    store.resume();
+    await Promise.all(adds);
+    expect(box.pending('p').map((e) => e.seq)).toEqual(Array.from({ length: WRITES_IN_FLIGHT + 4 }, (_, i) => i));
+  });
+
+  it('counts adds under way against the bounds', async () => {
+    const store = new HeldStore();
+    const box = await Outbox.open(store, { maxEntries: 2 });
+    store.held = 'write';
+    const adds = [box.add(entry(box, 'p')), box.add(entry(box, 'p'))];
+    await rejectsWith(box.add(entry(box, 'p')), 'OPPIE_ERR_OUTBOX_FULL');
+    expect(box.nextSeq('p')).toBe(2); // the refused seq was given back
+    store.resume();
+    await Promise.all(adds);
+  });
+
+  it('fails an add whose write fails and every later add of the peer, deletes their records, and gives the seqs back', async () => {
+    class FailsOne extends HeldStore {
+      failing = '';
+      override async setBytes(key: string, value: Uint8Array) {
+        await super.setBytes(key, value); // the record lands, as a write that fails at its directory sync leaves it
+        if (key === this.failing) throw new Error('EIO');
+      }
+      override async set(key: string, value: string) {
+        await super.set(key, value);
+        if (key === this.failing) throw new Error('EIO');
+      }
+    }
+    const store = new FailsOne();
+    const box = await Outbox.open(store);
+    store.failing = 'outbox/e/q/0000000000000001';
+    store.held = 'write';
+    const adds = [0, 1, 2, 3].map(() => box.add(entry(box, 'q')));
+    const other = box.add(entry(box, 'other'));
+    const results = Promise.allSettled(adds);
+    await until(() => store.waiting.length === 5);
+    store.held = 'delete'; // the undo's deletes wait: meanwhile a new add of the peer fails at once
+    for (const go of store.waiting.splice(0)) go();
+    await until(() => store.waiting.length === 3); // seqs 1-3: their records landed
+    const during = entry(box, 'q');
+    const refused = await rejectsWith(box.add(during), 'OPPIE_ERR_STORAGE');
+    expect(String((refused.cause as Error).cause)).toContain('EIO');
+    store.resume();
+    const [r0, ...failed] = await results;
+    expect(r0?.status).toBe('fulfilled');
+    for (const r of failed) {
+      expect(r.status).toBe('rejected');
+      expect(((r as PromiseRejectedResult).reason as { code: string }).code).toBe('OPPIE_ERR_STORAGE');
+    }
+    await other; // another peer's frames are not held up
+    expect(box.pending('q').map((e) => e.seq)).toEqual([0]);
+    expect(box.size.entries).toBe(2);
+    expect(await store.keys('outbox/e/q/')).toEqual(['outbox/e/q/0000000000000000']);
+    expect(box.nextSeq('q')).toBe(1); // nothing after seq 0 went: its seq comes again
+  });
+
+  it('drops the records above a seq whose write never finished (a crash), and uses their seqs again', async () => {
+    const store = new MemoryStore();
+    const box = await Outbox.open(store);
+    for (let i = 0; i < 5; i++) await box.add(entry(box, 'p'));
+    await box.add(entry(box, 'other'));
+    await store.delete('outbox/e/p/0000000000000002'); // its write had not landed when the others had
+    const again = await Outbox.open(store);
+    expect(again.unfinished).toBe(2);
+    expect(again.pending('p').map((e) => e.seq)).toEqual([0, 1]);
+    expect(again.pending('other').map((e) => e.seq)).toEqual([0]);
+    expect((await store.keys('outbox/e/p/')).length).toBe(2);
+    expect(again.nextSeq('p')).toBe(2);
+  });
+
+  it('keeps the records above a missing seq when an outbox that deleted out of order wrote them', async () => {
+    const store = new MemoryStore();
+    for (const seq of [0, 2, 3]) {
+      const older = encodeEntry({ peer: 'p', id: `p-${seq}`, type: 'chat', seq, payload: 'x', createdAt: 1, bytes: 1 });
+      await store.set(`outbox/e/p/${String(seq).padStart(16, '0')}`, older.replace(',"o":1}', '}'));
+    }
+    const box = await Outbox.open(store);
+    expect(box.unfinished).toBe(0);
+    expect(box.pending('p').map((e) => e.seq)).toEqual([0, 2, 3]); // seq 1 was acknowledged: the peer has it
+    expect(box.nextSeq('p')).toBe(4);
+  });
+
+  it('fails to open with OPPIE_ERR_STORAGE when a record above an unfinished write cannot be deleted', async () => {
+    const store = new FlakyStore();
+    const box = await Outbox.open(store);
+    for (let i = 0; i < 3; i++) await box.add(entry(box, 'p'));
+    await store.delete('outbox/e/p/0000000000000001');
+    store.failWrites = true;
+    await rejectsWith(Outbox.open(store), 'OPPIE_ERR_STORAGE');
+    store.failWrites = false;
+    expect((await Outbox.open(store)).pending('p').map((e) => e.seq)).toEqual([0]);
+  });
+
+  it('deletes the records of receipts that come while a delete runs in one call after it (a store that deletes in order)', async () => {
+    class InOrder extends HeldStore {
+      calls: string[][] = [];
+      async deleteInOrder(keys: readonly string[]) {
+        this.calls.push(keys.map((k) => k.slice(-1)));
+        for (const key of keys) await this.delete(key);
+        return { deleted: keys.length };
+      }
+    }
+    const store = new InOrder();
+    const box = await Outbox.open(store);
+    for (let i = 0; i < 5; i++) await box.add(entry(box, 'p'));
+    store.held = 'delete';
+    const first = box.acknowledge('p', 0);
+    await until(() => store.waiting.length === 1);
+    const later = [box.acknowledge('p', 1), box.acknowledge('p', 2), box.acknowledge('p', 3)];
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(box.pending('p').map((e) => e.seq)).toEqual([4]); // the receipts settled; their deletes wait
+    store.resume();
+    expect((await first).map((e) => e.seq)).toEqual([0]);
+    expect((await Promise.all(later)).map((done) => done.map((e) => e.seq))).toEqual([[1], [2], [3]]);
+    expect(store.calls).toEqual([['0'], ['1', '2', '3']]);
+    expect((await store.keys('outbox/e/')).length).toBe(1);
   });
 
   it('settles once the adds and the acknowledgments beside them have', async () => {
@@ -457,42 +613,6 @@ describe('Outbox', () => {
     expect(box.pending('p').map((e) => e.seq)).toEqual([1, 2]);
   });
 });
-
-/** A MemoryStore that holds its writes or its deletes of entries (`held`) until `resume()`; counters go through. */
-class HeldStore extends MemoryStore {
-  held: 'write' | 'delete' | undefined;
-  waiting: Array<() => void> = [];
-
-  resume(): void {
-    this.held = undefined;
-    for (const go of this.waiting.splice(0)) go();
-  }
-
-  private async gate(kind: 'write' | 'delete', key: string): Promise<void> {
-    if (this.held === kind && key.startsWith('outbox/e/')) await new Promise<void>((go) => this.waiting.push(go));
-  }
-
-  override async set(key: string, value: string) {
-    await this.gate('write', key);
-    return super.set(key, value);
-  }
-
-  override async setBytes(key: string, value: Uint8Array) {
-    await this.gate('write', key);
-    return super.setBytes(key, value);
-  }
-
-  override async delete(key: string) {
-    await this.gate('delete', key);
-    return super.delete(key);
-  }
-}
-
-/** Waits (a macrotask at a time, at most a second) until `ready()`. */
-async function until(ready: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000 && !ready(); i++) await new Promise((resolve) => setTimeout(resolve, 1));
-  expect(ready()).toBe(true);
-}
 
 describe('outbox entry encoding', () => {
   const entries = fc.record(
@@ -521,7 +641,9 @@ describe('outbox entry encoding', () => {
 
   it('keeps the payload out of the JSON, and still reads entries stored as plain JSON', () => {
     const e = { peer: 'p', id: 'i', type: 'chat', seq: 1, payload: 'ab-_9Z\n{"x":1}', createdAt: 2, bytes: 6 };
-    expect(encodeEntry(e)).toBe('{"peer":"p","id":"i","type":"chat","seq":1,"createdAt":2,"bytes":6}\nab-_9Z\n{"x":1}');
+    expect(encodeEntry(e)).toBe(
+      '{"peer":"p","id":"i","type":"chat","seq":1,"createdAt":2,"bytes":6,"o":1}\nab-_9Z\n{"x":1}',
+    );
     expect(parseEntry(JSON.stringify(e), 'p', 1)).toEqual(e);
     expect(parseEntry(`${JSON.stringify(e)}\nab`, 'p', 1)).toBeUndefined();
     expect(parseEntry('[1]\nab', 'p', 1)).toBeUndefined();

@@ -16,6 +16,7 @@ import { type DirectChannel, Messaging } from '../../src/messaging.js';
 import { defaultPlatform, MemoryStore, type Timers } from '../../src/platform.js';
 import { type InboxValue, SEALED_BYTES, SEALED_HEADROOM } from '../../src/wire.js';
 import { NoSocket, pairedSessions } from '../paired-sessions.js';
+import { HeldStore, until } from './helpers.js';
 
 // mitt ships CommonJS typings; under NodeNext its default import is the module object (as in client.ts).
 const mitt = mittModule as unknown as typeof import('mitt').default;
@@ -113,7 +114,77 @@ describe('resending a window', () => {
     await s.receipt(1); // seq 0's record is tried again (and fails again); seq 1's stays as the record of the seqs
     expect(settled).toEqual([0, 1]);
     expect(s.errors.map((e) => e.code)).toEqual(['OPPIE_ERR_STORAGE', 'OPPIE_ERR_STORAGE']);
-    expect(s.outbox.pending(s.peer).map((e) => e.seq)).toEqual([0]);
+    expect(s.outbox.pending(s.peer)).toEqual([]);
+    expect((await s.store.keys('outbox/e/')).length).toBe(2); // tried again by the next receipt, or a restart resends
+    s.messaging.close();
+  });
+
+  it('overlaps the writes of consecutive sends, and sends each frame once it and every frame before it are stored', async () => {
+    const store = new HeldStore();
+    const s = await sender(undefined, store);
+    store.held = 'write';
+    const settled: number[] = [];
+    for (const n of [0, 1, 2]) void s.messaging.send(s.peer, 'chat', { n }).then(() => settled.push(n));
+    await until(() => store.waiting.length === 3); // the second and third sends did not wait for the first's write
+    const [first, ...later] = store.waiting.splice(0);
+    for (const go of later) go();
+    await settle();
+    expect(s.onRelay).toEqual([]); // seq 0 is not stored yet: nothing after it may go
+    first?.();
+    await until(() => s.onRelay.length === 3);
+    expect(chatSeqs(s.relayFrames)).toEqual([0, 1, 2]);
+    await s.receipt(2);
+    expect(settled).toEqual([0, 1, 2]);
+    s.messaging.close();
+  });
+
+  it("settles sends on their receipt without waiting for their records' deletes", async () => {
+    const store = new HeldStore();
+    const s = await sender(undefined, store);
+    const settled: number[] = [];
+    for (const n of [0, 1]) void s.messaging.send(s.peer, 'chat', { n }).then(() => settled.push(n));
+    await settle();
+    store.held = 'delete';
+    await s.receipt(0);
+    await until(() => store.waiting.length === 1); // seq 0's delete is under way, held
+    expect(settled).toEqual([0]);
+    await s.receipt(1); // the next receipt is handled meanwhile too
+    expect(settled).toEqual([0, 1]);
+    store.resume();
+    await s.outbox.settled();
+    expect((await store.keys('outbox/e/')).length).toBe(1); // seq 1's record stays as the record of the seqs used
+    s.messaging.close();
+  });
+
+  it('fails a send whose frame cannot be stored and the sends after it; the next send takes its seq', async () => {
+    class FailsOnce extends HeldStore {
+      failed = false;
+      override async set(key: string, value: string) {
+        await super.set(key, value);
+        if (!this.failed && key.startsWith('outbox/e/') && key.endsWith('/0000000000000001')) {
+          this.failed = true;
+          throw new Error('EIO');
+        }
+      }
+    }
+    const store = new FailsOnce();
+    const s = await sender(undefined, store);
+    store.held = 'write';
+    const results = [0, 1, 2].map((n) =>
+      s.messaging.send(s.peer, 'chat', { n }).then(
+        () => 'settled',
+        (err: OppieError) => err.code,
+      ),
+    );
+    await until(() => store.waiting.length === 3);
+    store.resume();
+    await until(() => s.onRelay.length === 1);
+    await s.receipt(0);
+    expect(await Promise.all(results)).toEqual(['settled', 'OPPIE_ERR_STORAGE', 'OPPIE_ERR_STORAGE']);
+    expect(s.outbox.pending(s.peer)).toEqual([]);
+    void s.messaging.send(s.peer, 'chat', { n: 3 }).catch(() => {});
+    await until(() => s.onRelay.length === 2);
+    expect(chatSeqs(s.relayFrames)).toEqual([0, 1]); // no gap the peer would wait on
     s.messaging.close();
   });
 
@@ -239,3 +310,8 @@ describe('resending a window', () => {
     s.messaging.close();
   });
 });
+
+/** The seqs of the chat frames sent on the relay, in the order they went. */
+function chatSeqs(frames: object[]): number[] {
+  return frames.flatMap((f) => ((f as { type?: string }).type === 'chat' ? [(f as { seq: number }).seq] : []));
+}
