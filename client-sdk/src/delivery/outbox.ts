@@ -265,8 +265,8 @@ export class Outbox {
    * A frame's write failed: that add and every later one of the peer (writing, or stored: none is queued yet) are
    * undone. Their records, any that reached storage, are deleted and their seqs given back, and only then do the adds
    * fail, so a send tried again at once gets a seq no record holds. A record whose delete fails is written over by the
-   * next frame given its seq; a crash before that brings it back, a frame the app was told failed (as a write that
-   * failed only at its directory sync always could).
+   * next frame given its seq; a crash before that brings it back (with those after it, if the failed one's own record
+   * stayed): frames the app was told failed, as a write that failed only at its directory sync always could.
    */
   private undo(peer: string, adds: PendingAdd[]): void {
     const [failed] = adds;
@@ -276,7 +276,9 @@ export class Outbox {
     for (const a of adds) this.unreserve(a.entry);
     const undone = (async () => {
       await Promise.all(adds.map((a) => a.written));
-      await Promise.allSettled(adds.map((a) => this.store.delete(this.entryKey(peer, a.entry.seq))));
+      // From the lowest, each delete durable before the next: after a crash partway the records left lie above a
+      // missing seq, which `open` drops. One that fails does not stop the others.
+      for (const a of adds) await this.store.delete(this.entryKey(peer, a.entry.seq)).catch(() => undefined);
       const first = Math.min(...adds.map((a) => a.entry.seq));
       if ((this.counters.get(peer) ?? 0) > first) this.counters.set(peer, first);
       this.undoing.delete(peer);
