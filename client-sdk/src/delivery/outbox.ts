@@ -114,7 +114,7 @@ export class Outbox {
    * settled, kept as the record of the seqs used (see `acknowledge`), and any from a failed delete on (deletes go in
    * seq order). No longer queued; the next acknowledgment deletes them from the lowest (all but a newly kept one).
    */
-  private readonly stale = new Map<string, { from: number; to: number }>();
+  private readonly stale = new Map<string, StaleRange>();
   /** Per peer, the deletion of acknowledged records under way (see `sweep`). */
   private readonly sweeps = new Map<string, Sweep>();
   private totalBytes = 0;
@@ -229,17 +229,29 @@ export class Outbox {
         ),
       );
     }
+    // With no record of the peer stored (none queued, none kept), a write ahead of the first one would leave, after a
+    // crash, records above a missing seq that `open` could not tell from acknowledged frames deleted: the adds behind
+    // the first wait for it to be stored. After that the record of the highest seq queued stays while later writes go
+    // (see `acknowledge`), so a missing seq above a stored record is always a write that never finished.
+    const first = queue[0];
+    const below = (this.entries.get(peer)?.size ?? 0) > 0 || this.stale.get(peer)?.kept === true;
     const add = new PendingAdd({ ...entry });
     queue.push(add);
     this.writing.set(peer, queue);
     this.reserved.entries += 1;
     this.reserved.bytes += entry.bytes;
-    void this.writes
-      .run(() => this.persist(entry, spell, 'adding to the outbox'))
-      .then(
-        () => add.wrote(),
-        (err: unknown) => add.wrote(err),
-      );
+    const write = () => this.writes.run(() => this.persist(entry, spell, 'adding to the outbox'));
+    const written =
+      below || first === undefined
+        ? write()
+        : first.written.then(() => {
+            if (first.state !== 'stored') throw new Error('an earlier frame to this peer was not stored');
+            return write();
+          });
+    void written.then(
+      () => add.wrote(),
+      (err: unknown) => add.wrote(err),
+    );
     this.track(add.written.then(() => this.advance(peer)));
     return add.promise;
   }
@@ -350,8 +362,9 @@ export class Outbox {
         this.totalBytes -= e.bytes;
       }
       // Their records join the peer's range of acknowledged records still stored, which `sweep` deletes in seq order.
-      const range = this.stale.get(peer) ?? { from: (done[0] as OutboxEntry).seq, to: -1 };
+      const range = this.stale.get(peer) ?? { from: (done[0] as OutboxEntry).seq, to: -1, kept: false };
       range.to = Math.max(range.to, done[done.length - 1]?.seq ?? -1);
+      range.kept = keep;
       this.stale.set(peer, range);
       return { done, last: keep ? range.to - 1 : range.to };
     });
@@ -406,7 +419,7 @@ export class Outbox {
    * Deletes the records of `range` from its lowest seq up to `last`, moving `range.from` past each one deleted: in one
    * call where the store deletes in order (`deleteInOrder`), else one `delete` after another.
    */
-  private async deleteRange(peer: string, range: { from: number; to: number }, last: number): Promise<void> {
+  private async deleteRange(peer: string, range: StaleRange, last: number): Promise<void> {
     const { deleteInOrder } = this.store;
     if (deleteInOrder !== undefined && range.from <= last) {
       const keys: string[] = [];
@@ -577,6 +590,13 @@ class PendingAdd {
     }
     this.done();
   }
+}
+
+/** A peer's acknowledged records still stored: seqs `from` to `to`, and whether `to` is kept as the record of the seqs. */
+interface StaleRange {
+  from: number;
+  to: number;
+  kept: boolean;
 }
 
 /** A record as `Outbox.open` finds it: its seq, its entry (undefined when unreadable), whether it is ORDERED. */

@@ -30,6 +30,15 @@ export class FlakyStore extends MemoryStore {
   }
 }
 
+/** A MemoryStore whose delete of one key (`bad`) fails. */
+export class BadKeyStore extends MemoryStore {
+  bad = '';
+  override async delete(key: string) {
+    if (key === this.bad) throw new Error('EIO');
+    return super.delete(key);
+  }
+}
+
 /** A store of text only: a MemoryStore without the bytes pair, as a store written for an older SDK is. */
 export function textOnlyStore(store = new MemoryStore()): KeyValueStore {
   return {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Outbox, type OutboxEntry, WRITES_IN_FLIGHT } from '../../src/delivery/outbox.js';
 import { encodeEntry, encodeEntryBytes, parseEntry, parseEntryBytes } from '../../src/delivery/outbox-codec.js';
 import { MemoryStore } from '../../src/platform.js';
-import { FlakyStore, HeldStore, rejectsWith, textOnlyStore, until } from './helpers.js';
+import { BadKeyStore, FlakyStore, HeldStore, rejectsWith, textOnlyStore, until } from './helpers.js';
 
 const entry = (box: Outbox, peer: string, bytes = 10): OutboxEntry => {
   const seq = box.nextSeq(peer);
@@ -238,14 +238,7 @@ describe('Outbox', () => {
   });
 
   it('deletes what a receipt settles in seq order, stopping at the first failure, and tries again from there', async () => {
-    class OneBadKey extends MemoryStore {
-      bad = '';
-      override async delete(key: string) {
-        if (key === this.bad) throw new Error('EIO');
-        return super.delete(key);
-      }
-    }
-    const store = new OneBadKey();
+    const store = new BadKeyStore();
     const box = await Outbox.open(store);
     for (let i = 0; i < 4; i++) await box.add(entry(box, 'p'));
     store.bad = (await store.keys('outbox/e/')).sort()[1] ?? '';
@@ -375,14 +368,7 @@ describe('Outbox', () => {
   });
 
   it('tries a stale record whose delete failed again at the next acknowledgment, and at tidy', async () => {
-    class BadKey extends MemoryStore {
-      bad = '';
-      override async delete(key: string) {
-        if (key === this.bad) throw new Error('EIO');
-        return super.delete(key);
-      }
-    }
-    const store = new BadKey();
+    const store = new BadKeyStore();
     const box = await Outbox.open(store);
     await box.add(entry(box, 'p'));
     await box.acknowledge('p', 0); // seq 0's record stays as the record of the seqs used
@@ -446,9 +432,10 @@ describe('Outbox', () => {
   it('overlaps the writes of adds, and queues each once it and every add before it are stored', async () => {
     const store = new HeldStore();
     const box = await Outbox.open(store);
+    await box.add(entry(box, 'p')); // seq 0: a stored record below the writes that overlap
     store.held = 'write';
     const order: number[] = [];
-    const adds = [0, 1, 2].map(() => {
+    const adds = [1, 2, 3].map(() => {
       const e = entry(box, 'p');
       return box.add(e).then(() => order.push(e.seq));
     });
@@ -456,18 +443,43 @@ describe('Outbox', () => {
     const [first, ...later] = store.waiting.splice(0);
     for (const go of later) go();
     await new Promise((resolve) => setTimeout(resolve, 5));
-    expect(order).toEqual([]); // stored, but seq 0 is not: nothing after it may go
-    expect(box.pending('p')).toEqual([]);
-    expect(box.size).toEqual({ entries: 0, bytes: 0 });
+    expect(order).toEqual([]); // stored, but seq 1 is not: nothing after it may go
+    expect(box.pending('p').map((e) => e.seq)).toEqual([0]);
+    expect(box.size).toEqual({ entries: 1, bytes: 10 });
     first?.();
     await Promise.all(adds);
-    expect(order).toEqual([0, 1, 2]);
-    expect(box.pending('p').map((e) => e.seq)).toEqual([0, 1, 2]);
+    expect(order).toEqual([1, 2, 3]);
+    expect(box.pending('p').map((e) => e.seq)).toEqual([0, 1, 2, 3]);
+  });
+
+  it('writes the first frame of a peer with no record stored alone: the adds behind it wait for it', async () => {
+    const store = new HeldStore();
+    const box = await Outbox.open(store);
+    store.held = 'write';
+    const adds = [0, 1, 2].map(() => box.add(entry(box, 'p')));
+    await until(() => store.waiting.length === 1);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(store.waiting.length).toBe(1); // a crash now leaves no record above a missing seq 0
+    store.waiting.shift()?.();
+    await until(() => store.waiting.length === 2); // seq 0 is stored: the other two go together
+    store.resume();
+    await Promise.all(adds);
+    // The same once a peer's records are all gone (given up on: the counter stands for them, no record).
+    await box.acknowledge('p', Number.MAX_SAFE_INTEGER);
+    store.held = 'write';
+    const again = [3, 4].map(() => box.add(entry(box, 'p')));
+    await until(() => store.waiting.length === 1);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(store.waiting.length).toBe(1);
+    store.resume();
+    await Promise.all(again);
+    expect(box.pending('p').map((e) => e.seq)).toEqual([3, 4]);
   });
 
   it(`has at most WRITES_IN_FLIGHT (${WRITES_IN_FLIGHT}) writes under way, the rest starting in call order`, async () => {
     const store = new HeldStore();
     const box = await Outbox.open(store);
+    await box.add(entry(box, 'p'));
     store.held = 'write';
     const adds = Array.from({ length: WRITES_IN_FLIGHT + 4 }, () => box.add(entry(box, 'p')));
     await until(() => store.waiting.length === WRITES_IN_FLIGHT);
@@ -477,7 +489,7 @@ describe('Outbox', () => {
     await until(() => store.waiting.length === WRITES_IN_FLIGHT); // one done: the next one starts
     store.resume();
     await Promise.all(adds);
-    expect(box.pending('p').map((e) => e.seq)).toEqual(Array.from({ length: WRITES_IN_FLIGHT + 4 }, (_, i) => i));
+    expect(box.pending('p').map((e) => e.seq)).toEqual(Array.from({ length: WRITES_IN_FLIGHT + 5 }, (_, i) => i));
   });
 
   it('counts adds under way against the bounds', async () => {
@@ -505,12 +517,15 @@ describe('Outbox', () => {
     }
     const store = new FailsOne();
     const box = await Outbox.open(store);
+    await box.add(entry(box, 'other'));
     store.failing = 'outbox/e/q/0000000000000001';
     store.held = 'write';
     const adds = [0, 1, 2, 3].map(() => box.add(entry(box, 'q')));
     const other = box.add(entry(box, 'other'));
     const results = Promise.allSettled(adds);
-    await until(() => store.waiting.length === 5);
+    await until(() => store.waiting.length === 2); // q's first frame goes alone (nothing of q stored yet)
+    store.waiting.shift()?.();
+    await until(() => store.waiting.length === 4); // seq 0 stored: seqs 1-3 go together
     store.held = 'delete'; // the undo's deletes wait: meanwhile a new add of the peer fails at once
     for (const go of store.waiting.splice(0)) go();
     await until(() => store.waiting.length === 1); // seq 1 first: the records of seqs 1-3 landed
@@ -526,7 +541,7 @@ describe('Outbox', () => {
     }
     await other; // another peer's frames are not held up
     expect(box.pending('q').map((e) => e.seq)).toEqual([0]);
-    expect(box.size.entries).toBe(2);
+    expect(box.size.entries).toBe(3);
     expect(await store.keys('outbox/e/q/')).toEqual(['outbox/e/q/0000000000000000']);
     expect(box.nextSeq('q')).toBe(1); // nothing after seq 0 went: its seq comes again
   });
