@@ -19,7 +19,7 @@ import {
 } from './delivery/chunker.js';
 import { type Compression, webCompression } from './delivery/compression.js';
 import type { Inbox } from './delivery/inbox.js';
-import { storageOp } from './delivery/internal.js';
+import { Slots, storageOp } from './delivery/internal.js';
 import type { Outbox, OutboxEntry } from './delivery/outbox.js';
 import { type Base64Codec, defaultBase64, packedJsonBytes, unpackJson } from './delivery/packed-strings.js';
 import { decodeReceipt, encodeReceipt } from './delivery/receipt.js';
@@ -433,9 +433,7 @@ export class Messaging {
   private async chunked(json: Uint8Array, to: string, packed: boolean): Promise<Uint8Array[]> {
     // A slot first: a burst of large sends holds at most PREPARE_AHEAD compressions (memory, zlib's thread pool that
     // file writes share) in progress; the rest wait their turn in call order.
-    if (this.preparing >= PREPARE_AHEAD) await new Promise<void>((resolve) => this.prepareQueue.push(resolve));
-    else this.preparing += 1;
-    try {
+    return this.preparing.run(async () => {
       // Decided when compression starts: a message prepared for one path and sent on another is still whole either way.
       const hints = { skipLowGain: this.skipsLowGain(to, json) };
       const chunks = await splitPayload(json, {
@@ -453,12 +451,7 @@ export class Messaging {
       )
         return [encodeChunkInPlace(only)];
       return chunks.map(encodeChunk);
-    } finally {
-      // The slot passes straight to the next in line, or is given back.
-      const next = this.prepareQueue.shift();
-      if (next !== undefined) next();
-      else this.preparing -= 1;
-    }
+    });
   }
 
   /**
@@ -1027,8 +1020,7 @@ export class Messaging {
 
   private receiptTimer: unknown;
   /** Large messages being prepared (compressed) now, and those waiting for a slot, in call order. */
-  private preparing = 0;
-  private readonly prepareQueue: Array<() => void> = [];
+  private readonly preparing = new Slots(PREPARE_AHEAD);
   /** When the scheduled receipts go (platform clock), and frames delivered since the last receipts went. */
   private receiptAt = 0;
   private unreceipted = 0;

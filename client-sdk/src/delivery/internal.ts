@@ -30,7 +30,8 @@ export class Serial {
 
 /**
  * Runs async tasks with at most `limit` under way at once; the rest start in call order as slots free up. The outbox
- * overlaps its frames' writes through one: a durable store's syncs then serve several writes at a time.
+ * overlaps its frames' writes through one (a durable store's syncs then serve several writes at a time), and
+ * messaging bounds the large messages it compresses at once.
  */
 export class Slots {
   private running = 0;

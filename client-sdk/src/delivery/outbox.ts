@@ -62,9 +62,10 @@ export interface OutboxOptions {
  * Adds write their records up to {@link WRITES_IN_FLIGHT} at a time (a durable store's syncs then serve several), and
  * join the queue in call order: an add settles, and its frame can be sent, only once its record and those of every
  * add of the peer before it are stored. When a write fails, that add and every later one of the peer fail, their
- * records deleted and their seqs given back. Records are deleted in seq order, stopping at the first failure, so after
- * a crash a missing seq below a stored record means a write that never finished: {@link Outbox.open} drops the records
- * above it (their frames never went) and reuses their seqs.
+ * records deleted and their seqs given back. Records are deleted in seq order, stopping at the first failure, and the
+ * first frame to a peer with no record stored is written alone, so after a crash a missing seq below a stored record
+ * means a write that never finished: {@link Outbox.open} drops the records above it (their frames never went) and
+ * reuses their seqs.
  *
  * Acknowledgments and replacements run one at a time beside the adds, since they touch only entries already queued
  * (an acknowledgment that reaches past them, as giving up on a peer does, waits for the adds under way). On a durable
