@@ -201,6 +201,8 @@ export class Messaging {
   /** Outgoing chunked messages by peer: their seq range, for `transfer` progress events as receipts arrive. */
   private readonly outgoing = new Map<string, Array<{ id: string; first: number; last: number; reported: number }>>();
   private relayAcks: Map<string, string[]> | undefined;
+  /** Sends whose frames are not all queued yet (or being voided after a failure), which close() waits for. */
+  private readonly storing = new Set<Promise<unknown>>();
   /** Per-peer chain: nextSeq -> seal -> outbox.add must not interleave, or a seq could be left as a gap. */
   private readonly sendChains = new Map<string, Promise<unknown>>();
   private readonly receiptDue = new Set<string>();
@@ -514,13 +516,18 @@ export class Messaging {
       // A full outbox refuses a frame at once: the message's later frames are not tried (one would take its seq).
       if (await refusedNow(adding)) break;
     }
-    const stored = this.stored(to, adds);
-    stored.catch(() => {}); // observed by send()
-    return () => stored;
+    // close() waits for this part (a failed message's void replacements are storage calls too); not for the receipt.
+    const queued = this.queued(to, adds);
+    this.storing.add(queued);
+    const done = () => this.storing.delete(queued);
+    queued.then(done, done);
+    const settled = queued.then((lastSeq) => this.receiptOf(to, lastSeq));
+    settled.catch(() => {}); // observed by send()
+    return () => settled;
   }
 
-  /** Waits for one message's frames to be queued; then for its receipt. */
-  private async stored(to: string, adds: Array<Promise<OutboxEntry>>): Promise<void> {
+  /** Waits for one message's frames to be queued (a failure voids those that were); their last seq. */
+  private async queued(to: string, adds: Array<Promise<OutboxEntry>>): Promise<number> {
     const results = await Promise.allSettled(adds);
     const added = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -536,6 +543,11 @@ export class Messaging {
       list.push({ id: first.id, first: first.seq, last: lastSeq, reported: 0 });
       this.outgoing.set(to, list);
     }
+    return lastSeq;
+  }
+
+  /** Waits for the receipt that covers `lastSeq`. */
+  private receiptOf(to: string, lastSeq: number): Promise<void> {
     if (this.closed) throw new OppieError('OPPIE_ERR_CLOSED', 'closed while sending; the message stays in the outbox');
     return new Promise<void>((resolve, reject) => {
       let byPeer = this.waiting.get(to);
@@ -908,7 +920,9 @@ export class Messaging {
     const err = new OppieError('OPPIE_ERR_RELAY', `${code}: ${message}`, { relayCode: code });
     if (code === 'RELAY_ERR_RECIPIENT_FORBIDDEN') {
       // The peer left the account (revoked): nothing will ever reach it.
-      await this.d.outbox.acknowledge(entry.peer, Number.MAX_SAFE_INTEGER);
+      // Its sends fail whatever the deletes do (a failed one is reported, and tried again later).
+      const report = (e: unknown) => this.report(e);
+      await this.d.outbox.acknowledge(entry.peer, Number.MAX_SAFE_INTEGER, report).catch(report);
       for (const settle of this.waiting.get(entry.peer)?.values() ?? []) settle.reject(err);
       this.waiting.delete(entry.peer);
       this.outgoing.delete(entry.peer);
@@ -1108,7 +1122,7 @@ export class Messaging {
   }
 
   private async inFlightSettled(): Promise<void> {
-    await Promise.allSettled([this.chain, ...this.sendChains.values()]);
+    await Promise.allSettled([this.chain, ...this.sendChains.values(), ...this.storing]);
     await Promise.all([this.d.outbox.settled(), this.d.inbox.settled()]);
     // The newest acknowledged frame's record stays as the record of the seqs used; a clean close puts the counter in
     // its place, so a restart does not send it again.

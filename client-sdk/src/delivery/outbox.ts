@@ -355,7 +355,10 @@ export class Outbox {
       // deletes it, and a restart before that sends it once more, which the peer drops as a duplicate. Only giving
       // up past it (a revoked peer) writes the counter.
       const highestStays = highest > upToSeq && queued?.has(highest) === true;
-      const keep = upToSeq === highest && queued?.has(highest) === true;
+      // Giving up while later adds are under way (sends to the peer go on) keeps it too: their writes overlap, and a
+      // crash must not leave them above a missing seq with no record below (see `add`).
+      const ahead = (this.writing.get(peer)?.length ?? 0) > 0;
+      const keep = (upToSeq === highest || (upToSeq > highest && ahead)) && queued?.has(highest) === true;
       if (!highestStays && !keep) await this.saveCounter(peer, highest + 1);
       for (const e of done) {
         queued?.delete(e.seq);
@@ -609,14 +612,17 @@ interface StoredRecord {
 
 /**
  * The seqs of one peer's records that lie above a seq whose write never finished: those from the first record that
- * follows a missing seq and was written by an outbox that deletes in seq order (outbox-codec.ts, `ORDERED`). Below a
- * record without the mark (an older outbox's, or unreadable) a missing seq may be a deleted acknowledged frame.
+ * follows a missing seq and was written by an outbox that deletes in seq order (outbox-codec.ts, `ORDERED`), when
+ * the record below the missing seq is readable. Below a record without the mark (an older outbox's) a missing seq may
+ * be a deleted acknowledged frame, and so above an unreadable one: it is never queued, so no acknowledgment deletes
+ * it, and the acknowledged records above it go (dropping them would give seqs the peer has to new frames).
  */
 function unfinishedOf(records: StoredRecord[]): number[] {
   records.sort((a, b) => a.seq - b.seq);
   for (let i = 1; i < records.length; i++) {
     const r = records[i] as StoredRecord;
-    if (r.ordered && r.seq !== (records[i - 1] as StoredRecord).seq + 1) return records.slice(i).map((x) => x.seq);
+    const below = records[i - 1] as StoredRecord;
+    if (r.ordered && below.entry !== undefined && r.seq !== below.seq + 1) return records.slice(i).map((x) => x.seq);
   }
   return [];
 }

@@ -572,6 +572,41 @@ describe('Outbox', () => {
     expect(box.nextSeq('p')).toBe(4);
   });
 
+  it('keeps the records above a missing seq when the record below it is unreadable (acknowledged ones were deleted)', async () => {
+    const store = new MemoryStore();
+    const box = await Outbox.open(store);
+    for (let i = 0; i < 6; i++) await box.add(entry(box, 'p'));
+    await box.acknowledge('p', 1);
+    await store.set('outbox/e/p/0000000000000002', '{torn'); // never queued again, so never deleted
+    const reopened = await Outbox.open(store);
+    expect(reopened.corrupt).toBe(1);
+    await reopened.acknowledge('p', 5); // deletes 3 and 4, keeps 5
+    const again = await Outbox.open(store);
+    expect(again.unfinished).toBe(0);
+    expect(again.pending('p').map((e) => e.seq)).toEqual([5]);
+    expect(again.nextSeq('p')).toBe(6); // never a seq the peer has
+  });
+
+  it('keeps the newest record when giving up while later adds are under way (their writes overlap)', async () => {
+    const store = new HeldStore();
+    const box = await Outbox.open(store);
+    await box.add(entry(box, 'p'));
+    store.held = 'write';
+    const covered = box.add(entry(box, 'p'));
+    await until(() => store.waiting.length === 1);
+    const gaveUp = box.acknowledge('p', Number.MAX_SAFE_INTEGER);
+    await new Promise((resolve) => setTimeout(resolve, 1)); // it waits for seq 1, which it covers
+    const later = box.add(entry(box, 'p'));
+    await until(() => store.waiting.length === 2);
+    store.waiting.shift()?.(); // seq 1's write: the give-up goes on while seq 2's is held
+    await covered;
+    expect((await gaveUp).map((e) => e.seq)).toEqual([0, 1]);
+    expect(await store.keys('outbox/e/')).toEqual(['outbox/e/p/0000000000000001']);
+    store.resume();
+    await later;
+    expect(box.pending('p').map((e) => e.seq)).toEqual([2]);
+  });
+
   it('fails to open with OPPIE_ERR_STORAGE when a record above an unfinished write cannot be deleted', async () => {
     const store = new FlakyStore();
     const box = await Outbox.open(store);
