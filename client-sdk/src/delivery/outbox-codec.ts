@@ -70,13 +70,13 @@ export function parseEntry(raw: string | undefined, peer: string, seq: number): 
 }
 
 /** A record read back: its entry (undefined when unreadable), and whether it carries {@link ORDERED}. */
-interface StoredRecord {
+export interface ReadRecord {
   readonly entry: OutboxEntry | undefined;
   readonly ordered: boolean;
 }
-const UNREADABLE: StoredRecord = { entry: undefined, ordered: false };
+const UNREADABLE: ReadRecord = { entry: undefined, ordered: false };
 
-function recordOfBytes(raw: Uint8Array | undefined, peer: string, seq: number): StoredRecord {
+function recordOfBytes(raw: Uint8Array | undefined, peer: string, seq: number): ReadRecord {
   if (raw === undefined) return UNREADABLE;
   const split = raw.indexOf(NEWLINE);
   if (split < 0) return recordOfText(utf8.decoder.decode(raw), peer, seq);
@@ -95,7 +95,7 @@ function recordOfBytes(raw: Uint8Array | undefined, peer: string, seq: number): 
     : { entry: { ...entry, payload: raw.subarray(split + 1) }, ordered: ordered === 1 };
 }
 
-function recordOfText(raw: string | undefined, peer: string, seq: number): StoredRecord {
+function recordOfText(raw: string | undefined, peer: string, seq: number): ReadRecord {
   const text = raw ?? '';
   const split = text.indexOf('\n');
   let v: unknown;
@@ -133,7 +133,7 @@ function checkEntry(e: Record<string, unknown>, peer: string, seq: number): Outb
 export async function readOutbox(store: KeyValueStore, prefix: string) {
   const keys = await storageOp('listing the outbox', () => store.keys(prefix));
   let corrupt = 0;
-  const loaded: Array<[string, number, OutboxEntry | undefined, boolean]> = [];
+  const loaded: Array<ReadRecord & { readonly peer: string; readonly seq: number }> = [];
   const counters: Array<[string, number]> = [];
   for (const key of keys) {
     const [kind, seg, seqText] = key.slice(prefix.length).split('/');
@@ -148,9 +148,9 @@ export async function readOutbox(store: KeyValueStore, prefix: string) {
     if (peer === undefined || !isSeq(n) || (kind !== 'e' && kind !== 'n')) corrupt++;
     else if (kind === 'n') counters.push([peer, n]);
     else {
-      const { entry, ordered } = typeof raw === 'string' ? recordOfText(raw, peer, n) : recordOfBytes(raw, peer, n);
-      if (entry === undefined) corrupt++;
-      loaded.push([peer, n, entry, ordered]);
+      const record = typeof raw === 'string' ? recordOfText(raw, peer, n) : recordOfBytes(raw, peer, n);
+      if (record.entry === undefined) corrupt++;
+      loaded.push({ ...record, peer, seq: n });
     }
   }
   return { corrupt, loaded, counters };

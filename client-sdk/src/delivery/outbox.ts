@@ -6,7 +6,7 @@
 import { OppieError } from '../errors.js';
 import type { KeyValueStore } from '../platform.js';
 import { isSeq, keySegment, Serial, Slots, storageOp } from './internal.js';
-import { encodeEntry, encodeEntryBytes, readOutbox, SEQ_DIGITS } from './outbox-codec.js';
+import { encodeEntry, encodeEntryBytes, type ReadRecord, readOutbox, SEQ_DIGITS } from './outbox-codec.js';
 
 /**
  * Frame writes an outbox has under way at once, over all peers. On ext4 here one 64 KiB FileStore write at a time
@@ -162,10 +162,10 @@ export class Outbox {
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new RangeError('maxBytes must be an integer >= 1');
     const { corrupt, loaded, counters } = await readOutbox(store, prefix);
     const byPeer = new Map<string, StoredRecord[]>();
-    for (const [peer, seq, entry, ordered] of loaded) {
-      const records = byPeer.get(peer) ?? [];
-      records.push({ seq, entry, ordered });
-      byPeer.set(peer, records);
+    for (const record of loaded) {
+      const records = byPeer.get(record.peer) ?? [];
+      records.push(record);
+      byPeer.set(record.peer, records);
     }
     const unfinished = [...byPeer].flatMap(([peer, records]) => unfinishedOf(records).map((seq) => ({ peer, seq })));
     const box = new Outbox(store, maxEntries, maxBytes, prefix, corrupt, unfinished.length);
@@ -178,7 +178,7 @@ export class Outbox {
     }
     const dropped = new Set(unfinished.map(({ peer, seq }) => `${seq}/${peer}`));
     // Even an unreadable entry's key proves its seq was used, so the counter never goes back over it.
-    for (const [peer, seq, entry] of loaded) {
+    for (const { peer, seq, entry } of loaded) {
       if (dropped.has(`${seq}/${peer}`)) continue;
       box.counters.set(peer, Math.max(box.counters.get(peer) ?? 0, seq + 1));
       box.highestAdded.set(peer, Math.max(box.highestAdded.get(peer) ?? -1, seq));
@@ -213,11 +213,7 @@ export class Outbox {
       return Promise.reject(new RangeError(`seq ${seq} is already queued`));
     const undoing = this.undoing.get(peer);
     if (undoing !== undefined) {
-      return Promise.reject(
-        new OppieError('OPPIE_ERR_STORAGE', 'storage failed while adding to the outbox (an earlier frame)', {
-          cause: undoing,
-        }),
-      );
+      return Promise.reject(earlierFrameFailed(undoing));
     }
     const entries = this.totalEntries + this.reserved.entries;
     const bytes = this.totalBytes + this.reserved.bytes;
@@ -246,7 +242,7 @@ export class Outbox {
       below || first === undefined
         ? write()
         : first.written.then(() => {
-            if (first.state !== 'stored') throw new Error('an earlier frame to this peer was not stored');
+            if (first.state !== 'stored') throw earlierFrameFailed(first.error);
             return write();
           });
     void written.then(
@@ -296,13 +292,7 @@ export class Outbox {
       if ((this.counters.get(peer) ?? 0) > first) this.counters.set(peer, first);
       this.undoing.delete(peer);
       failed.reject(cause);
-      const later = new OppieError(
-        'OPPIE_ERR_STORAGE',
-        'storage failed while adding to the outbox (an earlier frame)',
-        {
-          cause,
-        },
-      );
+      const later = earlierFrameFailed(cause);
       for (const a of adds.slice(1)) a.reject(later);
     })();
     this.track(undone);
@@ -564,6 +554,11 @@ export class Outbox {
   }
 }
 
+/** What an add fails with when an earlier add of its peer failed to store its frame (`cause`: that failure). */
+function earlierFrameFailed(cause: unknown): OppieError {
+  return new OppieError('OPPIE_ERR_STORAGE', 'storage failed while adding to the outbox (an earlier frame)', { cause });
+}
+
 /** An add whose record is being written; it joins the queue once its record and those of the adds before it are. */
 class PendingAdd {
   state: 'writing' | 'stored' | 'failed' = 'writing';
@@ -604,11 +599,7 @@ interface StaleRange {
 }
 
 /** A record as `Outbox.open` finds it: its seq, its entry (undefined when unreadable), whether it is ORDERED. */
-interface StoredRecord {
-  readonly seq: number;
-  readonly entry: OutboxEntry | undefined;
-  readonly ordered: boolean;
-}
+type StoredRecord = ReadRecord & { readonly seq: number };
 
 /**
  * The seqs of one peer's records that lie above a seq whose write never finished: those from the first record that

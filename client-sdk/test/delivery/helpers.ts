@@ -79,6 +79,11 @@ export class HeldStore extends MemoryStore {
   }
 }
 
+/** Lets `ms` of timers go by (time for anything not held to happen). */
+export function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 /** Waits (a macrotask at a time, at most a second) until `ready()`. */
 export async function until(ready: () => boolean): Promise<void> {
   for (let i = 0; i < 1000 && !ready(); i++) await new Promise((resolve) => setTimeout(resolve, 1));

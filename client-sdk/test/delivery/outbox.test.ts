@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Outbox, type OutboxEntry, WRITES_IN_FLIGHT } from '../../src/delivery/outbox.js';
 import { encodeEntry, encodeEntryBytes, parseEntry, parseEntryBytes } from '../../src/delivery/outbox-codec.js';
 import { MemoryStore } from '../../src/platform.js';
-import { BadKeyStore, FlakyStore, HeldStore, rejectsWith, textOnlyStore, until } from './helpers.js';
+import { BadKeyStore, FlakyStore, HeldStore, pause, rejectsWith, textOnlyStore, until } from './helpers.js';
 
 const entry = (box: Outbox, peer: string, bytes = 10): OutboxEntry => {
   const seq = box.nextSeq(peer);
@@ -442,7 +442,7 @@ describe('Outbox', () => {
     await until(() => store.waiting.length === 3); // all three writes under way at once
     const [first, ...later] = store.waiting.splice(0);
     for (const go of later) go();
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await pause(5);
     expect(order).toEqual([]); // stored, but seq 1 is not: nothing after it may go
     expect(box.pending('p').map((e) => e.seq)).toEqual([0]);
     expect(box.size).toEqual({ entries: 1, bytes: 10 });
@@ -458,7 +458,7 @@ describe('Outbox', () => {
     store.held = 'write';
     const adds = [0, 1, 2].map(() => box.add(entry(box, 'p')));
     await until(() => store.waiting.length === 1);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await pause(5);
     expect(store.waiting.length).toBe(1); // a crash now leaves no record above a missing seq 0
     store.waiting.shift()?.();
     await until(() => store.waiting.length === 2); // seq 0 is stored: the other two go together
@@ -469,7 +469,7 @@ describe('Outbox', () => {
     store.held = 'write';
     const again = [3, 4].map(() => box.add(entry(box, 'p')));
     await until(() => store.waiting.length === 1);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await pause(5);
     expect(store.waiting.length).toBe(1);
     store.resume();
     await Promise.all(again);
@@ -483,7 +483,7 @@ describe('Outbox', () => {
     store.held = 'write';
     const adds = Array.from({ length: WRITES_IN_FLIGHT + 4 }, () => box.add(entry(box, 'p')));
     await until(() => store.waiting.length === WRITES_IN_FLIGHT);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await pause(5);
     expect(store.waiting.length).toBe(WRITES_IN_FLIGHT);
     store.waiting.shift()?.();
     await until(() => store.waiting.length === WRITES_IN_FLIGHT); // one done: the next one starts
@@ -595,7 +595,7 @@ describe('Outbox', () => {
     const covered = box.add(entry(box, 'p'));
     await until(() => store.waiting.length === 1);
     const gaveUp = box.acknowledge('p', Number.MAX_SAFE_INTEGER);
-    await new Promise((resolve) => setTimeout(resolve, 1)); // it waits for seq 1, which it covers
+    await pause(1); // it waits for seq 1, which it covers
     const later = box.add(entry(box, 'p'));
     await until(() => store.waiting.length === 2);
     store.waiting.shift()?.(); // seq 1's write: the give-up goes on while seq 2's is held
@@ -634,7 +634,7 @@ describe('Outbox', () => {
     const first = box.acknowledge('p', 0);
     await until(() => store.waiting.length === 1);
     const later = [box.acknowledge('p', 1), box.acknowledge('p', 2), box.acknowledge('p', 3)];
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await pause(5);
     expect(box.pending('p').map((e) => e.seq)).toEqual([4]); // the receipts settled; their deletes wait
     store.resume();
     expect((await first).map((e) => e.seq)).toEqual([0]);
@@ -656,7 +656,7 @@ describe('Outbox', () => {
       settled = true;
     });
     await box.add(entry(box, 'p'));
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await pause(10);
     expect(settled).toBe(false);
     store.resume();
     await settling;
